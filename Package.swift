@@ -1,0 +1,56 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// Settings every Swift target shares (swift-nio's pattern: one list, applied everywhere).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("ExistentialAny"),
+    .treatAllWarnings(as: .error),
+]
+
+/// Modules that touch raw pointers or C also make every unsafe site explicit.
+let strictSettings: [SwiftSetting] = swiftSettings + [.strictMemorySafety()]
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Sluice", targets: ["Sluice"]),
+        .library(name: "SluiceCore", targets: ["SluiceCore"]),
+        .executable(name: "sluice", targets: ["sluice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // System libraries. Each is a module map + shim.h; `providers` tells SwiftPM which Debian
+        // package supplies the headers (the scripts install them: liburing-dev libssl-dev liblz4-dev).
+        .systemLibrary(name: "CLibURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+
+        // Pure Swift: no C, no Foundation, no I/O.
+        .target(name: "SluiceCore", swiftSettings: strictSettings),
+
+        // The facade embedders use, and the file-level plumbing the CLI calls.
+        .target(name: "Sluice", dependencies: ["SluiceCore"], swiftSettings: strictSettings),
+
+        // Argument parsing and output only.
+        .executableTarget(
+            name: "sluice",
+            dependencies: ["Sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(name: "SluiceTestSupport", dependencies: ["SluiceCore"], path: "Tests/SluiceTestSupport",
+                swiftSettings: swiftSettings),
+        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceTestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SluiceTests", dependencies: ["Sluice", "SluiceTestSupport"],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "SystemLibraryTests", dependencies: ["CLibURing", "COpenSSL", "CLZ4"],
+                    swiftSettings: strictSettings),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,15 @@
+// Shim for liburing. Exists because Swift imports a C library only through a module map.
+// Include libc headers *before* <liburing.h>: liburing.h defines _XOPEN_SOURCE, and a libc header first
+// parsed under different feature macros than SwiftGlibc gives conflicting definitions (fd_set) when both
+// modules are imported. No shim changes feature macros.
+#include <signal.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <liburing.h>
+
+// IOSQE_IO_LINK is a compound macro and is not imported by Swift; remove when Swift imports it.
+static inline unsigned cliburing_sqe_flag_io_link(void) { return IOSQE_IO_LINK; }
+
+// ABI assumptions the Swift side relies on, checked by the C compiler.
+_Static_assert(sizeof(struct io_uring_sqe) == 64, "SQE layout changed");
