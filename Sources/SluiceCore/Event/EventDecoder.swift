@@ -130,6 +130,7 @@ public struct EventDecoder {
                                          message: "event name is \(token.range.count) bytes, more than the limit of \(limits.eventNameByteCountMax)")
             }
             header.name = try intern(scanner, token, valueOffset, "event")
+            header.nameReference = StringReference(range: token.range, hasEscapes: token.hasEscapes)
         case .occurred:
             try seen.mark(.occurred, keyOffset)
             header.occurred = try scanTimestamp(&scanner, "occurred")

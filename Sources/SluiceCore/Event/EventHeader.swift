@@ -47,6 +47,8 @@ public struct EventHeader: Sendable, Equatable {
     public var sequence: UInt64 = 0
     /// The event name (`event`).
     public var name: Symbol = .none
+    /// Where the event name's text is in the bytes (for writing it back without the symbol table).
+    public var nameReference = StringReference(range: 0..<0, hasEscapes: false)
     /// `id`.
     public var id = EventID(high: 0, low: 0)
     /// `occurred`, in UTC.
@@ -80,6 +82,7 @@ public struct EventHeader: Sendable, Equatable {
     public mutating func reset() {
         sequence = 0
         name = .none
+        nameReference = StringReference(range: 0..<0, hasEscapes: false)
         id = EventID(high: 0, low: 0)
         occurred = Timestamp(microsecondsSinceEpoch: 0)
         nodeKind = .none
