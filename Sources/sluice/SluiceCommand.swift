@@ -1,0 +1,57 @@
+import ArgumentParser
+import Sluice
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct SluiceCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sluice",
+        abstract: "A high-throughput event pipeline: Infrahub events, GitHub deliveries, signed webhooks.",
+        subcommands: [Run.self, Events.self, Fixtures.self],
+        defaultSubcommand: nil
+    )
+}
+
+/// Exit statuses shared by every command.
+enum ExitStatus {
+    /// Input was read but some of it is invalid (every problem was printed).
+    static let invalidInput = ExitCode(1)
+    /// A file could not be read or written.
+    static let ioFailure = ExitCode(3)
+}
+
+/// Prints to standard error.
+func printError(_ text: String) {
+    var line = Array(text.utf8)
+    line.append(0x0A)
+    // Standard error is unbuffered; a short write of a diagnostic line is not worth retrying.
+    _ = line.withUnsafeBytes { raw in write(2, raw.baseAddress, raw.count) }
+}
+
+/// Wall-clock seconds of `body` (CLI reporting only; never used in the library).
+func measure<Result>(_ body: () throws -> Result) rethrows -> (Result, Double) {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let result = try body()
+    let elapsed = start.duration(to: clock.now)
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return (result, seconds)
+}
+
+func formatRate(_ count: Double, _ seconds: Double) -> String {
+    guard seconds > 0 else { return "n/a" }
+    let rate = count / seconds
+    if rate >= 1e6 { return String(format1(rate / 1e6)) + " M" }
+    if rate >= 1e3 { return String(format1(rate / 1e3)) + " k" }
+    return format1(rate)
+}
+
+func format1(_ value: Double) -> String {
+    let scaled = (value * 10).rounded() / 10
+    return String(scaled)
+}
+
+func megabytes(_ bytes: Int) -> String { format1(Double(bytes) / 1e6) + " MB" }
