@@ -26,6 +26,9 @@ extension Symbol {
     public static let globalBranch = Symbol(rawValue: 21)
 
     /// The texts, in symbol order (index 0 is symbol 1).
+    /// How many well-known symbols every table starts with.
+    public static var wellKnownCount: Int { wellKnownTexts.count }
+
     static let wellKnownTexts: [String] = [
         "prefect.resource.id", "prefect.resource.role", "infrahub.node.kind", "infrahub.node.id",
         "infrahub.resource.id", "infrahub.resource.label", "infrahub.event.level", "infrahub.event.has_children",
