@@ -14,8 +14,11 @@ struct Run: ParsableCommand {
 
     @OptionGroup var generator: Fixtures.GeneratorOptions
 
-    @Option(help: "Working directory for the generated files (default: a new directory under /tmp).")
+    @Option(help: "Working directory for the generated files (default: a new directory under /tmp, removed afterwards).")
     var directory: String?
+
+    @Flag(help: "Keep the generated files in the default temporary directory.")
+    var keep = false
 
     func run() throws {
         let workDirectory = try directory ?? makeTemporaryDirectory()
@@ -50,7 +53,14 @@ struct Run: ParsableCommand {
             }
             print("  events by name (top 8):")
             for (name, count) in summary.countsByName.prefix(8) { print("    \(count)\t\(name)") }
-            print("  \(summary.countsByName.count) distinct event names; files: \(eventsPath), \(bodiesPath)")
+            if directory == nil && !keep {
+                unlink(eventsPath)
+                unlink(bodiesPath)
+                rmdir(workDirectory)
+                print("  \(summary.countsByName.count) distinct event names (files removed; --keep keeps them)")
+            } else {
+                print("  \(summary.countsByName.count) distinct event names; files: \(eventsPath), \(bodiesPath)")
+            }
             if summary.invalidCount > 0 { throw ExitStatus.invalidInput }
         } catch let error as SystemCallError {
             printError("error: \(error)")

@@ -156,11 +156,10 @@ public struct Event: Sendable, Equatable {
         return String(decoding: unescaped, as: UTF8.self)
     }
 
-    /// Ancestor events (id and name), nearest first.
+    /// Ancestor events (id and name), nearest first: the `infrahub.ancestor_event` related resources.
     public func ancestors() -> [(id: String, name: String)] {
         header.related.filter { $0.role == .roleAncestorEvent }.map { resource in
-            (header.labels[Int(resource.idLabelIndex)].valueRange.isEmpty ? "" : value(header.labels[Int(resource.idLabelIndex)]),
-             labelValue(.infrahubAncestorEventName, of: resource) ?? "")
+            (value(header.labels[Int(resource.idLabelIndex)]), labelValue(.infrahubAncestorEventName, of: resource) ?? "")
         }
     }
 }
