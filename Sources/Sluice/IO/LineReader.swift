@@ -4,10 +4,9 @@ internal import Glibc
 
 /// Reads a file or standard input as lines, in constant memory.
 ///
-/// One chunk buffer is reused; a line is handed to the caller as a borrowed buffer and never copied
-/// unless it straddles two chunks. A line longer than `lineByteCountMax` is reported through
-/// `onOversizeLine` and skipped up to its newline, so one bad line never stops the rest of the stream.
-/// A trailing `\r` (CRLF files) is removed.
+/// One chunk buffer is reused and ``JSONLinesSplitter`` cuts it into lines: a line is handed to the
+/// caller as a borrowed buffer, copied only when it straddles two chunks; a line longer than
+/// `lineByteCountMax` is reported through `onOversizeLine` and skipped up to its newline.
 ///
 /// Not thread-safe; owns its file descriptor until ``close()``.
 @safe
@@ -17,7 +16,6 @@ public final class LineReader {
     private let fileDescriptor: Int32
     private let ownsDescriptor: Bool
     private var chunk: [UInt8]
-    private var carry: [UInt8] = []
 
     /// Opens `path`; `-` means standard input.
     public init(path: String, lineByteCountMax: Int, chunkByteCount: Int = 1 << 20) throws(SystemCallError) {
@@ -46,69 +44,20 @@ public final class LineReader {
         onOversizeLine: (_ lineNumber: Int, _ lineStart: Int, _ byteCount: Int) -> Void,
         _ onLine: (_ lineNumber: Int, _ lineStart: Int, _ bytes: UnsafeRawBufferPointer) -> Void
     ) throws(SystemCallError) {
-        var lineNumber = 1
-        var lineStart = 0  // absolute offset of the current line's first byte
-        var streamOffset = 0  // absolute offset of chunk[0]
-        var skipping = false  // inside an oversize line
-        var skippedCount = 0
+        var splitter = JSONLinesSplitter(lineByteCountMax: lineByteCountMax)
+        func handle(_ line: JSONLinesSplitter.Line) {
+            switch unsafe line {
+            case .line(let lineNumber, let lineStart, let bytes): unsafe onLine(lineNumber, lineStart, bytes)
+            case .oversize(let lineNumber, let lineStart, let byteCount): onOversizeLine(lineNumber, lineStart, byteCount)
+            }
+        }
         while true {
             let count = try readChunk(fileDescriptor, into: &chunk, path: path)
             if count == 0 { break }
-            var position = 0
-            while position < count {
-                let newline = unsafe chunk.withUnsafeBytes { raw in
-                    unsafe Self.indexOfNewline(raw, from: position, to: count)
-                }
-                let end = newline ?? count
-                if skipping {
-                    skippedCount += end - position
-                } else if carry.count + (end - position) > lineByteCountMax {
-                    skipping = true
-                    skippedCount = carry.count + (end - position)
-                    carry.removeAll(keepingCapacity: true)
-                } else if newline != nil && carry.isEmpty {
-                    unsafe chunk.withUnsafeBytes { raw in
-                        unsafe onLine(lineNumber, lineStart, Self.trimmed(UnsafeRawBufferPointer(rebasing: raw[position..<end])))
-                    }
-                } else {
-                    carry.append(contentsOf: chunk[position..<end])
-                    if newline != nil {
-                        unsafe carry.withUnsafeBytes { raw in unsafe onLine(lineNumber, lineStart, Self.trimmed(raw)) }
-                        carry.removeAll(keepingCapacity: true)
-                    }
-                }
-                guard newline != nil else { break }
-                if skipping {
-                    onOversizeLine(lineNumber, lineStart, skippedCount)
-                    skipping = false
-                }
-                lineNumber += 1
-                lineStart = streamOffset + end + 1
-                position = end + 1
+            unsafe chunk.withUnsafeBytes { raw in
+                unsafe splitter.feed(UnsafeRawBufferPointer(rebasing: raw[0..<count])) { line in unsafe handle(line) }
             }
-            streamOffset += count
         }
-        if skipping {
-            onOversizeLine(lineNumber, lineStart, skippedCount)
-        } else if !carry.isEmpty {
-            unsafe carry.withUnsafeBytes { raw in unsafe onLine(lineNumber, lineStart, Self.trimmed(raw)) }
-            carry.removeAll(keepingCapacity: true)
-        }
-    }
-
-    @unsafe
-    private static func indexOfNewline(_ raw: UnsafeRawBufferPointer, from start: Int, to end: Int) -> Int? {
-        var position = start
-        while position < end {
-            if unsafe raw[position] == 0x0A { return position }
-            position += 1
-        }
-        return nil
-    }
-
-    @unsafe
-    private static func trimmed(_ line: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
-        if let last = unsafe line.last, last == 0x0D { return unsafe UnsafeRawBufferPointer(rebasing: line.dropLast()) }
-        return unsafe line
+        unsafe splitter.finish(handle)
     }
 }
