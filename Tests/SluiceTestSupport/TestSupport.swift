@@ -36,12 +36,30 @@ public struct TestFileError: Error, CustomStringConvertible {
     public var description: String { "cannot read \(path)" }
 }
 
-/// A fresh temporary directory for one test.
-public func makeTemporaryDirectory() -> String {
-    var template = Array("/tmp/sluice-test-XXXXXX".utf8CString)
-    let pointer = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-    precondition(pointer != nil, "mkdtemp failed")
-    return String(cString: pointer!)
+/// A fresh temporary directory for one test, removed (with the files in it) when the value goes away.
+public final class TemporaryDirectory {
+    public let path: String
+
+    public init() {
+        var template = Array("/tmp/sluice-test-XXXXXX".utf8CString)
+        let pointer = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        precondition(pointer != nil, "mkdtemp failed")
+        path = String(cString: pointer!)
+    }
+
+    /// Removes the directory's files (tests create flat directories) and the directory.
+    deinit {
+        if let directory = opendir(path) {
+            while let entry = readdir(directory) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name != "." && name != ".." { unlink(path + "/" + name) }
+            }
+            closedir(directory)
+        }
+        rmdir(path)
+    }
 }
 
 public func writeFile(_ path: String, _ bytes: [UInt8]) {

@@ -6,7 +6,9 @@ import Testing
     /// Lines straddling chunk boundaries, CRLF, a missing final newline and an oversize line.
     @Test(arguments: [1, 2, 3, 7, 64])
     func splitsLinesAcrossChunks(chunkByteCount: Int) throws {
-        let directory = makeTemporaryDirectory()
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let directory = temporary.path
         let path = directory + "/lines.txt"
         writeFile(path, Array("alpha\r\nbeta\n\nthis-line-is-too-long\ngamma".utf8))
         let reader = try LineReader(path: path, lineByteCountMax: 10, chunkByteCount: chunkByteCount)
@@ -25,7 +27,9 @@ import Testing
 
 @Suite struct EventFilesTests {
     @Test func validateReportsEveryBadLineWithItsPosition() throws {
-        let directory = makeTemporaryDirectory()
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let directory = temporary.path
         let path = directory + "/events.jsonl"
         var generator = FixtureGenerator(.init(eventCount: 3, seed: 5))
         let good = generator.next()!
@@ -50,7 +54,9 @@ import Testing
     }
 
     @Test func oversizeEventIsReportedNotDropped() throws {
-        let directory = makeTemporaryDirectory()
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let directory = temporary.path
         let path = directory + "/events.jsonl"
         var generator = FixtureGenerator(.init(eventCount: 2, seed: 5))
         writeFile(path, generator.next()! + [0x0A] + generator.next()! + [0x0A])
@@ -64,7 +70,9 @@ import Testing
     }
 
     @Test func generateValidateAndConvertRoundTrip() throws {
-        let directory = makeTemporaryDirectory()
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let directory = temporary.path
         let eventsPath = directory + "/events.jsonl"
         let configuration = FixtureGenerator.Configuration(eventCount: 5000, seed: 11)
         let byteCount = try FixtureFiles.generateEvents(configuration, path: eventsPath)
