@@ -449,7 +449,7 @@ public struct EventDecoder {
                 }
             case .roleChildEvent where header.parent == nil:
                 if let label = header.label(.infrahubEventParentID, of: resource) {
-                    guard let parent = EventID.parse(scanner.bytes(in: label.valueRange)) else {
+                    guard let parent = unsafe scanner.withBytes(in: label.valueRange, { raw in unsafe EventID.parse(raw) }) else {
                         throw EventDecodingError(code: .invalidField, byteOffset: label.valueRange.lowerBound,
                                                  fieldPath: "related[\"infrahub.event_parent.id\"]", message: "must be a UUID")
                     }
@@ -520,7 +520,7 @@ public struct EventDecoder {
 
     private func scanTimestamp(_ scanner: inout JSONScanner, _ path: String) throws(EventDecodingError) -> Timestamp {
         let token = try scanStringField(&scanner, path)
-        guard !token.hasEscapes, let timestamp = Timestamp.parse(scanner.bytes(in: token.range)) else {
+        guard !token.hasEscapes, let timestamp = unsafe scanner.withBytes(in: token.range, { raw in unsafe Timestamp.parse(raw) }) else {
             throw EventDecodingError(code: .invalidField, byteOffset: token.range.lowerBound - 1, fieldPath: path,
                                      message: "must be an RFC 3339 date-time such as 2025-03-13T16:31:14.566032Z")
         }
@@ -529,7 +529,7 @@ public struct EventDecoder {
 
     private func scanEventID(_ scanner: inout JSONScanner, _ path: String) throws(EventDecodingError) -> EventID {
         let token = try scanStringField(&scanner, path)
-        guard !token.hasEscapes, let id = EventID.parse(scanner.bytes(in: token.range)) else {
+        guard !token.hasEscapes, let id = unsafe scanner.withBytes(in: token.range, { raw in unsafe EventID.parse(raw) }) else {
             throw EventDecodingError(code: .invalidField, byteOffset: token.range.lowerBound - 1, fieldPath: path,
                                      message: "must be a UUID such as bf569ddc-2a30-4491-82f1-0689f6cdb5e1")
         }
@@ -538,19 +538,19 @@ public struct EventDecoder {
 
     // MARK: - Interning
 
-    private mutating func intern(_ scanner: JSONScanner, _ token: JSONStringToken, _ offset: Int, _ path: String)
+    private mutating func intern(_ scanner: JSONScanner, _ token: JSONStringToken, _ offset: Int, _ path: @autoclosure () -> String)
         throws(EventDecodingError) -> Symbol
     {
-        try intern(scanner, token.range, token.hasEscapes, path)
+        try intern(scanner, token.range, token.hasEscapes, path())
     }
 
-    private mutating func intern(_ scanner: JSONScanner, _ label: LabelRecord, _ path: String)
+    private mutating func intern(_ scanner: JSONScanner, _ label: LabelRecord, _ path: @autoclosure () -> String)
         throws(EventDecodingError) -> Symbol
     {
-        try intern(scanner, label.valueRange, label.valueHasEscapes, path)
+        try intern(scanner, label.valueRange, label.valueHasEscapes, path())
     }
 
-    private mutating func intern(_ scanner: JSONScanner, _ range: Range<Int>, _ hasEscapes: Bool, _ path: String)
+    private mutating func intern(_ scanner: JSONScanner, _ range: Range<Int>, _ hasEscapes: Bool, _ path: @autoclosure () -> String)
         throws(EventDecodingError) -> Symbol
     {
         let symbol: Symbol?
@@ -562,7 +562,7 @@ public struct EventDecoder {
             symbol = unsafe scanner.withBytes(in: range) { raw in unsafe symbols.intern(raw) }
         }
         guard let symbol else {
-            throw EventDecodingError(code: .symbolTableFull, byteOffset: range.lowerBound, fieldPath: path,
+            throw EventDecodingError(code: .symbolTableFull, byteOffset: range.lowerBound, fieldPath: path(),
                                      message: "symbol table is full (\(symbols.symbolCountMax) symbols)")
         }
         return symbol

@@ -1,0 +1,50 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Settings every Swift target shares, as in the root package (STYLE 2.1).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        // Named explicitly: a path dependency is otherwise named after its folder ("main" here).
+        .package(name: "sluice", path: "../"),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        // The fixture batch and the Foundation anchor (Codable structs), shared by both executables.
+        .target(
+            name: "DecodeAnchor",
+            dependencies: [.product(name: "Sluice", package: "sluice")],
+            path: "Sources/DecodeAnchor",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "DecodeBenchmarks",
+            dependencies: [
+                "DecodeAnchor",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Sluice", package: "sluice"),
+            ],
+            path: "Benchmarks/DecodeBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Plain executable (no plugin): times Sluice and JSONDecoder side by side in one process and
+        // prints bytes, MB/s and the median ratio. `swift run -c release decode-ratio`.
+        .executableTarget(
+            name: "decode-ratio",
+            dependencies: [
+                "DecodeAnchor",
+                .product(name: "Sluice", package: "sluice"),
+            ],
+            path: "Sources/decode-ratio",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)
