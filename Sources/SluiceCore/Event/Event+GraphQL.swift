@@ -83,13 +83,7 @@ extension Event {
         appendOptionalString(header.parent?.description, to: &target)
         if hasPayload {
             target.append(contentsOf: #","payload":"#.utf8)
-            if let range = header.payloadRange {
-                unsafe bytes.withUnsafeBytes { raw in
-                    unsafe JSONCompactor.append(UnsafeRawBufferPointer(rebasing: raw[range]), to: &target)
-                }
-            } else {
-                target.append(contentsOf: "{}".utf8)
-            }
+            appendCompacted(header.payloadRange, orElse: "{}", to: &target)
         }
         target.append(UInt8(ascii: "}"))
     }

@@ -22,13 +22,7 @@ extension Event {
     /// dropping the delivery.
     public func appendWebhookBody(to target: inout [UInt8]) {
         target.append(contentsOf: #"{"data":"#.utf8)
-        if let range = header.payloadDataRange {
-            unsafe bytes.withUnsafeBytes { raw in
-                unsafe JSONCompactor.append(UnsafeRawBufferPointer(rebasing: raw[range]), to: &target)
-            }
-        } else {
-            target.append(contentsOf: "null".utf8)
-        }
+        appendCompacted(header.payloadDataRange, orElse: "null", to: &target)
         target.append(contentsOf: #","id":""#.utf8)
         header.id.append(to: &target)
         target.append(contentsOf: #"","branch":"#.utf8)
@@ -40,6 +34,18 @@ extension Event {
         target.append(contentsOf: #"","event":"#.utf8)
         appendCanonicalString(header.nameReference.range, hasEscapes: header.nameReference.hasEscapes, to: &target)
         target.append(UInt8(ascii: "}"))
+    }
+
+    /// Appends the JSON value at `range` of the event bytes without insignificant whitespace, or
+    /// `fallback` when there is no such value.
+    func appendCompacted(_ range: Range<Int>?, orElse fallback: StaticString, to target: inout [UInt8]) {
+        guard let range else {
+            unsafe target.append(contentsOf: UnsafeRawBufferPointer(start: fallback.utf8Start, count: fallback.utf8CodeUnitCount))
+            return
+        }
+        unsafe bytes.withUnsafeBytes { raw in
+            unsafe JSONCompactor.append(UnsafeRawBufferPointer(rebasing: raw[range]), to: &target)
+        }
     }
 
     /// The webhook body as a new array.
