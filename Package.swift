@@ -43,14 +43,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .target(name: "SluiceTestSupport", dependencies: ["SluiceCore"], path: "Tests/SluiceTestSupport",
-                swiftSettings: swiftSettings),
-        .testTarget(name: "SluiceCoreTests", dependencies: ["SluiceCore", "SluiceTestSupport"],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "SluiceTests", dependencies: ["Sluice", "SluiceTestSupport"],
-                    swiftSettings: swiftSettings),
-        .testTarget(name: "SystemLibraryTests", dependencies: ["CLibURing", "COpenSSL", "CLZ4"],
-                    swiftSettings: strictSettings),
+        .target(
+            name: "SluiceTestSupport",
+            dependencies: ["SluiceCore"],
+            path: "Tests/SluiceTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceCoreTests",
+            dependencies: ["SluiceCore", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceTests",
+            dependencies: ["Sluice", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SystemLibraryTests",
+            dependencies: ["CLibURing", "COpenSSL", "CLZ4"],
+            swiftSettings: strictSettings
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -63,10 +63,12 @@ struct Events: ParsableCommand {
                 }
             }
             if printed > errorCountMax { printError("… \(printed - errorCountMax) more errors not shown") }
-            print("\(summary.validCount) valid, \(summary.invalidCount) invalid of \(summary.lineCount) lines in "
-                + "\(summary.fileCount) file(s), \(megabytes(summary.byteCount)) in \(format1(seconds)) s "
-                + "(\(formatRate(Double(summary.lineCount), seconds)) events/s, "
-                + "\(formatRate(Double(summary.byteCount), seconds))B/s)")
+            print(
+                "\(summary.validCount) valid, \(summary.invalidCount) invalid of \(summary.lineCount) lines in "
+                    + "\(summary.fileCount) file(s), \(megabytes(summary.byteCount)) in \(format1(seconds)) s "
+                    + "(\(formatRate(Double(summary.lineCount), seconds)) events/s, "
+                    + "\(formatRate(Double(summary.byteCount), seconds))B/s)"
+            )
             if summary.invalidCount > 0 { throw ExitStatus.invalidInput }
         }
     }
@@ -96,14 +98,17 @@ struct Events: ParsableCommand {
             var invalid = 0
             do {
                 let writer = try BufferedWriter(path: output)
-                let summary = try EventFiles.convert(paths: files, to: to, output: writer, limits: limitOptions.limits) {
+                let summary = try EventFiles.convert(paths: files, to: to, output: writer, limits: limitOptions.limits)
+                {
                     error in
                     printError("error: \(error)")
                     invalid += 1
                 }
                 try writer.close()
                 if output != "-" {
-                    print("\(summary.validCount) events converted to \(to.rawValue), \(megabytes(summary.outputByteCount)) written to \(output)")
+                    print(
+                        "\(summary.validCount) events converted to \(to.rawValue), \(megabytes(summary.outputByteCount)) written to \(output)"
+                    )
                 }
             } catch {
                 printError("error: \(error)")

@@ -20,8 +20,13 @@ struct Fixtures: ParsableCommand {
         var accounts = 6
 
         var configuration: FixtureGenerator.Configuration {
-            FixtureGenerator.Configuration(eventCount: events, seed: seed, kindCount: kinds, branchCount: branches,
-                                           accountCount: accounts)
+            FixtureGenerator.Configuration(
+                eventCount: events,
+                seed: seed,
+                kindCount: kinds,
+                branchCount: branches,
+                accountCount: accounts
+            )
         }
 
         func validate() throws {
@@ -65,8 +70,11 @@ struct Fixtures: ParsableCommand {
                     print("wrote \(total) events, \(megabytes(bytes)) to \(output) in \(format1(seconds)) s")
                 }
                 if let triggers {
-                    let triggerBytes = try FixtureFiles.generateTriggers(generator.configuration, count: triggers,
-                                                                         path: triggersOutput)
+                    let triggerBytes = try FixtureFiles.generateTriggers(
+                        generator.configuration,
+                        count: triggers,
+                        path: triggersOutput
+                    )
                     print("wrote \(triggers) webhooks, \(megabytes(triggerBytes)) to \(triggersOutput)")
                 }
             } catch {

@@ -41,13 +41,21 @@ struct GitHub: ParsableCommand {
             }
             let body: [UInt8]
             do {
-                body = try readWholeFile(path: file == "-" ? "/dev/stdin" : file, byteCountMax: GitHubNormalizer.bodyByteCountMax)
+                body = try readWholeFile(
+                    path: file == "-" ? "/dev/stdin" : file,
+                    byteCountMax: GitHubNormalizer.bodyByteCountMax
+                )
             } catch {
                 printError("error: \(error)")
                 throw ExitStatus.ioFailure
             }
-            let delivery = GitHubDelivery(event: event, deliveryID: delivery, hookID: hookID, body: body,
-                                          receivedAt: receivedTimestamp)
+            let delivery = GitHubDelivery(
+                event: event,
+                deliveryID: delivery,
+                hookID: hookID,
+                body: body,
+                receivedAt: receivedTimestamp
+            )
             do {
                 let draft = try GitHubNormalizer.draft(for: delivery)
                 print(String(decoding: draft.encoded(), as: UTF8.self))

@@ -14,7 +14,9 @@ struct Run: ParsableCommand {
 
     @OptionGroup var generator: Fixtures.GeneratorOptions
 
-    @Option(help: "Working directory for the generated files (default: a new directory under /tmp, removed afterwards).")
+    @Option(
+        help: "Working directory for the generated files (default: a new directory under /tmp, removed afterwards)."
+    )
     var directory: String?
 
     @Flag(help: "Keep the generated files in the default temporary directory.")
@@ -24,8 +26,10 @@ struct Run: ParsableCommand {
         let workDirectory = try directory ?? makeTemporaryDirectory()
         let eventsPath = workDirectory + "/events.jsonl"
         let bodiesPath = workDirectory + "/webhook-bodies.jsonl"
-        print("sluice run: \(generator.events) events, seed \(generator.seed), \(generator.kinds) kinds, "
-            + "\(generator.branches) branches → \(workDirectory)")
+        print(
+            "sluice run: \(generator.events) events, seed \(generator.seed), \(generator.kinds) kinds, "
+                + "\(generator.branches) branches → \(workDirectory)"
+        )
         do {
             let (bytes, generateSeconds) = try measure {
                 try FixtureFiles.generateEvents(generator.configuration, path: eventsPath)
@@ -38,16 +42,20 @@ struct Run: ParsableCommand {
                 }
             }
             for error in firstErrors { printError("error: \(error)") }
-            print("  validate  \(summary.validCount) valid, \(summary.invalidCount) invalid in \(format1(validateSeconds)) s "
-                + "(\(formatRate(Double(summary.validCount), validateSeconds)) events/s, "
-                + "\(formatRate(Double(summary.byteCount), validateSeconds))B/s)")
+            print(
+                "  validate  \(summary.validCount) valid, \(summary.invalidCount) invalid in \(format1(validateSeconds)) s "
+                    + "(\(formatRate(Double(summary.validCount), validateSeconds)) events/s, "
+                    + "\(formatRate(Double(summary.byteCount), validateSeconds))B/s)"
+            )
             let writer = try BufferedWriter(path: bodiesPath)
             let (converted, convertSeconds) = try measure {
                 try EventFiles.convert(paths: [eventsPath], to: .webhookBody, output: writer) { _ in }
             }
             try writer.close()
-            print("  convert   \(converted.validCount) webhook bodies, \(megabytes(converted.outputByteCount)) in "
-                + "\(format1(convertSeconds)) s (\(formatRate(Double(converted.validCount), convertSeconds)) events/s)")
+            print(
+                "  convert   \(converted.validCount) webhook bodies, \(megabytes(converted.outputByteCount)) in "
+                    + "\(format1(convertSeconds)) s (\(formatRate(Double(converted.validCount), convertSeconds)) events/s)"
+            )
             if let earliest = summary.earliest, let latest = summary.latest {
                 print("  span      \(earliest) … \(latest)")
             }

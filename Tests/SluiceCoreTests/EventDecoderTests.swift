@@ -5,8 +5,8 @@ import Testing
 @Suite struct EventDecoderTests {
     /// The spec §a.3 example (ids completed, comments removed).
     static let specExample = #"""
-    {"occurred":"2025-03-13T16:31:14.566032Z","event":"infrahub.node.created","resource":{"prefect.resource.id":"infrahub.node.182c69ca-75cc-dff2-39ba-c51db89f91bd","infrahub.node.kind":"OrganizationProvider","infrahub.node.id":"182c69ca-75cc-dff2-39ba-c51db89f91bd","infrahub.node.action":"created","infrahub.node.root_id":"182c69ca-75cc-dff2-39ba-c51db89f91bd","infrahub.branch.name":"new-provider","infrahub.node.origin":"live"},"related":[{"prefect.resource.id":"1.11.9","prefect.resource.role":"infrahub.version"},{"prefect.resource.id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","prefect.resource.role":"infrahub.event","infrahub.event.has_children":"true","infrahub.event.level":"2"},{"prefect.resource.id":"infrahub.account.182c6918-8880-5252-3611-c51ae7e0d6a5","prefect.resource.role":"infrahub.account","infrahub.resource.id":"182c6918-8880-5252-3611-c51ae7e0d6a5"},{"prefect.resource.id":"infrahub.branch.18c0f7a2-7b3f-7ee3-1351-1065a393b80c","prefect.resource.role":"infrahub.branch","infrahub.resource.id":"18c0f7a2-7b3f-7ee3-1351-1065a393b80c","infrahub.resource.label":"new-provider"},{"prefect.resource.id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","prefect.resource.role":"infrahub.child_event","infrahub.event_parent.id":"aaaaaaaa-2a30-4491-82f1-0689f6cdb5e1"},{"prefect.resource.id":"aaaaaaaa-2a30-4491-82f1-0689f6cdb5e1","prefect.resource.role":"infrahub.ancestor_event","infrahub.ancestor_event.name":"infrahub.branch.merged"},{"prefect.resource.id":"182c69ca-75cc-dff2-39ba-c51db89f91bd","prefect.resource.role":"infrahub.related.node","infrahub.node.kind":"OrganizationProvider"}],"payload":{"data":{"kind":"OrganizationProvider","node_id":"182c69ca-75cc-dff2-39ba-c51db89f91bd","action":"created","changelog":{},"fields":["name"]},"context":{"branch":{"name":"new-provider","id":"18c0f7a2-7b3f-7ee3-1351-1065a393b80c"},"account_id":"182c6918-8880-5252-3611-c51ae7e0d6a5","priority":null,"parent_event":null}},"id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","follows":null}
-    """#
+        {"occurred":"2025-03-13T16:31:14.566032Z","event":"infrahub.node.created","resource":{"prefect.resource.id":"infrahub.node.182c69ca-75cc-dff2-39ba-c51db89f91bd","infrahub.node.kind":"OrganizationProvider","infrahub.node.id":"182c69ca-75cc-dff2-39ba-c51db89f91bd","infrahub.node.action":"created","infrahub.node.root_id":"182c69ca-75cc-dff2-39ba-c51db89f91bd","infrahub.branch.name":"new-provider","infrahub.node.origin":"live"},"related":[{"prefect.resource.id":"1.11.9","prefect.resource.role":"infrahub.version"},{"prefect.resource.id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","prefect.resource.role":"infrahub.event","infrahub.event.has_children":"true","infrahub.event.level":"2"},{"prefect.resource.id":"infrahub.account.182c6918-8880-5252-3611-c51ae7e0d6a5","prefect.resource.role":"infrahub.account","infrahub.resource.id":"182c6918-8880-5252-3611-c51ae7e0d6a5"},{"prefect.resource.id":"infrahub.branch.18c0f7a2-7b3f-7ee3-1351-1065a393b80c","prefect.resource.role":"infrahub.branch","infrahub.resource.id":"18c0f7a2-7b3f-7ee3-1351-1065a393b80c","infrahub.resource.label":"new-provider"},{"prefect.resource.id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","prefect.resource.role":"infrahub.child_event","infrahub.event_parent.id":"aaaaaaaa-2a30-4491-82f1-0689f6cdb5e1"},{"prefect.resource.id":"aaaaaaaa-2a30-4491-82f1-0689f6cdb5e1","prefect.resource.role":"infrahub.ancestor_event","infrahub.ancestor_event.name":"infrahub.branch.merged"},{"prefect.resource.id":"182c69ca-75cc-dff2-39ba-c51db89f91bd","prefect.resource.role":"infrahub.related.node","infrahub.node.kind":"OrganizationProvider"}],"payload":{"data":{"kind":"OrganizationProvider","node_id":"182c69ca-75cc-dff2-39ba-c51db89f91bd","action":"created","changelog":{},"fields":["name"]},"context":{"branch":{"name":"new-provider","id":"18c0f7a2-7b3f-7ee3-1351-1065a393b80c"},"account_id":"182c6918-8880-5252-3611-c51ae7e0d6a5","priority":null,"parent_event":null}},"id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","follows":null}
+        """#
 
     @Test func decodesTheSpecExampleHeader() throws {
         var decoder = EventDecoder()
@@ -34,7 +34,8 @@ import Testing
     }
 
     @Test func primaryResourceIsFirstEvenWhenRelatedComesFirst() throws {
-        let text = #"{"related":[{"prefect.resource.id":"b","prefect.resource.role":"infrahub.branch","infrahub.resource.label":"main"}],"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p","infrahub.node.kind":"K"}}"#
+        let text =
+            #"{"related":[{"prefect.resource.id":"b","prefect.resource.role":"infrahub.branch","infrahub.resource.label":"main"}],"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p","infrahub.node.kind":"K"}}"#
         var decoder = EventDecoder()
         let event = try decoder.decode(Array(text.utf8))
         #expect(event.header.resources.count == 2)
@@ -44,34 +45,54 @@ import Testing
         #expect(decoder.symbols.string(event.header.nodeKind) == "K")
     }
 
-    static let base = #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"}"#
+    static let base =
+        #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"}"#
 
     /// Each bad event is rejected with the expected code, field path and byte offset.
     @Test(arguments: [
-        (#"{"occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"}}"#,
-         EventDecodingError.Code.missingField, "event", nil as Int?),
-        (#"{"event":"x","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"},"occurred":"2025-13-01T00:00:00Z"}"#,
-         .invalidField, "occurred", 107),
-        (base + #","related":[{"prefect.resource.id":"r"}]}"#, .missingField, #"related[0]["prefect.resource.role"]"#, 141),
-        (base + #","related":[{"prefect.resource.id":"r","prefect.resource.role":""}]}"#, .invalidField,
-         #"related[0]["prefect.resource.role"]"#, 192),
-        (#"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":""}}"#,
-         .invalidField, #"resource["prefect.resource.id"]"#, 125),
-        (#"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"k":"v"}}"#,
-         .missingField, #"resource["prefect.resource.id"]"#, 102),
+        (
+            #"{"occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"}}"#,
+            EventDecodingError.Code.missingField, "event", nil as Int?
+        ),
+        (
+            #"{"event":"x","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"},"occurred":"2025-13-01T00:00:00Z"}"#,
+            .invalidField, "occurred", 107
+        ),
+        (
+            base + #","related":[{"prefect.resource.id":"r"}]}"#, .missingField,
+            #"related[0]["prefect.resource.role"]"#, 141
+        ),
+        (
+            base + #","related":[{"prefect.resource.id":"r","prefect.resource.role":""}]}"#, .invalidField,
+            #"related[0]["prefect.resource.role"]"#, 192
+        ),
+        (
+            #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":""}}"#,
+            .invalidField, #"resource["prefect.resource.id"]"#, 125
+        ),
+        (
+            #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"k":"v"}}"#,
+            .missingField, #"resource["prefect.resource.id"]"#, 102
+        ),
         (base + #","resource":{"prefect.resource.id":"q"}}"#, .duplicateField, "resource", 130),
-        (#"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p","n":5}}"#,
-         .invalidField, #"resource["n"]"#, 133),
+        (
+            #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p","n":5}}"#,
+            .invalidField, #"resource["n"]"#, 133
+        ),
         (base + #","payload":{"data":{"a":[1,2,}}}"#, .invalidJSON, "payload.data", 158),
         (base + #","payload":{"data":"\ud800"}}"#, .invalidJSON, "payload.data", 149),
         (base + #","payload":[]}"#, .invalidField, "payload", 140),
         (base + #","id":"not-a-uuid"}"#, .duplicateField, "id", 130),
-        (#"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"not-a-uuid","resource":{"prefect.resource.id":"p"}}"#,
-         .invalidField, "id", 52),
+        (
+            #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"not-a-uuid","resource":{"prefect.resource.id":"p"}}"#,
+            .invalidField, "id", 52
+        ),
         (base + #"} trailing"#, .invalidJSON, "", 131),
         (base + #","related":null}"#, .invalidField, "related", 140),
-        (#"{"event":"","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"}}"#,
-         .invalidField, "event", 9),
+        (
+            #"{"event":"","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"}}"#,
+            .invalidField, "event", 9
+        ),
     ])
     func rejects(text: String, code: EventDecodingError.Code, fieldPath: String, byteOffset: Int?) {
         var decoder = EventDecoder()
@@ -91,8 +112,11 @@ import Testing
         limits.labelsPerResourceCountMax = 3
         limits.eventNameByteCountMax = 4
         var decoder = EventDecoder(limits: limits)
-        let related = (0..<3).map { #"{"prefect.resource.id":"r\#($0)","prefect.resource.role":"x"}"# }.joined(separator: ",")
-        let tooManyRelated = #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"},"related":[\#(related)]}"#
+        let related = (0..<3).map { #"{"prefect.resource.id":"r\#($0)","prefect.resource.role":"x"}"# }.joined(
+            separator: ","
+        )
+        let tooManyRelated =
+            #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"},"related":[\#(related)]}"#
         #expect(throws: EventDecodingError.self) { try decoder.decode(Array(tooManyRelated.utf8)) }
         do {
             _ = try decoder.decode(Array(tooManyRelated.utf8))
@@ -100,14 +124,16 @@ import Testing
             #expect(error.code == .limitExceeded)
             #expect(error.fieldPath == "related")
         }
-        let tooManyLabels = #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p","a":"1","b":"2","c":"3"}}"#
+        let tooManyLabels =
+            #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p","a":"1","b":"2","c":"3"}}"#
         do {
             _ = try decoder.decode(Array(tooManyLabels.utf8))
             Issue.record("accepted too many labels")
         } catch {
             #expect(error.code == .limitExceeded)
         }
-        let longName = #"{"event":"abcde","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"}}"#
+        let longName =
+            #"{"event":"abcde","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"}}"#
         do {
             _ = try decoder.decode(Array(longName.utf8))
             Issue.record("accepted long name")

@@ -1,7 +1,8 @@
+import SluiceTestSupport
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import SluiceTestSupport
 
 /// Where the repository's fixture folders are.
 enum FixturePaths {

@@ -21,8 +21,11 @@ import Testing
             for (number, piece) in pieces.enumerated() where !(number == pieces.count - 1 && piece.isEmpty) {
                 var line = Array(piece)
                 if line.last == 0x0D { line.removeLast() }
-                expected.append(piece.count > lineByteCountMax
-                    ? "oversize \(number + 1)@\(offset) \(piece.count)" : "\(number + 1)@\(offset) \(line.utf8String)")
+                expected.append(
+                    piece.count > lineByteCountMax
+                        ? "oversize \(number + 1)@\(offset) \(piece.count)"
+                        : "\(number + 1)@\(offset) \(line.utf8String)"
+                )
                 offset += piece.count + 1
             }
             var splitter = JSONLinesSplitter(lineByteCountMax: lineByteCountMax)

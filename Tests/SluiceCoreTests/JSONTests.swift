@@ -27,9 +27,12 @@ import Testing
         }
     }
 
-    @Test(arguments: [
-        [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0x80], [0xFF], [0xF0, 0x80, 0x80, 0x80],
-    ] as [[UInt8]])
+    @Test(
+        arguments: [
+            [0xC0, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xE2, 0x82], [0x80], [0xFF],
+            [0xF0, 0x80, 0x80, 0x80],
+        ] as [[UInt8]]
+    )
     func rejectsInvalidUTF8(_ sequence: [UInt8]) {
         let bytes = [UInt8(ascii: "\"")] + sequence + [UInt8(ascii: "\"")]
         do {
@@ -42,13 +45,21 @@ import Testing
 
     @Test func encodesLikePythonEnsureAsciiFalse() {
         let value: JSONValue = ["s": .string("é\"\\\n\u{1}\u{7F}\u{2028}/"), "n": .number("1.50"), "b": true, "z": nil]
-        #expect(value.encodedString() == "{\"s\":\"é\\\"\\\\\\n\\u0001\u{7F}\u{2028}/\",\"n\":1.50,\"b\":true,\"z\":null}")
+        #expect(
+            value.encodedString() == "{\"s\":\"é\\\"\\\\\\n\\u0001\u{7F}\u{2028}/\",\"n\":1.50,\"b\":true,\"z\":null}"
+        )
     }
 
     @Test func jsonbOrderIsShortestKeyFirstThenBytewise() {
         let value: JSONValue = ["node_id": 1, "kind": 2, "fields": 3, "action": 4, "changelog": ["b": 1, "a": 2]]
-        #expect(value.encodedString(keyOrder: .jsonb) == #"{"kind":2,"action":4,"fields":3,"node_id":1,"changelog":{"a":2,"b":1}}"#)
-        #expect(value.encodedString(keyOrder: .sorted) == #"{"action":4,"changelog":{"a":2,"b":1},"fields":3,"kind":2,"node_id":1}"#)
+        #expect(
+            value.encodedString(keyOrder: .jsonb)
+                == #"{"kind":2,"action":4,"fields":3,"node_id":1,"changelog":{"a":2,"b":1}}"#
+        )
+        #expect(
+            value.encodedString(keyOrder: .sorted)
+                == #"{"action":4,"changelog":{"a":2,"b":1},"fields":3,"kind":2,"node_id":1}"#
+        )
     }
 
     @Test func compactionKeepsStringsIntact() {
@@ -64,10 +75,17 @@ import Testing
             case 0: return .null
             case 1: return .bool(random.chance(50))
             case 2: return .integer(Int(truncatingIfNeeded: random.next()) >> random.next(below: 60))
-            case 3: return .string(String((0..<random.next(below: 8)).map { _ in random.pick(["a", "é", "\"", "\n", "😀", "\\"]) }.joined()))
+            case 3:
+                return .string(
+                    String(
+                        (0..<random.next(below: 8)).map { _ in random.pick(["a", "é", "\"", "\n", "😀", "\\"]) }.joined()
+                    )
+                )
             case 4: return .array((0..<random.next(below: 4)).map { _ in make(depth + 1) })
             default:
-                return .object(JSONObject((0..<random.next(below: 4)).map { JSONObject.Member("k\($0)", make(depth + 1)) }))
+                return .object(
+                    JSONObject((0..<random.next(below: 4)).map { JSONObject.Member("k\($0)", make(depth + 1)) })
+                )
             }
         }
         for _ in 0..<500 {
@@ -79,11 +97,23 @@ import Testing
 
 @Suite struct TimestampTests {
     @Test(arguments: [
-        ("2025-03-13T16:44:32.321142Z", "2025-03-13T16:44:32.321142Z", "2025-03-13 16:44:32.321142+00:00", "2025-03-13T16:44:32.321142+00:00"),
+        (
+            "2025-03-13T16:44:32.321142Z", "2025-03-13T16:44:32.321142Z", "2025-03-13 16:44:32.321142+00:00",
+            "2025-03-13T16:44:32.321142+00:00"
+        ),
         ("2025-03-13T16:44:32Z", "2025-03-13T16:44:32Z", "2025-03-13 16:44:32+00:00", "2025-03-13T16:44:32+00:00"),
-        ("2025-03-13 18:44:32.5+02:00", "2025-03-13T16:44:32.500000Z", "2025-03-13 16:44:32.500000+00:00", "2025-03-13T16:44:32.500000+00:00"),
-        ("2024-02-29T00:00:00.123456789z", "2024-02-29T00:00:00.123456Z", "2024-02-29 00:00:00.123456+00:00", "2024-02-29T00:00:00.123456+00:00"),
-        ("1969-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z", "1969-12-31 23:59:59.999999+00:00", "1969-12-31T23:59:59.999999+00:00"),
+        (
+            "2025-03-13 18:44:32.5+02:00", "2025-03-13T16:44:32.500000Z", "2025-03-13 16:44:32.500000+00:00",
+            "2025-03-13T16:44:32.500000+00:00"
+        ),
+        (
+            "2024-02-29T00:00:00.123456789z", "2024-02-29T00:00:00.123456Z", "2024-02-29 00:00:00.123456+00:00",
+            "2024-02-29T00:00:00.123456+00:00"
+        ),
+        (
+            "1969-12-31T23:59:59.999999Z", "1969-12-31T23:59:59.999999Z", "1969-12-31 23:59:59.999999+00:00",
+            "1969-12-31T23:59:59.999999+00:00"
+        ),
     ])
     func parsesAndFormats(_ input: String, _ prefect: String, _ python: String, _ iso: String) throws {
         let timestamp = try #require(Timestamp.parse(input))
@@ -92,8 +122,10 @@ import Testing
         #expect(timestamp.string(.isoformat) == iso)
     }
 
-    @Test(arguments: ["2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-01T24:00:00Z", "2025-01-01T00:00:00",
-                      "2025-01-01", "2025-01-01T00:00:00.Z", "2025-01-01T00:00:00+0200", "x"])
+    @Test(arguments: [
+        "2025-02-29T00:00:00Z", "2025-13-01T00:00:00Z", "2025-01-01T24:00:00Z", "2025-01-01T00:00:00",
+        "2025-01-01", "2025-01-01T00:00:00.Z", "2025-01-01T00:00:00+0200", "x",
+    ])
     func rejects(_ input: String) {
         #expect(Timestamp.parse(input) == nil)
     }

@@ -8,26 +8,46 @@ import Testing
 
     /// Official example 1: `infrahub.branch.created` (context branch `-global-` → `"branch":null`).
     static func branchCreatedExample() throws -> Event {
-        var meta = InfrahubEventMeta(id: EventID.parse("2ece726f-8574-488c-92f7-ee9a56485b46")!,
-                                     occurred: Timestamp.parse("2025-03-13T16:44:32.321142Z")!,
-                                     branchName: "-global-", accountID: account)
+        var meta = InfrahubEventMeta(
+            id: EventID.parse("2ece726f-8574-488c-92f7-ee9a56485b46")!,
+            occurred: Timestamp.parse("2025-03-13T16:44:32.321142Z")!,
+            branchName: "-global-",
+            accountID: account
+        )
         meta.level = 0
         var decoder = EventDecoder()
-        return try InfrahubEvents.branch(.branchCreated, branchName: "test", branchID: "182c6a84-4af4-736b-35a6-c514e640ca8b",
-                                         syncWithGit: false, meta: meta).build(with: &decoder)
+        return try InfrahubEvents.branch(
+            .branchCreated,
+            branchName: "test",
+            branchID: "182c6a84-4af4-736b-35a6-c514e640ca8b",
+            syncWithGit: false,
+            meta: meta
+        ).build(with: &decoder)
     }
 
     /// Official example 2: `infrahub.node.updated` on branch `alter-interface`.
     static func nodeUpdatedExample() throws -> Event {
-        let meta = InfrahubEventMeta(id: EventID.parse("67acc7ea-93b1-4175-a69b-801c869aea07")!,
-                                     occurred: Timestamp.parse("2025-03-13T16:36:25.688038Z")!,
-                                     branchName: "alter-interface", branchID: "18c0f7a2-7b3f-7ee3-1351-1065a393b80c",
-                                     accountID: account)
-        var mutation = NodeMutation(kind: "InfraInterfaceL3", nodeID: "182c697c-9915-aa00-39b7-c5181aeb3367",
-                                    action: .updated, displayLabel: "Ethernet1")
+        let meta = InfrahubEventMeta(
+            id: EventID.parse("67acc7ea-93b1-4175-a69b-801c869aea07")!,
+            occurred: Timestamp.parse("2025-03-13T16:36:25.688038Z")!,
+            branchName: "alter-interface",
+            branchID: "18c0f7a2-7b3f-7ee3-1351-1065a393b80c",
+            accountID: account
+        )
+        var mutation = NodeMutation(
+            kind: "InfraInterfaceL3",
+            nodeID: "182c697c-9915-aa00-39b7-c5181aeb3367",
+            action: .updated,
+            displayLabel: "Ethernet1"
+        )
         mutation.attributes = [
-            AttributeChange(name: "description", value: "Connected to IX", valuePrevious: "Connected to atl1-edge2::Ethernet1",
-                            kind: "Text", status: "updated"),
+            AttributeChange(
+                name: "description",
+                value: "Connected to IX",
+                valuePrevious: "Connected to atl1-edge2::Ethernet1",
+                kind: "Text",
+                status: "updated"
+            ),
             AttributeChange(name: "role", value: "peering", valuePrevious: "peer", kind: "Dropdown", status: "updated"),
         ]
         var decoder = EventDecoder()
@@ -35,12 +55,14 @@ import Testing
     }
 
     @Test func branchCreatedBodyIsByteExact() throws {
-        let expected = #"{"data":{"branch_id":"182c6a84-4af4-736b-35a6-c514e640ca8b","branch_name":"test","sync_with_git":false},"id":"2ece726f-8574-488c-92f7-ee9a56485b46","branch":null,"account_id":"182c6918-8880-5252-3611-c51ae7e0d6a5","occured_at":"2025-03-13 16:44:32.321142+00:00","event":"infrahub.branch.created"}"#
+        let expected =
+            #"{"data":{"branch_id":"182c6a84-4af4-736b-35a6-c514e640ca8b","branch_name":"test","sync_with_git":false},"id":"2ece726f-8574-488c-92f7-ee9a56485b46","branch":null,"account_id":"182c6918-8880-5252-3611-c51ae7e0d6a5","occured_at":"2025-03-13 16:44:32.321142+00:00","event":"infrahub.branch.created"}"#
         #expect(try Self.branchCreatedExample().webhookBody().utf8String == expected)
     }
 
     @Test func nodeUpdatedBodyIsByteExact() throws {
-        let expected = #"{"data":{"kind":"InfraInterfaceL3","action":"updated","fields":["description","role"],"node_id":"182c697c-9915-aa00-39b7-c5181aeb3367","changelog":{"node_id":"182c697c-9915-aa00-39b7-c5181aeb3367","node_kind":"InfraInterfaceL3","attributes":{"role":{"kind":"Dropdown","name":"role","value":"peering","properties":{},"value_previous":"peer","value_update_status":"updated"},"description":{"kind":"Text","name":"description","value":"Connected to IX","properties":{},"value_previous":"Connected to atl1-edge2::Ethernet1","value_update_status":"updated"}},"display_label":"Ethernet1","relationships":{}}},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","branch":"alter-interface","account_id":"182c6918-8880-5252-3611-c51ae7e0d6a5","occured_at":"2025-03-13 16:36:25.688038+00:00","event":"infrahub.node.updated"}"#
+        let expected =
+            #"{"data":{"kind":"InfraInterfaceL3","action":"updated","fields":["description","role"],"node_id":"182c697c-9915-aa00-39b7-c5181aeb3367","changelog":{"node_id":"182c697c-9915-aa00-39b7-c5181aeb3367","node_kind":"InfraInterfaceL3","attributes":{"role":{"kind":"Dropdown","name":"role","value":"peering","properties":{},"value_previous":"peer","value_update_status":"updated"},"description":{"kind":"Text","name":"description","value":"Connected to IX","properties":{},"value_previous":"Connected to atl1-edge2::Ethernet1","value_update_status":"updated"}},"display_label":"Ethernet1","relationships":{}}},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","branch":"alter-interface","account_id":"182c6918-8880-5252-3611-c51ae7e0d6a5","occured_at":"2025-03-13 16:36:25.688038+00:00","event":"infrahub.node.updated"}"#
         #expect(try Self.nodeUpdatedExample().webhookBody().utf8String == expected)
     }
 
@@ -48,21 +70,30 @@ import Testing
     /// the header strings are re-escaped the way Python's `ensure_ascii=False` does.
     @Test func dataIsSplicedNotReserialized() throws {
         let event = #"""
-        { "event" : "infrahub.node.updated", "occurred": "2025-03-13T16:36:25Z",
-          "resource": {"prefect.resource.id": "x"}, "id": "67ACC7EA-93B1-4175-A69B-801C869AEA07",
-          "payload": {"context": {"branch": {"name": "caf\u00e9\n", "id": null}, "account_id": null},
-                      "data": {"z": 1.50, "a": "\u00e9 \"q\"", "n": [ 1 , 2 ] } } }
-        """#
+            { "event" : "infrahub.node.updated", "occurred": "2025-03-13T16:36:25Z",
+              "resource": {"prefect.resource.id": "x"}, "id": "67ACC7EA-93B1-4175-A69B-801C869AEA07",
+              "payload": {"context": {"branch": {"name": "caf\u00e9\n", "id": null}, "account_id": null},
+                          "data": {"z": 1.50, "a": "\u00e9 \"q\"", "n": [ 1 , 2 ] } } }
+            """#
         var decoder = EventDecoder()
         let decoded = try decoder.decode(Array(event.utf8))
-        let expected = #"{"data":{"z":1.50,"a":"\u00e9 \"q\"","n":[1,2]},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","branch":"café\n","account_id":null,"occured_at":"2025-03-13 16:36:25+00:00","event":"infrahub.node.updated"}"#
+        let expected =
+            #"{"data":{"z":1.50,"a":"\u00e9 \"q\"","n":[1,2]},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","branch":"café\n","account_id":null,"occured_at":"2025-03-13 16:36:25+00:00","event":"infrahub.node.updated"}"#
         #expect(decoded.webhookBody().utf8String == expected)
     }
 
     @Test func missingContextGivesNullBranchAndAccount() throws {
         var decoder = EventDecoder()
-        let decoded = try decoder.decode(Array(#"{"event":"e","occurred":"2025-01-01T00:00:00.000001+02:00","resource":{"prefect.resource.id":"r"},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","payload":{"data":{}}}"#.utf8))
-        #expect(decoded.webhookBody().utf8String == #"{"data":{},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","branch":null,"account_id":null,"occured_at":"2024-12-31 22:00:00.000001+00:00","event":"e"}"#)
+        let decoded = try decoder.decode(
+            Array(
+                #"{"event":"e","occurred":"2025-01-01T00:00:00.000001+02:00","resource":{"prefect.resource.id":"r"},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","payload":{"data":{}}}"#
+                    .utf8
+            )
+        )
+        #expect(
+            decoded.webhookBody().utf8String
+                == #"{"data":{},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","branch":null,"account_id":null,"occured_at":"2024-12-31 22:00:00.000001+00:00","event":"e"}"#
+        )
     }
 
     @Test func graphQLViewDerivesInfrahubFields() throws {

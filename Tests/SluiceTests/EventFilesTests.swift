@@ -14,9 +14,12 @@ import Testing
         let reader = try LineReader(path: path, lineByteCountMax: 10, chunkByteCount: chunkByteCount)
         var lines: [String] = []
         var oversize: [(Int, Int, Int)] = []
-        try reader.forEachLine(onOversizeLine: { oversize.append(($0, $1, $2)) }) { number, start, bytes in
-            lines.append("\(number)@\(start):" + String(decoding: bytes, as: UTF8.self))
-        }
+        try reader.forEachLine(
+            onOversizeLine: { oversize.append(($0, $1, $2)) },
+            onLine: { number, start, bytes in
+                lines.append("\(number)@\(start):" + String(decoding: bytes, as: UTF8.self))
+            }
+        )
         #expect(lines == ["1@0:alpha", "2@7:beta", "3@12:", "5@35:gamma"])
         #expect(oversize.count == 1)
         #expect(oversize.first?.0 == 4)
@@ -34,7 +37,11 @@ import Testing
         var generator = FixtureGenerator(.init(eventCount: 3, seed: 5))
         let good = generator.next()!
         var stream = good + [0x0A]
-        stream += Array(#"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p","n":5}}"#.utf8) + [0x0A]
+        stream +=
+            Array(
+                #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p","n":5}}"#
+                    .utf8
+            ) + [0x0A]
         stream += Array("\n".utf8)
         stream += generator.next()! + [0x0A]
         stream += Array(#"{"event":"x""#.utf8) + [0x0A]
@@ -48,7 +55,11 @@ import Testing
         #expect(errors[0].fieldPath == #"resource["n"]"#)
         #expect(errors[0].byteOffset == good.count + 1 + 133)
         #expect(errors[0].source == path)
-        #expect(errors[0].description.hasPrefix("\(path):2: byte offset \(good.count + 134): resource[\"n\"]: must be a string"))
+        #expect(
+            errors[0].description.hasPrefix(
+                "\(path):2: byte offset \(good.count + 134): resource[\"n\"]: must be a string"
+            )
+        )
         #expect(errors[1].code == .emptyLine)
         #expect(errors[2].code == .invalidJSON)
     }
@@ -85,14 +96,19 @@ import Testing
         for view in EventView.allCases {
             let outputPath = directory + "/\(view.rawValue).jsonl"
             let writer = try BufferedWriter(path: outputPath)
-            let converted = try EventFiles.convert(paths: [eventsPath], to: view, output: writer) { _ in Issue.record("invalid") }
+            let converted = try EventFiles.convert(paths: [eventsPath], to: view, output: writer) { _ in
+                Issue.record("invalid")
+            }
             try writer.close()
             #expect(converted.validCount == 5000)
             var lines = 0
-            try LineReader(path: outputPath, lineByteCountMax: 1 << 21).forEachLine(onOversizeLine: { _, _, _ in }) { _, _, bytes in
-                lines += 1
-                #expect(throws: Never.self) { try JSONValue.parse(Array(bytes)) }
-            }
+            try LineReader(path: outputPath, lineByteCountMax: 1 << 21).forEachLine(
+                onOversizeLine: { _, _, _ in Issue.record("oversize output line") },
+                onLine: { _, _, bytes in
+                    lines += 1
+                    #expect(throws: Never.self) { try JSONValue.parse(Array(bytes)) }
+                }
+            )
             #expect(lines == 5000)
         }
         let triggersPath = directory + "/triggers.json"

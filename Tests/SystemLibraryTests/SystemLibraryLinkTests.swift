@@ -1,6 +1,6 @@
 import CLZ4
-import COpenSSL
 import CLibURing
+import COpenSSL
 import Testing
 
 /// Each system-library shim imports, links and does one real thing.
@@ -12,18 +12,24 @@ import Testing
         var compressed = [UInt8](repeating: 0, count: bound)
         let compressedCount = unsafe source.withUnsafeBytes { input in
             unsafe compressed.withUnsafeMutableBytes { output in
-                unsafe LZ4_compress_default(input.baseAddress!.assumingMemoryBound(to: CChar.self),
-                                            output.baseAddress!.assumingMemoryBound(to: CChar.self),
-                                            Int32(input.count), Int32(output.count))
+                unsafe LZ4_compress_default(
+                    input.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    output.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    Int32(input.count),
+                    Int32(output.count)
+                )
             }
         }
         #expect(compressedCount > 0 && Int(compressedCount) < source.count)
         var restored = [UInt8](repeating: 0, count: source.count)
         let restoredCount = unsafe compressed.withUnsafeBytes { input in
             unsafe restored.withUnsafeMutableBytes { output in
-                unsafe LZ4_decompress_safe(input.baseAddress!.assumingMemoryBound(to: CChar.self),
-                                           output.baseAddress!.assumingMemoryBound(to: CChar.self),
-                                           compressedCount, Int32(output.count))
+                unsafe LZ4_decompress_safe(
+                    input.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    output.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    compressedCount,
+                    Int32(output.count)
+                )
             }
         }
         #expect(Int(restoredCount) == source.count)
@@ -50,12 +56,23 @@ import Testing
             return unsafe key.withUnsafeBytes { keyBytes in
                 unsafe message.withUnsafeBytes { messageBytes in
                     unsafe output.withUnsafeMutableBytes { outputBytes in
-                        unsafe EVP_MAC_init(context, keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self), keyBytes.count,
-                                            &parameters) == 1
-                            && EVP_MAC_update(context, messageBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                              messageBytes.count) == 1
-                            && EVP_MAC_final(context, outputBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
-                                             &outputCount, 32) == 1
+                        unsafe EVP_MAC_init(
+                            context,
+                            keyBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                            keyBytes.count,
+                            &parameters
+                        ) == 1
+                            && EVP_MAC_update(
+                                context,
+                                messageBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                messageBytes.count
+                            ) == 1
+                            && EVP_MAC_final(
+                                context,
+                                outputBytes.baseAddress!.assumingMemoryBound(to: UInt8.self),
+                                &outputCount,
+                                32
+                            ) == 1
                     }
                 }
             }

@@ -67,8 +67,12 @@ func runFoundation(_ batch: DecodeBatch, _ decoder: FoundationEventDecoder) {
 
 /// Both decoders read every event and agree on name, id and occurred (to the millisecond:
 /// Foundation's `Date` from `ISO8601DateFormatter` keeps milliseconds). Also the warmup round.
-func verify(_ batch: DecodeBatch, _ decoder: inout EventDecoder, _ header: inout EventHeader,
-            _ foundation: FoundationEventDecoder) {
+func verify(
+    _ batch: DecodeBatch,
+    _ decoder: inout EventDecoder,
+    _ header: inout EventHeader,
+    _ foundation: FoundationEventDecoder
+) {
     for (position, bytes) in batch.events.enumerated() {
         do {
             try decoder.decodeHeader(bytes, into: &header)
@@ -114,8 +118,13 @@ if sluiceOnly {
     }
     let middle = median(times)
     print("batch: \(batch.events.count) events, \(batch.byteCount) bytes; \(rounds) rounds, Sluice only")
-    print(String(format: "EventDecoder.decodeHeader  median %.2f ms  %.1f MB/s", middle * 1e3,
-                 Double(batch.byteCount) / 1e6 / middle))
+    print(
+        String(
+            format: "EventDecoder.decodeHeader  median %.2f ms  %.1f MB/s",
+            middle * 1e3,
+            Double(batch.byteCount) / 1e6 / middle
+        )
+    )
     print("checksum \(checksum)")
     exit(0)
 }
@@ -146,9 +155,21 @@ let foundationMedian = median(foundationSeconds)
 func milliseconds(_ value: Double) -> String { String(format: "%.2f ms", value * 1e3) }
 func rate(_ value: Double) -> String { String(format: "%.1f MB/s", megabytes / value) }
 
-print("batch: \(batch.events.count) events, \(batch.byteCount) bytes (seed \(DecodeBatch.seedDefault)); \(rounds) alternating rounds")
-print("EventDecoder.decodeHeader  median \(milliseconds(sluiceMedian))  \(rate(sluiceMedian))  (min \(milliseconds(sluiceSeconds.min()!)), max \(milliseconds(sluiceSeconds.max()!)))")
-print("JSONDecoder.decode         median \(milliseconds(foundationMedian))  \(rate(foundationMedian))  (min \(milliseconds(foundationSeconds.min()!)), max \(milliseconds(foundationSeconds.max()!)))")
-print(String(format: "ratio (JSONDecoder / Sluice): median of rounds %.2fx (min %.2fx, max %.2fx)",
-             median(ratios), ratios.min()!, ratios.max()!))
+print(
+    "batch: \(batch.events.count) events, \(batch.byteCount) bytes (seed \(DecodeBatch.seedDefault)); \(rounds) alternating rounds"
+)
+print(
+    "EventDecoder.decodeHeader  median \(milliseconds(sluiceMedian))  \(rate(sluiceMedian))  (min \(milliseconds(sluiceSeconds.min()!)), max \(milliseconds(sluiceSeconds.max()!)))"
+)
+print(
+    "JSONDecoder.decode         median \(milliseconds(foundationMedian))  \(rate(foundationMedian))  (min \(milliseconds(foundationSeconds.min()!)), max \(milliseconds(foundationSeconds.max()!)))"
+)
+print(
+    String(
+        format: "ratio (JSONDecoder / Sluice): median of rounds %.2fx (min %.2fx, max %.2fx)",
+        median(ratios),
+        ratios.min()!,
+        ratios.max()!
+    )
+)
 print("checksum \(checksum)")

@@ -42,13 +42,14 @@ public final class LineReader {
     /// Calls `onLine(lineNumber, lineStartByteOffset, bytes)` for each line (1-based numbers, absolute offsets).
     public func forEachLine(
         onOversizeLine: (_ lineNumber: Int, _ lineStart: Int, _ byteCount: Int) -> Void,
-        _ onLine: (_ lineNumber: Int, _ lineStart: Int, _ bytes: UnsafeRawBufferPointer) -> Void
+        onLine: (_ lineNumber: Int, _ lineStart: Int, _ bytes: UnsafeRawBufferPointer) -> Void
     ) throws(SystemCallError) {
         var splitter = JSONLinesSplitter(lineByteCountMax: lineByteCountMax)
         func handle(_ line: JSONLinesSplitter.Line) {
             switch unsafe line {
             case .line(let lineNumber, let lineStart, let bytes): unsafe onLine(lineNumber, lineStart, bytes)
-            case .oversize(let lineNumber, let lineStart, let byteCount): onOversizeLine(lineNumber, lineStart, byteCount)
+            case .oversize(let lineNumber, let lineStart, let byteCount):
+                onOversizeLine(lineNumber, lineStart, byteCount)
             }
         }
         while true {

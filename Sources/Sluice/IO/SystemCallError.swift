@@ -25,7 +25,9 @@ public struct SystemCallError: Error, Sendable, Equatable, CustomStringConvertib
 /// Runs a system call, retrying on `EINTR`; throws with `errno` on failure (the one syscall funnel).
 @inline(__always)
 func retryingOnInterrupt<Result: FixedWidthInteger>(
-    _ operation: String, path: String, _ body: () -> Result
+    _ operation: String,
+    path: String,
+    _ body: () -> Result
 ) throws(SystemCallError) -> Result {
     while true {
         let result = body()

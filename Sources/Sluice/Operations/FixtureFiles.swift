@@ -5,7 +5,9 @@ public enum FixtureFiles {
     /// - Returns: the number of bytes written.
     @discardableResult
     public static func generateEvents(
-        _ configuration: FixtureGenerator.Configuration, path: String, progressInterval: Int = 100_000,
+        _ configuration: FixtureGenerator.Configuration,
+        path: String,
+        progressInterval: Int = 100_000,
         progress: (Int) -> Void = { _ in }
     ) throws(SystemCallError) -> Int {
         let writer = try BufferedWriter(path: path)
@@ -25,7 +27,10 @@ public enum FixtureFiles {
     /// `{"webhooks":[…]}`, one webhook per line.
     @discardableResult
     public static func generateTriggers(
-        _ configuration: FixtureGenerator.Configuration, count: Int, path: String, port: Int = 9000
+        _ configuration: FixtureGenerator.Configuration,
+        count: Int,
+        path: String,
+        port: Int = 9000
     ) throws(SystemCallError) -> Int {
         precondition(count >= 0)
         let writer = try BufferedWriter(path: path)

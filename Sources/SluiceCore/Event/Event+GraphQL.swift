@@ -5,7 +5,8 @@ extension Event {
     /// and whether that type exposes `payload`.
     public static func graphQLTypeName(forEventName name: String) -> (typeName: String, hasPayload: Bool) {
         switch name {
-        case "infrahub.node.created", "infrahub.node.updated", "infrahub.node.deleted": return ("NodeMutatedEvent", true)
+        case "infrahub.node.created", "infrahub.node.updated", "infrahub.node.deleted":
+            return ("NodeMutatedEvent", true)
         case "infrahub.branch.created": return ("BranchCreatedEvent", true)
         case "infrahub.branch.merged": return ("BranchMergedEvent", false)
         case "infrahub.branch.rebased": return ("BranchRebasedEvent", true)
@@ -54,8 +55,10 @@ extension Event {
         let branch = header.firstRelated(role: .roleBranch).flatMap { labelValue(.infrahubResourceLabel, of: $0) }
         appendOptionalString(branch == "-global-" ? nil : branch, to: &target)
         target.append(contentsOf: #","account_id":"#.utf8)
-        appendOptionalString(header.firstRelated(role: .roleAccount).flatMap { labelValue(.infrahubResourceID, of: $0) },
-                             to: &target)
+        appendOptionalString(
+            header.firstRelated(role: .roleAccount).flatMap { labelValue(.infrahubResourceID, of: $0) },
+            to: &target
+        )
         target.append(contentsOf: #","occurred_at":""#.utf8)
         header.occurred.append(.isoformat, to: &target)
         target.append(contentsOf: #"","level":"#.utf8)
@@ -70,7 +73,9 @@ extension Event {
         target.append(contentsOf: #","related_nodes":["#.utf8)
         var seen: Set<String> = []
         for resource in header.related
-        where resource.role == .roleRelatedNode || resource.role == .roleGroupMember || resource.role == .roleGroupAncestor {
+        where resource.role == .roleRelatedNode || resource.role == .roleGroupMember
+            || resource.role == .roleGroupAncestor
+        {
             guard let kind = labelValue(.infrahubNodeKind, of: resource) else { continue }
             let id = value(header.labels[Int(resource.idLabelIndex)])
             guard id != primaryID, seen.insert(id).inserted else { continue }

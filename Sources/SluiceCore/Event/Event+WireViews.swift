@@ -40,7 +40,9 @@ extension Event {
     /// `fallback` when there is no such value.
     func appendCompacted(_ range: Range<Int>?, orElse fallback: StaticString, to target: inout [UInt8]) {
         guard let range else {
-            unsafe target.append(contentsOf: UnsafeRawBufferPointer(start: fallback.utf8Start, count: fallback.utf8CodeUnitCount))
+            unsafe target.append(
+                contentsOf: UnsafeRawBufferPointer(start: fallback.utf8Start, count: fallback.utf8CodeUnitCount)
+            )
             return
         }
         unsafe bytes.withUnsafeBytes { raw in

@@ -47,13 +47,20 @@ public struct EventDecoder {
 
     /// Decodes the header of the event in `raw`. Label and payload ranges are relative to `raw`.
     @unsafe
-    public mutating func decodeHeader(_ raw: UnsafeRawBufferPointer, into header: inout EventHeader)
+    public mutating func decodeHeader(
+        _ raw: UnsafeRawBufferPointer,
+        into header: inout EventHeader
+    )
         throws(EventDecodingError)
     {
         header.reset()
         guard raw.count <= limits.eventByteCountMax else {
-            throw EventDecodingError(code: .limitExceeded, byteOffset: 0, fieldPath: "",
-                                     message: "event is \(raw.count) bytes, more than the limit of \(limits.eventByteCountMax)")
+            throw EventDecodingError(
+                code: .limitExceeded,
+                byteOffset: 0,
+                fieldPath: "",
+                message: "event is \(raw.count) bytes, more than the limit of \(limits.eventByteCountMax)"
+            )
         }
         var scanner = unsafe JSONScanner(bytes: raw, depthMax: limits.nestingDepthMax)
         var seen = TopLevelFields()
@@ -86,8 +93,12 @@ public struct EventDecoder {
         mutating func mark(_ key: TopLevelKey, _ offset: Int) throws(EventDecodingError) {
             let bit = UInt16(1) << key.rawValue
             guard seen & bit == 0 else {
-                throw EventDecodingError(code: .duplicateField, byteOffset: offset, fieldPath: "\(key)",
-                                         message: "field appears twice")
+                throw EventDecodingError(
+                    code: .duplicateField,
+                    byteOffset: offset,
+                    fieldPath: "\(key)",
+                    message: "field appears twice"
+                )
             }
             seen |= bit
         }
@@ -95,17 +106,25 @@ public struct EventDecoder {
         func has(_ key: TopLevelKey) -> Bool { seen & (UInt16(1) << key.rawValue) != 0 }
 
         func checkRequired(eventEnd: Int) throws(EventDecodingError) {
-            for (present, name) in [(has(.event), "event"), (has(.resource), "resource"),
-                                    (has(.occurred), "occurred"), (has(.id), "id")]
+            for (present, name) in [
+                (has(.event), "event"), (has(.resource), "resource"),
+                (has(.occurred), "occurred"), (has(.id), "id"),
+            ]
             where !present {
-                throw EventDecodingError(code: .missingField, byteOffset: max(eventEnd - 1, 0), fieldPath: name,
-                                         message: "required field is missing")
+                throw EventDecodingError(
+                    code: .missingField,
+                    byteOffset: max(eventEnd - 1, 0),
+                    fieldPath: name,
+                    message: "required field is missing"
+                )
             }
         }
     }
 
     private mutating func decodeTopLevelMember(
-        _ scanner: inout JSONScanner, _ header: inout EventHeader, _ seen: inout TopLevelFields
+        _ scanner: inout JSONScanner,
+        _ header: inout EventHeader,
+        _ seen: inout TopLevelFields
     ) throws(EventDecodingError) {
         let keyOffset = scanner.index
         let key: JSONStringToken
@@ -122,12 +141,21 @@ public struct EventDecoder {
             try seen.mark(.event, keyOffset)
             let token = try scanStringField(&scanner, "event")
             guard !token.range.isEmpty else {
-                throw EventDecodingError(code: .invalidField, byteOffset: valueOffset, fieldPath: "event",
-                                         message: "event name is empty")
+                throw EventDecodingError(
+                    code: .invalidField,
+                    byteOffset: valueOffset,
+                    fieldPath: "event",
+                    message: "event name is empty"
+                )
             }
             guard token.range.count <= limits.eventNameByteCountMax else {
-                throw EventDecodingError(code: .limitExceeded, byteOffset: valueOffset, fieldPath: "event",
-                                         message: "event name is \(token.range.count) bytes, more than the limit of \(limits.eventNameByteCountMax)")
+                throw EventDecodingError(
+                    code: .limitExceeded,
+                    byteOffset: valueOffset,
+                    fieldPath: "event",
+                    message:
+                        "event name is \(token.range.count) bytes, more than the limit of \(limits.eventNameByteCountMax)"
+                )
             }
             header.name = try intern(scanner, token, valueOffset, "event")
             header.nameReference = StringReference(range: token.range, hasEscapes: token.hasEscapes)
@@ -190,13 +218,20 @@ public struct EventDecoder {
 
     // MARK: - Resources
 
-    private mutating func decodeRelated(_ scanner: inout JSONScanner, _ header: inout EventHeader)
+    private mutating func decodeRelated(
+        _ scanner: inout JSONScanner,
+        _ header: inout EventHeader
+    )
         throws(EventDecodingError)
     {
         guard scanner.peek() == UInt8(ascii: "[") else {
             if scanner.peek() == UInt8(ascii: "n") {  // Prefect accepts no null here; say so clearly.
-                throw EventDecodingError(code: .invalidField, byteOffset: scanner.index, fieldPath: "related",
-                                         message: "must be an array of resources, found null")
+                throw EventDecodingError(
+                    code: .invalidField,
+                    byteOffset: scanner.index,
+                    fieldPath: "related",
+                    message: "must be an array of resources, found null"
+                )
             }
             throw typeError(scanner, "related", "an array of resources")
         }
@@ -206,12 +241,18 @@ public struct EventDecoder {
         if !scanner.consume(UInt8(ascii: "]")) {
             repeat {
                 guard relatedIndex < limits.relatedResourceCountMax else {
-                    throw EventDecodingError(code: .limitExceeded, byteOffset: scanner.index, fieldPath: "related",
-                                             message: "more than \(limits.relatedResourceCountMax) related resources")
+                    throw EventDecodingError(
+                        code: .limitExceeded,
+                        byteOffset: scanner.index,
+                        fieldPath: "related",
+                        message: "more than \(limits.relatedResourceCountMax) related resources"
+                    )
                 }
                 if header.resources.isEmpty {
                     // Reserve index 0 for the primary resource, which may come later in the object.
-                    header.resources.append(ResourceRecord(role: .none, labelStart: 0, labelCount: 0, idLabelIndex: .max))
+                    header.resources.append(
+                        ResourceRecord(role: .none, labelStart: 0, labelCount: 0, idLabelIndex: .max)
+                    )
                 }
                 try decodeResource(&scanner, &header, path: "related[\(relatedIndex)]", relatedIndex: relatedIndex)
                 relatedIndex += 1
@@ -222,10 +263,15 @@ public struct EventDecoder {
 
     /// Decodes one resource object. `relatedIndex == nil` means the primary resource.
     private mutating func decodeResource(
-        _ scanner: inout JSONScanner, _ header: inout EventHeader, path: @autoclosure () -> String, relatedIndex: Int?
+        _ scanner: inout JSONScanner,
+        _ header: inout EventHeader,
+        path: @autoclosure () -> String,
+        relatedIndex: Int?
     ) throws(EventDecodingError) {
         let objectOffset = scanner.index
-        guard scanner.peek() == UInt8(ascii: "{") else { throw typeError(scanner, path(), "an object of string labels") }
+        guard scanner.peek() == UInt8(ascii: "{") else {
+            throw typeError(scanner, path(), "an object of string labels")
+        }
         try scanner.enterContainerOrFail(path())
         scanner.index += 1
         let labelStart = header.labels.count
@@ -244,17 +290,29 @@ public struct EventDecoder {
                 }
                 let key = try intern(scanner, keyToken, keyOffset, path())
                 guard header.labels.count - labelStart < limits.labelsPerResourceCountMax else {
-                    throw EventDecodingError(code: .limitExceeded, byteOffset: keyOffset, fieldPath: path(),
-                                             message: "more than \(limits.labelsPerResourceCountMax) labels")
+                    throw EventDecodingError(
+                        code: .limitExceeded,
+                        byteOffset: keyOffset,
+                        fieldPath: path(),
+                        message: "more than \(limits.labelsPerResourceCountMax) labels"
+                    )
                 }
                 for position in labelStart..<header.labels.count where header.labels[position].key == key {
-                    throw EventDecodingError(code: .duplicateField, byteOffset: keyOffset,
-                                             fieldPath: "\(path())[\"\(symbols.string(key))\"]", message: "label appears twice")
+                    throw EventDecodingError(
+                        code: .duplicateField,
+                        byteOffset: keyOffset,
+                        fieldPath: "\(path())[\"\(symbols.string(key))\"]",
+                        message: "label appears twice"
+                    )
                 }
                 scanner.skipWhitespace()
                 let valueOffset = scanner.index
                 guard scanner.peek() == UInt8(ascii: "\"") else {
-                    throw typeError(scanner, "\(path())[\"\(symbols.string(key))\"]", "a string (label values are strings)")
+                    throw typeError(
+                        scanner,
+                        "\(path())[\"\(symbols.string(key))\"]",
+                        "a string (label values are strings)"
+                    )
                 }
                 do {
                     valueToken = try scanner.scanString()
@@ -263,35 +321,58 @@ public struct EventDecoder {
                 }
                 if key == .prefectResourceID {
                     guard !valueToken.range.isEmpty else {
-                        throw EventDecodingError(code: .invalidField, byteOffset: valueOffset,
-                                                 fieldPath: "\(path())[\"prefect.resource.id\"]", message: "must not be empty")
+                        throw EventDecodingError(
+                            code: .invalidField,
+                            byteOffset: valueOffset,
+                            fieldPath: "\(path())[\"prefect.resource.id\"]",
+                            message: "must not be empty"
+                        )
                     }
                     idLabelIndex = header.labels.count
                 } else if key == .prefectResourceRole {
                     guard !valueToken.range.isEmpty else {
-                        throw EventDecodingError(code: .invalidField, byteOffset: valueOffset,
-                                                 fieldPath: "\(path())[\"prefect.resource.role\"]", message: "must not be empty")
+                        throw EventDecodingError(
+                            code: .invalidField,
+                            byteOffset: valueOffset,
+                            fieldPath: "\(path())[\"prefect.resource.role\"]",
+                            message: "must not be empty"
+                        )
                     }
                     role = try intern(scanner, valueToken, valueOffset, path())
                 }
-                header.labels.append(LabelRecord(key: key, valueStart: UInt32(valueToken.range.lowerBound),
-                                                 valueByteCount: UInt32(valueToken.range.count),
-                                                 valueHasEscapes: valueToken.hasEscapes))
+                header.labels.append(
+                    LabelRecord(
+                        key: key,
+                        valueStart: UInt32(valueToken.range.lowerBound),
+                        valueByteCount: UInt32(valueToken.range.count),
+                        valueHasEscapes: valueToken.hasEscapes
+                    )
+                )
             } while try scanner.continueOrFail(close: UInt8(ascii: "}"), "',' or '}' in a resource", path())
         }
         scanner.depth -= 1
         guard let idLabelIndex else {
-            throw EventDecodingError(code: .missingField, byteOffset: objectOffset,
-                                     fieldPath: "\(path())[\"prefect.resource.id\"]", message: "required label is missing")
+            throw EventDecodingError(
+                code: .missingField,
+                byteOffset: objectOffset,
+                fieldPath: "\(path())[\"prefect.resource.id\"]",
+                message: "required label is missing"
+            )
         }
         if relatedIndex != nil && role == .none {
-            throw EventDecodingError(code: .missingField, byteOffset: objectOffset,
-                                     fieldPath: "\(path())[\"prefect.resource.role\"]",
-                                     message: "required label of a related resource is missing")
+            throw EventDecodingError(
+                code: .missingField,
+                byteOffset: objectOffset,
+                fieldPath: "\(path())[\"prefect.resource.role\"]",
+                message: "required label of a related resource is missing"
+            )
         }
-        let record = ResourceRecord(role: relatedIndex == nil ? .none : role, labelStart: UInt32(labelStart),
-                                    labelCount: UInt32(header.labels.count - labelStart),
-                                    idLabelIndex: UInt32(idLabelIndex))
+        let record = ResourceRecord(
+            role: relatedIndex == nil ? .none : role,
+            labelStart: UInt32(labelStart),
+            labelCount: UInt32(header.labels.count - labelStart),
+            idLabelIndex: UInt32(idLabelIndex)
+        )
         if relatedIndex == nil {
             if header.resources.isEmpty { header.resources.append(record) } else { header.resources[0] = record }
         } else {
@@ -301,7 +382,10 @@ public struct EventDecoder {
 
     // MARK: - Payload
 
-    private mutating func decodePayload(_ scanner: inout JSONScanner, _ header: inout EventHeader)
+    private mutating func decodePayload(
+        _ scanner: inout JSONScanner,
+        _ header: inout EventHeader
+    )
         throws(EventDecodingError)
     {
         let start = scanner.index
@@ -322,8 +406,12 @@ public struct EventDecoder {
                 }
                 if !key.hasEscapes && scanner.bytes(in: key.range, equal: "data") {
                     guard !seenData else {
-                        throw EventDecodingError(code: .duplicateField, byteOffset: keyOffset, fieldPath: "payload.data",
-                                                 message: "field appears twice")
+                        throw EventDecodingError(
+                            code: .duplicateField,
+                            byteOffset: keyOffset,
+                            fieldPath: "payload.data",
+                            message: "field appears twice"
+                        )
                     }
                     seenData = true
                     do {
@@ -333,8 +421,12 @@ public struct EventDecoder {
                     }
                 } else if !key.hasEscapes && scanner.bytes(in: key.range, equal: "context") {
                     guard !seenContext else {
-                        throw EventDecodingError(code: .duplicateField, byteOffset: keyOffset,
-                                                 fieldPath: "payload.context", message: "field appears twice")
+                        throw EventDecodingError(
+                            code: .duplicateField,
+                            byteOffset: keyOffset,
+                            fieldPath: "payload.context",
+                            message: "field appears twice"
+                        )
                     }
                     seenContext = true
                     try decodeContext(&scanner, &header)
@@ -352,7 +444,10 @@ public struct EventDecoder {
     }
 
     /// `payload.context`: reads `branch.name` and `account_id`; everything else is validated and skipped.
-    private mutating func decodeContext(_ scanner: inout JSONScanner, _ header: inout EventHeader)
+    private mutating func decodeContext(
+        _ scanner: inout JSONScanner,
+        _ header: inout EventHeader
+    )
         throws(EventDecodingError)
     {
         guard scanner.peek() == UInt8(ascii: "{") else {
@@ -393,7 +488,10 @@ public struct EventDecoder {
         scanner.depth -= 1
     }
 
-    private mutating func decodeContextBranch(_ scanner: inout JSONScanner, _ header: inout EventHeader)
+    private mutating func decodeContextBranch(
+        _ scanner: inout JSONScanner,
+        _ header: inout EventHeader
+    )
         throws(EventDecodingError)
     {
         try scanner.enterContainerOrFail("payload.context.branch")
@@ -423,7 +521,10 @@ public struct EventDecoder {
 
     // MARK: - Derived header fields
 
-    private mutating func deriveFields(_ scanner: inout JSONScanner, _ header: inout EventHeader)
+    private mutating func deriveFields(
+        _ scanner: inout JSONScanner,
+        _ header: inout EventHeader
+    )
         throws(EventDecodingError)
     {
         let primary = header.resources[0]
@@ -449,9 +550,18 @@ public struct EventDecoder {
                 }
             case .roleChildEvent where header.parent == nil:
                 if let label = header.label(.infrahubEventParentID, of: resource) {
-                    guard let parent = unsafe scanner.withBytes(in: label.valueRange, { raw in unsafe EventID.parse(raw) }) else {
-                        throw EventDecodingError(code: .invalidField, byteOffset: label.valueRange.lowerBound,
-                                                 fieldPath: "related[\"infrahub.event_parent.id\"]", message: "must be a UUID")
+                    guard
+                        let parent = unsafe scanner.withBytes(
+                            in: label.valueRange,
+                            { raw in unsafe EventID.parse(raw) }
+                        )
+                    else {
+                        throw EventDecodingError(
+                            code: .invalidField,
+                            byteOffset: label.valueRange.lowerBound,
+                            fieldPath: "related[\"infrahub.event_parent.id\"]",
+                            message: "must be a UUID"
+                        )
                     }
                     header.parent = parent
                 }
@@ -480,15 +590,22 @@ public struct EventDecoder {
             if isDigit(byte) { value = value * 10 + Int32(byte - UInt8(ascii: "0")) } else { valid = false }
         }
         guard valid else {
-            throw EventDecodingError(code: .invalidField, byteOffset: range.lowerBound,
-                                     fieldPath: "related[\"infrahub.event.level\"]", message: "must be a non-negative integer")
+            throw EventDecodingError(
+                code: .invalidField,
+                byteOffset: range.lowerBound,
+                fieldPath: "related[\"infrahub.event.level\"]",
+                message: "must be a non-negative integer"
+            )
         }
         return value
     }
 
     // MARK: - Field scanners
 
-    private func scanStringField(_ scanner: inout JSONScanner, _ path: String) throws(EventDecodingError)
+    private func scanStringField(
+        _ scanner: inout JSONScanner,
+        _ path: String
+    ) throws(EventDecodingError)
         -> JSONStringToken
     {
         guard scanner.peek() == UInt8(ascii: "\"") else { throw typeError(scanner, path, "a string") }
@@ -499,7 +616,10 @@ public struct EventDecoder {
         }
     }
 
-    private func scanOptionalString(_ scanner: inout JSONScanner, _ path: String) throws(EventDecodingError)
+    private func scanOptionalString(
+        _ scanner: inout JSONScanner,
+        _ path: String
+    ) throws(EventDecodingError)
         -> StringReference?
     {
         if scanner.peek() == UInt8(ascii: "n") {
@@ -520,37 +640,63 @@ public struct EventDecoder {
 
     private func scanTimestamp(_ scanner: inout JSONScanner, _ path: String) throws(EventDecodingError) -> Timestamp {
         let token = try scanStringField(&scanner, path)
-        guard !token.hasEscapes, let timestamp = unsafe scanner.withBytes(in: token.range, { raw in unsafe Timestamp.parse(raw) }) else {
-            throw EventDecodingError(code: .invalidField, byteOffset: token.range.lowerBound - 1, fieldPath: path,
-                                     message: "must be an RFC 3339 date-time such as 2025-03-13T16:31:14.566032Z")
+        guard !token.hasEscapes,
+            let timestamp = unsafe scanner.withBytes(in: token.range, { raw in unsafe Timestamp.parse(raw) })
+        else {
+            throw EventDecodingError(
+                code: .invalidField,
+                byteOffset: token.range.lowerBound - 1,
+                fieldPath: path,
+                message: "must be an RFC 3339 date-time such as 2025-03-13T16:31:14.566032Z"
+            )
         }
         return timestamp
     }
 
     private func scanEventID(_ scanner: inout JSONScanner, _ path: String) throws(EventDecodingError) -> EventID {
         let token = try scanStringField(&scanner, path)
-        guard !token.hasEscapes, let id = unsafe scanner.withBytes(in: token.range, { raw in unsafe EventID.parse(raw) }) else {
-            throw EventDecodingError(code: .invalidField, byteOffset: token.range.lowerBound - 1, fieldPath: path,
-                                     message: "must be a UUID such as bf569ddc-2a30-4491-82f1-0689f6cdb5e1")
+        guard !token.hasEscapes,
+            let id = unsafe scanner.withBytes(in: token.range, { raw in unsafe EventID.parse(raw) })
+        else {
+            throw EventDecodingError(
+                code: .invalidField,
+                byteOffset: token.range.lowerBound - 1,
+                fieldPath: path,
+                message: "must be a UUID such as bf569ddc-2a30-4491-82f1-0689f6cdb5e1"
+            )
         }
         return id
     }
 
     // MARK: - Interning
 
-    private mutating func intern(_ scanner: JSONScanner, _ token: JSONStringToken, _ offset: Int, _ path: @autoclosure () -> String)
+    private mutating func intern(
+        _ scanner: JSONScanner,
+        _ token: JSONStringToken,
+        _ offset: Int,
+        _ path: @autoclosure () -> String
+    )
         throws(EventDecodingError) -> Symbol
     {
         try intern(scanner, token.range, token.hasEscapes, path())
     }
 
-    private mutating func intern(_ scanner: JSONScanner, _ label: LabelRecord, _ path: @autoclosure () -> String)
+    private mutating func intern(
+        _ scanner: JSONScanner,
+        _ label: LabelRecord,
+        _ path: @autoclosure () -> String
+    )
         throws(EventDecodingError) -> Symbol
     {
         try intern(scanner, label.valueRange, label.valueHasEscapes, path())
     }
 
-    private mutating func intern(_ scanner: JSONScanner, _ range: Range<Int>, _ hasEscapes: Bool, _ path: @autoclosure () -> String)
+    private mutating func intern(
+        _ scanner: JSONScanner,
+        _ range: Range<Int>,
+        _ hasEscapes: Bool,
+        _ path: @autoclosure () -> String
+    )
         throws(EventDecodingError) -> Symbol
     {
         let symbol: Symbol?
@@ -562,8 +708,12 @@ public struct EventDecoder {
             symbol = unsafe scanner.withBytes(in: range) { raw in unsafe symbols.intern(raw) }
         }
         guard let symbol else {
-            throw EventDecodingError(code: .symbolTableFull, byteOffset: range.lowerBound, fieldPath: path(),
-                                     message: "symbol table is full (\(symbols.symbolCountMax) symbols)")
+            throw EventDecodingError(
+                code: .symbolTableFull,
+                byteOffset: range.lowerBound,
+                fieldPath: path(),
+                message: "symbol table is full (\(symbols.symbolCountMax) symbols)"
+            )
         }
         return symbol
     }
@@ -585,8 +735,12 @@ public struct EventDecoder {
             default: found = scanner.describe(scanner.byte(at: scanner.index))
             }
         }
-        return EventDecodingError(code: .invalidField, byteOffset: scanner.index, fieldPath: path,
-                                  message: "must be \(expected), found \(found)")
+        return EventDecodingError(
+            code: .invalidField,
+            byteOffset: scanner.index,
+            fieldPath: path,
+            message: "must be \(expected), found \(found)"
+        )
     }
 
     static func wrap(_ error: JSONError, _ path: String) -> EventDecodingError {
@@ -603,7 +757,11 @@ extension JSONScanner {
         }
     }
 
-    fileprivate mutating func continueOrFail(close: UInt8, _ what: StaticString, _ path: @autoclosure () -> String)
+    fileprivate mutating func continueOrFail(
+        close: UInt8,
+        _ what: StaticString,
+        _ path: @autoclosure () -> String
+    )
         throws(EventDecodingError) -> Bool
     {
         do {

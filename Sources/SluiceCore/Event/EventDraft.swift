@@ -18,7 +18,8 @@ public struct ResourceDraft: Sendable, Equatable {
 
     /// A related resource: `prefect.resource.id`, `prefect.resource.role`, then `labels`.
     public init(id: String, role: String, _ labels: [(String, String)] = []) {
-        self.labels = [Label("prefect.resource.id", id), Label("prefect.resource.role", role)]
+        self.labels =
+            [Label("prefect.resource.id", id), Label("prefect.resource.role", role)]
             + labels.map { Label($0.0, $0.1) }
     }
 
@@ -53,8 +54,14 @@ public struct EventDraft: Sendable, Equatable {
     public var follows: EventID?
 
     public init(
-        name: String, id: EventID, occurred: Timestamp, resource: ResourceDraft, related: [ResourceDraft] = [],
-        payloadData: [UInt8]? = nil, payloadContext: JSONValue? = nil, follows: EventID? = nil
+        name: String,
+        id: EventID,
+        occurred: Timestamp,
+        resource: ResourceDraft,
+        related: [ResourceDraft] = [],
+        payloadData: [UInt8]? = nil,
+        payloadContext: JSONValue? = nil,
+        follows: EventID? = nil
     ) {
         self.name = name
         self.id = id

@@ -159,7 +159,10 @@ public struct Event: Sendable, Equatable {
     /// Ancestor events (id and name), nearest first: the `infrahub.ancestor_event` related resources.
     public func ancestors() -> [(id: String, name: String)] {
         header.related.filter { $0.role == .roleAncestorEvent }.map { resource in
-            (value(header.labels[Int(resource.idLabelIndex)]), labelValue(.infrahubAncestorEventName, of: resource) ?? "")
+            (
+                value(header.labels[Int(resource.idLabelIndex)]),
+                labelValue(.infrahubAncestorEventName, of: resource) ?? ""
+            )
         }
     }
 }

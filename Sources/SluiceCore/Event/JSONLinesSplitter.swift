@@ -44,8 +44,13 @@ public struct JSONLinesSplitter {
                 skippedCount = carry.count + (end - position)
                 carry.removeAll(keepingCapacity: true)
             } else if newline != nil && carry.isEmpty {
-                unsafe body(.line(lineNumber: lineNumber, lineStart: lineStart,
-                                  bytes: Self.trimmed(UnsafeRawBufferPointer(rebasing: chunk[position..<end]))))
+                unsafe body(
+                    .line(
+                        lineNumber: lineNumber,
+                        lineStart: lineStart,
+                        bytes: Self.trimmed(UnsafeRawBufferPointer(rebasing: chunk[position..<end]))
+                    )
+                )
             } else {
                 unsafe carry.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[position..<end]))
                 if newline != nil {

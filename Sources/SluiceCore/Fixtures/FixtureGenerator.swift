@@ -19,8 +19,14 @@ public struct FixtureGenerator {
         /// `occurred` of the first event.
         public var start: Timestamp
 
-        public init(eventCount: Int, seed: UInt64 = 1, kindCount: Int = 8, branchCount: Int = 4, accountCount: Int = 6,
-                    start: Timestamp = Timestamp(secondsSinceEpoch: 1_741_824_000)) {
+        public init(
+            eventCount: Int,
+            seed: UInt64 = 1,
+            kindCount: Int = 8,
+            branchCount: Int = 4,
+            accountCount: Int = 6,
+            start: Timestamp = Timestamp(secondsSinceEpoch: 1_741_824_000)
+        ) {
             precondition(eventCount >= 0, "eventCount must not be negative")
             precondition(kindCount >= 1, "at least one node kind")
             precondition(branchCount >= 1, "at least one branch (main)")
@@ -93,8 +99,13 @@ public struct FixtureGenerator {
         }
         chain.removeAll(keepingCapacity: true)
         let branch = random.chance(55) ? branches[0] : random.pick(branches)
-        var meta = InfrahubEventMeta(id: id, occurred: occurred, branchName: branch.name, branchID: branch.id,
-                                     accountID: random.pick(accounts))
+        var meta = InfrahubEventMeta(
+            id: id,
+            occurred: occurred,
+            branchName: branch.name,
+            branchID: branch.id,
+            accountID: random.pick(accounts)
+        )
         meta.hasChildren = random.chance(6)
         meta.priority = random.chance(20) ? random.pick(["high", "medium", "low"]) : nil
         return meta
@@ -115,13 +126,23 @@ public struct FixtureGenerator {
         case 93..<95: return groupAutoCreateEvent(meta: meta)
         case 95..<97:
             return InfrahubEvents.schemaUpdated(
-                branchName: meta.branchName, schemaHash: hex(32),
-                changedElements: ["added_kinds": .array([.string(random.pick(kinds))]), "removed_kinds": [],
-                                  "changed_fields": .object(JSONObject([JSONObject.Member(random.pick(kinds), ["name", "description"])]))],
-                meta: meta)
+                branchName: meta.branchName,
+                schemaHash: hex(32),
+                changedElements: [
+                    "added_kinds": .array([.string(random.pick(kinds))]), "removed_kinds": [],
+                    "changed_fields": .object(
+                        JSONObject([JSONObject.Member(random.pick(kinds), ["name", "description"])])
+                    ),
+                ],
+                meta: meta
+            )
         default:
-            return InfrahubEvents.repositoryUpdateCommit(commit: hex(40), repositoryID: uuid(),
-                                                         repositoryName: "infrahub-demo-\(random.next(below: 9))", meta: meta)
+            return InfrahubEvents.repositoryUpdateCommit(
+                commit: hex(40),
+                repositoryID: uuid(),
+                repositoryName: "infrahub-demo-\(random.next(below: 9))",
+                meta: meta
+            )
         }
     }
 
@@ -130,26 +151,52 @@ public struct FixtureGenerator {
         let kind = random.pick(kinds)
         var mutation = NodeMutation(kind: kind, nodeID: uuid(), action: action, displayLabel: words(2))
         let attributeCount = 1 + random.next(below: 12)
-        let attributeNames = ["name", "description", "role", "status", "mtu", "enabled", "speed", "address", "asn",
-                              "serial", "comment", "label", "vlan", "color"]
+        let attributeNames = [
+            "name", "description", "role", "status", "mtu", "enabled", "speed", "address", "asn",
+            "serial", "comment", "label", "vlan", "color",
+        ]
         for position in 0..<attributeCount {
-            let name = attributeNames[position % attributeNames.count] + (position >= attributeNames.count ? "_\(position)" : "")
+            let name =
+                attributeNames[position % attributeNames.count]
+                + (position >= attributeNames.count ? "_\(position)" : "")
             let (value, attributeKind) = attributeValue(for: name)
             let previous: JSONValue = action == .created ? .null : attributeValue(for: name).0
-            mutation.attributes.append(AttributeChange(
-                name: name, value: action == .deleted ? .null : value, valuePrevious: previous, kind: attributeKind,
-                status: action == .created ? "added" : action == .deleted ? "removed" : "updated",
-                properties: random.chance(20) ? ["is_protected": ["name": "is_protected", "value": false,
-                                                                  "value_previous": .null, "value_type": "Boolean",
-                                                                  "value_update_status": "added"]] : JSONObject()))
+            mutation.attributes.append(
+                AttributeChange(
+                    name: name,
+                    value: action == .deleted ? .null : value,
+                    valuePrevious: previous,
+                    kind: attributeKind,
+                    status: action == .created ? "added" : action == .deleted ? "removed" : "updated",
+                    properties: random.chance(20)
+                        ? [
+                            "is_protected": [
+                                "name": "is_protected", "value": false,
+                                "value_previous": .null, "value_type": "Boolean",
+                                "value_update_status": "added",
+                            ]
+                        ] : JSONObject()
+                )
+            )
         }
         if random.chance(40) {
-            mutation.relationships.append(RelationshipChange(
-                name: "site", cardinality: .one(peer: NodeReference(id: uuid(), kind: "LocationSite"), previous: nil, status: "added")))
+            mutation.relationships.append(
+                RelationshipChange(
+                    name: "site",
+                    cardinality: .one(
+                        peer: NodeReference(id: uuid(), kind: "LocationSite"),
+                        previous: nil,
+                        status: "added"
+                    )
+                )
+            )
         }
         if random.chance(25) {
             let peers = (0..<(1 + random.next(below: 3))).map { _ in
-                RelationshipPeerChange(peer: NodeReference(id: uuid(), kind: "BuiltinTag"), status: random.pick(["added", "removed"]))
+                RelationshipPeerChange(
+                    peer: NodeReference(id: uuid(), kind: "BuiltinTag"),
+                    status: random.pick(["added", "removed"])
+                )
             }
             mutation.relationships.append(RelationshipChange(name: "tags", cardinality: .many(peers: peers)))
         }
@@ -168,45 +215,71 @@ public struct FixtureGenerator {
         switch name {
         case "mtu", "speed", "asn", "vlan": return (.integer(random.next(below: 9000) + 1), "Number")
         case "enabled": return (.bool(random.chance(50)), "Boolean")
-        case "role", "status": return (.string(random.pick(["active", "planned", "maintenance", "spine", "leaf", "peering"])), "Dropdown")
+        case "role", "status":
+            return (.string(random.pick(["active", "planned", "maintenance", "spine", "leaf", "peering"])), "Dropdown")
         case "description", "comment": return (.string(words(3 + random.next(below: 40))), "TextArea")
-        case "address": return (.string("10.\(random.next(below: 255)).\(random.next(below: 255)).\(random.next(below: 255))/24"), "IPHost")
+        case "address":
+            return (
+                .string("10.\(random.next(below: 255)).\(random.next(below: 255)).\(random.next(below: 255))/24"),
+                "IPHost"
+            )
         default: return (.string(words(1 + random.next(below: 3))), "Text")
         }
     }
 
     private mutating func branchEvent(meta: InfrahubEventMeta) -> EventDraft {
-        let name = random.pick([InfrahubEventName.branchCreated, .branchDeleted, .branchMerged, .branchRebased, .branchMigrated])
+        let name = random.pick([
+            InfrahubEventName.branchCreated, .branchDeleted, .branchMerged, .branchRebased, .branchMigrated,
+        ])
         let branch = random.pick(branches.count > 1 ? Array(branches.dropFirst()) : branches)
         var eventMeta = meta
         if name.hasGlobalContextBranch {
             eventMeta.branchName = "-global-"
             eventMeta.branchID = nil
         }
-        return InfrahubEvents.branch(name, branchName: branch.name, branchID: branch.id, syncWithGit: random.chance(30),
-                                     proposedChangeID: name != .branchCreated && random.chance(50) ? uuid() : nil, meta: eventMeta)
+        return InfrahubEvents.branch(
+            name,
+            branchName: branch.name,
+            branchID: branch.id,
+            syncWithGit: random.chance(30),
+            proposedChangeID: name != .branchCreated && random.chance(50) ? uuid() : nil,
+            meta: eventMeta
+        )
     }
 
     private mutating func artifactEvent(meta: InfrahubEventMeta) -> EventDraft {
         let updated = random.chance(50)
         let artifact = InfrahubEvents.Artifact(
-            nodeID: uuid(), definitionID: uuid(), definitionName: random.pick(["startup-config", "openconfig-interfaces", "clab-topology"]),
-            target: NodeReference(id: uuid(), kind: random.pick(kinds)), checksum: hex(32), storageID: uuid(),
-            checksumPrevious: updated ? hex(32) : nil, storageIDPrevious: updated ? uuid() : nil)
+            nodeID: uuid(),
+            definitionID: uuid(),
+            definitionName: random.pick(["startup-config", "openconfig-interfaces", "clab-topology"]),
+            target: NodeReference(id: uuid(), kind: random.pick(kinds)),
+            checksum: hex(32),
+            storageID: uuid(),
+            checksumPrevious: updated ? hex(32) : nil,
+            storageIDPrevious: updated ? uuid() : nil
+        )
         return InfrahubEvents.artifact(updated ? .artifactUpdated : .artifactCreated, artifact, meta: meta)
     }
 
     private mutating func groupMemberEvent(meta: InfrahubEventMeta) -> EventDraft {
         let members = (0..<(1 + random.next(below: 6))).map { _ in NodeReference(id: uuid(), kind: random.pick(kinds)) }
         let ancestors = random.chance(30) ? [NodeReference(id: uuid(), kind: "CoreStandardGroup")] : []
-        return InfrahubEvents.groupMembers(random.chance(60) ? .groupMemberAdded : .groupMemberRemoved,
-                                           group: NodeReference(id: uuid(), kind: "CoreStandardGroup"),
-                                           members: members, ancestors: ancestors, meta: meta)
+        return InfrahubEvents.groupMembers(
+            random.chance(60) ? .groupMemberAdded : .groupMemberRemoved,
+            group: NodeReference(id: uuid(), kind: "CoreStandardGroup"),
+            members: members,
+            ancestors: ancestors,
+            meta: meta
+        )
     }
 
     private mutating func proposedChangeEvent(meta: InfrahubEventMeta) -> EventDraft {
-        let change = InfrahubEvents.ProposedChange(id: uuid(), name: "pc-\(words(2).replacingSpaces())",
-                                                   state: random.pick(["open", "merged", "closed"]))
+        let change = InfrahubEvents.ProposedChange(
+            id: uuid(),
+            name: "pc-\(words(2).replacingSpaces())",
+            state: random.pick(["open", "merged", "closed"])
+        )
         let reviewer = (id: random.pick(accounts), name: random.pick(["alice", "bob", "carol", "dave"]))
         let name = random.pick([
             InfrahubEventName.proposedChangeMerged, .proposedChangeReviewRequested, .proposedChangeApproved,
@@ -215,77 +288,160 @@ public struct FixtureGenerator {
         ])
         switch name {
         case .proposedChangeMerged:
-            return InfrahubEvents.proposedChange(name, change, details: ["merged_by_account_id": .string(reviewer.id),
-                                                                         "merged_by_account_name": .string(reviewer.name)],
-                                                 relatedAccounts: [reviewer], accountNameLabel: "infrahub.merged_by.account.name", meta: meta)
+            return InfrahubEvents.proposedChange(
+                name,
+                change,
+                details: [
+                    "merged_by_account_id": .string(reviewer.id),
+                    "merged_by_account_name": .string(reviewer.name),
+                ],
+                relatedAccounts: [reviewer],
+                accountNameLabel: "infrahub.merged_by.account.name",
+                meta: meta
+            )
         case .proposedChangeReviewRequested:
-            return InfrahubEvents.proposedChange(name, change, details: ["requested_by_account_id": .string(reviewer.id),
-                                                                         "requested_by_account_name": .string(reviewer.name)],
-                                                 relatedAccounts: [reviewer], accountNameLabel: "infrahub.requested_by.account.name", meta: meta)
+            return InfrahubEvents.proposedChange(
+                name,
+                change,
+                details: [
+                    "requested_by_account_id": .string(reviewer.id),
+                    "requested_by_account_name": .string(reviewer.name),
+                ],
+                relatedAccounts: [reviewer],
+                accountNameLabel: "infrahub.requested_by.account.name",
+                meta: meta
+            )
         case .proposedChangeApproved, .proposedChangeRejected:
-            return InfrahubEvents.proposedChange(name, change, details: [
-                "reviewer_account_id": .string(reviewer.id), "reviewer_account_name": .string(reviewer.name),
-                "reviewer_decision": name == .proposedChangeApproved ? "approve" : "reject",
-            ], relatedAccounts: [reviewer], meta: meta)
+            return InfrahubEvents.proposedChange(
+                name,
+                change,
+                details: [
+                    "reviewer_account_id": .string(reviewer.id), "reviewer_account_name": .string(reviewer.name),
+                    "reviewer_decision": name == .proposedChangeApproved ? "approve" : "reject",
+                ],
+                relatedAccounts: [reviewer],
+                meta: meta
+            )
         case .proposedChangeApprovalRevoked, .proposedChangeRejectionRevoked:
-            return InfrahubEvents.proposedChange(name, change, details: [
-                "reviewer_account_id": .string(reviewer.id), "reviewer_account_name": .string(reviewer.name),
-                "reviewer_former_decision": name == .proposedChangeApprovalRevoked ? "approve" : "reject",
-            ], relatedAccounts: [reviewer], meta: meta)
+            return InfrahubEvents.proposedChange(
+                name,
+                change,
+                details: [
+                    "reviewer_account_id": .string(reviewer.id), "reviewer_account_name": .string(reviewer.name),
+                    "reviewer_former_decision": name == .proposedChangeApprovalRevoked ? "approve" : "reject",
+                ],
+                relatedAccounts: [reviewer],
+                meta: meta
+            )
         case .proposedChangeApprovalsRevoked:
-            return InfrahubEvents.proposedChange(name, change, details: [
-                "reviewer_accounts": .object(JSONObject([JSONObject.Member(reviewer.id, .string(reviewer.name))])),
-            ], relatedAccounts: [reviewer], meta: meta)
+            return InfrahubEvents.proposedChange(
+                name,
+                change,
+                details: [
+                    "reviewer_accounts": .object(JSONObject([JSONObject.Member(reviewer.id, .string(reviewer.name))]))
+                ],
+                relatedAccounts: [reviewer],
+                meta: meta
+            )
         default:
             let thread = NodeReference(id: uuid(), kind: "CoreChangeThread")
-            return InfrahubEvents.proposedChange(name, change, details: [
-                "thread_id": .string(thread.id), "thread_kind": .string(thread.kind),
-                "action": name == .proposedChangeThreadCreated ? "created" : "updated",
-            ], thread: thread, meta: meta)
+            return InfrahubEvents.proposedChange(
+                name,
+                change,
+                details: [
+                    "thread_id": .string(thread.id), "thread_kind": .string(thread.kind),
+                    "action": name == .proposedChangeThreadCreated ? "created" : "updated",
+                ],
+                thread: thread,
+                meta: meta
+            )
         }
     }
 
     private mutating func validatorEvent(meta: InfrahubEventMeta) -> EventDraft {
         let name = random.pick([InfrahubEventName.validatorStarted, .validatorPassed, .validatorFailed])
-        return InfrahubEvents.validator(name, validator: NodeReference(id: uuid(), kind: random.pick([
-            "CoreDataValidator", "CoreSchemaValidator", "CoreArtifactValidator", "CoreUserValidator",
-        ])), proposedChangeID: uuid(), meta: meta)
+        return InfrahubEvents.validator(
+            name,
+            validator: NodeReference(
+                id: uuid(),
+                kind: random.pick([
+                    "CoreDataValidator", "CoreSchemaValidator", "CoreArtifactValidator", "CoreUserValidator",
+                ])
+            ),
+            proposedChangeID: uuid(),
+            meta: meta
+        )
     }
 
     private mutating func accountEvent(meta: InfrahubEventMeta) -> EventDraft {
         let accountID = random.pick(accounts)
         let name = random.pick(["alice", "bob", "carol", "dave"])
-        let common: JSONObject = ["session_id": .string(uuid()), "client_ip": "127.0.0.1",
-                                  "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
-                                  "timestamp": .string(Timestamp(microsecondsSinceEpoch: clockMicroseconds).string(.isoformat))]
+        let common: JSONObject = [
+            "session_id": .string(uuid()), "client_ip": "127.0.0.1",
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+            "timestamp": .string(Timestamp(microsecondsSinceEpoch: clockMicroseconds).string(.isoformat)),
+        ]
         if random.chance(70) {
-            var details: JSONObject = ["account_type": "User", "auth_method": .string(random.pick(["password", "oidc", "ldap", "oauth2"])),
-                                       "groups": [.object(JSONObject([JSONObject.Member(uuid(), "operators")]))],
-                                       "roles": [.object(JSONObject([JSONObject.Member(uuid(), "read-write")]))],
-                                       "identity_source": "local"]
+            var details: JSONObject = [
+                "account_type": "User", "auth_method": .string(random.pick(["password", "oidc", "ldap", "oauth2"])),
+                "groups": [.object(JSONObject([JSONObject.Member(uuid(), "operators")]))],
+                "roles": [.object(JSONObject([JSONObject.Member(uuid(), "read-write")]))],
+                "identity_source": "local",
+            ]
             details.members += common.members
-            return InfrahubEvents.account(.accountLoggedIn, accountID: accountID, accountName: name, details: details, meta: meta)
+            return InfrahubEvents.account(
+                .accountLoggedIn,
+                accountID: accountID,
+                accountName: name,
+                details: details,
+                meta: meta
+            )
         }
         var details: JSONObject = ["logout_type": "user_initiated"]
         details.members += common.members
-        return InfrahubEvents.account(.accountLoggedOut, accountID: accountID, accountName: name, details: details, meta: meta)
+        return InfrahubEvents.account(
+            .accountLoggedOut,
+            accountID: accountID,
+            accountName: name,
+            details: details,
+            meta: meta
+        )
     }
 
     private mutating func groupAutoCreateEvent(meta: InfrahubEventMeta) -> EventDraft {
-        let claim = InfrahubEvents.GroupAutoCreateClaim(idp: random.pick(["keycloak", "okta"]), protocolName: "oidc",
-                                                        userID: random.pick(accounts), userName: "alice")
+        let claim = InfrahubEvents.GroupAutoCreateClaim(
+            idp: random.pick(["keycloak", "okta"]),
+            protocolName: "oidc",
+            userID: random.pick(accounts),
+            userName: "alice"
+        )
         switch random.next(below: 3) {
         case 0:
-            return InfrahubEvents.groupAutoCreate(.groupAutoCreated, claim: claim, details: [
-                "group_id": .string(uuid()), "group_name": "netops", "source_pattern": "^net.*$", "origin_value": "netops",
-            ], meta: meta)
+            return InfrahubEvents.groupAutoCreate(
+                .groupAutoCreated,
+                claim: claim,
+                details: [
+                    "group_id": .string(uuid()), "group_name": "netops", "source_pattern": "^net.*$",
+                    "origin_value": "netops",
+                ],
+                meta: meta
+            )
         case 1:
-            return InfrahubEvents.groupAutoCreate(.groupAutoCreateRejected, claim: claim,
-                                                  details: ["rejected_claim_value": "contractors"], meta: meta)
+            return InfrahubEvents.groupAutoCreate(
+                .groupAutoCreateRejected,
+                claim: claim,
+                details: ["rejected_claim_value": "contractors"],
+                meta: meta
+            )
         default:
-            return InfrahubEvents.groupAutoCreate(.groupAutoCreateCapped, claim: claim, details: [
-                "cap_value": 2, "dropped_claims": ["sre", "dba"], "dropped_count": 2,
-            ], meta: meta)
+            return InfrahubEvents.groupAutoCreate(
+                .groupAutoCreateCapped,
+                claim: claim,
+                details: [
+                    "cap_value": 2, "dropped_claims": ["sre", "dba"], "dropped_count": 2,
+                ],
+                meta: meta
+            )
         }
     }
 

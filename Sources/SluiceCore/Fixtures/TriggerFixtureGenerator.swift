@@ -24,7 +24,8 @@ public struct TriggerFixtureGenerator {
         let padded = String(repeating: "0", count: max(0, 6 - number.count)) + number
         let eventType: String
         switch random.next(below: 10) {
-        case 0..<6: eventType = random.pick(["infrahub.node.created", "infrahub.node.updated", "infrahub.node.deleted"])
+        case 0..<6:
+            eventType = random.pick(["infrahub.node.created", "infrahub.node.updated", "infrahub.node.deleted"])
         case 6: eventType = "all"
         default: eventType = random.pick(InfrahubEventName.allCases).rawValue
         }

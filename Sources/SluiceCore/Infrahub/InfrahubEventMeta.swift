@@ -33,7 +33,8 @@ public struct InfrahubEventMeta: Sendable, Equatable {
     /// meta was built from a request context; see spec §a.2 quirk).
     public var contextParentEvent: InfrahubParentEvent?
 
-    public init(id: EventID, occurred: Timestamp, branchName: String, branchID: String? = nil, accountID: String? = nil) {
+    public init(id: EventID, occurred: Timestamp, branchName: String, branchID: String? = nil, accountID: String? = nil)
+    {
         self.id = id
         self.occurred = occurred
         self.branchName = branchName
@@ -62,25 +63,52 @@ public struct InfrahubEventMeta: Sendable, Equatable {
     public func commonRelated() -> [ResourceDraft] {
         var related: [ResourceDraft] = [
             ResourceDraft(id: version, role: "infrahub.version"),
-            ResourceDraft(id: id.description, role: "infrahub.event",
-                          [("infrahub.event.has_children", hasChildren ? "true" : "false"),
-                           ("infrahub.event.level", String(level))]),
+            ResourceDraft(
+                id: id.description,
+                role: "infrahub.event",
+                [
+                    ("infrahub.event.has_children", hasChildren ? "true" : "false"),
+                    ("infrahub.event.level", String(level)),
+                ]
+            ),
         ]
         if let accountID {
-            related.append(ResourceDraft(id: "infrahub.account.\(accountID)", role: "infrahub.account",
-                                         [("infrahub.resource.id", accountID)]))
+            related.append(
+                ResourceDraft(
+                    id: "infrahub.account.\(accountID)",
+                    role: "infrahub.account",
+                    [("infrahub.resource.id", accountID)]
+                )
+            )
         }
         let branchIdentifier = branchID ?? ""
-        related.append(ResourceDraft(id: "infrahub.branch.\(branchIdentifier)", role: "infrahub.branch",
-                                     [("infrahub.resource.id", branchIdentifier),
-                                      ("infrahub.resource.label", branchName)]))
+        related.append(
+            ResourceDraft(
+                id: "infrahub.branch.\(branchIdentifier)",
+                role: "infrahub.branch",
+                [
+                    ("infrahub.resource.id", branchIdentifier),
+                    ("infrahub.resource.label", branchName),
+                ]
+            )
+        )
         if let parent {
-            related.append(ResourceDraft(id: id.description, role: "infrahub.child_event",
-                                         [("infrahub.event_parent.id", parent.id.description)]))
+            related.append(
+                ResourceDraft(
+                    id: id.description,
+                    role: "infrahub.child_event",
+                    [("infrahub.event_parent.id", parent.id.description)]
+                )
+            )
         }
         for ancestor in ancestors {
-            related.append(ResourceDraft(id: ancestor.id.description, role: "infrahub.ancestor_event",
-                                         [("infrahub.ancestor_event.name", ancestor.name)]))
+            related.append(
+                ResourceDraft(
+                    id: ancestor.id.description,
+                    role: "infrahub.ancestor_event",
+                    [("infrahub.ancestor_event.name", ancestor.name)]
+                )
+            )
         }
         return related
     }
@@ -88,9 +116,10 @@ public struct InfrahubEventMeta: Sendable, Equatable {
     /// `payload.context` (spec §a.2), keys in model order: `branch {name, id}`, `account_id`, `priority`,
     /// `parent_event`.
     public func context() -> JSONValue {
-        let parentEvent: JSONValue = contextParentEvent.map {
-            ["id": .string($0.id.description), "name": .string($0.name)]
-        } ?? .null
+        let parentEvent: JSONValue =
+            contextParentEvent.map {
+                ["id": .string($0.id.description), "name": .string($0.name)]
+            } ?? .null
         return [
             "branch": ["name": .string(branchName), "id": branchID.map(JSONValue.string) ?? .null],
             "account_id": accountID.map(JSONValue.string) ?? .null,

@@ -10,66 +10,113 @@ public enum InfrahubEvents {
     /// Any Infrahub event from its parts. `related` is appended after the common related resources and
     /// the whole list is cut to ``relatedResourceBudget``.
     public static func draft(
-        _ name: InfrahubEventName, meta: InfrahubEventMeta, resource: ResourceDraft, related: [ResourceDraft] = [],
-        data: JSONObject, keyOrder: JSONKeyOrder = .jsonb
+        _ name: InfrahubEventName,
+        meta: InfrahubEventMeta,
+        resource: ResourceDraft,
+        related: [ResourceDraft] = [],
+        data: JSONObject,
+        keyOrder: JSONKeyOrder = .jsonb
     ) -> EventDraft {
         let allRelated = meta.commonRelated() + related
         return EventDraft(
-            name: name.rawValue, id: meta.id, occurred: meta.occurred, resource: resource,
+            name: name.rawValue,
+            id: meta.id,
+            occurred: meta.occurred,
+            resource: resource,
             related: Array(allRelated.prefix(relatedResourceBudget)),
-            payloadData: JSONValue.object(data).encoded(keyOrder: keyOrder), payloadContext: meta.context())
+            payloadData: JSONValue.object(data).encoded(keyOrder: keyOrder),
+            payloadContext: meta.context()
+        )
     }
 
     // MARK: - Nodes
 
     /// `infrahub.node.created | updated | deleted` (spec §a.4).
-    public static func nodeMutated(_ mutation: NodeMutation, meta: InfrahubEventMeta, keyOrder: JSONKeyOrder = .jsonb)
+    public static func nodeMutated(
+        _ mutation: NodeMutation,
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
+    )
         -> EventDraft
     {
-        let resource = ResourceDraft(id: "infrahub.node.\(mutation.nodeID)", [
-            ("infrahub.node.kind", mutation.kind), ("infrahub.node.id", mutation.nodeID),
-            ("infrahub.node.action", mutation.action.rawValue), ("infrahub.node.root_id", mutation.rootID ?? mutation.nodeID),
-            ("infrahub.branch.name", meta.branchName), ("infrahub.node.origin", mutation.origin),
-        ])
+        let resource = ResourceDraft(
+            id: "infrahub.node.\(mutation.nodeID)",
+            [
+                ("infrahub.node.kind", mutation.kind), ("infrahub.node.id", mutation.nodeID),
+                ("infrahub.node.action", mutation.action.rawValue),
+                ("infrahub.node.root_id", mutation.rootID ?? mutation.nodeID),
+                ("infrahub.branch.name", meta.branchName), ("infrahub.node.origin", mutation.origin),
+            ]
+        )
         var related: [ResourceDraft] = []
         if !NodeMutation.kindsWithoutExtraRelated.contains(mutation.kind) {
             related = nodeRelated(mutation)
         }
-        let fields = mutation.relationships.map { JSONValue.string($0.name) } + mutation.attributes.map { .string($0.name) }
+        let fields =
+            mutation.relationships.map { JSONValue.string($0.name) } + mutation.attributes.map { .string($0.name) }
         let data: JSONObject = [
-            "kind": .string(mutation.kind), "node_id": .string(mutation.nodeID), "action": .string(mutation.action.rawValue),
+            "kind": .string(mutation.kind), "node_id": .string(mutation.nodeID),
+            "action": .string(mutation.action.rawValue),
             "changelog": .object(changelog(mutation)), "fields": .array(fields),
         ]
-        return draft(mutation.eventName, meta: meta, resource: resource, related: related, data: data, keyOrder: keyOrder)
+        return draft(
+            mutation.eventName,
+            meta: meta,
+            resource: resource,
+            related: related,
+            data: data,
+            keyOrder: keyOrder
+        )
     }
 
     private static func nodeRelated(_ mutation: NodeMutation) -> [ResourceDraft] {
         var related: [ResourceDraft] = mutation.attributes.map { attribute in
             let hidden = attribute.kind == "Password" || attribute.kind == "HashedPassword"
-            return ResourceDraft(id: "infrahub.node.\(mutation.nodeID)", role: "infrahub.node.attribute_update", [
-                ("infrahub.field.name", attribute.name), ("infrahub.attribute.name", attribute.name),
-                ("infrahub.attribute.value", hidden ? "***" : attribute.value.pythonLabelText()),
-                ("infrahub.attribute.kind", attribute.kind),
-                ("infrahub.attribute.value_previous", hidden ? "***" : attribute.valuePrevious.pythonLabelText()),
-                ("infrahub.attribute.action", attribute.status),
-            ])
+            return ResourceDraft(
+                id: "infrahub.node.\(mutation.nodeID)",
+                role: "infrahub.node.attribute_update",
+                [
+                    ("infrahub.field.name", attribute.name), ("infrahub.attribute.name", attribute.name),
+                    ("infrahub.attribute.value", hidden ? "***" : attribute.value.pythonLabelText()),
+                    ("infrahub.attribute.kind", attribute.kind),
+                    ("infrahub.attribute.value_previous", hidden ? "***" : attribute.valuePrevious.pythonLabelText()),
+                    ("infrahub.attribute.action", attribute.status),
+                ]
+            )
         }
         if let parent = mutation.parent {
-            related.append(ResourceDraft(id: parent.id, role: "infrahub.node.parent",
-                                         [("infrahub.parent.kind", parent.kind), ("infrahub.parent.id", parent.id)]))
+            related.append(
+                ResourceDraft(
+                    id: parent.id,
+                    role: "infrahub.node.parent",
+                    [("infrahub.parent.kind", parent.kind), ("infrahub.parent.id", parent.id)]
+                )
+            )
         }
-        related.append(ResourceDraft(id: mutation.nodeID, role: "infrahub.related.node", [("infrahub.node.kind", mutation.kind)]))
+        related.append(
+            ResourceDraft(id: mutation.nodeID, role: "infrahub.related.node", [("infrahub.node.kind", mutation.kind)])
+        )
         for relationship in mutation.relationships {
             for change in relationship.peerChanges {
-                related.append(ResourceDraft(id: "infrahub.node.\(mutation.nodeID)", role: "infrahub.node.relationship_update", [
-                    ("infrahub.field.name", relationship.name), ("infrahub.relationship.name", relationship.name),
-                    ("infrahub.relationship.peer_status", change.status), ("infrahub.relationship.peer_id", change.peer.id),
-                    ("infrahub.relationship.peer_kind", change.peer.kind),
-                ]))
+                related.append(
+                    ResourceDraft(
+                        id: "infrahub.node.\(mutation.nodeID)",
+                        role: "infrahub.node.relationship_update",
+                        [
+                            ("infrahub.field.name", relationship.name),
+                            ("infrahub.relationship.name", relationship.name),
+                            ("infrahub.relationship.peer_status", change.status),
+                            ("infrahub.relationship.peer_id", change.peer.id),
+                            ("infrahub.relationship.peer_kind", change.peer.kind),
+                        ]
+                    )
+                )
             }
         }
         for node in mutation.relatedNodes {
-            related.append(ResourceDraft(id: node.id, role: "infrahub.related.node", [("infrahub.node.kind", node.kind)]))
+            related.append(
+                ResourceDraft(id: node.id, role: "infrahub.related.node", [("infrahub.node.kind", node.kind)])
+            )
         }
         return related
     }
@@ -92,16 +139,22 @@ public enum InfrahubEvents {
                     "name": .string(relationship.name),
                     "peer_id_previous": previous.map { .string($0.id) } ?? .null,
                     "peer_kind_previous": previous.map { .string($0.kind) } ?? .null,
-                    "peer_id": peer.map { .string($0.id) } ?? .null, "peer_kind": peer.map { .string($0.kind) } ?? .null,
+                    "peer_id": peer.map { .string($0.id) } ?? .null,
+                    "peer_kind": peer.map { .string($0.kind) } ?? .null,
                     "properties": [:], "cardinality": "one", "peer_status": .string(status),
                 ]
             case .many(let peers):
                 relationships[relationship.name] = [
                     "name": .string(relationship.name),
-                    "peers": .array(peers.map {
-                        ["peer_id": .string($0.peer.id), "peer_kind": .string($0.peer.kind), "peer_status": .string($0.status),
-                         "properties": [:]]
-                    }),
+                    "peers": .array(
+                        peers.map {
+                            [
+                                "peer_id": .string($0.peer.id), "peer_kind": .string($0.peer.kind),
+                                "peer_status": .string($0.status),
+                                "properties": [:],
+                            ]
+                        }
+                    ),
                     "cardinality": "many",
                 ]
             }
@@ -118,12 +171,19 @@ public enum InfrahubEvents {
     /// `infrahub.branch.created | deleted | merged | rebased | migrated` (spec §a.5). For created, deleted
     /// and merged, Infrahub's context branch is `-global-`; pass such a `meta`.
     public static func branch(
-        _ name: InfrahubEventName, branchName: String, branchID: String, syncWithGit: Bool = false,
-        proposedChangeID: String? = nil, meta: InfrahubEventMeta, keyOrder: JSONKeyOrder = .jsonb
+        _ name: InfrahubEventName,
+        branchName: String,
+        branchID: String,
+        syncWithGit: Bool = false,
+        proposedChangeID: String? = nil,
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
     ) -> EventDraft {
         precondition([.branchCreated, .branchDeleted, .branchMerged, .branchRebased, .branchMigrated].contains(name))
-        var resource = ResourceDraft(id: "infrahub.branch.\(branchName)",
-                                     [("infrahub.branch.id", branchID), ("infrahub.branch.name", branchName)])
+        var resource = ResourceDraft(
+            id: "infrahub.branch.\(branchName)",
+            [("infrahub.branch.id", branchID), ("infrahub.branch.name", branchName)]
+        )
         var data: JSONObject = ["branch_name": .string(branchName), "branch_id": .string(branchID)]
         switch name {
         case .branchCreated:
@@ -151,25 +211,52 @@ public enum InfrahubEvents {
     // MARK: - Schema, repository, artifacts
 
     /// `infrahub.schema.updated`.
-    public static func schemaUpdated(branchName: String, schemaHash: String, changedElements: JSONValue = .null,
-                                     meta: InfrahubEventMeta, keyOrder: JSONKeyOrder = .jsonb) -> EventDraft {
-        draft(.schemaUpdated, meta: meta,
-              resource: ResourceDraft(id: "infrahub.schema_branch.\(branchName)",
-                                      [("infrahub.branch.name", branchName), ("infrahub.branch.schema_hash", schemaHash)]),
-              data: ["branch_name": .string(branchName), "schema_hash": .string(schemaHash), "changed_elements": changedElements],
-              keyOrder: keyOrder)
+    public static func schemaUpdated(
+        branchName: String,
+        schemaHash: String,
+        changedElements: JSONValue = .null,
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
+    ) -> EventDraft {
+        draft(
+            .schemaUpdated,
+            meta: meta,
+            resource: ResourceDraft(
+                id: "infrahub.schema_branch.\(branchName)",
+                [("infrahub.branch.name", branchName), ("infrahub.branch.schema_hash", schemaHash)]
+            ),
+            data: [
+                "branch_name": .string(branchName), "schema_hash": .string(schemaHash),
+                "changed_elements": changedElements,
+            ],
+            keyOrder: keyOrder
+        )
     }
 
     /// `infrahub.repository.update_commit`.
-    public static func repositoryUpdateCommit(commit: String, repositoryID: String, repositoryName: String,
-                                              meta: InfrahubEventMeta, keyOrder: JSONKeyOrder = .jsonb) -> EventDraft {
-        draft(.repositoryUpdateCommit, meta: meta,
-              resource: ResourceDraft(id: "infrahub.repository.\(repositoryID)", [
-                  ("infrahub.repository.name", repositoryName), ("infrahub.repository.id", repositoryID),
-                  ("infrahub.branch.name", meta.branchName),
-              ]),
-              data: ["commit": .string(commit), "repository_id": .string(repositoryID), "repository_name": .string(repositoryName)],
-              keyOrder: keyOrder)
+    public static func repositoryUpdateCommit(
+        commit: String,
+        repositoryID: String,
+        repositoryName: String,
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
+    ) -> EventDraft {
+        draft(
+            .repositoryUpdateCommit,
+            meta: meta,
+            resource: ResourceDraft(
+                id: "infrahub.repository.\(repositoryID)",
+                [
+                    ("infrahub.repository.name", repositoryName), ("infrahub.repository.id", repositoryID),
+                    ("infrahub.branch.name", meta.branchName),
+                ]
+            ),
+            data: [
+                "commit": .string(commit), "repository_id": .string(repositoryID),
+                "repository_name": .string(repositoryName),
+            ],
+            keyOrder: keyOrder
+        )
     }
 
     /// An artifact's identity and checksums for `infrahub.artifact.created | updated`.
@@ -178,8 +265,16 @@ public enum InfrahubEvents {
         public var target: NodeReference
         public var checksum, storageID: String
         public var checksumPrevious, storageIDPrevious: String?
-        public init(nodeID: String, definitionID: String, definitionName: String, target: NodeReference,
-                    checksum: String, storageID: String, checksumPrevious: String? = nil, storageIDPrevious: String? = nil) {
+        public init(
+            nodeID: String,
+            definitionID: String,
+            definitionName: String,
+            target: NodeReference,
+            checksum: String,
+            storageID: String,
+            checksumPrevious: String? = nil,
+            storageIDPrevious: String? = nil
+        ) {
             self.nodeID = nodeID
             self.definitionID = definitionID
             self.definitionName = definitionName
@@ -192,19 +287,31 @@ public enum InfrahubEvents {
     }
 
     /// `infrahub.artifact.created | updated`.
-    public static func artifact(_ name: InfrahubEventName, _ artifact: Artifact, meta: InfrahubEventMeta,
-                                keyOrder: JSONKeyOrder = .jsonb) -> EventDraft {
+    public static func artifact(
+        _ name: InfrahubEventName,
+        _ artifact: Artifact,
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
+    ) -> EventDraft {
         precondition(name == .artifactCreated || name == .artifactUpdated)
         let related = [
-            ResourceDraft(id: artifact.target.id, role: "infrahub.related.node", [("infrahub.node.kind", artifact.target.kind)]),
-            ResourceDraft(id: artifact.target.id, role: "infrahub.artifact", [
-                ("infrahub.artifact.checksum", artifact.checksum),
-                ("infrahub.artifact.checksum_previous", artifact.checksumPrevious ?? ""),
-                ("infrahub.artifact.storage_id", artifact.storageID),
-                ("infrahub.artifact.storage_id_previous", artifact.storageIDPrevious ?? ""),
-                ("infrahub.artifact.artifact_definition_id", artifact.definitionID),
-                ("infrahub.artifact.artifact_definition_name", artifact.definitionName),
-            ]),
+            ResourceDraft(
+                id: artifact.target.id,
+                role: "infrahub.related.node",
+                [("infrahub.node.kind", artifact.target.kind)]
+            ),
+            ResourceDraft(
+                id: artifact.target.id,
+                role: "infrahub.artifact",
+                [
+                    ("infrahub.artifact.checksum", artifact.checksum),
+                    ("infrahub.artifact.checksum_previous", artifact.checksumPrevious ?? ""),
+                    ("infrahub.artifact.storage_id", artifact.storageID),
+                    ("infrahub.artifact.storage_id_previous", artifact.storageIDPrevious ?? ""),
+                    ("infrahub.artifact.artifact_definition_id", artifact.definitionID),
+                    ("infrahub.artifact.artifact_definition_name", artifact.definitionName),
+                ]
+            ),
         ]
         let data: JSONObject = [
             "node_id": .string(artifact.nodeID), "artifact_definition_id": .string(artifact.definitionID),
@@ -214,40 +321,68 @@ public enum InfrahubEvents {
             "storage_id": .string(artifact.storageID),
             "storage_id_previous": artifact.storageIDPrevious.map(JSONValue.string) ?? .null,
         ]
-        return draft(name, meta: meta,
-                     resource: ResourceDraft(id: artifact.nodeID, [
-                         ("infrahub.node.kind", "CoreArtifact"), ("infrahub.node.id", artifact.nodeID),
-                         ("infrahub.branch.name", meta.branchName),
-                     ]),
-                     related: related, data: data, keyOrder: keyOrder)
+        return draft(
+            name,
+            meta: meta,
+            resource: ResourceDraft(
+                id: artifact.nodeID,
+                [
+                    ("infrahub.node.kind", "CoreArtifact"), ("infrahub.node.id", artifact.nodeID),
+                    ("infrahub.branch.name", meta.branchName),
+                ]
+            ),
+            related: related,
+            data: data,
+            keyOrder: keyOrder
+        )
     }
 
     // MARK: - Groups
 
     /// `infrahub.group.member_added | member_removed`.
-    public static func groupMembers(_ name: InfrahubEventName, group: NodeReference, members: [NodeReference],
-                                    ancestors: [NodeReference] = [], meta: InfrahubEventMeta,
-                                    keyOrder: JSONKeyOrder = .jsonb) -> EventDraft {
+    public static func groupMembers(
+        _ name: InfrahubEventName,
+        group: NodeReference,
+        members: [NodeReference],
+        ancestors: [NodeReference] = [],
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
+    ) -> EventDraft {
         precondition(name == .groupMemberAdded || name == .groupMemberRemoved)
         let action = name == .groupMemberAdded ? "created" : "deleted"
         var related: [ResourceDraft] = []
         if !NodeMutation.kindsWithoutExtraRelated.contains(group.kind) {
-            related.append(ResourceDraft(id: group.id, role: "infrahub.related.node", [("infrahub.node.kind", group.kind)]))
-            related += members.map { ResourceDraft(id: $0.id, role: "infrahub.group.member", [("infrahub.node.kind", $0.kind)]) }
-            related += ancestors.map { ResourceDraft(id: $0.id, role: "infrahub.group.ancestor", [("infrahub.node.kind", $0.kind)]) }
+            related.append(
+                ResourceDraft(id: group.id, role: "infrahub.related.node", [("infrahub.node.kind", group.kind)])
+            )
+            related += members.map {
+                ResourceDraft(id: $0.id, role: "infrahub.group.member", [("infrahub.node.kind", $0.kind)])
+            }
+            related += ancestors.map {
+                ResourceDraft(id: $0.id, role: "infrahub.group.ancestor", [("infrahub.node.kind", $0.kind)])
+            }
         }
         func references(_ nodes: [NodeReference]) -> JSONValue {
             .array(nodes.map { ["id": .string($0.id), "kind": .string($0.kind)] })
         }
-        return draft(name, meta: meta,
-                     resource: ResourceDraft(id: "infrahub.node.\(group.id)", [
-                         ("infrahub.node.kind", group.kind), ("infrahub.node.id", group.id), ("infrahub.node.action", action),
-                         ("infrahub.node.root_id", group.id), ("infrahub.branch.name", meta.branchName),
-                     ]),
-                     related: related,
-                     data: ["kind": .string(group.kind), "node_id": .string(group.id), "action": .string(action),
-                            "members": references(members), "ancestors": references(ancestors)],
-                     keyOrder: keyOrder)
+        return draft(
+            name,
+            meta: meta,
+            resource: ResourceDraft(
+                id: "infrahub.node.\(group.id)",
+                [
+                    ("infrahub.node.kind", group.kind), ("infrahub.node.id", group.id),
+                    ("infrahub.node.action", action),
+                    ("infrahub.node.root_id", group.id), ("infrahub.branch.name", meta.branchName),
+                ]
+            ),
+            related: related,
+            data: [
+                "kind": .string(group.kind), "node_id": .string(group.id), "action": .string(action),
+                "members": references(members), "ancestors": references(ancestors),
+            ],
+            keyOrder: keyOrder
+        )
     }
 
     /// The identity-provider login that triggers `infrahub.group.auto_*` events.
@@ -264,14 +399,22 @@ public enum InfrahubEvents {
     /// `infrahub.group.auto_created | auto_create_rejected | auto_create_capped`. `details` holds the
     /// event-specific data fields (`group_id`, `group_name`, `source_pattern`, `origin_value`;
     /// `rejected_claim_value`; `cap_value`, `dropped_claims`, `dropped_count`).
-    public static func groupAutoCreate(_ name: InfrahubEventName, claim: GroupAutoCreateClaim, details: JSONObject,
-                                       meta: InfrahubEventMeta, keyOrder: JSONKeyOrder = .jsonb) -> EventDraft {
+    public static func groupAutoCreate(
+        _ name: InfrahubEventName,
+        claim: GroupAutoCreateClaim,
+        details: JSONObject,
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
+    ) -> EventDraft {
         precondition([.groupAutoCreated, .groupAutoCreateRejected, .groupAutoCreateCapped].contains(name))
-        var resource = ResourceDraft(id: "infrahub.account.\(claim.userID)", [
-            ("infrahub.account.account_id", claim.userID), ("infrahub.account.account_name", claim.userName),
-            ("infrahub.security.idp", claim.idp), ("infrahub.security.protocol", claim.protocolName),
-            ("infrahub.branch.name", meta.branchName),
-        ])
+        var resource = ResourceDraft(
+            id: "infrahub.account.\(claim.userID)",
+            [
+                ("infrahub.account.account_id", claim.userID), ("infrahub.account.account_name", claim.userName),
+                ("infrahub.security.idp", claim.idp), ("infrahub.security.protocol", claim.protocolName),
+                ("infrahub.branch.name", meta.branchName),
+            ]
+        )
         var related: [ResourceDraft] = []
         switch name {
         case .groupAutoCreated:
@@ -281,15 +424,23 @@ public enum InfrahubEvents {
             resource["infrahub.group.name"] = details["group_name"]?.stringValue ?? ""
             resource["infrahub.security.source_pattern"] = details["source_pattern"]?.stringValue ?? ""
             resource["infrahub.security.origin_value"] = details["origin_value"]?.stringValue ?? ""
-            related.append(ResourceDraft(id: groupID, role: "infrahub.related.node", [("infrahub.node.kind", "CoreAccountGroup")]))
+            related.append(
+                ResourceDraft(id: groupID, role: "infrahub.related.node", [("infrahub.node.kind", "CoreAccountGroup")])
+            )
         case .groupAutoCreateRejected:
-            resource["infrahub.security.rejected_claim_value"] = details["rejected_claim_value"]?.pythonLabelText() ?? ""
+            resource["infrahub.security.rejected_claim_value"] =
+                details["rejected_claim_value"]?.pythonLabelText() ?? ""
         default:
             resource["infrahub.security.cap_value"] = details["cap_value"]?.pythonLabelText() ?? ""
             resource["infrahub.security.dropped_count"] = details["dropped_count"]?.pythonLabelText() ?? ""
             for (position, claimValue) in (details["dropped_claims"]?.arrayValue ?? []).enumerated() {
-                related.append(ResourceDraft(id: "infrahub.security.dropped_claim.\(position)", role: "infrahub.security.dropped_claim",
-                                             [("infrahub.security.dropped_claim.value", claimValue.pythonLabelText())]))
+                related.append(
+                    ResourceDraft(
+                        id: "infrahub.security.dropped_claim.\(position)",
+                        role: "infrahub.security.dropped_claim",
+                        [("infrahub.security.dropped_claim.value", claimValue.pythonLabelText())]
+                    )
+                )
             }
         }
         var data: JSONObject = [
@@ -318,24 +469,39 @@ public enum InfrahubEvents {
     /// `relatedAccounts` become related nodes (`CoreGenericAccount`) labelled with `accountNameLabel`;
     /// `thread` becomes a related node for thread events.
     public static func proposedChange(
-        _ name: InfrahubEventName, _ change: ProposedChange, details: JSONObject,
-        relatedAccounts: [(id: String, name: String)] = [], accountNameLabel: String = "infrahub.reviewer.account.name",
-        thread: NodeReference? = nil, meta: InfrahubEventMeta, keyOrder: JSONKeyOrder = .jsonb
+        _ name: InfrahubEventName,
+        _ change: ProposedChange,
+        details: JSONObject,
+        relatedAccounts: [(id: String, name: String)] = [],
+        accountNameLabel: String = "infrahub.reviewer.account.name",
+        thread: NodeReference? = nil,
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
     ) -> EventDraft {
-        var resource = ResourceDraft(id: "infrahub.proposed_change.\(change.id)", [
-            ("infrahub.node.kind", "CoreProposedChange"), ("infrahub.node.id", change.id),
-            ("infrahub.proposed_change.name", change.name), ("infrahub.proposed_change.state", change.state),
-            ("infrahub.branch.name", meta.branchName),
-        ])
-        for label in ["merged_by_account_id", "merged_by_account_name", "reviewer_decision", "reviewer_former_decision"] {
+        var resource = ResourceDraft(
+            id: "infrahub.proposed_change.\(change.id)",
+            [
+                ("infrahub.node.kind", "CoreProposedChange"), ("infrahub.node.id", change.id),
+                ("infrahub.proposed_change.name", change.name), ("infrahub.proposed_change.state", change.state),
+                ("infrahub.branch.name", meta.branchName),
+            ]
+        )
+        for label in [
+            "merged_by_account_id", "merged_by_account_name", "reviewer_decision", "reviewer_former_decision",
+        ] {
             if let value = details[label]?.stringValue { resource["infrahub.proposed_change.\(label)"] = value }
         }
         var related = relatedAccounts.map {
-            ResourceDraft(id: $0.id, role: "infrahub.related.node",
-                          [("infrahub.node.kind", "CoreGenericAccount"), (accountNameLabel, $0.name)])
+            ResourceDraft(
+                id: $0.id,
+                role: "infrahub.related.node",
+                [("infrahub.node.kind", "CoreGenericAccount"), (accountNameLabel, $0.name)]
+            )
         }
         if let thread {
-            related.append(ResourceDraft(id: thread.id, role: "infrahub.related.node", [("infrahub.node.kind", thread.kind)]))
+            related.append(
+                ResourceDraft(id: thread.id, role: "infrahub.related.node", [("infrahub.node.kind", thread.kind)])
+            )
         }
         var data: JSONObject = [
             "proposed_change_id": .string(change.id), "proposed_change_name": .string(change.name),
@@ -346,19 +512,37 @@ public enum InfrahubEvents {
     }
 
     /// `infrahub.validator.started | passed | failed`.
-    public static func validator(_ name: InfrahubEventName, validator: NodeReference, proposedChangeID: String,
-                                 meta: InfrahubEventMeta, keyOrder: JSONKeyOrder = .jsonb) -> EventDraft {
+    public static func validator(
+        _ name: InfrahubEventName,
+        validator: NodeReference,
+        proposedChangeID: String,
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
+    ) -> EventDraft {
         precondition([.validatorStarted, .validatorPassed, .validatorFailed].contains(name))
-        return draft(name, meta: meta,
-                     resource: ResourceDraft(id: validator.id, [
-                         ("infrahub.node.kind", validator.kind), ("infrahub.node.id", validator.id),
-                         ("infrahub.branch.name", meta.branchName),
-                     ]),
-                     related: [ResourceDraft(id: proposedChangeID, role: "infrahub.related.node",
-                                             [("infrahub.node.kind", "CoreProposedChange")])],
-                     data: ["node_id": .string(validator.id), "kind": .string(validator.kind),
-                            "proposed_change_id": .string(proposedChangeID)],
-                     keyOrder: keyOrder)
+        return draft(
+            name,
+            meta: meta,
+            resource: ResourceDraft(
+                id: validator.id,
+                [
+                    ("infrahub.node.kind", validator.kind), ("infrahub.node.id", validator.id),
+                    ("infrahub.branch.name", meta.branchName),
+                ]
+            ),
+            related: [
+                ResourceDraft(
+                    id: proposedChangeID,
+                    role: "infrahub.related.node",
+                    [("infrahub.node.kind", "CoreProposedChange")]
+                )
+            ],
+            data: [
+                "node_id": .string(validator.id), "kind": .string(validator.kind),
+                "proposed_change_id": .string(proposedChangeID),
+            ],
+            keyOrder: keyOrder
+        )
     }
 
     // MARK: - Accounts
@@ -367,13 +551,22 @@ public enum InfrahubEvents {
     /// `account_id`, `account_name` (e.g. `account_type`, `auth_method`, `session_id`, `groups`, `roles`,
     /// `identity_source`, `client_ip`, `user_agent`, `timestamp`; `logout_type` for logged_out). Groups
     /// and roles (`[{id: name}]`) become related nodes.
-    public static func account(_ name: InfrahubEventName, accountID: String, accountName: String,
-                               kind: String = "CoreAccount", details: JSONObject, meta: InfrahubEventMeta,
-                               keyOrder: JSONKeyOrder = .jsonb) -> EventDraft {
+    public static func account(
+        _ name: InfrahubEventName,
+        accountID: String,
+        accountName: String,
+        kind: String = "CoreAccount",
+        details: JSONObject,
+        meta: InfrahubEventMeta,
+        keyOrder: JSONKeyOrder = .jsonb
+    ) -> EventDraft {
         precondition(name == .accountLoggedIn || name == .accountLoggedOut)
-        var resource = ResourceDraft(id: "infrahub.account.\(accountID)", [
-            ("infrahub.account.account_id", accountID), ("infrahub.account.account_name", accountName),
-        ])
+        var resource = ResourceDraft(
+            id: "infrahub.account.\(accountID)",
+            [
+                ("infrahub.account.account_id", accountID), ("infrahub.account.account_name", accountName),
+            ]
+        )
         for key in ["account_type", "auth_method", "session_id", "identity_source", "logout_type"] {
             if let value = details[key]?.stringValue { resource["infrahub.account.\(key)"] = value }
         }
@@ -383,13 +576,22 @@ public enum InfrahubEvents {
         for (field, nodeKind) in [("groups", "CoreAccountGroup"), ("roles", "CoreAccountRole")] {
             for entry in details[field]?.arrayValue ?? [] {
                 for member in entry.objectValue?.members ?? [] {
-                    related.append(ResourceDraft(id: member.key, role: "infrahub.related.node", [
-                        ("infrahub.node.kind", nodeKind), ("infrahub.node.name", member.value.pythonLabelText()),
-                    ]))
+                    related.append(
+                        ResourceDraft(
+                            id: member.key,
+                            role: "infrahub.related.node",
+                            [
+                                ("infrahub.node.kind", nodeKind),
+                                ("infrahub.node.name", member.value.pythonLabelText()),
+                            ]
+                        )
+                    )
                 }
             }
         }
-        var data: JSONObject = ["kind": .string(kind), "account_id": .string(accountID), "account_name": .string(accountName)]
+        var data: JSONObject = [
+            "kind": .string(kind), "account_id": .string(accountID), "account_name": .string(accountName),
+        ]
         data.members += details.members
         return draft(name, meta: meta, resource: resource, related: related, data: data, keyOrder: keyOrder)
     }

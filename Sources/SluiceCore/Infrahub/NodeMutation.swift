@@ -19,8 +19,14 @@ public struct AttributeChange: Sendable, Equatable {
     public var status: String
     public var properties: JSONObject
 
-    public init(name: String, value: JSONValue, valuePrevious: JSONValue = .null, kind: String = "Text",
-                status: String = "updated", properties: JSONObject = JSONObject()) {
+    public init(
+        name: String,
+        value: JSONValue,
+        valuePrevious: JSONValue = .null,
+        kind: String = "Text",
+        status: String = "updated",
+        properties: JSONObject = JSONObject()
+    ) {
         self.name = name
         self.value = value
         self.valuePrevious = valuePrevious
@@ -145,7 +151,8 @@ extension JSONValue {
             return quote + escaped + quote
         case .array(let elements): return "[" + elements.map { $0.pythonRepr() }.joined(separator: ", ") + "]"
         case .object(let object):
-            return "{" + object.members.map { JSONValue.string($0.key).pythonRepr() + ": " + $0.value.pythonRepr() }
+            return "{"
+                + object.members.map { JSONValue.string($0.key).pythonRepr() + ": " + $0.value.pythonRepr() }
                 .joined(separator: ", ") + "}"
         }
     }

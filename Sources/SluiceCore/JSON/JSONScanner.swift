@@ -114,7 +114,11 @@ public struct JSONScanner {
         }
         let found = byte(at: index)
         guard found == expected else {
-            throw JSONError(code: .unexpectedByte, byteOffset: index, message: "expected \(what), found \(describe(found))")
+            throw JSONError(
+                code: .unexpectedByte,
+                byteOffset: index,
+                message: "expected \(what), found \(describe(found))"
+            )
         }
         index += 1
     }
@@ -133,8 +137,11 @@ public struct JSONScanner {
     public mutating func expectEnd() throws(JSONError) {
         skipWhitespace()
         guard index == count else {
-            throw JSONError(code: .trailingBytes, byteOffset: index,
-                            message: "unexpected \(describe(byte(at: index))) after the end of the JSON value")
+            throw JSONError(
+                code: .trailingBytes,
+                byteOffset: index,
+                message: "unexpected \(describe(byte(at: index))) after the end of the JSON value"
+            )
         }
     }
 
@@ -167,8 +174,11 @@ public struct JSONScanner {
                 hasEscapes = true
                 try scanEscape()
             } else if b < 0x20 {
-                throw JSONError(code: .controlCharacter, byteOffset: index,
-                                message: "unescaped control character \(describe(b)) in string")
+                throw JSONError(
+                    code: .controlCharacter,
+                    byteOffset: index,
+                    message: "unescaped control character \(describe(b)) in string"
+                )
             } else {
                 try scanUTF8Sequence()
             }
@@ -192,22 +202,34 @@ public struct JSONScanner {
                 // A high surrogate must be followed by an escaped low surrogate.
                 guard index + 1 < count, byte(at: index) == UInt8(ascii: "\\"), byte(at: index + 1) == UInt8(ascii: "u")
                 else {
-                    throw JSONError(code: .unpairedSurrogate, byteOffset: escapeStart,
-                                    message: "high surrogate escape without a low surrogate")
+                    throw JSONError(
+                        code: .unpairedSurrogate,
+                        byteOffset: escapeStart,
+                        message: "high surrogate escape without a low surrogate"
+                    )
                 }
                 index += 2
                 let low = try scanHex4(escapeStart: escapeStart)
                 guard low >= 0xDC00 && low <= 0xDFFF else {
-                    throw JSONError(code: .unpairedSurrogate, byteOffset: escapeStart,
-                                    message: "high surrogate escape followed by a non-low-surrogate")
+                    throw JSONError(
+                        code: .unpairedSurrogate,
+                        byteOffset: escapeStart,
+                        message: "high surrogate escape followed by a non-low-surrogate"
+                    )
                 }
             } else if unit >= 0xDC00 && unit <= 0xDFFF {
-                throw JSONError(code: .unpairedSurrogate, byteOffset: escapeStart,
-                                message: "low surrogate escape without a high surrogate")
+                throw JSONError(
+                    code: .unpairedSurrogate,
+                    byteOffset: escapeStart,
+                    message: "low surrogate escape without a high surrogate"
+                )
             }
         default:
-            throw JSONError(code: .invalidEscape, byteOffset: escapeStart,
-                            message: "invalid escape \\\(describe(byte(at: index)))")
+            throw JSONError(
+                code: .invalidEscape,
+                byteOffset: escapeStart,
+                message: "invalid escape \\\(describe(byte(at: index)))"
+            )
         }
     }
 
@@ -235,12 +257,20 @@ public struct JSONScanner {
         var upper: UInt8 = 0xBF
         switch lead {
         case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; lower = 0xA0
+        case 0xE0:
+            length = 3
+            lower = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; upper = 0x9F  // excludes surrogates
-        case 0xF0: length = 4; lower = 0x90
+        case 0xED:
+            length = 3
+            upper = 0x9F  // excludes surrogates
+        case 0xF0:
+            length = 4
+            lower = 0x90
         case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; upper = 0x8F
+        case 0xF4:
+            length = 4
+            upper = 0x8F
         default:
             throw JSONError(code: .invalidUTF8, byteOffset: start, message: "invalid UTF-8 lead byte \(describe(lead))")
         }
@@ -318,7 +348,11 @@ public struct JSONScanner {
         case UInt8(ascii: "f"): try scanLiteral("false")
         case UInt8(ascii: "n"): try scanLiteral("null")
         default:
-            throw JSONError(code: .unexpectedByte, byteOffset: index, message: "expected a literal, found \(describe(first))")
+            throw JSONError(
+                code: .unexpectedByte,
+                byteOffset: index,
+                message: "expected a literal, found \(describe(first))"
+            )
         }
         return first
     }
@@ -360,7 +394,11 @@ public struct JSONScanner {
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
             _ = try scanLiteral()
         default:
-            throw JSONError(code: .unexpectedByte, byteOffset: index, message: "expected a value, found \(describe(first))")
+            throw JSONError(
+                code: .unexpectedByte,
+                byteOffset: index,
+                message: "expected a value, found \(describe(first))"
+            )
         }
         return start..<index
     }
@@ -410,11 +448,16 @@ func memoryEqual(_ left: UnsafeRawPointer, _ right: UnsafeRawPointer, _ count: I
     var position = 0
     while position + 8 <= count {
         if unsafe left.loadUnaligned(fromByteOffset: position, as: UInt64.self)
-            != right.loadUnaligned(fromByteOffset: position, as: UInt64.self) { return false }
+            != right.loadUnaligned(fromByteOffset: position, as: UInt64.self)
+        {
+            return false
+        }
         position += 8
     }
     while position < count {
-        if unsafe left.load(fromByteOffset: position, as: UInt8.self) != right.load(fromByteOffset: position, as: UInt8.self) {
+        if unsafe left.load(fromByteOffset: position, as: UInt8.self)
+            != right.load(fromByteOffset: position, as: UInt8.self)
+        {
             return false
         }
         position += 1

@@ -85,13 +85,27 @@ public enum JSONString {
     public static func appendEscaped<Bytes: Sequence<UInt8>>(_ utf8: Bytes, to target: inout [UInt8]) {
         for byte in utf8 {
             switch byte {
-            case UInt8(ascii: "\""): target.append(UInt8(ascii: "\\")); target.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"): target.append(UInt8(ascii: "\\")); target.append(UInt8(ascii: "\\"))
-            case 0x0A: target.append(UInt8(ascii: "\\")); target.append(UInt8(ascii: "n"))
-            case 0x0D: target.append(UInt8(ascii: "\\")); target.append(UInt8(ascii: "r"))
-            case 0x09: target.append(UInt8(ascii: "\\")); target.append(UInt8(ascii: "t"))
-            case 0x08: target.append(UInt8(ascii: "\\")); target.append(UInt8(ascii: "b"))
-            case 0x0C: target.append(UInt8(ascii: "\\")); target.append(UInt8(ascii: "f"))
+            case UInt8(ascii: "\""):
+                target.append(UInt8(ascii: "\\"))
+                target.append(UInt8(ascii: "\""))
+            case UInt8(ascii: "\\"):
+                target.append(UInt8(ascii: "\\"))
+                target.append(UInt8(ascii: "\\"))
+            case 0x0A:
+                target.append(UInt8(ascii: "\\"))
+                target.append(UInt8(ascii: "n"))
+            case 0x0D:
+                target.append(UInt8(ascii: "\\"))
+                target.append(UInt8(ascii: "r"))
+            case 0x09:
+                target.append(UInt8(ascii: "\\"))
+                target.append(UInt8(ascii: "t"))
+            case 0x08:
+                target.append(UInt8(ascii: "\\"))
+                target.append(UInt8(ascii: "b"))
+            case 0x0C:
+                target.append(UInt8(ascii: "\\"))
+                target.append(UInt8(ascii: "f"))
             case 0..<0x20:
                 let digits: [UInt8] = Array("0123456789abcdef".utf8)
                 target.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
