@@ -1,0 +1,113 @@
+import Foundation
+import SluiceTestSupport
+import Testing
+
+/// The `sluice` executable end to end: output and exit statuses. `swift test` builds the executable
+/// with the tests; the suite skips with a message if it cannot be found.
+@Suite(.serialized) struct CommandLineTests {
+    static let executable = packageRoot + "/.build/debug/sluice"
+
+    struct Outcome {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+    }
+
+    static func run(_ arguments: [String], input: Data? = nil) throws -> Outcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        if let input {
+            let pipe = Pipe()
+            process.standardInput = pipe
+            try process.run()
+            pipe.fileHandleForWriting.write(input)
+            try pipe.fileHandleForWriting.close()
+        } else {
+            try process.run()
+        }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        let errorData = error.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Outcome(
+            status: process.terminationStatus,
+            standardOutput: String(decoding: outputData, as: UTF8.self),
+            standardError: String(decoding: errorData, as: UTF8.self)
+        )
+    }
+
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: executable) }
+
+    @Test func validateExitStatusesAndErrors() throws {
+        guard Self.available else {
+            print("skipping: \(Self.executable) not built")
+            return
+        }
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let events = temporary.path + "/events.jsonl"
+        let generated = try Self.run(["fixtures", "generate", "--events", "200", "--seed", "3", "-o", events])
+        #expect(generated.status == 0)
+        #expect(generated.standardOutput.contains("wrote 200 events"))
+        let valid = try Self.run(["events", "validate", events])
+        #expect(valid.status == 0)
+        #expect(valid.standardOutput.hasPrefix("200 valid, 0 invalid of 200 lines"))
+
+        let bad = temporary.path + "/bad.jsonl"
+        writeFile(
+            bad,
+            Array(
+                #"{"event":"x","occurred":"2025-01-01T00:00:00Z","id":"bf569ddc-2a30-4491-82f1-0689f6cdb5e1","resource":{"prefect.resource.id":"p"},"related":[{"prefect.resource.id":"r"}]}"#
+                    .utf8
+            ) + [0x0A]
+        )
+        let invalid = try Self.run(["events", "validate", bad])
+        #expect(invalid.status == 1)
+        #expect(invalid.standardError.contains(#"bad.jsonl:1: byte offset 141: related[0]["prefect.resource.role"]"#))
+
+        let missing = try Self.run(["events", "validate", temporary.path + "/missing.jsonl"])
+        #expect(missing.status == 3)
+        #expect(missing.standardError.contains("missing.jsonl"))
+
+        let usage = try Self.run(["events", "convert", "--to", "yaml", events])
+        #expect(usage.status == 64 || usage.status == 2)
+    }
+
+    @Test func convertsTheOfficialExampleFromStandardInput() throws {
+        guard Self.available else {
+            print("skipping: \(Self.executable) not built")
+            return
+        }
+        let stream = try readRepositoryFile("fixtures/infrahub/all-event-types.jsonl")
+        let converted = try Self.run(["events", "convert", "--to", "webhook-body", "-"], input: Data(stream))
+        #expect(converted.status == 0)
+        let lines = converted.standardOutput.split(separator: "\n")
+        #expect(lines.count == 31)
+        #expect(lines.allSatisfy { $0.hasPrefix(#"{"data":"#) })
+        let graphql = try Self.run(["events", "convert", "--to", "graphql", "-"], input: Data(stream))
+        #expect(graphql.standardOutput.split(separator: "\n").count == 31)
+    }
+
+    @Test func normalizesAGitHubDelivery() throws {
+        guard Self.available else {
+            print("skipping: \(Self.executable) not built")
+            return
+        }
+        let result = try Self.run([
+            "github", "normalize", "--event", "pull_request", "--delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+            "--received-at", "2025-03-13T16:44:32Z", packageRoot + "/fixtures/github/pull_request.opened.json",
+        ])
+        #expect(result.status == 0)
+        #expect(result.standardOutput.contains(#""event":"github.pull_request.opened""#))
+        #expect(result.standardOutput.contains(#""id":"72d3162e-cc78-11e3-81ab-4c9367dc0958""#))
+        let bad = try Self.run([
+            "github", "normalize", "--event", "Push", "--delivery", "d", packageRoot + "/fixtures/github/push.json",
+        ])
+        #expect(bad.status == 1)
+        #expect(bad.standardError.contains("invalidHeader"))
+    }
+}
