@@ -29,12 +29,21 @@ let package = Package(
         .systemLibrary(name: "CLibURing", pkgConfig: "liburing", providers: [.apt(["liburing-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        // Header-only CPU intrinsics (SSE4.2 crc32, cpuid); nothing to link.
+        .systemLibrary(name: "CSluiceIntrinsics"),
 
         // Pure Swift: no C, no Foundation, no I/O.
         .target(name: "SluiceCore", swiftSettings: strictSettings),
 
+        // The segment log (issue 3); for now the hardware CRC-32C path.
+        .target(
+            name: "SluiceStorage",
+            dependencies: ["SluiceCore", "CSluiceIntrinsics"],
+            swiftSettings: strictSettings
+        ),
+
         // The facade embedders use, and the file-level plumbing the CLI calls.
-        .target(name: "Sluice", dependencies: ["SluiceCore"], swiftSettings: strictSettings),
+        .target(name: "Sluice", dependencies: ["SluiceCore", "SluiceStorage"], swiftSettings: strictSettings),
 
         // Argument parsing and output only.
         .executableTarget(
@@ -52,6 +61,11 @@ let package = Package(
         .testTarget(
             name: "SluiceCoreTests",
             dependencies: ["SluiceCore", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceStorageTests",
+            dependencies: ["SluiceStorage", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
