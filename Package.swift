@@ -38,7 +38,7 @@ let package = Package(
         // The segment log (issue 3); for now the hardware CRC-32C path.
         .target(
             name: "SluiceStorage",
-            dependencies: ["SluiceCore", "CSluiceIntrinsics"],
+            dependencies: ["SluiceCore", "CSluiceIntrinsics", "CLZ4"],
             swiftSettings: strictSettings
         ),
 

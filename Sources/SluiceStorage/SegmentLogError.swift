@@ -1,0 +1,74 @@
+public import SluiceCore
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// A segment-log operation failed: what, in which file, where, and why.
+public struct SegmentLogError: Error, Sendable, CustomStringConvertible {
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: Hashable, Sendable { case ioFailed, corrupt, invalidConfiguration, recordTooLarge, closed }
+        private let base: Base
+        /// A system call failed (`errno` in ``SegmentLogError/errno``).
+        public static let ioFailed = Code(base: .ioFailed)
+        /// Stored bytes failed validation somewhere other than a torn tail (``SegmentLogError/format``).
+        public static let corrupt = Code(base: .corrupt)
+        public static let invalidConfiguration = Code(base: .invalidConfiguration)
+        /// A record cannot fit in one frame (``LogConfiguration/frameByteCountMax``).
+        public static let recordTooLarge = Code(base: .recordTooLarge)
+        public static let closed = Code(base: .closed)
+        public var description: String { String(describing: base) }
+    }
+
+    public var code: Code
+    public var path: String
+    public var fileOffset: UInt64?
+    public var message: String
+    public var errno: Int32?
+    public var format: FormatError?
+
+    public init(
+        code: Code,
+        path: String,
+        fileOffset: UInt64? = nil,
+        message: String,
+        errno: Int32? = nil,
+        format: FormatError? = nil
+    ) {
+        self.code = code
+        self.path = path
+        self.fileOffset = fileOffset
+        self.message = message
+        self.errno = errno
+        self.format = format
+    }
+
+    public var description: String {
+        var text = "\(code) in \(path)"
+        if let fileOffset { text += " at file offset \(fileOffset)" }
+        text += ": \(message)"
+        if let errno {
+            text += " (" + (unsafe strerror(errno).map { unsafe String(cString: $0) } ?? "errno \(errno)") + ")"
+        }
+        if let format { text += ": \(format)" }
+        return text
+    }
+}
+
+/// The module's one syscall funnel: retries `EINTR`, throws with `errno` and context otherwise.
+@inline(__always)
+func systemCall<Result: FixedWidthInteger>(
+    _ operation: String,
+    path: String,
+    fileOffset: UInt64? = nil,
+    _ body: () -> Result
+) throws(SegmentLogError) -> Result {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        let code = Glibc.errno
+        if code == EINTR { continue }
+        precondition(code != EFAULT && code != EBADF, "\(operation): programmer error, errno \(code)")
+        throw SegmentLogError(code: .ioFailed, path: path, fileOffset: fileOffset, message: operation, errno: code)
+    }
+}

@@ -1,0 +1,353 @@
+import SluiceCore
+import Synchronization
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// What opening the log found and repaired.
+public struct RecoveryReport: Sendable, Equatable {
+    public var segmentCount = 0
+    /// The active segment whose torn tail was cut off, if any.
+    public var truncatedPath: String?
+    /// Bytes removed from the torn tail (a partial frame, or a last frame whose checksum failed).
+    public var droppedByteCount: UInt64 = 0
+    /// Records of the dropped frame, when its header was still readable (else 0: unknown).
+    public var droppedRecordCount: Int = 0
+    /// A segment file removed because the crash came before its header was complete.
+    public var removedIncompleteSegment: String?
+    /// The sequence the next append gets.
+    public var nextSequence: UInt64 = 0
+
+    public var repairedAnything: Bool { truncatedPath != nil || removedIncompleteSegment != nil }
+}
+
+/// Appends records to the segment log: frames (LZ4 block compressed when that helps), CRC-32C,
+/// `fdatasync` per ``FsyncPolicy``, segment roll by size and age, and a published durable cursor.
+///
+/// Opening the writer runs recovery (FORMAT.md): a torn tail of the active segment is truncated after
+/// its last valid frame and reported in ``recovery``; damage anywhere else is a ``SegmentLogError``
+/// with code `corrupt`, never skipped.
+///
+/// One thread appends (`append`, `sync`, `syncIfDue`, `close`); any thread may read
+/// ``durableSequence`` (an acquiring load pairing with the writer's releasing store).
+public final class SegmentLogWriter {
+    public let configuration: LogConfiguration
+    public let recovery: RecoveryReport
+    /// The sequence the next appended record gets.
+    public private(set) var nextSequence: UInt64
+
+    private let durable: Atomic<UInt64>
+    private var active: FileDescriptor
+    private var activeFirstSequence: UInt64
+    private var activeByteCount: UInt64
+    private var activeCreatedMicroseconds: Int64
+    private var lastSyncNanoseconds: UInt64 = 0
+    private var unsyncedWrites = false
+    private var pending: [UInt8] = []
+    private var payload: [UInt8] = []
+    private var lz4: LZ4Block
+
+    /// Opens (creating if needed) the log in `configuration.directory` and recovers it.
+    /// - Parameter nowMicroseconds: wall-clock time, recorded in new segment headers.
+    public init(configuration: LogConfiguration, nowMicroseconds: Int64) throws(SegmentLogError) {
+        try configuration.validate()
+        self.configuration = configuration
+        lz4 = LZ4Block(sourceByteCountMax: configuration.frameByteCountMax)
+        pending.reserveCapacity(configuration.frameByteCountMax + 4096)
+        payload.reserveCapacity(configuration.frameByteCountMax)
+        try LogDirectory.create(configuration.directory)
+        var report = RecoveryReport()
+        let opened = try Self.openActiveSegment(configuration, nowMicroseconds: nowMicroseconds, report: &report)
+        active = opened.file
+        activeFirstSequence = opened.firstSequence
+        activeByteCount = opened.byteCount
+        activeCreatedMicroseconds = opened.createdMicroseconds
+        nextSequence = report.nextSequence
+        durable = Atomic(report.nextSequence)
+        recovery = report
+    }
+
+    /// Every record with a sequence below this is durable per the fsync policy (with `.never`: written).
+    public var durableSequence: UInt64 { durable.load(ordering: .acquiring) }
+
+    /// Appends `records` in order; returns their sequences. With `.always` they are durable on return.
+    /// - Throws: `recordTooLarge` (nothing appended) when a record cannot fit in one frame; `ioFailed`.
+    @discardableResult
+    public func append(
+        _ records: [LogRecord],
+        nowMicroseconds: Int64,
+        nowMonotonicNanoseconds: UInt64
+    ) throws(SegmentLogError) -> Range<UInt64> {
+        let first = nextSequence
+        guard !records.isEmpty else { return first..<first }
+        for record in records
+        where record.body.count + FramePayload.recordHeaderByteCount > configuration.frameByteCountMax {
+            throw SegmentLogError(
+                code: .recordTooLarge,
+                path: configuration.directory,
+                message:
+                    "record of \(record.body.count) bytes exceeds frameByteCountMax \(configuration.frameByteCountMax)"
+            )
+        }
+        pending.removeAll(keepingCapacity: true)
+        var frameStart = 0
+        while frameStart < records.count {
+            let frameEnd = framePrefix(records, from: frameStart)
+            let frame = encodeFrame(records[frameStart..<frameEnd], firstSequence: nextSequence)
+            if needsRoll(adding: frame.count, nowMicroseconds: nowMicroseconds) {
+                try flushPending()
+                try roll(nowMicroseconds: nowMicroseconds)
+            }
+            pending.append(contentsOf: frame)
+            nextSequence += UInt64(frameEnd - frameStart)
+            frameStart = frameEnd
+        }
+        try flushPending()
+        try syncPerPolicy(nowMonotonicNanoseconds: nowMonotonicNanoseconds)
+        return first..<nextSequence
+    }
+
+    /// With `.interval`, syncs when the interval has passed since the last sync (call from the writer's loop).
+    public func syncIfDue(nowMonotonicNanoseconds: UInt64) throws(SegmentLogError) {
+        guard case .interval = configuration.fsync else { return }
+        try syncPerPolicy(nowMonotonicNanoseconds: nowMonotonicNanoseconds)
+    }
+
+    /// Syncs now, whatever the policy, and publishes the durable cursor.
+    public func sync() throws(SegmentLogError) {
+        if unsyncedWrites { try active.syncData() }
+        unsyncedWrites = false
+        durable.store(nextSequence, ordering: .releasing)
+    }
+
+    // MARK: - Frames
+
+    /// The end of the longest run of records from `start` that fits one frame.
+    private func framePrefix(_ records: [LogRecord], from start: Int) -> Int {
+        var byteCount = 0
+        var end = start
+        while end < records.count {
+            let recordByteCount = records[end].body.count + FramePayload.recordHeaderByteCount
+            if end > start && byteCount + recordByteCount > configuration.frameByteCountMax { break }
+            byteCount += recordByteCount
+            end += 1
+        }
+        return end
+    }
+
+    private func encodeFrame(_ records: ArraySlice<LogRecord>, firstSequence: UInt64) -> [UInt8] {
+        payload.removeAll(keepingCapacity: true)
+        var mask: UInt8 = 0
+        var minTimestamp = Int64.max
+        var maxTimestamp = Int64.min
+        for record in records {
+            unsafe record.body.withUnsafeBytes { body in
+                unsafe FramePayload.appendRecord(
+                    type: record.type,
+                    timestampMicroseconds: record.timestampMicroseconds,
+                    body: body,
+                    to: &payload
+                )
+            }
+            mask |= UInt8(1) << record.type.rawValue
+            minTimestamp = min(minTimestamp, record.timestampMicroseconds)
+            maxTimestamp = max(maxTimestamp, record.timestampMicroseconds)
+        }
+        var compressedCount: Int? = nil
+        if configuration.compression == .lz4Block {
+            compressedCount = unsafe payload.withUnsafeBytes { raw in unsafe lz4.compress(raw) }
+        }
+        var frame: [UInt8] = []
+        frame.reserveCapacity(FrameHeader.byteCount + (compressedCount ?? payload.count))
+        let storedChecksum: UInt32
+        if let compressedCount {
+            storedChecksum = unsafe lz4.scratch.withUnsafeBytes { raw in
+                unsafe FrameChecksum.update(0, UnsafeRawBufferPointer(rebasing: raw[0..<compressedCount]))
+            }
+        } else {
+            storedChecksum = unsafe payload.withUnsafeBytes { raw in unsafe FrameChecksum.update(0, raw) }
+        }
+        FrameHeader(
+            compression: compressedCount == nil ? .none : .lz4Block,
+            recordTypeMask: mask,
+            firstSequence: firstSequence,
+            recordCount: UInt32(records.count),
+            storedByteCount: UInt32(compressedCount ?? payload.count),
+            uncompressedByteCount: UInt32(payload.count),
+            payloadChecksum: storedChecksum,
+            minTimestampMicroseconds: minTimestamp,
+            maxTimestampMicroseconds: maxTimestamp
+        ).encode(into: &frame)
+        if let compressedCount {
+            frame.append(contentsOf: lz4.scratch[0..<compressedCount])
+        } else {
+            frame.append(contentsOf: payload)
+        }
+        return frame
+    }
+
+    // MARK: - Writing, syncing, rolling
+
+    private func flushPending() throws(SegmentLogError) {
+        guard !pending.isEmpty else { return }
+        try active.writeAll(pending, fileOffset: activeByteCount)
+        activeByteCount += UInt64(pending.count)
+        unsyncedWrites = true
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func syncPerPolicy(nowMonotonicNanoseconds: UInt64) throws(SegmentLogError) {
+        switch configuration.fsync {
+        case .always:
+            try sync()
+            lastSyncNanoseconds = nowMonotonicNanoseconds
+        case .interval(let milliseconds):
+            if nowMonotonicNanoseconds &- lastSyncNanoseconds >= UInt64(milliseconds) * 1_000_000 {
+                try sync()
+                lastSyncNanoseconds = nowMonotonicNanoseconds
+            }
+        case .never:
+            durable.store(nextSequence, ordering: .releasing)
+        }
+    }
+
+    private func needsRoll(adding frameByteCount: Int, nowMicroseconds: Int64) -> Bool {
+        let hasFrames = activeByteCount + UInt64(pending.count) > UInt64(SegmentHeader.byteCount)
+        guard hasFrames else { return false }
+        if activeByteCount + UInt64(pending.count + frameByteCount) > UInt64(configuration.segmentByteCountMax) {
+            return true
+        }
+        if let age = configuration.segmentAgeMaxMicroseconds, nowMicroseconds - activeCreatedMicroseconds >= age {
+            return true
+        }
+        return false
+    }
+
+    /// Seals the active segment (synced unless `.never`; never written again) and starts the next one.
+    private func roll(nowMicroseconds: Int64) throws(SegmentLogError) {
+        if configuration.fsync != .never && unsyncedWrites { try active.syncData() }
+        unsyncedWrites = false
+        let created = try Self.createSegment(
+            configuration,
+            firstSequence: nextSequence,
+            nowMicroseconds: nowMicroseconds
+        )
+        active = created
+        activeFirstSequence = nextSequence
+        activeByteCount = UInt64(SegmentHeader.byteCount)
+        activeCreatedMicroseconds = nowMicroseconds
+    }
+
+    // MARK: - Opening and recovery
+
+    private static func createSegment(
+        _ configuration: LogConfiguration,
+        firstSequence: UInt64,
+        nowMicroseconds: Int64
+    ) throws(SegmentLogError) -> FileDescriptor {
+        let path = configuration.directory + "/" + SegmentFileName.name(firstSequence: firstSequence)
+        let file = try FileDescriptor(path: path, flags: O_WRONLY | O_CREAT | O_EXCL)
+        var header: [UInt8] = []
+        SegmentHeader(firstSequence: firstSequence, createdMicroseconds: nowMicroseconds).encode(into: &header)
+        try file.writeAll(header, fileOffset: 0)
+        if configuration.fsync != .never {
+            try file.syncData()
+            try LogDirectory.sync(configuration.directory)
+        }
+        return file
+    }
+
+    private static func openActiveSegment(
+        _ configuration: LogConfiguration,
+        nowMicroseconds: Int64,
+        report: inout RecoveryReport
+    ) throws(SegmentLogError) -> (
+        file: FileDescriptor, firstSequence: UInt64, byteCount: UInt64, createdMicroseconds: Int64
+    ) {
+        let directory = configuration.directory
+        let segments = try LogDirectory.segments(in: directory)
+        report.segmentCount = segments.count
+        guard let last = segments.last else {
+            let file = try createSegment(configuration, firstSequence: 0, nowMicroseconds: nowMicroseconds)
+            report.segmentCount = 1
+            return (file, 0, UInt64(SegmentHeader.byteCount), nowMicroseconds)
+        }
+        for segment in segments.dropLast() {
+            let reader = try SegmentReader(path: directory + "/" + segment.name)
+            guard reader.header.firstSequence == segment.firstSequence else {
+                throw SegmentLogError(
+                    code: .corrupt,
+                    path: reader.path,
+                    fileOffset: 16,
+                    message:
+                        "header says first sequence \(reader.header.firstSequence), the name says \(segment.firstSequence)"
+                )
+            }
+        }
+        let path = directory + "/" + last.name
+        let size = try FileDescriptor(path: path, flags: O_RDONLY).byteCount()
+        if size < UInt64(SegmentHeader.byteCount) {
+            // The crash came between creating the file and completing its header: nothing in it was acknowledged.
+            _ = try systemCall("unlink", path: path) { unsafe unlink(path) }
+            try LogDirectory.sync(directory)
+            report.removedIncompleteSegment = path
+            report.droppedByteCount = size
+            report.nextSequence = last.firstSequence
+            let file = try createSegment(
+                configuration,
+                firstSequence: last.firstSequence,
+                nowMicroseconds: nowMicroseconds
+            )
+            return (file, last.firstSequence, UInt64(SegmentHeader.byteCount), nowMicroseconds)
+        }
+        let reader = try SegmentReader(path: path)
+        guard reader.header.firstSequence == last.firstSequence else {
+            throw SegmentLogError(
+                code: .corrupt,
+                path: path,
+                fileOffset: 16,
+                message: "segment name and header disagree"
+            )
+        }
+        scan: while true {
+            switch try reader.nextFrame() {
+            case .frame:
+                continue
+            case .end:
+                break scan
+            case .invalid(let fileOffset, let error, let reachesEnd):
+                guard reachesEnd else {
+                    throw SegmentLogError(
+                        code: .corrupt,
+                        path: path,
+                        fileOffset: fileOffset,
+                        message: "damaged frame with valid frames after it (not a torn tail)",
+                        format: error
+                    )
+                }
+                report.droppedRecordCount = try Self.readableRecordCount(path: path, fileOffset: fileOffset)
+                let file = try FileDescriptor(path: path, flags: O_WRONLY)
+                try file.truncate(to: fileOffset)
+                try file.syncData()
+                report.truncatedPath = path
+                report.droppedByteCount = reader.byteCount - fileOffset
+                break scan
+            }
+        }
+        report.nextSequence = reader.nextSequence
+        let file = try FileDescriptor(path: path, flags: O_WRONLY)
+        return (file, last.firstSequence, reader.fileOffset, reader.header.createdMicroseconds)
+    }
+
+    /// The record count of the frame header at `fileOffset` when it is still intact, else 0.
+    private static func readableRecordCount(path: String, fileOffset: UInt64) throws(SegmentLogError) -> Int {
+        let file = try FileDescriptor(path: path, flags: O_RDONLY)
+        var bytes = [UInt8](repeating: 0, count: FrameHeader.byteCount)
+        let count = try file.read(into: &bytes, count: bytes.count, fileOffset: fileOffset)
+        guard count == FrameHeader.byteCount,
+            let header = try? FrameHeader.decode(bytes, fileOffset: fileOffset)
+        else { return 0 }
+        return Int(header.recordCount)
+    }
+}

@@ -1,0 +1,189 @@
+public import SluiceCore
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Reads one segment file frame by frame, verifying each frame before handing it out.
+///
+/// Every frame is checked in FORMAT.md's order: header checksum (before any length is trusted), magic,
+/// fields, sequence continuity, then the payload checksum over the stored bytes, then decompression to
+/// exactly the header's uncompressed size. Not thread-safe: one reader per thread; reuses two buffers.
+public final class SegmentReader {
+    public let path: String
+    public let header: SegmentHeader
+    /// File size when the reader was opened (a reader does not see later appends).
+    public let byteCount: UInt64
+    private let file: FileDescriptor
+    private var stored: [UInt8] = []
+    private var payload: [UInt8] = []
+    private var lz4Source: [UInt8] = []
+    /// Where the next frame starts.
+    public private(set) var fileOffset = UInt64(SegmentHeader.byteCount)
+    /// The sequence the next frame must start with.
+    public private(set) var nextSequence: UInt64
+
+    /// What ``nextFrame()`` found.
+    public enum Step: Sendable {
+        /// A verified frame; its uncompressed payload is available through ``withPayload(_:)``.
+        case frame(FrameHeader, fileOffset: UInt64)
+        /// The end of the file, exactly at a frame boundary.
+        case end
+        /// The bytes at `fileOffset` are not a valid frame. `reachesEnd` is `true` when the damage can be
+        /// a torn tail: the frame runs past the end of the file, is the file's last frame, or no valid
+        /// frame header exists anywhere after it.
+        case invalid(fileOffset: UInt64, error: FormatError, reachesEnd: Bool)
+    }
+
+    public init(path: String) throws(SegmentLogError) {
+        self.path = path
+        file = try FileDescriptor(path: path, flags: O_RDONLY)
+        byteCount = try file.byteCount()
+        var headerBytes = [UInt8](repeating: 0, count: SegmentHeader.byteCount)
+        let count = try file.read(into: &headerBytes, count: SegmentHeader.byteCount, fileOffset: 0)
+        do {
+            header = try SegmentHeader.decode(Array(headerBytes[0..<count]))
+        } catch {
+            throw SegmentLogError(
+                code: .corrupt,
+                path: path,
+                fileOffset: 0,
+                message: "bad segment header",
+                format: error
+            )
+        }
+        nextSequence = header.firstSequence
+    }
+
+    /// Reads and verifies the next frame.
+    public func nextFrame() throws(SegmentLogError) -> Step {
+        let start = fileOffset
+        let remaining = byteCount - start
+        if remaining == 0 { return .end }
+        guard remaining >= UInt64(FrameHeader.byteCount) else {
+            return .invalid(
+                fileOffset: start,
+                error: FormatError(code: .truncated, fileOffset: start, message: "partial frame header"),
+                reachesEnd: true
+            )
+        }
+        if stored.count < FrameHeader.byteCount { stored = [UInt8](repeating: 0, count: 1 << 16) }
+        _ = try file.read(into: &stored, count: FrameHeader.byteCount, fileOffset: start)
+        let frame: FrameHeader
+        do {
+            frame = try FrameHeader.decode(Array(stored[0..<FrameHeader.byteCount]), fileOffset: start)
+        } catch {
+            return .invalid(fileOffset: start, error: error, reachesEnd: try !validFrameHeaderExists(after: start))
+        }
+        let frameEnd = start + UInt64(FrameHeader.byteCount) + UInt64(frame.storedByteCount)
+        guard frameEnd <= byteCount else {
+            return .invalid(
+                fileOffset: start,
+                error: FormatError(code: .truncated, fileOffset: start, message: "frame runs past the end of the file"),
+                reachesEnd: true
+            )
+        }
+        guard frame.firstSequence == nextSequence else {
+            return .invalid(
+                fileOffset: start,
+                error: FormatError(
+                    code: .invalidField,
+                    fileOffset: start,
+                    message: "frame starts at sequence \(frame.firstSequence), expected \(nextSequence)"
+                ),
+                reachesEnd: false
+            )
+        }
+        if let error = try readPayload(frame, at: start) {
+            let isLastFrame = frameEnd == byteCount
+            var reachesEnd = isLastFrame
+            if !reachesEnd { reachesEnd = try !validFrameHeaderExists(after: start) }
+            return .invalid(fileOffset: start, error: error, reachesEnd: reachesEnd)
+        }
+        fileOffset = frameEnd
+        nextSequence = frame.firstSequence + UInt64(frame.recordCount)
+        return .frame(frame, fileOffset: start)
+    }
+
+    /// Calls `body` with the uncompressed payload of the frame last returned by ``nextFrame()``.
+    public func withPayload<Result, Failure: Error>(
+        _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result
+    ) throws(Failure) -> Result {
+        let result: Swift.Result<Result, Failure> = unsafe payload.withUnsafeBytes { raw in
+            do throws(Failure) {
+                return .success(try unsafe body(raw))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// Reads the stored payload, checks its checksum and decompresses it; returns the error, if any.
+    private func readPayload(_ frame: FrameHeader, at start: UInt64) throws(SegmentLogError) -> FormatError? {
+        let storedCount = Int(frame.storedByteCount)
+        if stored.count < storedCount { stored = [UInt8](repeating: 0, count: storedCount) }
+        let payloadOffset = start + UInt64(FrameHeader.byteCount)
+        _ = try file.read(into: &stored, count: storedCount, fileOffset: payloadOffset)
+        let computed = unsafe stored.withUnsafeBytes { raw in
+            unsafe FrameChecksum.update(0, UnsafeRawBufferPointer(rebasing: raw[0..<storedCount]))
+        }
+        guard computed == frame.payloadChecksum else {
+            return FormatError(
+                code: .payloadChecksumMismatch,
+                fileOffset: payloadOffset,
+                message: "frame payload checksum mismatch",
+                storedChecksum: frame.payloadChecksum,
+                computedChecksum: computed
+            )
+        }
+        let uncompressedCount = Int(frame.uncompressedByteCount)
+        if payload.count != uncompressedCount { payload = [UInt8](repeating: 0, count: uncompressedCount) }
+        switch frame.compression {
+        case .none:
+            unsafe payload.withUnsafeMutableBufferPointer { target in
+                _ = unsafe target.initialize(from: stored[0..<storedCount])
+            }
+        case .lz4Block:
+            let ok = unsafe stored.withUnsafeBytes { source in
+                unsafe payload.withUnsafeMutableBytes { target in
+                    unsafe LZ4Block.decompress(UnsafeRawBufferPointer(rebasing: source[0..<storedCount]), into: target)
+                }
+            }
+            guard ok else {
+                return FormatError(
+                    code: .invalidField,
+                    fileOffset: payloadOffset,
+                    message: "LZ4 block does not decompress"
+                )
+            }
+        }
+        return nil
+    }
+
+    /// `true` when a frame header with a valid checksum starts anywhere after `start` (then damage at
+    /// `start` is corruption in the middle of the file, not a torn tail).
+    private func validFrameHeaderExists(after start: UInt64) throws(SegmentLogError) -> Bool {
+        let chunkByteCount = 1 << 20
+        var chunk = [UInt8](repeating: 0, count: chunkByteCount + FrameHeader.byteCount)
+        var chunkOffset = start + 1
+        while chunkOffset + UInt64(FrameHeader.byteCount) <= byteCount {
+            let count = try file.read(into: &chunk, count: chunk.count, fileOffset: chunkOffset)
+            var position = 0
+            while position + FrameHeader.byteCount <= count {
+                if chunk[position] == 0x53, chunk[position + 1] == 0x4C, chunk[position + 2] == 0x46,
+                    chunk[position + 3] == 0x52,
+                    (try? FrameHeader.decode(
+                        Array(chunk[position..<(position + FrameHeader.byteCount)]),
+                        fileOffset: chunkOffset + UInt64(position)
+                    )) != nil
+                {
+                    return true
+                }
+                position += 1
+            }
+            chunkOffset += UInt64(chunkByteCount)
+        }
+        return false
+    }
+}
