@@ -1,1 +1,2 @@
 @_exported public import SluiceCore
+@_exported public import SluiceStorage

@@ -95,6 +95,14 @@ enum LogDirectory {
 
     /// The segment files, ordered by first sequence.
     static func segments(in path: String) throws(SegmentLogError) -> [(firstSequence: UInt64, name: String)] {
+        try SegmentDirectory.segments(in: path)
+    }
+}
+
+/// The segment files of a log directory.
+public enum SegmentDirectory {
+    /// The segment files in `path`, ordered by first sequence.
+    public static func segments(in path: String) throws(SegmentLogError) -> [(firstSequence: UInt64, name: String)] {
         guard let directory = unsafe opendir(path) else {
             throw SegmentLogError(code: .ioFailed, path: path, message: "opendir", errno: Glibc.errno)
         }

@@ -10,7 +10,7 @@ struct SluiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A high-throughput event pipeline: Infrahub events, GitHub deliveries, signed webhooks.",
-        subcommands: [Run.self, Events.self, GitHub.self, Fixtures.self],
+        subcommands: [Run.self, Events.self, GitHub.self, Fixtures.self, Log.self],
         defaultSubcommand: nil
     )
 }
@@ -29,6 +29,18 @@ func printError(_ text: String) {
     line.append(0x0A)
     // Standard error is unbuffered; a short write of a diagnostic line is not worth retrying.
     _ = line.withUnsafeBytes { raw in write(2, raw.baseAddress, raw.count) }
+}
+
+/// Prints a line to standard output immediately (no stdio buffering), for progress a parent process reads.
+func printUnbuffered(_ text: String) {
+    var line = Array(text.utf8)
+    line.append(0x0A)
+    var written = 0
+    while written < line.count {
+        let result = line.withUnsafeBytes { raw in write(1, raw.baseAddress! + written, raw.count - written) }
+        if result <= 0 { return }  // the reader went away; nothing useful left to do with the line
+        written += result
+    }
 }
 
 /// Wall-clock seconds of `body` (CLI reporting only; never used in the library).

@@ -1,0 +1,194 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// One record read back from a log, with the segment and frame it came from.
+public struct StoredRecord: Sendable {
+    public var sequence: UInt64
+    public var type: RecordType
+    public var timestampMicroseconds: Int64
+    public var body: [UInt8]
+    public var segmentPath: String
+    public var frameFileOffset: UInt64
+}
+
+/// What a pass over a log found (`sluice log inspect` / `verify`).
+public struct LogSummary: Sendable {
+    public var segmentCount = 0
+    public var frameCount = 0
+    public var recordCount = 0
+    public var storedByteCount: UInt64 = 0
+    public var uncompressedByteCount: UInt64 = 0
+    public var fileByteCount: UInt64 = 0
+    public var firstSequence: UInt64?
+    public var nextSequence: UInt64?
+    public var earliestMicroseconds: Int64?
+    public var latestMicroseconds: Int64?
+    /// uncompressed / stored payload bytes.
+    public var compressionRatio: Double {
+        storedByteCount == 0 ? 1 : Double(uncompressedByteCount) / Double(storedByteCount)
+    }
+}
+
+/// File-level log operations the CLI and tests use: append a JSON Lines event file, read, inspect, verify.
+public enum LogFiles {
+    /// Appends the valid events of a JSON Lines file as `event` records (timestamp = `occurred`), in
+    /// batches of at most `batchEventCount`; calls `onAcknowledged` with each batch's sequences once the
+    /// writer returns (durable per the fsync policy). Invalid lines go to `onError` and are not appended.
+    @discardableResult
+    public static func appendEvents(
+        path: String,
+        to writer: SegmentLogWriter,
+        batchEventCount: Int = 256,
+        limits: EventLimits = EventLimits(),
+        onError: (EventDecodingError) -> Void,
+        onAcknowledged: (Range<UInt64>) -> Void
+    ) throws(SegmentLogError) -> Int {
+        precondition(batchEventCount > 0)
+        var decoder = EventDecoder(limits: limits)
+        var header = EventHeader()
+        var batch: [LogRecord] = []
+        batch.reserveCapacity(batchEventCount)
+        var appended = 0
+        var failure: SegmentLogError?
+        func flush() {
+            guard failure == nil, !batch.isEmpty else { return }
+            do throws(SegmentLogError) {
+                let now = Timestamp.now().microsecondsSinceEpoch
+                let range = try writer.append(
+                    batch,
+                    nowMicroseconds: now,
+                    nowMonotonicNanoseconds: monotonicNanoseconds()
+                )
+                appended += batch.count
+                onAcknowledged(range)
+            } catch {
+                failure = error
+            }
+            batch.removeAll(keepingCapacity: true)
+        }
+        do throws(SystemCallError) {
+            let reader = try LineReader(path: path, lineByteCountMax: limits.eventByteCountMax)
+            defer { reader.close() }
+            unsafe try reader.forEachLine(
+                onOversizeLine: { line, lineStart, byteCount in
+                    onError(
+                        EventDecodingError(
+                            code: .limitExceeded,
+                            byteOffset: 0,
+                            fieldPath: "",
+                            message: "event is \(byteCount) bytes, more than the limit of \(limits.eventByteCountMax)"
+                        ).located(line: line, lineStart: lineStart, source: path)
+                    )
+                },
+                onLine: { line, lineStart, bytes in
+                    do throws(EventDecodingError) {
+                        try unsafe decoder.decodeHeader(bytes, into: &header)
+                    } catch {
+                        onError(error.located(line: line, lineStart: lineStart, source: path))
+                        return
+                    }
+                    batch.append(
+                        unsafe LogRecord(
+                            type: .event,
+                            timestampMicroseconds: header.occurred.microsecondsSinceEpoch,
+                            body: Array(bytes)
+                        )
+                    )
+                    if batch.count == batchEventCount { flush() }
+                }
+            )
+        } catch {
+            throw SegmentLogError(code: .ioFailed, path: error.path, message: error.operation, errno: error.errno)
+        }
+        flush()
+        if let failure { throw failure }
+        return appended
+    }
+
+    /// Reads every record of the log in `directory` from `fromSequence` on, verifying every frame.
+    /// Damage is an error naming the file and offset (a torn tail too: run the writer to recover it).
+    public static func forEachRecord(
+        directory: String,
+        fromSequence: UInt64 = 0,
+        _ body: (StoredRecord) -> Void
+    ) throws(SegmentLogError) -> LogSummary {
+        var summary = LogSummary()
+        let segments = try SegmentDirectory.segments(in: directory)
+        for (position, segment) in segments.enumerated() {
+            let next = position + 1 < segments.count ? segments[position + 1].firstSequence : UInt64.max
+            if next <= fromSequence && next != UInt64.max { continue }
+            let reader = try SegmentReader(path: directory + "/" + segment.name)
+            summary.segmentCount += 1
+            summary.fileByteCount += reader.byteCount
+            summary.firstSequence = summary.firstSequence ?? reader.header.firstSequence
+            frames: while true {
+                switch try reader.nextFrame() {
+                case .frame(let header, let fileOffset):
+                    summary.frameCount += 1
+                    summary.recordCount += Int(header.recordCount)
+                    summary.storedByteCount += UInt64(header.storedByteCount)
+                    summary.uncompressedByteCount += UInt64(header.uncompressedByteCount)
+                    summary.earliestMicroseconds = min(
+                        summary.earliestMicroseconds ?? .max,
+                        header.minTimestampMicroseconds
+                    )
+                    summary.latestMicroseconds = max(
+                        summary.latestMicroseconds ?? .min,
+                        header.maxTimestampMicroseconds
+                    )
+                    guard header.firstSequence + UInt64(header.recordCount) > fromSequence else { continue }
+                    let failure: FormatError? = unsafe reader.withPayload { payload in
+                        do throws(FormatError) {
+                            try unsafe FramePayload.forEachRecord(in: payload, header: header, fileOffset: fileOffset) {
+                                record in
+                                guard record.sequence >= fromSequence else { return }
+                                body(
+                                    StoredRecord(
+                                        sequence: record.sequence,
+                                        type: record.type,
+                                        timestampMicroseconds: record.timestampMicroseconds,
+                                        body: unsafe Array(payload[record.bodyRange]),
+                                        segmentPath: reader.path,
+                                        frameFileOffset: fileOffset
+                                    )
+                                )
+                            }
+                            return nil
+                        } catch {
+                            return error
+                        }
+                    }
+                    if let failure {
+                        throw SegmentLogError(
+                            code: .corrupt,
+                            path: reader.path,
+                            fileOffset: fileOffset,
+                            message: "bad records",
+                            format: failure
+                        )
+                    }
+                case .end:
+                    break frames
+                case .invalid(let fileOffset, let error, let reachesEnd):
+                    throw SegmentLogError(
+                        code: .corrupt,
+                        path: reader.path,
+                        fileOffset: fileOffset,
+                        message: reachesEnd ? "torn tail (opening the log for writing truncates it)" : "damaged frame",
+                        format: error
+                    )
+                }
+            }
+            summary.nextSequence = reader.nextSequence
+        }
+        return summary
+    }
+}
+
+/// Monotonic nanoseconds (`CLOCK_MONOTONIC`), for the writer's fsync interval.
+public func monotonicNanoseconds() -> UInt64 {
+    var spec = timespec()
+    unsafe clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}

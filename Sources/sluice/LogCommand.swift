@@ -1,0 +1,171 @@
+public import ArgumentParser
+public import Sluice
+
+extension FrameCompression: ExpressibleByArgument {
+    public init?(argument: String) {
+        switch argument {
+        case "lz4": self = .lz4Block
+        case "none": self = .none
+        default: return nil
+        }
+    }
+}
+
+struct Log: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The segment log: append, inspect, verify and dump (FORMAT.md has the format).",
+        subcommands: [Append.self, Inspect.self, Verify.self, Dump.self]
+    )
+
+    struct Append: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Append the valid events of a JSON Lines file to the log in DIR (created if missing).",
+            discussion: "Opening the log recovers it first (a torn tail is truncated and reported)."
+        )
+
+        @Argument(help: "The log directory.")
+        var directory: String
+        @Argument(help: "JSON Lines events ('-' for standard input).")
+        var file: String
+        @Option(help: "Events per append (one frame batch, one sync with --fsync always).")
+        var batchEvents = 256
+        @Option(help: "always, never, or interval:MILLISECONDS.")
+        var fsync = "always"
+        @Option(help: "lz4 or none.")
+        var compression = FrameCompression.lz4Block
+        @Flag(help: "Print 'ack FIRST END' on standard output after each acknowledged batch.")
+        var reportAcknowledged = false
+
+        func validate() throws {
+            guard batchEvents > 0 else { throw ValidationError("--batch-events must be positive") }
+            _ = try fsyncPolicy()
+        }
+
+        func fsyncPolicy() throws -> FsyncPolicy {
+            switch fsync {
+            case "always": return .always
+            case "never": return .never
+            default:
+                guard fsync.hasPrefix("interval:"), let milliseconds = Int(fsync.dropFirst(9)), milliseconds > 0 else {
+                    throw ValidationError("--fsync must be always, never or interval:MILLISECONDS")
+                }
+                return .interval(milliseconds: milliseconds)
+            }
+        }
+
+        func run() throws {
+            var configuration = LogConfiguration(directory: directory)
+            configuration.fsync = try fsyncPolicy()
+            configuration.compression = compression
+            var invalid = 0
+            do {
+                let writer = try SegmentLogWriter(
+                    configuration: configuration,
+                    nowMicroseconds: Timestamp.now().microsecondsSinceEpoch
+                )
+                if writer.recovery.repairedAnything { printError("recovered: \(writer.recovery)") }
+                if reportAcknowledged { printUnbuffered("start \(writer.nextSequence)") }
+                let appended = try LogFiles.appendEvents(
+                    path: file,
+                    to: writer,
+                    batchEventCount: batchEvents,
+                    onError: { error in
+                        invalid += 1
+                        printError("error: \(error)")
+                    },
+                    onAcknowledged: { range in
+                        if reportAcknowledged { printUnbuffered("ack \(range.lowerBound) \(range.upperBound)") }
+                    }
+                )
+                try writer.sync()
+                if !reportAcknowledged { print("appended \(appended) events; next sequence \(writer.nextSequence)") }
+            } catch {
+                printError("error: \(error)")
+                throw ExitStatus.ioFailure
+            }
+            if invalid > 0 { throw ExitStatus.invalidInput }
+        }
+    }
+
+    struct Inspect: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Segments, frames, records, compression ratio and time span."
+        )
+        @Argument(help: "The log directory.")
+        var directory: String
+
+        func run() throws {
+            let summary: LogSummary
+            do {
+                summary = try LogFiles.forEachRecord(directory: directory) { _ in }
+            } catch {
+                printError("error: \(error)")
+                throw ExitStatus.invalidInput
+            }
+            print("segments \(summary.segmentCount), frames \(summary.frameCount), records \(summary.recordCount)")
+            print("sequences \(summary.firstSequence ?? 0) ..< \(summary.nextSequence ?? 0)")
+            print(
+                "bytes on disk \(summary.fileByteCount), payload \(summary.uncompressedByteCount) → \(summary.storedByteCount) "
+                    + "stored, compression ratio \(format1(summary.compressionRatio))"
+            )
+            if let earliest = summary.earliestMicroseconds, let latest = summary.latestMicroseconds {
+                print(
+                    "time span \(Timestamp(microsecondsSinceEpoch: earliest)) … \(Timestamp(microsecondsSinceEpoch: latest))"
+                )
+            }
+        }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Check every segment header, frame checksum and record; exit 1 naming the file and offset of any damage."
+        )
+        @Argument(help: "The log directory.")
+        var directory: String
+
+        func run() throws {
+            do {
+                let summary = try LogFiles.forEachRecord(directory: directory) { _ in }
+                print(
+                    "ok: \(summary.segmentCount) segments, \(summary.frameCount) frames, \(summary.recordCount) records"
+                )
+            } catch {
+                printError("error: \(error)")
+                throw ExitStatus.invalidInput
+            }
+        }
+    }
+
+    struct Dump: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print records from a sequence on, one per line: SEQUENCE TYPE BODY."
+        )
+        @Argument(help: "The log directory.")
+        var directory: String
+        @Option(help: "The first sequence to print.")
+        var from: UInt64 = 0
+
+        func run() throws {
+            do {
+                let writer = try BufferedWriter(path: "-")
+                var writeError: SystemCallError?
+                _ = try LogFiles.forEachRecord(directory: directory, fromSequence: from) { record in
+                    guard writeError == nil else { return }
+                    do throws(SystemCallError) {
+                        try writer.write("\(record.sequence) \(record.type) ")
+                        try writer.write(record.body)
+                        try writer.write("\n")
+                    } catch {
+                        writeError = error
+                    }
+                }
+                if let writeError { throw writeError }
+                try writer.close()
+            } catch {
+                printError("error: \(error)")
+                throw ExitStatus.invalidInput
+            }
+        }
+    }
+}
