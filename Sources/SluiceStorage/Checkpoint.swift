@@ -1,7 +1,8 @@
+import SluiceCore
+
 #if canImport(Glibc)
 internal import Glibc
 #endif
-import SluiceCore
 
 /// Consumer cursors stored as small files next to the log, replaced atomically.
 ///
@@ -49,7 +50,9 @@ public struct CheckpointStore: Sendable {
         func corrupt(_ message: String) -> SegmentLogError {
             SegmentLogError(code: .corrupt, path: path, fileOffset: 0, message: message)
         }
-        guard count == Self.byteCount else { throw corrupt("checkpoint file is \(count) bytes, expected \(Self.byteCount)") }
+        guard count == Self.byteCount else {
+            throw corrupt("checkpoint file is \(count) bytes, expected \(Self.byteCount)")
+        }
         guard Array(bytes[0..<4]) == Array("SLCP".utf8) else { throw corrupt("not a checkpoint file") }
         let stored = UInt32(bytes[16]) | UInt32(bytes[17]) << 8 | UInt32(bytes[18]) << 16 | UInt32(bytes[19]) << 24
         guard CRC32C.checksum(Array(bytes[0..<16])) == stored else { throw corrupt("checkpoint checksum mismatch") }

@@ -1,7 +1,8 @@
+import SluiceCore
+
 #if canImport(Glibc)
 internal import Glibc
 #endif
-import SluiceCore
 
 /// What a retention pass removed.
 public struct RetentionReport: Sendable, Equatable {
@@ -37,7 +38,8 @@ public enum Retention {
             var remove = false
             if let totalByteCountMax, total > totalByteCountMax { remove = true }
             if let ageMaxMicroseconds {
-                let sealedBy = try SegmentReader(path: directory + "/" + segments[index + 1].name).header.createdMicroseconds
+                let sealedBy = try SegmentReader(path: directory + "/" + segments[index + 1].name).header
+                    .createdMicroseconds
                 if sealedBy < nowMicroseconds - ageMaxMicroseconds { remove = true }
             }
             guard remove else { break }
