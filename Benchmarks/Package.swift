@@ -46,5 +46,12 @@ let package = Package(
             path: "Sources/decode-ratio",
             swiftSettings: swiftSettings
         ),
+        // Log append vs raw LZ4 on the same bytes. `swift run -c release log-ratio`.
+        .executableTarget(
+            name: "log-ratio",
+            dependencies: [.product(name: "Sluice", package: "sluice")],
+            path: "Sources/log-ratio",
+            swiftSettings: swiftSettings
+        ),
     ]
 )
