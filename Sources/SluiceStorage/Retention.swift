@@ -44,6 +44,11 @@ public enum Retention {
             }
             guard remove else { break }
             let path = directory + "/" + segments[index].name
+            // The index goes first: a crash in between leaves a segment whose index is rebuilt at open.
+            let indexPath = SegmentIndex.path(forSegment: path)
+            if unsafe unlink(indexPath) != 0 && Glibc.errno != ENOENT {
+                throw SegmentLogError(code: .ioFailed, path: indexPath, message: "unlink", errno: Glibc.errno)
+            }
             _ = try systemCall("unlink", path: path) { unsafe unlink(path) }
             try LogDirectory.sync(directory)
             report.removedSegments.append(path)

@@ -42,6 +42,9 @@ public final class SegmentLogWriter {
     private var activeFirstSequence: UInt64
     private var activeByteCount: UInt64
     private var activeCreatedMicroseconds: Int64
+    private var activeIndex: FileDescriptor
+    private var activeIndexByteCount: UInt64
+    private var pendingIndex: [UInt8] = []
     private var lastSyncNanoseconds: UInt64 = 0
     private var unsyncedWrites = false
     private var pending: [UInt8] = []
@@ -60,6 +63,8 @@ public final class SegmentLogWriter {
         var report = RecoveryReport()
         let opened = try Self.openActiveSegment(configuration, nowMicroseconds: nowMicroseconds, report: &report)
         active = opened.file
+        activeIndex = opened.index
+        activeIndexByteCount = opened.indexByteCount
         activeFirstSequence = opened.firstSequence
         activeByteCount = opened.byteCount
         activeCreatedMicroseconds = opened.createdMicroseconds
@@ -94,11 +99,14 @@ public final class SegmentLogWriter {
         var frameStart = 0
         while frameStart < records.count {
             let frameEnd = framePrefix(records, from: frameStart)
-            let frame = encodeFrame(records[frameStart..<frameEnd], firstSequence: nextSequence)
+            let (frame, entry) = encodeFrame(records[frameStart..<frameEnd], firstSequence: nextSequence)
             if needsRoll(adding: frame.count, nowMicroseconds: nowMicroseconds) {
                 try flushPending()
                 try roll(nowMicroseconds: nowMicroseconds)
             }
+            var located = entry
+            located.fileOffset = activeByteCount + UInt64(pending.count)
+            pendingIndex += SegmentIndex.encode(located)
             pending.append(contentsOf: frame)
             nextSequence += UInt64(frameEnd - frameStart)
             frameStart = frameEnd
@@ -136,7 +144,8 @@ public final class SegmentLogWriter {
         return end
     }
 
-    private func encodeFrame(_ records: ArraySlice<LogRecord>, firstSequence: UInt64) -> [UInt8] {
+    /// The frame's bytes and its index entry (file offset still to be filled in).
+    private func encodeFrame(_ records: ArraySlice<LogRecord>, firstSequence: UInt64) -> ([UInt8], SegmentIndexEntry) {
         payload.removeAll(keepingCapacity: true)
         var mask: UInt8 = 0
         var minTimestamp = Int64.max
@@ -168,7 +177,7 @@ public final class SegmentLogWriter {
         } else {
             storedChecksum = unsafe payload.withUnsafeBytes { raw in unsafe FrameChecksum.update(0, raw) }
         }
-        FrameHeader(
+        let header = FrameHeader(
             compression: compressedCount == nil ? .none : .lz4Block,
             recordTypeMask: mask,
             firstSequence: firstSequence,
@@ -178,13 +187,14 @@ public final class SegmentLogWriter {
             payloadChecksum: storedChecksum,
             minTimestampMicroseconds: minTimestamp,
             maxTimestampMicroseconds: maxTimestamp
-        ).encode(into: &frame)
+        )
+        header.encode(into: &frame)
         if let compressedCount {
             frame.append(contentsOf: lz4.scratch[0..<compressedCount])
         } else {
             frame.append(contentsOf: payload)
         }
-        return frame
+        return (frame, SegmentIndexEntry(header, fileOffset: 0))
     }
 
     // MARK: - Writing, syncing, rolling
@@ -195,6 +205,11 @@ public final class SegmentLogWriter {
         activeByteCount += UInt64(pending.count)
         unsyncedWrites = true
         pending.removeAll(keepingCapacity: true)
+        // The index is derived data written after the frames: a crash between the two leaves it stale,
+        // and opening the log rebuilds it.
+        try activeIndex.writeAll(pendingIndex, fileOffset: activeIndexByteCount)
+        activeIndexByteCount += UInt64(pendingIndex.count)
+        pendingIndex.removeAll(keepingCapacity: true)
     }
 
     private func syncPerPolicy(nowMonotonicNanoseconds: UInt64) throws(SegmentLogError) {
@@ -233,7 +248,9 @@ public final class SegmentLogWriter {
             firstSequence: nextSequence,
             nowMicroseconds: nowMicroseconds
         )
-        active = created
+        active = created.file
+        activeIndex = created.index
+        activeIndexByteCount = UInt64(SegmentIndex.headerByteCount)
         activeFirstSequence = nextSequence
         activeByteCount = UInt64(SegmentHeader.byteCount)
         activeCreatedMicroseconds = nowMicroseconds
@@ -245,8 +262,10 @@ public final class SegmentLogWriter {
         _ configuration: LogConfiguration,
         firstSequence: UInt64,
         nowMicroseconds: Int64
-    ) throws(SegmentLogError) -> FileDescriptor {
+    ) throws(SegmentLogError) -> (file: FileDescriptor, index: FileDescriptor) {
         let path = configuration.directory + "/" + SegmentFileName.name(firstSequence: firstSequence)
+        try SegmentIndex.write([], segmentPath: path, segmentFirstSequence: firstSequence)
+        let index = try FileDescriptor(path: SegmentIndex.path(forSegment: path), flags: O_WRONLY)
         let file = try FileDescriptor(path: path, flags: O_WRONLY | O_CREAT | O_EXCL)
         var header: [UInt8] = []
         SegmentHeader(firstSequence: firstSequence, createdMicroseconds: nowMicroseconds).encode(into: &header)
@@ -255,7 +274,7 @@ public final class SegmentLogWriter {
             try file.syncData()
             try LogDirectory.sync(configuration.directory)
         }
-        return file
+        return (file, index)
     }
 
     private static func openActiveSegment(
@@ -263,17 +282,21 @@ public final class SegmentLogWriter {
         nowMicroseconds: Int64,
         report: inout RecoveryReport
     ) throws(SegmentLogError) -> (
-        file: FileDescriptor, firstSequence: UInt64, byteCount: UInt64, createdMicroseconds: Int64
+        file: FileDescriptor, index: FileDescriptor, indexByteCount: UInt64, firstSequence: UInt64, byteCount: UInt64,
+        createdMicroseconds: Int64
     ) {
+        let emptyIndexByteCount = UInt64(SegmentIndex.headerByteCount)
         let directory = configuration.directory
         let segments = try LogDirectory.segments(in: directory)
         report.segmentCount = segments.count
         guard let last = segments.last else {
-            let file = try createSegment(configuration, firstSequence: 0, nowMicroseconds: nowMicroseconds)
+            let created = try createSegment(configuration, firstSequence: 0, nowMicroseconds: nowMicroseconds)
             report.segmentCount = 1
-            return (file, 0, UInt64(SegmentHeader.byteCount), nowMicroseconds)
+            return (
+                created.file, created.index, emptyIndexByteCount, 0, UInt64(SegmentHeader.byteCount), nowMicroseconds
+            )
         }
-        for segment in segments.dropLast() {
+        for (position, segment) in segments.dropLast().enumerated() {
             let reader = try SegmentReader(path: directory + "/" + segment.name)
             guard reader.header.firstSequence == segment.firstSequence else {
                 throw SegmentLogError(
@@ -284,6 +307,11 @@ public final class SegmentLogWriter {
                         "header says first sequence \(reader.header.firstSequence), the name says \(segment.firstSequence)"
                 )
             }
+            try rebuildIndexIfStale(
+                segmentPath: reader.path,
+                firstSequence: segment.firstSequence,
+                nextSegmentFirstSequence: segments[position + 1].firstSequence
+            )
         }
         let path = directory + "/" + last.name
         let size = try FileDescriptor(path: path, flags: O_RDONLY).byteCount()
@@ -294,12 +322,15 @@ public final class SegmentLogWriter {
             report.removedIncompleteSegment = path
             report.droppedByteCount = size
             report.nextSequence = last.firstSequence
-            let file = try createSegment(
+            let created = try createSegment(
                 configuration,
                 firstSequence: last.firstSequence,
                 nowMicroseconds: nowMicroseconds
             )
-            return (file, last.firstSequence, UInt64(SegmentHeader.byteCount), nowMicroseconds)
+            return (
+                created.file, created.index, emptyIndexByteCount, last.firstSequence, UInt64(SegmentHeader.byteCount),
+                nowMicroseconds
+            )
         }
         let reader = try SegmentReader(path: path)
         guard reader.header.firstSequence == last.firstSequence else {
@@ -310,10 +341,11 @@ public final class SegmentLogWriter {
                 message: "segment name and header disagree"
             )
         }
+        var entries: [SegmentIndexEntry] = []
         scan: while true {
             switch try reader.nextFrame() {
-            case .frame:
-                continue
+            case .frame(let header, let fileOffset):
+                entries.append(SegmentIndexEntry(header, fileOffset: fileOffset))
             case .end:
                 break scan
             case .invalid(let fileOffset, let error, let reachesEnd):
@@ -336,18 +368,44 @@ public final class SegmentLogWriter {
             }
         }
         report.nextSequence = reader.nextSequence
+        // The active segment's index is always rewritten from the scan that recovery did anyway.
+        try SegmentIndex.write(entries, segmentPath: path, segmentFirstSequence: last.firstSequence)
+        let index = try FileDescriptor(path: SegmentIndex.path(forSegment: path), flags: O_WRONLY)
+        let indexByteCount = emptyIndexByteCount + UInt64(entries.count * SegmentIndex.entryByteCount)
         let file = try FileDescriptor(path: path, flags: O_WRONLY)
-        return (file, last.firstSequence, reader.fileOffset, reader.header.createdMicroseconds)
+        return (file, index, indexByteCount, last.firstSequence, reader.fileOffset, reader.header.createdMicroseconds)
+    }
+
+    /// Rebuilds a sealed segment's index when it is missing, malformed, or its last entry does not lead
+    /// exactly to the next segment's first sequence.
+    private static func rebuildIndexIfStale(
+        segmentPath: String,
+        firstSequence: UInt64,
+        nextSegmentFirstSequence: UInt64
+    ) throws(SegmentLogError) {
+        if let entries = try SegmentIndex.load(segmentPath: segmentPath, segmentFirstSequence: firstSequence),
+            let last = entries.last,
+            let header = try frameHeader(path: segmentPath, fileOffset: last.fileOffset),
+            header.firstSequence == last.firstSequence,
+            header.firstSequence + UInt64(header.recordCount) == nextSegmentFirstSequence
+        {
+            return
+        }
+        let entries = try SegmentIndex.build(segmentPath: segmentPath)
+        try SegmentIndex.write(entries, segmentPath: segmentPath, segmentFirstSequence: firstSequence)
+    }
+
+    /// The frame header at `fileOffset` when it is intact, else `nil`.
+    private static func frameHeader(path: String, fileOffset: UInt64) throws(SegmentLogError) -> FrameHeader? {
+        let file = try FileDescriptor(path: path, flags: O_RDONLY)
+        var bytes = [UInt8](repeating: 0, count: FrameHeader.byteCount)
+        let count = try file.read(into: &bytes, count: bytes.count, fileOffset: fileOffset)
+        guard count == FrameHeader.byteCount else { return nil }
+        return try? FrameHeader.decode(bytes, fileOffset: fileOffset)
     }
 
     /// The record count of the frame header at `fileOffset` when it is still intact, else 0.
     private static func readableRecordCount(path: String, fileOffset: UInt64) throws(SegmentLogError) -> Int {
-        let file = try FileDescriptor(path: path, flags: O_RDONLY)
-        var bytes = [UInt8](repeating: 0, count: FrameHeader.byteCount)
-        let count = try file.read(into: &bytes, count: bytes.count, fileOffset: fileOffset)
-        guard count == FrameHeader.byteCount,
-            let header = try? FrameHeader.decode(bytes, fileOffset: fileOffset)
-        else { return 0 }
-        return Int(header.recordCount)
+        try frameHeader(path: path, fileOffset: fileOffset).map { Int($0.recordCount) } ?? 0
     }
 }

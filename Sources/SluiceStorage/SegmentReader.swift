@@ -105,6 +105,14 @@ public final class SegmentReader {
         return .frame(frame, fileOffset: start)
     }
 
+    /// Continues reading at an indexed frame (from ``SegmentIndex``). The entry is checked against the
+    /// frame header found there when the frame is read: a stale entry shows up as an invalid frame.
+    public func seek(to entry: SegmentIndexEntry) {
+        precondition(entry.fileOffset >= UInt64(SegmentHeader.byteCount), "index entry inside the segment header")
+        fileOffset = entry.fileOffset
+        nextSequence = entry.firstSequence
+    }
+
     /// Calls `body` with the uncompressed payload of the frame last returned by ``nextFrame()``.
     public func withPayload<Result, Failure: Error>(
         _ body: (UnsafeRawBufferPointer) throws(Failure) -> Result

@@ -145,12 +145,25 @@ struct Log: ParsableCommand {
         var directory: String
         @Option(help: "The first sequence to print.")
         var from: UInt64 = 0
+        @Option(help: "Only records at or after this time (RFC 3339).")
+        var fromTime: String?
 
         func run() throws {
+            var fromTimestamp: Int64?
+            if let fromTime {
+                guard let parsed = Timestamp.parse(fromTime) else {
+                    throw ValidationError("--from-time '\(fromTime)' is not an RFC 3339 date-time")
+                }
+                fromTimestamp = parsed.microsecondsSinceEpoch
+            }
             do {
                 let writer = try BufferedWriter(path: "-")
                 var writeError: SystemCallError?
-                _ = try LogFiles.forEachRecord(directory: directory, fromSequence: from) { record in
+                _ = try LogFiles.forEachRecord(
+                    directory: directory,
+                    fromSequence: from,
+                    fromTimestampMicroseconds: fromTimestamp
+                ) { record in
                     guard writeError == nil else { return }
                     do throws(SystemCallError) {
                         try writer.write("\(record.sequence) \(record.type) ")

@@ -106,11 +106,15 @@ public enum LogFiles {
         return appended
     }
 
-    /// Reads every record of the log in `directory` from `fromSequence` on, verifying every frame.
-    /// Damage is an error naming the file and offset (a torn tail too: run the writer to recover it).
+    /// Reads every record of the log in `directory` from `fromSequence` on (and, when given, with a
+    /// timestamp at or after `fromTimestampMicroseconds`), verifying every frame it reads. The sparse
+    /// index finds the first frame to read, so a read from late in the log does not scan what comes
+    /// before (a missing index is built from the segment on the fly). The summary covers the frames read.
+    /// Damage is an error naming the file and offset (a torn tail too: open the writer to recover it).
     public static func forEachRecord(
         directory: String,
         fromSequence: UInt64 = 0,
+        fromTimestampMicroseconds: Int64? = nil,
         _ body: (StoredRecord) -> Void
     ) throws(SegmentLogError) -> LogSummary {
         var summary = LogSummary()
@@ -119,6 +123,22 @@ public enum LogFiles {
             let next = position + 1 < segments.count ? segments[position + 1].firstSequence : UInt64.max
             if next <= fromSequence && next != UInt64.max { continue }
             let reader = try SegmentReader(path: directory + "/" + segment.name)
+            if fromSequence > segment.firstSequence || fromTimestampMicroseconds != nil {
+                var entries = try SegmentIndex.load(
+                    segmentPath: reader.path,
+                    segmentFirstSequence: segment.firstSequence
+                )
+                if entries == nil { entries = try SegmentIndex.build(segmentPath: reader.path) }
+                let indexed = entries ?? []
+                let bySequence = indexed.lastIndex { $0.firstSequence <= fromSequence } ?? 0
+                let byTime =
+                    fromTimestampMicroseconds.map { from in
+                        indexed.firstIndex { $0.maxTimestampMicroseconds >= from } ?? indexed.count
+                    } ?? 0
+                let start = max(bySequence, byTime)
+                guard start < indexed.count else { continue }
+                reader.seek(to: indexed[start])
+            }
             summary.segmentCount += 1
             summary.fileByteCount += reader.byteCount
             summary.firstSequence = summary.firstSequence ?? reader.header.firstSequence
@@ -143,6 +163,7 @@ public enum LogFiles {
                             try unsafe FramePayload.forEachRecord(in: payload, header: header, fileOffset: fileOffset) {
                                 record in
                                 guard record.sequence >= fromSequence else { return }
+                                if let from = fromTimestampMicroseconds, record.timestampMicroseconds < from { return }
                                 body(
                                     StoredRecord(
                                         sequence: record.sequence,
