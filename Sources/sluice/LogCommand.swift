@@ -147,6 +147,47 @@ struct Log: ParsableCommand {
         var from: UInt64 = 0
         @Option(help: "Only records at or after this time (RFC 3339).")
         var fromTime: String?
+        @Option(help: "Only events before this time (RFC 3339).")
+        var untilTime: String?
+        @Option(help: "Event-name pattern (exact, prefix* or glob with * ? [..]); repeat for OR.")
+        var event: [String] = []
+        @Option(help: "Branch name; repeat for OR.")
+        var branch: [String] = []
+        @Option(help: "Primary node kind; repeat for OR.")
+        var kind: [String] = []
+        @Option(help: "Account id; repeat for OR.")
+        var account: [String] = []
+        @Option(
+            help:
+                "Related label as [ROLE:]KEY=PATTERN, e.g. infrahub.branch:infrahub.resource.label=main; repeat for AND."
+        )
+        var related: [String] = []
+
+        func filter() throws -> EventFilter {
+            var filter = EventFilter()
+            filter.eventNames = event.map(Glob.init)
+            filter.branches = Set(branch)
+            filter.nodeKinds = Set(kind)
+            filter.accounts = Set(account)
+            for condition in related {
+                guard let equals = condition.firstIndex(of: "=") else {
+                    throw ValidationError("--related '\(condition)' must be [ROLE:]KEY=PATTERN")
+                }
+                let left = condition[..<equals]
+                let pattern = String(condition[condition.index(after: equals)...])
+                let parts = left.split(separator: ":", maxSplits: 1)
+                let role = parts.count == 2 ? String(parts[0]) : nil
+                let key = String(parts.count == 2 ? parts[1] : parts[0])
+                filter.relatedLabels.append(EventFilter.RelatedLabel(role: role, key: key, value: Glob(pattern)))
+            }
+            if let untilTime {
+                guard let until = Timestamp.parse(untilTime) else {
+                    throw ValidationError("--until-time '\(untilTime)' is not an RFC 3339 date-time")
+                }
+                filter.untilTimestamp = until
+            }
+            return filter
+        }
 
         func run() throws {
             var fromTimestamp: Int64?
@@ -156,13 +197,15 @@ struct Log: ParsableCommand {
                 }
                 fromTimestamp = parsed.microsecondsSinceEpoch
             }
+            let filter = try filter()
             do {
                 let writer = try BufferedWriter(path: "-")
                 var writeError: SystemCallError?
                 _ = try LogFiles.forEachRecord(
                     directory: directory,
                     fromSequence: from,
-                    fromTimestampMicroseconds: fromTimestamp
+                    fromTimestampMicroseconds: fromTimestamp,
+                    filter: filter
                 ) { record in
                     guard writeError == nil else { return }
                     do throws(SystemCallError) {

@@ -54,6 +54,42 @@ import Testing
         }
     }
 
+    /// Filtered scans return exactly what filtering every decoded event would.
+    @Test func filteredScansMatchANaiveFilter() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let directory = temporary.path + "/log"
+        let records = try Self.makeLog(directory, eventCount: 400)
+        var filters: [EventFilter] = []
+        var byName = EventFilter()
+        byName.eventNames = [Glob("infrahub.node.*"), Glob("infrahub.branch.merged")]
+        filters.append(byName)
+        var byBranchAndKind = EventFilter()
+        byBranchAndKind.branches = ["main"]
+        byBranchAndKind.nodeKinds = ["InfraDevice", "IpamPrefix"]
+        filters.append(byBranchAndKind)
+        var byRelated = EventFilter()
+        byRelated.relatedLabels = [
+            EventFilter.RelatedLabel(role: "infrahub.event", key: "infrahub.event.level", value: Glob("[12]"))
+        ]
+        byRelated.fromTimestamp = Timestamp(microsecondsSinceEpoch: 1_001_000)
+        byRelated.untilTimestamp = Timestamp(microsecondsSinceEpoch: 1_003_000)
+        filters.append(byRelated)
+        for filter in filters {
+            var decoder = EventDecoder()
+            var expected: [UInt64] = []
+            for (index, record) in records.enumerated() {
+                var event = try decoder.decode(record.body)
+                event.header.occurred = Timestamp(microsecondsSinceEpoch: record.timestampMicroseconds)
+                if filter.matches(event, symbols: decoder.symbols) { expected.append(UInt64(index)) }
+            }
+            var read: [UInt64] = []
+            _ = try LogFiles.forEachRecord(directory: directory, filter: filter) { read.append($0.sequence) }
+            #expect(!expected.isEmpty)
+            #expect(read == expected)
+        }
+    }
+
     /// Missing or stale indexes are rebuilt when the log is opened.
     @Test func rebuildsMissingAndStaleIndexes() throws {
         let temporary = TemporaryDirectory()

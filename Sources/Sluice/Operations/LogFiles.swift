@@ -115,9 +115,13 @@ public enum LogFiles {
         directory: String,
         fromSequence: UInt64 = 0,
         fromTimestampMicroseconds: Int64? = nil,
+        filter: EventFilter? = nil,
         _ body: (StoredRecord) -> Void
     ) throws(SegmentLogError) -> LogSummary {
         var summary = LogSummary()
+        let filter = filter.flatMap { $0.isEmpty ? nil : $0 }
+        var decoder = EventDecoder()
+        var eventHeader = EventHeader()
         let segments = try SegmentDirectory.segments(in: directory)
         for (position, segment) in segments.enumerated() {
             let next = position + 1 < segments.count ? segments[position + 1].firstSequence : UInt64.max
@@ -158,18 +162,47 @@ public enum LogFiles {
                         header.maxTimestampMicroseconds
                     )
                     guard header.firstSequence + UInt64(header.recordCount) > fromSequence else { continue }
+                    if let filter {
+                        // Early skip on frame metadata: no event records, or no overlap with the time range.
+                        guard header.recordTypeMask & (1 << RecordType.event.rawValue) != 0,
+                            filter.mayMatch(
+                                minimumMicroseconds: header.minTimestampMicroseconds,
+                                maximumMicroseconds: header.maxTimestampMicroseconds
+                            )
+                        else { continue }
+                    }
                     let failure: FormatError? = unsafe reader.withPayload { payload in
                         do throws(FormatError) {
                             try unsafe FramePayload.forEachRecord(in: payload, header: header, fileOffset: fileOffset) {
                                 record in
                                 guard record.sequence >= fromSequence else { return }
                                 if let from = fromTimestampMicroseconds, record.timestampMicroseconds < from { return }
+                                let bytes = unsafe Array(payload[record.bodyRange])
+                                if let filter {
+                                    guard record.type == .event else { return }
+                                    do throws(EventDecodingError) {
+                                        try decoder.decodeHeader(bytes, into: &eventHeader)
+                                    } catch {
+                                        return  // not an event a producer could have sent; it cannot match
+                                    }
+                                    // Time conditions use the record's timestamp, as the frame-level skip does
+                                    // (for events appended by `appendEvents` it is their `occurred`).
+                                    eventHeader.occurred = Timestamp(
+                                        microsecondsSinceEpoch: record.timestampMicroseconds
+                                    )
+                                    guard
+                                        filter.matches(
+                                            Event(header: eventHeader, bytes: bytes),
+                                            symbols: decoder.symbols
+                                        )
+                                    else { return }
+                                }
                                 body(
                                     StoredRecord(
                                         sequence: record.sequence,
                                         type: record.type,
                                         timestampMicroseconds: record.timestampMicroseconds,
-                                        body: unsafe Array(payload[record.bodyRange]),
+                                        body: bytes,
                                         segmentPath: reader.path,
                                         frameFileOffset: fileOffset
                                     )
