@@ -13,7 +13,8 @@ public struct RetentionReport: Sendable, Equatable {
 }
 
 /// Deletes whole sealed segments, oldest first, by age and by total size. The newest (active) segment is
-/// never deleted.
+/// never deleted, nor any segment holding a sequence at or after `protectedFromSequence` (the slowest
+/// consumer's checkpoint, when consumers must not be overtaken).
 ///
 /// A sealed segment's data is no newer than the creation time of the segment after it, so a segment is
 /// old enough to go when the next segment was created before `now - ageMax`. Deletion is crash-safe: files
@@ -24,7 +25,8 @@ public enum Retention {
         directory: String,
         ageMaxMicroseconds: Int64?,
         totalByteCountMax: UInt64?,
-        nowMicroseconds: Int64
+        nowMicroseconds: Int64,
+        protectedFromSequence: UInt64? = nil
     ) throws(SegmentLogError) -> RetentionReport {
         var report = RetentionReport()
         let segments = try SegmentDirectory.segments(in: directory)
@@ -42,6 +44,8 @@ public enum Retention {
                     .createdMicroseconds
                 if sealedBy < nowMicroseconds - ageMaxMicroseconds { remove = true }
             }
+            // Consumers' cursors win over limits: a segment holding a protected sequence stays.
+            if let protectedFromSequence, segments[index + 1].firstSequence > protectedFromSequence { remove = false }
             guard remove else { break }
             let path = directory + "/" + segments[index].name
             // The index goes first: a crash in between leaves a segment whose index is rebuilt at open.

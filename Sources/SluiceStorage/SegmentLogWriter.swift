@@ -1,5 +1,4 @@
 import SluiceCore
-import Synchronization
 
 #if canImport(Glibc)
 internal import Glibc
@@ -37,7 +36,8 @@ public final class SegmentLogWriter {
     /// The sequence the next appended record gets.
     public private(set) var nextSequence: UInt64
 
-    private let durable: Atomic<UInt64>
+    /// The durable position; followers wait on it (``DurableCursor/wait(beyond:timeoutNanoseconds:)``).
+    public let cursor: DurableCursor
     private var active: FileDescriptor
     private var activeFirstSequence: UInt64
     private var activeByteCount: UInt64
@@ -69,12 +69,12 @@ public final class SegmentLogWriter {
         activeByteCount = opened.byteCount
         activeCreatedMicroseconds = opened.createdMicroseconds
         nextSequence = report.nextSequence
-        durable = Atomic(report.nextSequence)
+        cursor = DurableCursor(report.nextSequence)
         recovery = report
     }
 
     /// Every record with a sequence below this is durable per the fsync policy (with `.never`: written).
-    public var durableSequence: UInt64 { durable.load(ordering: .acquiring) }
+    public var durableSequence: UInt64 { cursor.current }
 
     /// Appends `records` in order; returns their sequences. With `.always` they are durable on return.
     /// - Throws: `recordTooLarge` (nothing appended) when a record cannot fit in one frame; `ioFailed`.
@@ -126,7 +126,7 @@ public final class SegmentLogWriter {
     public func sync() throws(SegmentLogError) {
         if unsyncedWrites { try active.syncData() }
         unsyncedWrites = false
-        durable.store(nextSequence, ordering: .releasing)
+        cursor.publish(nextSequence)
     }
 
     // MARK: - Frames
@@ -223,7 +223,7 @@ public final class SegmentLogWriter {
                 lastSyncNanoseconds = nowMonotonicNanoseconds
             }
         case .never:
-            durable.store(nextSequence, ordering: .releasing)
+            cursor.publish(nextSequence)
         }
     }
 

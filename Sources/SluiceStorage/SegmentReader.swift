@@ -12,8 +12,8 @@ internal import Glibc
 public final class SegmentReader {
     public let path: String
     public let header: SegmentHeader
-    /// File size when the reader was opened (a reader does not see later appends).
-    public let byteCount: UInt64
+    /// File size when the reader was opened or last ``refresh()``ed.
+    public private(set) var byteCount: UInt64
     private let file: FileDescriptor
     private var stored: [UInt8] = []
     private var payload: [UInt8] = []
@@ -103,6 +103,11 @@ public final class SegmentReader {
         fileOffset = frameEnd
         nextSequence = frame.firstSequence + UInt64(frame.recordCount)
         return .frame(frame, fileOffset: start)
+    }
+
+    /// Re-reads the file size, so frames appended since are seen (followers of the active segment).
+    public func refresh() throws(SegmentLogError) {
+        byteCount = try file.byteCount()
     }
 
     /// Continues reading at an indexed frame (from ``SegmentIndex``). The entry is checked against the
