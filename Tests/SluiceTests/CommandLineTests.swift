@@ -110,4 +110,41 @@ import Testing
         #expect(bad.status == 1)
         #expect(bad.standardError.contains("invalidHeader"))
     }
+
+    @Test func logCommandsAppendInspectVerifyAndDump() throws {
+        guard Self.available else {
+            print("skipping: \(Self.executable) not built")
+            return
+        }
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let events = temporary.path + "/events.jsonl"
+        let log = temporary.path + "/log"
+        #expect(try Self.run(["fixtures", "generate", "--events", "300", "--seed", "5", "-o", events]).status == 0)
+        let appended = try Self.run(["log", "append", log, events, "--batch-events", "50"])
+        #expect(appended.status == 0)
+        #expect(appended.standardOutput.contains("appended 300 events; next sequence 300"))
+        let inspected = try Self.run(["log", "inspect", log])
+        #expect(inspected.standardOutput.contains("records 300"))
+        #expect(inspected.standardOutput.contains("compression ratio"))
+        #expect(try Self.run(["log", "verify", log]).status == 0)
+        let dumped = try Self.run(["log", "dump", log, "--from", "298"])
+        #expect(dumped.standardOutput.split(separator: "\n").map { $0.prefix(10) } == ["298 event ", "299 event "])
+        let filtered = try Self.run(["log", "dump", log, "--event", "infrahub.node.*", "--branch", "main"])
+        #expect(filtered.status == 0)
+        #expect(filtered.standardOutput.split(separator: "\n").allSatisfy { $0.contains(#""event":"infrahub.node."#) })
+
+        // Damage a byte in the middle of the first frame's payload: verify names the file and offset.
+        let segment = log + "/00000000000000000000.segment"
+        var bytes = try readRepositoryFileAbsolute(segment)
+        bytes[200] ^= 0xFF
+        writeFile(segment, bytes)
+        let verified = try Self.run(["log", "verify", log])
+        #expect(verified.status == 1)
+        #expect(verified.standardError.contains("00000000000000000000.segment at file offset 64"))
+    }
+
+    func readRepositoryFileAbsolute(_ path: String) throws -> [UInt8] {
+        try #require(FileManager.default.contents(atPath: path)).map { $0 }
+    }
 }
