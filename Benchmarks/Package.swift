@@ -15,6 +15,8 @@ let package = Package(
         // Named explicitly: a path dependency is otherwise named after its folder ("main" here).
         .package(name: "sluice", path: "../"),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+        // The embedded database a user would otherwise pick, as the anchor for log appends (benchmark only).
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // The fixture batch and the Foundation anchor (Codable structs), shared by both executables.
@@ -51,6 +53,17 @@ let package = Package(
             name: "log-ratio",
             dependencies: [.product(name: "Sluice", package: "sluice")],
             path: "Sources/log-ratio",
+            swiftSettings: swiftSettings
+        ),
+        // Log append vs SQLite (WAL, batched transactions), scans, and interval-fsync latency.
+        // `swift run -c release log-bench`.
+        .executableTarget(
+            name: "log-bench",
+            dependencies: [
+                .product(name: "Sluice", package: "sluice"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Sources/log-bench",
             swiftSettings: swiftSettings
         ),
     ]
