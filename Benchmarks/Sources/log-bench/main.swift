@@ -49,9 +49,10 @@ func seconds(_ duration: Duration) -> Double {
 func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
 func temporaryPath(_ name: String) -> String { NSTemporaryDirectory() + "sluice-log-bench-\(getpid())-\(name)" }
 
-func appendSluice(durable: Bool, round: Int) throws -> Double {
+func appendSluice(durable: Bool, round: Int, compression: FrameCompression = .lz4Block) throws -> Double {
     var configuration = LogConfiguration(directory: temporaryPath("log-\(durable)-\(round)"))
     configuration.fsync = durable ? .always : .never
+    configuration.compression = compression
     let writer = try SegmentLogWriter(configuration: configuration, nowMicroseconds: 0)
     let elapsed = try clock.measure {
         var start = 0
@@ -105,9 +106,11 @@ func appendSQLite(durable: Bool, round: Int) throws -> Double {
 print("events \(eventCount), \(byteCount) bytes (seed 42), batches of \(batchEventCount), \(rounds) rounds")
 for durable in [false, true] {
     var ours: [Double] = []
+    var uncompressed: [Double] = []
     var sqlite: [Double] = []
     for round in 0..<rounds {
         ours.append(try appendSluice(durable: durable, round: round))
+        uncompressed.append(try appendSluice(durable: durable, round: round, compression: .none))
         sqlite.append(try appendSQLite(durable: durable, round: round))
     }
     let mode = durable ? "durable (fsync always / synchronous=FULL)" : "not durable (fsync never / synchronous=OFF)"
@@ -126,6 +129,14 @@ for durable in [false, true] {
             median(sqlite) * 1000,
             megabytes / median(sqlite),
             Double(eventCount) / median(sqlite) / 1000
+        )
+    )
+    print(
+        String(
+            format: "  SegmentLogWriter, no compression  median %7.1f ms  %6.0f MB/s  (SQLite time / this: %.1fx)",
+            median(uncompressed) * 1000,
+            megabytes / median(uncompressed),
+            median(sqlite) / median(uncompressed)
         )
     )
     let ratios = zip(ours, sqlite).map { $1 / $0 }
