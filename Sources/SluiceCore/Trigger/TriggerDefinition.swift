@@ -1,0 +1,162 @@
+/// What a trigger does when it fires: call a webhook or run a workflow, with parameters.
+public struct TriggerAction: Sendable, Equatable {
+    public enum Kind: String, Sendable { case webhook, workflow }
+    public var kind: Kind
+    /// The webhook's or workflow's name in the configuration.
+    public var reference: String
+    public var parameters: JSONObject
+
+    public init(kind: Kind, reference: String, parameters: JSONObject = JSONObject()) {
+        self.kind = kind
+        self.reference = reference
+        self.parameters = parameters
+    }
+}
+
+/// A trigger: which events it reacts to and what it does (Prefect's event trigger, spec §b).
+public struct TriggerDefinition: Sendable, Equatable {
+    public enum Posture: String, Sendable {
+        /// Fire when enough matching events occur.
+        case reactive = "Reactive"
+        /// Fire when too few matching events occur within the window.
+        case proactive = "Proactive"
+    }
+
+    public var name: String
+    public var events: EventNamePatterns
+    /// Tested against the primary resource only.
+    public var match: ResourceSpecification
+    /// Each specification must be satisfied by some related resource (possibly different ones).
+    public var matchRelated: [ResourceSpecification]
+    public var posture: Posture = .reactive
+    public var threshold: Int = 1
+    /// Bucket length in seconds (0: immediate).
+    public var withinSeconds: Double = 0
+    /// Label names whose values key separate buckets (`related:<role>:<label>` reads a related resource).
+    public var forEach: [String] = []
+    public var enabled: Bool = true
+    public var actions: [TriggerAction] = []
+
+    public init(
+        name: String,
+        events: EventNamePatterns,
+        match: ResourceSpecification = ResourceSpecification(),
+        matchRelated: [ResourceSpecification] = [],
+        actions: [TriggerAction] = []
+    ) {
+        self.name = name
+        self.events = events
+        self.match = match
+        self.matchRelated = matchRelated
+        self.actions = actions
+    }
+}
+
+extension TriggerDefinition {
+    /// Reads a trigger from JSON (or YAML already turned into a ``JSONValue``):
+    ///
+    /// ```json
+    /// {"name": "…", "enabled": true,
+    ///  "trigger": {"expect": ["…"], "after": [], "match": {…}, "match_related": {…} | [{…}],
+    ///              "posture": "Reactive", "threshold": 1, "within": 0, "for_each": []},
+    ///  "actions": [{"webhook": "name", "parameters": {…}} | {"workflow": "name", "parameters": {…}}]}
+    /// ```
+    /// The `trigger` object is Prefect's automation trigger as Infrahub writes it (spec §b.1); its keys may
+    /// also stand at the top level. `path` names the definition in errors.
+    public init(json: JSONValue, path: String) throws(TriggerDefinitionError) {
+        guard let object = json.objectValue else {
+            throw TriggerDefinitionError(path: path, message: "must be an object")
+        }
+        guard let name = object["name"]?.stringValue, !name.isEmpty else {
+            throw TriggerDefinitionError(path: "\(path).name", message: "required, a non-empty string")
+        }
+        let trigger = object["trigger"]?.objectValue ?? object
+        let triggerPath = object["trigger"] == nil ? path : "\(path).trigger"
+        let expect = try Self.strings(trigger["expect"], "\(triggerPath).expect")
+        let after = try Self.strings(trigger["after"], "\(triggerPath).after")
+        self.init(name: name, events: EventNamePatterns(expect: expect, after: after))
+        if let match = trigger["match"] {
+            self.match = try ResourceSpecification(json: match, path: "\(triggerPath).match")
+        }
+        switch trigger["match_related"] {
+        case nil: matchRelated = []
+        case .array(let specifications)?:
+            matchRelated = []
+            for (position, specification) in specifications.enumerated() {
+                matchRelated.append(
+                    try ResourceSpecification(json: specification, path: "\(triggerPath).match_related[\(position)]")
+                )
+            }
+        case let specification?:
+            let parsed = try ResourceSpecification(json: specification, path: "\(triggerPath).match_related")
+            matchRelated = parsed.matchesEveryResource ? [] : [parsed]
+        }
+        if let posture = trigger["posture"] {
+            guard let text = posture.stringValue, let parsed = Posture(rawValue: text) else {
+                throw TriggerDefinitionError(path: "\(triggerPath).posture", message: "must be Reactive or Proactive")
+            }
+            self.posture = parsed
+        }
+        if let threshold = trigger["threshold"] {
+            guard let value = threshold.int64Value, value >= 1, value <= Int64(Int32.max) else {
+                throw TriggerDefinitionError(path: "\(triggerPath).threshold", message: "must be a positive integer")
+            }
+            self.threshold = Int(value)
+        }
+        if let within = trigger["within"] {
+            guard case .number(let text) = within, let seconds = Double(text), seconds >= 0 else {
+                throw TriggerDefinitionError(
+                    path: "\(triggerPath).within",
+                    message: "must be a non-negative number of seconds"
+                )
+            }
+            withinSeconds = seconds
+        }
+        forEach = try Self.strings(trigger["for_each"], "\(triggerPath).for_each")
+        if let enabled = object["enabled"] {
+            guard let value = enabled.boolValue else {
+                throw TriggerDefinitionError(path: "\(path).enabled", message: "must be true or false")
+            }
+            self.enabled = value
+        }
+        actions = try Self.actions(object["actions"], "\(path).actions")
+    }
+
+    private static func strings(_ value: JSONValue?, _ path: String) throws(TriggerDefinitionError) -> [String] {
+        guard let value else { return [] }
+        guard let elements = value.arrayValue else {
+            throw TriggerDefinitionError(path: path, message: "must be a list of strings")
+        }
+        var strings: [String] = []
+        for (position, element) in elements.enumerated() {
+            guard let text = element.stringValue else {
+                throw TriggerDefinitionError(path: "\(path)[\(position)]", message: "must be a string")
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    private static func actions(_ value: JSONValue?, _ path: String) throws(TriggerDefinitionError) -> [TriggerAction] {
+        guard let value else { return [] }
+        guard let elements = value.arrayValue else {
+            throw TriggerDefinitionError(path: path, message: "must be a list")
+        }
+        var actions: [TriggerAction] = []
+        for (position, element) in elements.enumerated() {
+            let elementPath = "\(path)[\(position)]"
+            let parameters = element["parameters"]?.objectValue ?? JSONObject()
+            if let webhook = element["webhook"]?.stringValue {
+                actions.append(TriggerAction(kind: .webhook, reference: webhook, parameters: parameters))
+            } else if let workflow = element["workflow"]?.stringValue {
+                actions.append(TriggerAction(kind: .workflow, reference: workflow, parameters: parameters))
+            } else {
+                throw TriggerDefinitionError(
+                    path: elementPath,
+                    message: "needs \"webhook\" or \"workflow\" naming the action"
+                )
+            }
+        }
+        return actions
+    }
+}
