@@ -66,5 +66,12 @@ let package = Package(
             path: "Sources/log-bench",
             swiftSettings: swiftSettings
         ),
+        // Trigger matching: compiled index vs the naive reference matcher. `swift run -c release trigger-ratio`.
+        .executableTarget(
+            name: "trigger-ratio",
+            dependencies: [.product(name: "Sluice", package: "sluice")],
+            path: "Sources/trigger-ratio",
+            swiftSettings: swiftSettings
+        ),
     ]
 )
