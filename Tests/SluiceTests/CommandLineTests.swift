@@ -144,6 +144,44 @@ import Testing
         #expect(verified.standardError.contains("00000000000000000000.segment at file offset 64"))
     }
 
+    @Test func triggersCompileAndExplain() throws {
+        guard Self.available else {
+            print("skipping: \(Self.executable) not built")
+            return
+        }
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let config = temporary.path + "/config.json"
+        writeFile(
+            config,
+            Array(
+                #"""
+                {"default_branch": "main",
+                 "webhooks": [{"name": "devices", "event_type": "infrahub.node.updated", "branch_scope": "all_branches", "node_kind": "InfraInterface*"},
+                              {"name": "main-only", "event_type": "all"}],
+                 "triggers": [{"name": "explicit", "trigger": {"expect": ["infrahub.node.*"], "match": {"infrahub.node.action": "deleted"}}}]}
+                """#.utf8
+            )
+        )
+        let compiled = try Self.run(["triggers", "compile", "--config", config])
+        #expect(compiled.status == 0)
+        #expect(compiled.standardOutput.contains("2 webhooks + 1 triggers (3 enabled)"))
+        let event = temporary.path + "/event.json"
+        let stream = try readRepositoryFile("fixtures/infrahub/all-event-types.jsonl")
+        writeFile(event, Array(stream.split(separator: 0x0A)[1]))  // infrahub.node.updated, InfraInterfaceL3, main
+        let explained = try Self.run(["triggers", "explain", "--config", config, event])
+        #expect(explained.status == 0)
+        #expect(explained.standardOutput.contains("webhook::devices: fires"))
+        #expect(explained.standardOutput.contains("webhook::main-only: fires"))
+        #expect(
+            explained.standardOutput.contains(#"explicit: match: infrahub.node.action = "updated" fails [deleted]"#)
+        )
+        writeFile(config, Array(#"{"webhooks": [{"name": "x", "branch_scope": "nowhere"}]}"#.utf8))
+        let invalid = try Self.run(["triggers", "compile", "--config", config])
+        #expect(invalid.status == 1)
+        #expect(invalid.standardError.contains("webhooks[0].branch_scope"))
+    }
+
     func readRepositoryFileAbsolute(_ path: String) throws -> [UInt8] {
         try #require(FileManager.default.contents(atPath: path)).map { $0 }
     }
