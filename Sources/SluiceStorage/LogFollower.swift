@@ -36,32 +36,15 @@ public final class LogFollower {
             try reader.refresh()
             switch try reader.nextFrame() {
             case .frame(let header, let fileOffset):
-                let failure: FormatError? = unsafe reader.withPayload { payload in
-                    do throws(FormatError) {
-                        try unsafe FramePayload.forEachRecord(in: payload, header: header, fileOffset: fileOffset) {
-                            record in
-                            guard record.sequence >= position, record.sequence < durable else { return }
-                            unsafe body(
-                                record.sequence,
-                                record.type,
-                                record.timestampMicroseconds,
-                                UnsafeRawBufferPointer(rebasing: payload[record.bodyRange])
-                            )
-                            delivered += 1
-                        }
-                        return nil
-                    } catch {
-                        return error
-                    }
-                }
-                if let failure {
-                    throw SegmentLogError(
-                        code: .corrupt,
-                        path: reader.path,
-                        fileOffset: fileOffset,
-                        message: "bad records",
-                        format: failure
+                unsafe try reader.forEachRecord(of: header, at: fileOffset) { record, payload in
+                    guard record.sequence >= position, record.sequence < durable else { return }
+                    unsafe body(
+                        record.sequence,
+                        record.type,
+                        record.timestampMicroseconds,
+                        UnsafeRawBufferPointer(rebasing: payload[record.bodyRange])
                     )
+                    delivered += 1
                 }
                 position = max(position, min(durable, header.firstSequence + UInt64(header.recordCount)))
             case .end:

@@ -132,6 +132,36 @@ public final class SegmentReader {
         return try result.get()
     }
 
+    /// Calls `body` with each record of the frame last returned by ``nextFrame()`` (its `header` and
+    /// `fileOffset`) and the payload the record's body range points into, after checking every record
+    /// against the header (FORMAT.md).
+    /// - Throws: `corrupt` naming the file and frame when the records disagree with the header.
+    public func forEachRecord(
+        of header: FrameHeader,
+        at fileOffset: UInt64,
+        _ body: (FrameRecord, UnsafeRawBufferPointer) -> Void
+    ) throws(SegmentLogError) {
+        let failure: FormatError? = unsafe withPayload { payload in
+            do throws(FormatError) {
+                try unsafe FramePayload.forEachRecord(in: payload, header: header, fileOffset: fileOffset) { record in
+                    unsafe body(record, payload)
+                }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure {
+            throw SegmentLogError(
+                code: .corrupt,
+                path: path,
+                fileOffset: fileOffset,
+                message: "bad records",
+                format: failure
+            )
+        }
+    }
+
     /// Reads the stored payload, checks its checksum and decompresses it; returns the error, if any.
     private func readPayload(_ frame: FrameHeader, at start: UInt64) throws(SegmentLogError) -> FormatError? {
         let storedCount = Int(frame.storedByteCount)

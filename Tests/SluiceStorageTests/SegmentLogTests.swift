@@ -15,15 +15,10 @@ func readAllRecords(
         frames: while true {
             switch try reader.nextFrame() {
             case .frame(let header, let fileOffset):
-                try reader.withPayload { payload in
-                    try FramePayload.forEachRecord(in: payload, header: header, fileOffset: fileOffset) { record in
-                        records.append(
-                            (
-                                record.sequence, record.type, record.timestampMicroseconds,
-                                Array(payload[record.bodyRange])
-                            )
-                        )
-                    }
+                try reader.forEachRecord(of: header, at: fileOffset) { record, payload in
+                    records.append(
+                        (record.sequence, record.type, record.timestampMicroseconds, Array(payload[record.bodyRange]))
+                    )
                 }
             case .end:
                 break frames

@@ -171,55 +171,38 @@ public enum LogFiles {
                             )
                         else { continue }
                     }
-                    let failure: FormatError? = unsafe reader.withPayload { payload in
-                        do throws(FormatError) {
-                            try unsafe FramePayload.forEachRecord(in: payload, header: header, fileOffset: fileOffset) {
-                                record in
-                                guard record.sequence >= fromSequence else { return }
-                                if let from = fromTimestampMicroseconds, record.timestampMicroseconds < from { return }
-                                let bytes = unsafe Array(payload[record.bodyRange])
-                                if let filter {
-                                    guard record.type == .event else { return }
-                                    do throws(EventDecodingError) {
-                                        try decoder.decodeHeader(bytes, into: &eventHeader)
-                                    } catch {
-                                        return  // not an event a producer could have sent; it cannot match
-                                    }
-                                    // Time conditions use the record's timestamp, as the frame-level skip does
-                                    // (for events appended by `appendEvents` it is their `occurred`).
-                                    eventHeader.occurred = Timestamp(
-                                        microsecondsSinceEpoch: record.timestampMicroseconds
-                                    )
-                                    guard
-                                        filter.matches(
-                                            Event(header: eventHeader, bytes: bytes),
-                                            symbols: decoder.symbols
-                                        )
-                                    else { return }
-                                }
-                                body(
-                                    StoredRecord(
-                                        sequence: record.sequence,
-                                        type: record.type,
-                                        timestampMicroseconds: record.timestampMicroseconds,
-                                        body: bytes,
-                                        segmentPath: reader.path,
-                                        frameFileOffset: fileOffset
-                                    )
-                                )
+                    unsafe try reader.forEachRecord(of: header, at: fileOffset) { record, payload in
+                        guard record.sequence >= fromSequence else { return }
+                        if let from = fromTimestampMicroseconds, record.timestampMicroseconds < from { return }
+                        let bytes = unsafe Array(payload[record.bodyRange])
+                        if let filter {
+                            guard record.type == .event else { return }
+                            do throws(EventDecodingError) {
+                                try decoder.decodeHeader(bytes, into: &eventHeader)
+                            } catch {
+                                return  // not an event a producer could have sent; it cannot match
                             }
-                            return nil
-                        } catch {
-                            return error
+                            // Time conditions use the record's timestamp, as the frame-level skip does
+                            // (for events appended by `appendEvents` it is their `occurred`).
+                            eventHeader.occurred = Timestamp(
+                                microsecondsSinceEpoch: record.timestampMicroseconds
+                            )
+                            guard
+                                filter.matches(
+                                    Event(header: eventHeader, bytes: bytes),
+                                    symbols: decoder.symbols
+                                )
+                            else { return }
                         }
-                    }
-                    if let failure {
-                        throw SegmentLogError(
-                            code: .corrupt,
-                            path: reader.path,
-                            fileOffset: fileOffset,
-                            message: "bad records",
-                            format: failure
+                        body(
+                            StoredRecord(
+                                sequence: record.sequence,
+                                type: record.type,
+                                timestampMicroseconds: record.timestampMicroseconds,
+                                body: bytes,
+                                segmentPath: reader.path,
+                                frameFileOffset: fileOffset
+                            )
                         )
                     }
                 case .end:

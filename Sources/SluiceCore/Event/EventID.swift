@@ -36,21 +36,19 @@ public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
 
     /// Appends the canonical lowercase form (Python's `str(uuid)`).
     public func append(to target: inout [UInt8]) {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         for position in 0..<32 {
             if position == 8 || position == 12 || position == 16 || position == 20 { target.append(UInt8(ascii: "-")) }
             let word = position < 16 ? high : low
             let shift = UInt64(60 - (position % 16) * 4)
-            target.append(digits[Int(word >> shift & 0xF)])
+            target.append(lowercaseHexDigits[Int(word >> shift & 0xF)])
         }
     }
 
     /// Appends the 32-digit lowercase hex without dashes (Python's `uuid.hex`).
     public func appendHex(to target: inout [UInt8]) {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         for position in 0..<32 {
             let word = position < 16 ? high : low
-            target.append(digits[Int(word >> UInt64(60 - (position % 16) * 4) & 0xF)])
+            target.append(lowercaseHexDigits[Int(word >> UInt64(60 - (position % 16) * 4) & 0xF)])
         }
     }
 
@@ -78,3 +76,6 @@ public struct EventID: Hashable, Comparable, Sendable, CustomStringConvertible {
         return EventID(high: (first & ~0xF000) | 0x8000, low: (second & ~(0xC000 << 48)) | (0x8000 << 48))
     }
 }
+
+/// `0`–`9`, `a`–`f` as UTF-8, built once (ids and `\u00XX` escapes are written on hot paths).
+let lowercaseHexDigits: [UInt8] = Array("0123456789abcdef".utf8)

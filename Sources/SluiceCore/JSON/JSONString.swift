@@ -81,36 +81,33 @@ public enum JSONString {
         appendQuoted(string.utf8, to: &target)
     }
 
+    /// The letter of a two-character escape (`\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`), if `byte` has one.
+    @inline(__always)
+    static func shortEscape(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): return byte
+        case 0x0A: return UInt8(ascii: "n")
+        case 0x0D: return UInt8(ascii: "r")
+        case 0x09: return UInt8(ascii: "t")
+        case 0x08: return UInt8(ascii: "b")
+        case 0x0C: return UInt8(ascii: "f")
+        default: return nil
+        }
+    }
+
     /// Appends the escaped content (no quotes) of UTF-8 bytes.
     public static func appendEscaped<Bytes: Sequence<UInt8>>(_ utf8: Bytes, to target: inout [UInt8]) {
         for byte in utf8 {
+            if let short = shortEscape(byte) {
+                target.append(UInt8(ascii: "\\"))
+                target.append(short)
+                continue
+            }
             switch byte {
-            case UInt8(ascii: "\""):
-                target.append(UInt8(ascii: "\\"))
-                target.append(UInt8(ascii: "\""))
-            case UInt8(ascii: "\\"):
-                target.append(UInt8(ascii: "\\"))
-                target.append(UInt8(ascii: "\\"))
-            case 0x0A:
-                target.append(UInt8(ascii: "\\"))
-                target.append(UInt8(ascii: "n"))
-            case 0x0D:
-                target.append(UInt8(ascii: "\\"))
-                target.append(UInt8(ascii: "r"))
-            case 0x09:
-                target.append(UInt8(ascii: "\\"))
-                target.append(UInt8(ascii: "t"))
-            case 0x08:
-                target.append(UInt8(ascii: "\\"))
-                target.append(UInt8(ascii: "b"))
-            case 0x0C:
-                target.append(UInt8(ascii: "\\"))
-                target.append(UInt8(ascii: "f"))
             case 0..<0x20:
-                let digits: [UInt8] = Array("0123456789abcdef".utf8)
                 target.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
-                target.append(digits[Int(byte >> 4)])
-                target.append(digits[Int(byte & 0xF)])
+                target.append(lowercaseHexDigits[Int(byte >> 4)])
+                target.append(lowercaseHexDigits[Int(byte & 0xF)])
             default: target.append(byte)
             }
         }
