@@ -66,6 +66,15 @@ let package = Package(
             path: "Sources/log-bench",
             swiftSettings: swiftSettings
         ),
+        // The ring anchor: Concurrency Kit's ck_ring (Debian libck-dev, header-only use), benchmark only.
+        .target(name: "CKRingBaseline", path: "Sources/CKRingBaseline", cSettings: [.unsafeFlags(["-O2"])]),
+        // Sluice's rings vs ck_ring, 1P1C and 2P1C. `swift run -c release ring-ratio`.
+        .executableTarget(
+            name: "ring-ratio",
+            dependencies: ["CKRingBaseline", .product(name: "Sluice", package: "sluice")],
+            path: "Sources/ring-ratio",
+            swiftSettings: swiftSettings
+        ),
         // Trigger matching: compiled index vs the naive reference matcher. `swift run -c release trigger-ratio`.
         .executableTarget(
             name: "trigger-ratio",
