@@ -162,6 +162,13 @@ struct Log: ParsableCommand {
                 "Related label as [ROLE:]KEY=PATTERN, e.g. infrahub.branch:infrahub.resource.label=main; repeat for AND."
         )
         var related: [String] = []
+        @Flag(
+            help:
+                "Print the records there are, then keep printing records as they are appended (by any process), across rolls, until interrupted."
+        )
+        var follow = false
+        @Option(help: "With --follow: stop after this many seconds without a new record.")
+        var idleExit: Double?
 
         func filter() throws -> EventFilter {
             var filter = EventFilter()
@@ -198,23 +205,42 @@ struct Log: ParsableCommand {
                 fromTimestamp = parsed.microsecondsSinceEpoch
             }
             let filter = try filter()
+            if let idleExit, idleExit <= 0 || !follow {
+                throw ValidationError("--idle-exit takes a positive number of seconds, with --follow")
+            }
             do {
                 let writer = try BufferedWriter(path: "-")
                 var writeError: SystemCallError?
-                _ = try LogFiles.forEachRecord(
-                    directory: directory,
-                    fromSequence: from,
-                    fromTimestampMicroseconds: fromTimestamp,
-                    filter: filter
-                ) { record in
+                func print(_ record: StoredRecord) {
                     guard writeError == nil else { return }
+                    if follow, let fromTimestamp, record.timestampMicroseconds < fromTimestamp { return }
                     do throws(SystemCallError) {
                         try writer.write("\(record.sequence) \(record.type) ")
                         try writer.write(record.body)
                         try writer.write("\n")
+                        if follow { try writer.flush() }
                     } catch {
                         writeError = error
                     }
+                }
+                if follow {
+                    // The follower reads what is there first, and waits at a frame still being written
+                    // instead of calling it a torn tail.
+                    _ = try LogFiles.follow(
+                        directory: directory,
+                        fromSequence: from,
+                        filter: filter,
+                        stopAfterIdleNanoseconds: idleExit.map { UInt64($0 * 1e9) },
+                        print
+                    )
+                } else {
+                    _ = try LogFiles.forEachRecord(
+                        directory: directory,
+                        fromSequence: from,
+                        fromTimestampMicroseconds: fromTimestamp,
+                        filter: filter,
+                        print
+                    )
                 }
                 if let writeError { throw writeError }
                 try writer.close()

@@ -120,8 +120,7 @@ public enum LogFiles {
     ) throws(SegmentLogError) -> LogSummary {
         var summary = LogSummary()
         let filter = filter.flatMap { $0.isEmpty ? nil : $0 }
-        var decoder = EventDecoder()
-        var eventHeader = EventHeader()
+        var recordFilter = RecordFilter(filter: filter)
         let segments = try SegmentDirectory.segments(in: directory)
         for (position, segment) in segments.enumerated() {
             let next = position + 1 < segments.count ? segments[position + 1].firstSequence : UInt64.max
@@ -175,25 +174,13 @@ public enum LogFiles {
                         guard record.sequence >= fromSequence else { return }
                         if let from = fromTimestampMicroseconds, record.timestampMicroseconds < from { return }
                         let bytes = unsafe Array(payload[record.bodyRange])
-                        if let filter {
-                            guard record.type == .event else { return }
-                            do throws(EventDecodingError) {
-                                try decoder.decodeHeader(bytes, into: &eventHeader)
-                            } catch {
-                                return  // not an event a producer could have sent; it cannot match
-                            }
-                            // Time conditions use the record's timestamp, as the frame-level skip does
-                            // (for events appended by `appendEvents` it is their `occurred`).
-                            eventHeader.occurred = Timestamp(
-                                microsecondsSinceEpoch: record.timestampMicroseconds
+                        guard
+                            recordFilter.accepts(
+                                type: record.type,
+                                timestampMicroseconds: record.timestampMicroseconds,
+                                bytes: bytes
                             )
-                            guard
-                                filter.matches(
-                                    Event(header: eventHeader, bytes: bytes),
-                                    symbols: decoder.symbols
-                                )
-                            else { return }
-                        }
+                        else { return }
                         body(
                             StoredRecord(
                                 sequence: record.sequence,
@@ -223,9 +210,66 @@ public enum LogFiles {
     }
 }
 
-/// Monotonic nanoseconds (`CLOCK_MONOTONIC`), for the writer's fsync interval.
-public func monotonicNanoseconds() -> UInt64 {
-    var spec = timespec()
-    unsafe clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+extension LogFiles {
+    /// Follows the log in `directory`, which another process may be writing (or may not have created
+    /// yet): hands every record from `fromSequence` on that passes `filter` to `body` as it is appended,
+    /// across rolls, sleeping on inotify between appends (``LogFollower``). Returns the next sequence
+    /// when `stopAfterIdleNanoseconds` pass without a new record; without it, runs until the process ends.
+    public static func follow(
+        directory: String,
+        fromSequence: UInt64,
+        filter: EventFilter? = nil,
+        stopAfterIdleNanoseconds: UInt64? = nil,
+        _ body: (StoredRecord) -> Void
+    ) throws(SegmentLogError) -> UInt64 {
+        var recordFilter = RecordFilter(filter: filter.flatMap { $0.isEmpty ? nil : $0 })
+        let follower = try LogFollower(directory: directory, watchingFromSequence: fromSequence)
+        let wait = min(stopAfterIdleNanoseconds ?? 1_000_000_000, 1_000_000_000)
+        var idleSince = monotonicNanoseconds()
+        while true {
+            let delivered = unsafe try follower.next(timeoutNanoseconds: wait) { sequence, type, timestamp, payload in
+                let bytes = unsafe Array(payload)
+                guard recordFilter.accepts(type: type, timestampMicroseconds: timestamp, bytes: bytes) else { return }
+                body(
+                    StoredRecord(
+                        sequence: sequence,
+                        type: type,
+                        timestampMicroseconds: timestamp,
+                        body: bytes,
+                        segmentPath: follower.frameLocation.segmentPath,
+                        frameFileOffset: follower.frameLocation.fileOffset
+                    )
+                )
+            }
+            let now = monotonicNanoseconds()
+            if delivered > 0 { idleSince = now }
+            if let stopAfterIdleNanoseconds, now - idleSince >= stopAfterIdleNanoseconds { return follower.position }
+        }
+    }
 }
+
+/// Whether a stored record passes an ``EventFilter``: the one check shared by reads and follows.
+private struct RecordFilter {
+    let filter: EventFilter?
+    var decoder = EventDecoder()
+    var header = EventHeader()
+
+    init(filter: EventFilter?) { self.filter = filter }
+
+    mutating func accepts(type: RecordType, timestampMicroseconds: Int64, bytes: [UInt8]) -> Bool {
+        guard let filter else { return true }
+        guard type == .event else { return false }
+        do throws(EventDecodingError) {
+            try decoder.decodeHeader(bytes, into: &header)
+        } catch {
+            return false  // not an event a producer could have sent; it cannot match
+        }
+        // Time conditions use the record's timestamp, as the frame-level skip does (for events appended
+        // by `appendEvents` it is their `occurred`).
+        header.occurred = Timestamp(microsecondsSinceEpoch: timestampMicroseconds)
+        return filter.matches(Event(header: header, bytes: bytes), symbols: decoder.symbols)
+    }
+}
+
+/// Monotonic nanoseconds (`CLOCK_MONOTONIC`), for the writer's fsync interval.
+public func monotonicNanoseconds() -> UInt64 { MonotonicCondition.monotonicNanoseconds() }
