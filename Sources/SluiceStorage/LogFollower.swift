@@ -62,18 +62,7 @@ public final class LogFollower {
             try reader.refresh()
             switch try reader.nextFrame() {
             case .frame(let header, let fileOffset):
-                frameLocation = (reader.path, fileOffset)
-                unsafe try reader.forEachRecord(of: header, at: fileOffset) { record, payload in
-                    guard record.sequence >= position, record.sequence < durable else { return }
-                    unsafe body(
-                        record.sequence,
-                        record.type,
-                        record.timestampMicroseconds,
-                        UnsafeRawBufferPointer(rebasing: payload[record.bodyRange])
-                    )
-                    delivered += 1
-                }
-                position = max(position, min(durable, header.firstSequence + UInt64(header.recordCount)))
+                delivered += try unsafe deliver(header, at: fileOffset, of: reader, below: durable, body)
             case .end:
                 // Everything below `durable` is written, so the rest is in the segment the writer rolled to,
                 // which starts exactly at `position`.
@@ -119,18 +108,7 @@ public final class LogFollower {
             try reader.refresh()
             switch try reader.nextFrame() {
             case .frame(let header, let fileOffset):
-                frameLocation = (reader.path, fileOffset)
-                unsafe try reader.forEachRecord(of: header, at: fileOffset) { record, payload in
-                    guard record.sequence >= position else { return }
-                    unsafe body(
-                        record.sequence,
-                        record.type,
-                        record.timestampMicroseconds,
-                        UnsafeRawBufferPointer(rebasing: payload[record.bodyRange])
-                    )
-                    delivered += 1
-                }
-                position = max(position, header.firstSequence + UInt64(header.recordCount))
+                delivered += try unsafe deliver(header, at: fileOffset, of: reader, below: .max, body)
                 continue
             case .end:
                 // A writer that rolled has sealed this segment at a frame boundary: go on in the next one.
@@ -155,6 +133,33 @@ public final class LogFollower {
             try watcher!.wait(timeoutNanoseconds: timeoutNanoseconds)
             waited = true
         }
+    }
+
+    /// Hands the records of one verified frame from ``position`` on and below `end` to `body`, and moves
+    /// ``position`` past them; returns how many were handed out.
+    private func deliver(
+        _ header: FrameHeader,
+        at fileOffset: UInt64,
+        of reader: SegmentReader,
+        below end: UInt64,
+        _ body: (_ sequence: UInt64, _ type: RecordType, _ timestampMicroseconds: Int64, _ body: UnsafeRawBufferPointer)
+            -> Void
+    ) throws(SegmentLogError) -> Int {
+        frameLocation = (reader.path, fileOffset)
+        var delivered = 0
+        let start = position
+        unsafe try reader.forEachRecord(of: header, at: fileOffset) { record, payload in
+            guard record.sequence >= start, record.sequence < end else { return }
+            unsafe body(
+                record.sequence,
+                record.type,
+                record.timestampMicroseconds,
+                UnsafeRawBufferPointer(rebasing: payload[record.bodyRange])
+            )
+            delivered += 1
+        }
+        position = max(position, min(end, header.firstSequence + UInt64(header.recordCount)))
+        return delivered
     }
 
     /// The reader of the segment holding ``position``, or `nil` when no segment holds it yet.
