@@ -35,8 +35,14 @@ struct Triggers: ParsableCommand {
                     + "(\(triggers.filter(\.enabled).count) enabled), compiled in \(format1(seconds * 1000)) ms"
             )
             print(
-                "exact event names \(statistics.exactNameCount), node-kind buckets \(statistics.kindBucketCount), "
-                    + "triggers needing a name pattern check \(statistics.patternTriggerCount)"
+                "exact event names \(statistics.exactNameCount), triggers needing a name pattern check "
+                    + "\(statistics.patternTriggerCount)"
+            )
+            print(
+                "value buckets over [\(statistics.dimensions.joined(separator: ", "))]: "
+                    + "\(statistics.indexedTriggerCount) triggers bucketed, \(statistics.unindexedTriggerCount) "
+                    + "checked for every event of their names; \(statistics.programCount) distinct residual "
+                    + "programs, \(statistics.literalCount) literal values"
             )
         }
     }
