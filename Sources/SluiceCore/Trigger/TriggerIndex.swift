@@ -30,6 +30,10 @@ public final class TriggerIndex: Sendable {
     /// Per trigger: its bucket dimension (`-1`: unindexed) and bucket values.
     let keys: [TriggerKey]
     let keyValues: [UInt32]
+    /// The byte length of each `keyValues` entry, capped at 63 (a matcher skips values of other lengths).
+    let keyValueLengths: [UInt8]
+    /// The UTF-8 of every literal pattern, back to back (residual checks compare bytes, no hashing).
+    let literalBytes: [UInt8]
     /// Per trigger: its residual program (an index into `programs`).
     let programOfTrigger: [UInt32]
     let programs: [Program]
@@ -50,9 +54,10 @@ public final class TriggerIndex: Sendable {
         let valueEnd: Int32
     }
 
-    /// One candidate pattern: a literal (interned value id) or a glob (index into `globs`), maybe negated.
+    /// One candidate pattern: a literal (bytes in `literalBytes`) or a glob (index into `globs`), maybe negated.
     struct Pattern: Hashable, Sendable {
-        let valueID: UInt32
+        let literalStart: UInt32
+        let literalCount: UInt32
         let glob: Int32
         let negated: Bool
     }
@@ -86,6 +91,8 @@ public final class TriggerIndex: Sendable {
         dimensions = builder.dimensions
         keys = builder.keys
         keyValues = builder.keyValues
+        keyValueLengths = builder.keyValueLengths
+        literalBytes = builder.literalBytes
         programOfTrigger = builder.programOfTrigger
         programs = builder.programs
         specifications = builder.specifications
@@ -176,6 +183,9 @@ private struct Builder: ~Copyable {
     var dimensionNumbers: [TriggerIndex.Dimension: Int32] = [:]
     var keys: [TriggerIndex.TriggerKey] = []
     var keyValues: [UInt32] = []
+    var keyValueLengths: [UInt8] = []
+    var literalBytes: [UInt8] = []
+    var literalStarts: [String: UInt32] = [:]
     var programOfTrigger: [UInt32] = []
     var programs: [TriggerIndex.Program] = []
     var programNumbers: [[TriggerIndex.Condition]: UInt32] = [:]
@@ -246,7 +256,10 @@ private struct Builder: ~Copyable {
             dimensionNumbers[dimension] = number
         }
         let start = Int32(keyValues.count)
-        for value in Set(candidate.values).sorted() { keyValues.append(literals.intern(value)) }
+        for value in Set(candidate.values).sorted() {
+            keyValues.append(literals.intern(value))
+            keyValueLengths.append(UInt8(min(value.utf8.count, 63)))
+        }
         keys.append(TriggerIndex.TriggerKey(dimension: number, valueStart: start, valueEnd: Int32(keyValues.count)))
     }
 
@@ -327,13 +340,20 @@ private struct Builder: ~Copyable {
         literals.labelKeys[key] = condition.label
         let compiled = condition.patterns.map { pattern in
             if pattern.glob.isLiteral {
+                let text = pattern.glob.pattern
                 return TriggerIndex.Pattern(
-                    valueID: literals.intern(pattern.glob.pattern),
+                    literalStart: literalStart(text),
+                    literalCount: UInt32(text.utf8.count),
                     glob: -1,
                     negated: pattern.isNegated
                 )
             }
-            return TriggerIndex.Pattern(valueID: 0, glob: glob(pattern.glob), negated: pattern.isNegated)
+            return TriggerIndex.Pattern(
+                literalStart: 0,
+                literalCount: 0,
+                glob: glob(pattern.glob),
+                negated: pattern.isNegated
+            )
         }
         // Patterns are stored once per distinct list, so equal conditions compare equal.
         if let start = firstRange(of: compiled) {
@@ -348,6 +368,14 @@ private struct Builder: ~Copyable {
         if let start = patternLists[compiled] { return start }
         patternLists[compiled] = Int32(patterns.count)
         return nil
+    }
+
+    private mutating func literalStart(_ text: String) -> UInt32 {
+        if let start = literalStarts[text] { return start }
+        let start = UInt32(literalBytes.count)
+        literalBytes.append(contentsOf: text.utf8)
+        literalStarts[text] = start
+        return start
     }
 
     private mutating func glob(_ glob: Glob) -> Int32 {

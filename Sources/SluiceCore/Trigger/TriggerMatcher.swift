@@ -30,9 +30,10 @@ public struct TriggerHit: Sendable, Hashable {
 /// event's header and bytes only, never the symbol table, so it may run beside the decoding thread.
 ///
 /// State, all reused: the plan of each event name seen (built on first sight: the name's exact-name and
-/// covering pattern triggers, grouped into value buckets), per-label value ids, and per-trigger and
-/// per-program stamps that make each residual program run at most once per event. After warm-up (every
-/// name seen once, the largest event seen once) matching allocates nothing.
+/// covering pattern triggers, grouped into value buckets, each bucket a list of runs of triggers sharing
+/// one residual program), per-label value ids, and stamps that make each residual program run at most once
+/// per event and each related bucket be visited once. A run whose program holds is appended in one copy.
+/// After warm-up (every name seen once, the largest event seen once) matching allocates nothing.
 public struct TriggerMatcher: ~Copyable {
     public private(set) var index: TriggerIndex
     private let shared: SharedTriggerIndex?
@@ -46,7 +47,15 @@ public struct TriggerMatcher: ~Copyable {
     private var triggerStamps: [UInt32] = []
     private var programStamps: [UInt32] = []
     private var programResults: [Bool] = []
-    private var scratch: [UInt8] = []
+    /// Per bucket of every plan (plans number their buckets from `bucketBase`).
+    private var bucketStamps: [UInt32] = []
+    /// Unescaped values (rare: only labels with JSON escapes), reused. A class so that reading a value is
+    /// not a mutation of the matcher (closures over `self` stay legal).
+    private let scratch = ScratchBuffer()
+
+    private final class ScratchBuffer {
+        var bytes: [UInt8] = []
+    }
 
     /// A matcher over one fixed index.
     public init(index: TriggerIndex) {
@@ -83,63 +92,73 @@ public struct TriggerMatcher: ~Copyable {
         let plan = plans[planNumber(for: event)]
         beginEvent(labelCount: event.header.labels.count)
         unsafe event.bytes.withUnsafeBytes { raw in
-            for entry in plan.unindexed where unsafe holds(entry, event.header, raw) {
-                hits.append(TriggerHit(rawValue: entry))
-            }
-            for (position, number) in plan.dimensions.enumerated() {
-                let dimension = index.dimensions[Int(number)]
-                let bucketKey = UInt64(position + 1) << 32
+            for run in plan.unindexed { unsafe collect(run, plan, event.header, raw, &hits) }
+            for (position, dimension) in plan.dimensions.enumerated() {
                 if !dimension.related {
-                    unsafe visit(plan, bucketKey, dimension.key, 0, deduplicate: false, event.header, raw, &hits)
+                    unsafe visit(plan, position, dimension, 0, event.header, raw, &hits)
                 } else {
                     for resource in 1..<event.header.resources.count {
-                        unsafe visit(
-                            plan,
-                            bucketKey,
-                            dimension.key,
-                            resource,
-                            deduplicate: true,
-                            event.header,
-                            raw,
-                            &hits
-                        )
+                        unsafe visit(plan, position, dimension, resource, event.header, raw, &hits)
                     }
                 }
             }
         }
     }
 
-    // MARK: - Buckets and programs
+    // MARK: - Buckets, runs and programs
 
     @unsafe
     private mutating func visit(
         _ plan: NamePlan,
-        _ bucketKey: UInt64,
-        _ key: Symbol,
+        _ position: Int,
+        _ dimension: NamePlan.Dimension,
         _ resource: Int,
-        deduplicate: Bool,
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer,
         _ hits: inout [TriggerHit]
     ) {
-        guard let label = Self.labelPosition(key, header.resources[resource], header) else { return }
+        guard let label = Self.labelPosition(dimension.key, header.resources[resource], header) else { return }
+        let length = min(Int(header.labels[label].valueByteCount), 63)
+        guard dimension.lengthMask & (1 << UInt64(length)) != 0 || header.labels[label].valueHasEscapes else {
+            return
+        }
         let valueID = unsafe valueID(label, header, raw)
-        guard valueID != 0, let range = plan.buckets.find(bucketKey | UInt64(valueID)) else { return }
-        for position in range {
-            let entry = plan.entries[position]
-            if deduplicate {
-                let trigger = Int(entry & TriggerHit.triggerMask)
-                if triggerStamps[trigger] == stamp { continue }
-                triggerStamps[trigger] = stamp
-            }
-            if unsafe holds(entry, header, raw) { hits.append(TriggerHit(rawValue: entry)) }
+        guard valueID != 0, let bucket = plan.buckets.find(UInt64(position + 1) << 32 | UInt64(valueID)) else {
+            return
+        }
+        if dimension.related {
+            let number = plan.bucketBase + bucket.number
+            if bucketStamps[number] == stamp { return }
+            bucketStamps[number] = stamp
+        }
+        for run in plan.runs[bucket.runs] { unsafe collect(run, plan, header, raw, &hits) }
+    }
+
+    /// Appends the run's hits when its program holds; a deduplicating run checks each trigger's stamp.
+    @unsafe
+    private mutating func collect(
+        _ run: NamePlan.Run,
+        _ plan: NamePlan,
+        _ header: EventHeader,
+        _ raw: UnsafeRawBufferPointer,
+        _ hits: inout [TriggerHit]
+    ) {
+        guard unsafe holds(Int(run.program), header, raw) else { return }
+        let range = Int(run.start)..<Int(run.end)
+        guard run.deduplicate else {
+            hits.append(contentsOf: plan.hits[range])
+            return
+        }
+        for hit in plan.hits[range] {
+            if triggerStamps[hit.trigger] == stamp { continue }
+            triggerStamps[hit.trigger] = stamp
+            hits.append(hit)
         }
     }
 
-    /// The trigger's residual program, evaluated at most once per event and program.
+    /// The residual program, evaluated at most once per event.
     @unsafe
-    private mutating func holds(_ entry: UInt32, _ header: EventHeader, _ raw: UnsafeRawBufferPointer) -> Bool {
-        let program = Int(index.programOfTrigger[Int(entry & TriggerHit.triggerMask)])
+    private mutating func holds(_ program: Int, _ header: EventHeader, _ raw: UnsafeRawBufferPointer) -> Bool {
         if programStamps[program] == stamp { return programResults[program] }
         let result = unsafe evaluate(index.programs[program], header, raw)
         programStamps[program] = stamp
@@ -181,18 +200,34 @@ public struct TriggerMatcher: ~Copyable {
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer
     ) -> Bool {
-        guard let label = Self.labelPosition(condition.key, header.resources[resource], header) else { return false }
+        guard let position = Self.labelPosition(condition.key, header.resources[resource], header) else {
+            return false
+        }
+        let label = header.labels[position]
         for number in condition.patternStart..<condition.patternEnd {
             let pattern = index.patterns[Int(number)]
             let matched: Bool
-            if pattern.glob < 0 {
-                matched = unsafe valueID(label, header, raw) == pattern.valueID
+            if pattern.glob >= 0 {
+                matched = unsafe withValue(label, raw) { value in
+                    unsafe index.globs[Int(pattern.glob)].matches(utf8: value)
+                }
+            } else if !label.valueHasEscapes && label.valueByteCount != pattern.literalCount {
+                matched = false  // the common mismatch, decided by length alone
             } else {
-                matched = unsafe globMatches(index.globs[Int(pattern.glob)], header.labels[label], raw)
+                matched = unsafe withValue(label, raw) { value in unsafe literalEquals(pattern, value) }
             }
             if matched != pattern.negated { return true }
         }
         return false
+    }
+
+    @unsafe
+    private func literalEquals(_ pattern: TriggerIndex.Pattern, _ value: UnsafeRawBufferPointer) -> Bool {
+        guard value.count == Int(pattern.literalCount) else { return false }
+        if unsafe value.isEmpty { return true }
+        return unsafe index.literalBytes.withUnsafeBytes { literals in
+            unsafe memoryEqual(literals.baseAddress! + Int(pattern.literalStart), value.baseAddress!, value.count)
+        }
     }
 
     private static func labelPosition(_ key: Symbol, _ resource: ResourceRecord, _ header: EventHeader) -> Int? {
@@ -204,28 +239,24 @@ public struct TriggerMatcher: ~Copyable {
     @unsafe
     private mutating func valueID(_ position: Int, _ header: EventHeader, _ raw: UnsafeRawBufferPointer) -> UInt32 {
         if labelStamps[position] == stamp { return labelValueIDs[position] }
-        let label = header.labels[position]
-        let valueID: UInt32
-        if !label.valueHasEscapes {
-            valueID = unsafe index.literals.lookup(UnsafeRawBufferPointer(rebasing: raw[label.valueRange]))
-        } else {
-            scratch.removeAll(keepingCapacity: true)
-            unsafe JSONString.appendUnescaped(UnsafeRawBufferPointer(rebasing: raw[label.valueRange]), to: &scratch)
-            valueID = unsafe scratch.withUnsafeBytes { unescaped in unsafe index.literals.lookup(unescaped) }
-        }
+        let valueID = unsafe withValue(header.labels[position], raw) { value in unsafe index.literals.lookup(value) }
         labelStamps[position] = stamp
         labelValueIDs[position] = valueID
         return valueID
     }
 
+    /// Calls `body` with the label's unescaped UTF-8: in place, or unescaped into the reused scratch buffer.
     @unsafe
-    private mutating func globMatches(_ glob: Glob, _ label: LabelRecord, _ raw: UnsafeRawBufferPointer) -> Bool {
-        if !label.valueHasEscapes {
-            return unsafe glob.matches(utf8: UnsafeRawBufferPointer(rebasing: raw[label.valueRange]))
-        }
-        scratch.removeAll(keepingCapacity: true)
-        unsafe JSONString.appendUnescaped(UnsafeRawBufferPointer(rebasing: raw[label.valueRange]), to: &scratch)
-        return unsafe scratch.withUnsafeBytes { unescaped in unsafe glob.matches(utf8: unescaped) }
+    private func withValue<Result>(
+        _ label: LabelRecord,
+        _ raw: UnsafeRawBufferPointer,
+        _ body: (UnsafeRawBufferPointer) -> Result
+    ) -> Result {
+        let value = unsafe UnsafeRawBufferPointer(rebasing: raw[label.valueRange])
+        if !label.valueHasEscapes { return unsafe body(value) }
+        scratch.bytes.removeAll(keepingCapacity: true)
+        unsafe JSONString.appendUnescaped(value, to: &scratch.bytes)
+        return unsafe scratch.bytes.withUnsafeBytes { unescaped in unsafe body(unescaped) }
     }
 
     // MARK: - Per-event and per-index state
@@ -236,6 +267,7 @@ public struct TriggerMatcher: ~Copyable {
             for position in labelStamps.indices { labelStamps[position] = 0 }
             for position in triggerStamps.indices { triggerStamps[position] = 0 }
             for position in programStamps.indices { programStamps[position] = 0 }
+            for position in bucketStamps.indices { bucketStamps[position] = 0 }
             stamp = 1
         }
         if labelStamps.count < labelCount {
@@ -248,6 +280,7 @@ public struct TriggerMatcher: ~Copyable {
     private mutating func resetCaches() {
         planOfName.removeAll(keepingCapacity: true)
         plans.removeAll(keepingCapacity: true)
+        bucketStamps.removeAll(keepingCapacity: true)
         triggerStamps = Array(repeating: 0, count: index.triggers.count)
         programStamps = Array(repeating: 0, count: index.programs.count)
         programResults = Array(repeating: false, count: index.programs.count)
@@ -263,7 +296,14 @@ public struct TriggerMatcher: ~Copyable {
                 contentsOf: repeatElement(0, count: max(name + 1, planOfName.count * 2) - planOfName.count)
             )
         }
-        plans.append(NamePlan(index: index, name: event.header.name, text: event.string(event.header.nameReference)))
+        let plan = NamePlan(
+            index: index,
+            name: event.header.name,
+            text: event.string(event.header.nameReference),
+            bucketBase: bucketStamps.count
+        )
+        bucketStamps.append(contentsOf: repeatElement(0, count: plan.bucketCount))
+        plans.append(plan)
         planOfName[name] = Int32(plans.count)
         return plans.count - 1
     }
@@ -271,20 +311,40 @@ public struct TriggerMatcher: ~Copyable {
 
 /// Everything one event name can reach, grouped for matching (built once per name and index).
 struct NamePlan {
-    /// Hits (trigger number and flags) checked for every event of the name.
-    var unindexed: [UInt32] = []
-    /// Dimension numbers (into ``TriggerIndex/dimensions``) with at least one bucket here.
-    var dimensions: [Int32] = []
-    /// `(position in dimensions + 1) << 32 | value id` → range of `entries`.
-    var buckets = BucketTable()
-    var entries: [UInt32] = []
+    /// Triggers sharing one residual program, stored contiguously in `hits`.
+    struct Run {
+        let program: UInt32
+        let start: UInt32
+        let end: UInt32
+        /// A related-resource bucket's trigger that sits in several buckets (an OR-list of values).
+        let deduplicate: Bool
+    }
 
-    init(index: TriggerIndex, name: Symbol, text: String) {
+    /// A dimension with buckets in this plan, and which value lengths its literals have (bit `min(n, 63)`).
+    struct Dimension {
+        let key: Symbol
+        let related: Bool
+        var lengthMask: UInt64
+    }
+
+    var hits: [TriggerHit] = []
+    var runs: [Run] = []
+    /// Runs checked for every event of the name.
+    var unindexed: [Run] = []
+    var dimensions: [Dimension] = []
+    /// `(position in dimensions + 1) << 32 | value id` → bucket number and range of `runs`.
+    var buckets = BucketTable()
+    var bucketCount = 0
+    let bucketBase: Int
+
+    init(index: TriggerIndex, name: Symbol, text: String, bucketBase: Int) {
+        self.bucketBase = bucketBase
         var candidates = index.exactNames[name] ?? []
         for trigger in index.patternTriggers where index.triggers[Int(trigger)].events.covers(text) {
             candidates.append(trigger)
         }
-        var grouped: [UInt64: [UInt32]] = [:]
+        var unindexedHits: [(UInt32, Bool, TriggerHit)] = []
+        var grouped: [UInt64: [(UInt32, Bool, TriggerHit)]] = [:]
         var dimensionPositions: [Int32: Int] = [:]
         for trigger in candidates {
             let events = index.triggers[Int(trigger)].events
@@ -293,60 +353,84 @@ struct NamePlan {
                 expects: events.expects(text),
                 startsAfter: events.startsAfter(text)
             )
+            let program = index.programOfTrigger[Int(trigger)]
             let key = index.keys[Int(trigger)]
             guard key.dimension >= 0 else {
-                unindexed.append(hit.rawValue)
+                unindexedHits.append((program, false, hit))
                 continue
             }
+            let dimension = index.dimensions[Int(key.dimension)]
             let position: Int
             if let existing = dimensionPositions[key.dimension] {
                 position = existing
             } else {
                 position = dimensions.count
-                dimensions.append(key.dimension)
+                dimensions.append(Dimension(key: dimension.key, related: dimension.related, lengthMask: 0))
                 dimensionPositions[key.dimension] = position
             }
-            for value in index.keyValues[Int(key.valueStart)..<Int(key.valueEnd)] {
-                grouped[UInt64(position + 1) << 32 | UInt64(value), default: []].append(hit.rawValue)
+            let deduplicate = dimension.related && key.valueEnd - key.valueStart > 1
+            for value in key.valueStart..<key.valueEnd {
+                dimensions[position].lengthMask |= 1 << UInt64(index.keyValueLengths[Int(value)])
+                let bucketKey = UInt64(position + 1) << 32 | UInt64(index.keyValues[Int(value)])
+                grouped[bucketKey, default: []].append((program, deduplicate, hit))
             }
         }
-        var ranges: [(UInt64, Range<Int>)] = []
-        for (key, hits) in grouped.sorted(by: { $0.key < $1.key }) {
-            // Equal programs next to each other: the per-event program cache then hits in a row.
-            let sorted = hits.sorted {
-                index.programOfTrigger[Int($0 & TriggerHit.triggerMask)]
-                    < index.programOfTrigger[Int($1 & TriggerHit.triggerMask)]
-            }
-            ranges.append((key, entries.count..<(entries.count + sorted.count)))
-            entries.append(contentsOf: sorted)
+        unindexed = appendRuns(unindexedHits)
+        var entries: [(UInt64, BucketTable.Bucket)] = []
+        for (key, members) in grouped.sorted(by: { $0.key < $1.key }) {
+            let start = runs.count
+            runs.append(contentsOf: appendRuns(members))
+            entries.append((key, BucketTable.Bucket(number: entries.count, runs: start..<runs.count)))
         }
-        buckets = BucketTable(ranges)
+        bucketCount = entries.count
+        buckets = BucketTable(entries)
+    }
+
+    /// Sorts members by (deduplicate, program, trigger), stores their hits, and returns one run per program.
+    private mutating func appendRuns(_ members: [(UInt32, Bool, TriggerHit)]) -> [Run] {
+        let sorted = members.sorted { ($0.1 ? 1 : 0, $0.0, $0.2.trigger) < ($1.1 ? 1 : 0, $1.0, $1.2.trigger) }
+        var result: [Run] = []
+        var position = 0
+        while position < sorted.count {
+            let (program, deduplicate, _) = sorted[position]
+            let start = hits.count
+            while position < sorted.count && sorted[position].0 == program && sorted[position].1 == deduplicate {
+                hits.append(sorted[position].2)
+                position += 1
+            }
+            result.append(
+                Run(program: program, start: UInt32(start), end: UInt32(hits.count), deduplicate: deduplicate)
+            )
+        }
+        return result
     }
 }
 
-/// A frozen open-addressing table from nonzero 64-bit keys to ranges (linear probing, ≤ 50 % full).
+/// A frozen open-addressing table from nonzero 64-bit keys to buckets (linear probing, ≤ 50 % full).
 struct BucketTable {
+    struct Bucket {
+        let number: Int
+        let runs: Range<Int>
+    }
+
     private var keys: [UInt64] = [0]
-    private var starts: [UInt32] = [0]
-    private var ends: [UInt32] = [0]
+    private var buckets: [Bucket] = [Bucket(number: 0, runs: 0..<0)]
     private var mask = 0
 
     init() {}
 
-    init(_ pairs: [(UInt64, Range<Int>)]) {
+    init(_ pairs: [(UInt64, Bucket)]) {
         var capacity = 2
         while capacity < pairs.count * 2 { capacity *= 2 }
         keys = Array(repeating: 0, count: capacity)
-        starts = Array(repeating: 0, count: capacity)
-        ends = Array(repeating: 0, count: capacity)
+        buckets = Array(repeating: Bucket(number: 0, runs: 0..<0), count: capacity)
         mask = capacity - 1
-        for (key, range) in pairs {
+        for (key, bucket) in pairs {
             precondition(key != 0, "bucket keys are nonzero")
             var slot = Self.slot(key, mask)
             while keys[slot] != 0 { slot = (slot + 1) & mask }
             keys[slot] = key
-            starts[slot] = UInt32(range.lowerBound)
-            ends[slot] = UInt32(range.upperBound)
+            buckets[slot] = bucket
         }
     }
 
@@ -354,11 +438,11 @@ struct BucketTable {
         Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 32) & mask
     }
 
-    func find(_ key: UInt64) -> Range<Int>? {
+    func find(_ key: UInt64) -> Bucket? {
         var slot = Self.slot(key, mask)
         while true {
             let stored = keys[slot]
-            if stored == key { return Int(starts[slot])..<Int(ends[slot]) }
+            if stored == key { return buckets[slot] }
             if stored == 0 { return nil }
             slot = (slot + 1) & mask
         }
