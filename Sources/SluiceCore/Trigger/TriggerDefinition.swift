@@ -30,7 +30,7 @@ public struct TriggerDefinition: Sendable, Equatable {
     public var matchRelated: [ResourceSpecification]
     public var posture: Posture = .reactive
     public var threshold: Int = 1
-    /// Bucket length in seconds (0: immediate).
+    /// Bucket length in seconds (Reactive 0: immediate; Proactive 0 means Prefect's minimum, 10 s).
     public var withinSeconds: Double = 0
     /// Label names whose values key separate buckets (`related:<role>:<label>` reads a related resource).
     public var forEach: [String] = []
@@ -42,12 +42,24 @@ public struct TriggerDefinition: Sendable, Equatable {
         events: EventNamePatterns,
         match: ResourceSpecification = ResourceSpecification(),
         matchRelated: [ResourceSpecification] = [],
+        posture: Posture = .reactive,
+        threshold: Int = 1,
+        withinSeconds: Double = 0,
+        forEach: [String] = [],
+        enabled: Bool = true,
         actions: [TriggerAction] = []
     ) {
+        precondition(threshold >= 1, "threshold must be at least 1")
+        precondition(withinSeconds >= 0, "within must not be negative")
         self.name = name
         self.events = events
         self.match = match
         self.matchRelated = matchRelated
+        self.posture = posture
+        self.threshold = threshold
+        self.withinSeconds = withinSeconds
+        self.forEach = forEach
+        self.enabled = enabled
         self.actions = actions
     }
 }
@@ -111,6 +123,12 @@ extension TriggerDefinition {
                 )
             }
             withinSeconds = seconds
+        }
+        if posture == .proactive && withinSeconds > 0 && withinSeconds < 10 {
+            throw TriggerDefinitionError(
+                path: "\(triggerPath).within",
+                message: "a Proactive trigger needs within ≥ 10 seconds (0 means 10)"
+            )
         }
         forEach = try Self.strings(trigger["for_each"], "\(triggerPath).for_each")
         if let enabled = object["enabled"] {
