@@ -65,6 +65,16 @@ public struct TriggerDefinition: Sendable, Equatable {
 }
 
 extension TriggerDefinition {
+    /// `nil` for a stateless trigger (Reactive, threshold 1, within 0, no `after`: fires on every expected
+    /// event), else its state rule, e.g. `Reactive, threshold 5 within 600 s, for_each [github.environment]`.
+    public var stateSummary: String? {
+        guard !TriggerStateMachine.isStateless(self) else { return nil }
+        var text = "\(posture.rawValue), threshold \(threshold) within \(withinSeconds) s"
+        if !events.after.isEmpty { text += ", after \(events.after)" }
+        if !forEach.isEmpty { text += ", for_each \(forEach)" }
+        return text
+    }
+
     /// Reads a trigger from JSON (or YAML already turned into a ``JSONValue``):
     ///
     /// ```json
