@@ -21,7 +21,9 @@ let package = Package(
         .executable(name: "sluice", targets: ["sluice"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        // YAML configuration files (the `Sluice` facade only; SluiceCore stays dependency-free).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // System libraries. Each is a module map + shim.h; `providers` tells SwiftPM which Debian
@@ -43,7 +45,11 @@ let package = Package(
         ),
 
         // The facade embedders use, and the file-level plumbing the CLI calls.
-        .target(name: "Sluice", dependencies: ["SluiceCore", "SluiceStorage"], swiftSettings: strictSettings),
+        .target(
+            name: "Sluice",
+            dependencies: ["SluiceCore", "SluiceStorage", .product(name: "Yams", package: "Yams")],
+            swiftSettings: strictSettings
+        ),
 
         // Argument parsing and output only.
         .executableTarget(

@@ -75,7 +75,7 @@ struct Fixtures: ParsableCommand {
                         count: triggers,
                         path: triggersOutput
                     )
-                    print("wrote \(triggers) webhooks, \(megabytes(triggerBytes)) to \(triggersOutput)")
+                    print("wrote \(triggers) webhooks and triggers, \(megabytes(triggerBytes)) to \(triggersOutput)")
                 }
             } catch {
                 printError("error: \(error)")

@@ -9,20 +9,19 @@ struct Triggers: ParsableCommand {
 
     static func load(_ path: String) throws -> TriggerConfiguration {
         do {
-            let bytes = try readWholeFile(path: path, byteCountMax: 1 << 30)
-            return try TriggerConfiguration(json: try JSONValue.parse(bytes))
+            return try ConfigurationFile.loadTriggers(path: path)
         } catch let error as SystemCallError {
             printError("error: \(error)")
             throw ExitStatus.ioFailure
         } catch {
-            printError("error: \(path): \(error)")
+            printError("error: \(error)")
             throw ExitStatus.invalidInput
         }
     }
 
     struct Compile: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Compile a configuration and print index statistics.")
-        @Option(help: "The configuration (JSON: default_branch, webhooks, triggers).")
+        @Option(help: "The configuration, JSON or YAML (default_branch, webhooks, triggers).")
         var config: String
 
         func run() throws {
@@ -35,8 +34,18 @@ struct Triggers: ParsableCommand {
                     + "(\(triggers.filter(\.enabled).count) enabled), compiled in \(format1(seconds * 1000)) ms"
             )
             print(
-                "exact event names \(statistics.exactNameCount), node-kind buckets \(statistics.kindBucketCount), "
-                    + "triggers needing a name pattern check \(statistics.patternTriggerCount)"
+                "exact event names \(statistics.exactNameCount), triggers needing a name pattern check "
+                    + "\(statistics.patternTriggerCount)"
+            )
+            let stateful = triggers.filter { $0.stateSummary != nil }
+            print(
+                "stateful triggers \(stateful.count) (\(stateful.filter { $0.posture == .proactive }.count) Proactive)"
+            )
+            print(
+                "value buckets over [\(statistics.dimensions.joined(separator: ", "))]: "
+                    + "\(statistics.indexedTriggerCount) triggers bucketed, \(statistics.unindexedTriggerCount) "
+                    + "checked for every event of their names; \(statistics.programCount) distinct residual "
+                    + "programs, \(statistics.literalCount) literal values"
             )
         }
     }
@@ -45,7 +54,7 @@ struct Triggers: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "For every trigger: whether the event fires it, or the first condition that failed."
         )
-        @Option(help: "The configuration (JSON: default_branch, webhooks, triggers).")
+        @Option(help: "The configuration, JSON or YAML (default_branch, webhooks, triggers).")
         var config: String
         @Argument(help: "A file holding one event (Prefect JSON).")
         var event: String
@@ -69,7 +78,15 @@ struct Triggers: ParsableCommand {
                 switch verdict {
                 case .matches:
                     fired += 1
-                    reason = "fires"
+                    let name = decoder.symbols.string(decoded.header.name)
+                    if let state = trigger.stateSummary {
+                        reason =
+                            trigger.events.expects(name)
+                            ? "reaches it and counts toward its window (\(state))"
+                            : "reaches it and only opens a window (after; \(state))"
+                    } else {
+                        reason = "fires"
+                    }
                 case .disabled: reason = "disabled"
                 case .eventName(let name):
                     reason = "event name \(name) is not covered by expect \(trigger.events.expect)"
@@ -84,7 +101,7 @@ struct Triggers: ParsableCommand {
                 }
                 print("\(trigger.name): \(reason)")
             }
-            print("\(fired) of \(configuration.allTriggers.count) triggers fire")
+            print("\(fired) of \(configuration.allTriggers.count) triggers fire or count the event")
         }
 
         private func patterns(_ specification: ResourceSpecification, _ label: String) -> String {

@@ -182,6 +182,48 @@ import Testing
         #expect(invalid.standardError.contains("webhooks[0].branch_scope"))
     }
 
+    @Test func triggersCompileAndExplainYAMLWithStatefulTriggers() throws {
+        guard Self.available else {
+            print("skipping: \(Self.executable) not built")
+            return
+        }
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let config = temporary.path + "/config.yaml"
+        writeFile(
+            config,
+            Array(
+                """
+                webhooks:
+                  - {name: devices, event_type: infrahub.node.updated, branch_scope: all_branches}
+                triggers:
+                  - name: burst
+                    trigger: {expect: [infrahub.node.updated], threshold: 3, within: 60, for_each: [infrahub.node.kind]}
+                  - name: quiet
+                    trigger: {expect: [infrahub.node.created], after: [infrahub.node.updated], posture: Proactive, within: 600}
+                """.utf8
+            )
+        )
+        let compiled = try Self.run(["triggers", "compile", "--config", config])
+        #expect(compiled.status == 0)
+        #expect(compiled.standardOutput.contains("1 webhooks + 2 triggers (3 enabled)"))
+        #expect(compiled.standardOutput.contains("stateful triggers 2 (1 Proactive)"))
+        let event = temporary.path + "/event.json"
+        let stream = try readRepositoryFile("fixtures/infrahub/all-event-types.jsonl")
+        writeFile(event, Array(stream.split(separator: 0x0A)[1]))  // infrahub.node.updated
+        let explained = try Self.run(["triggers", "explain", "--config", config, event])
+        #expect(explained.status == 0)
+        #expect(explained.standardOutput.contains("webhook::devices: fires"))
+        #expect(
+            explained.standardOutput.contains("burst: reaches it and counts toward its window (Reactive, threshold 3")
+        )
+        #expect(explained.standardOutput.contains("quiet: reaches it and only opens a window"))
+        writeFile(config, Array("triggers:\n  - name: t\n    trigger:\n      within: -1\n".utf8))
+        let invalid = try Self.run(["triggers", "compile", "--config", config])
+        #expect(invalid.status == 1)
+        #expect(invalid.standardError.contains("config.yaml:4:15: triggers[0].trigger.within: must be a non-negative"))
+    }
+
     func readRepositoryFileAbsolute(_ path: String) throws -> [UInt8] {
         try #require(FileManager.default.contents(atPath: path)).map { $0 }
     }

@@ -114,7 +114,11 @@ import Testing
         let triggersPath = directory + "/triggers.json"
         try FixtureFiles.generateTriggers(configuration, count: 50, path: triggersPath)
         let configurationValue = try JSONValue.parse(try readWholeFile(path: triggersPath, byteCountMax: 1 << 20))
-        #expect(configurationValue["webhooks"]?.arrayValue?.count == 50)
+        let webhookCount = configurationValue["webhooks"]?.arrayValue?.count ?? 0
+        let triggerCount = configurationValue["triggers"]?.arrayValue?.count ?? 0
+        #expect(webhookCount + triggerCount == 50)
+        #expect(webhookCount > triggerCount, "most entries are webhooks")
+        #expect(throws: Never.self) { try TriggerConfiguration(json: configurationValue) }
     }
 
     /// The committed Infrahub fixtures validate.

@@ -23,8 +23,9 @@ public enum FixtureFiles {
         return writer.byteCount
     }
 
-    /// Writes a configuration of `count` webhooks that match the events of `configuration`:
-    /// `{"webhooks":[…]}`, one webhook per line.
+    /// Writes a configuration of `count` webhooks and triggers for the events of `configuration`
+    /// (``TriggerFixtureGenerator``): `{"webhooks":[…],"triggers":[…]}`, one entry per line. The generator is
+    /// deterministic, so it runs twice (webhooks, then triggers) instead of holding the configuration.
     @discardableResult
     public static func generateTriggers(
         _ configuration: FixtureGenerator.Configuration,
@@ -34,17 +35,22 @@ public enum FixtureFiles {
     ) throws(SystemCallError) -> Int {
         precondition(count >= 0)
         let writer = try BufferedWriter(path: path)
-        var generator = TriggerFixtureGenerator(configuration)
-        try writer.write("{\"webhooks\":[\n")
-        for index in 0..<count {
-            let webhook = generator.webhook(index: index, port: port)
-            try writer.append { target in
-                webhook.write(to: &target)
-                if index + 1 < count { target.append(UInt8(ascii: ",")) }
-                target.append(0x0A)
+        for (key, wantsWebhooks) in [("webhooks", true), ("triggers", false)] {
+            try writer.write(wantsWebhooks ? "{\"\(key)\":[\n" : "],\n\"\(key)\":[\n")
+            var generator = TriggerFixtureGenerator(configuration, count: count)
+            var first = true
+            for index in 0..<count {
+                let entry = generator.entry(index: index, port: port)
+                let isWebhook = if case .webhook = entry { true } else { false }
+                guard isWebhook == wantsWebhooks else { continue }
+                try writer.append { target in
+                    if !first { target.append(contentsOf: ",\n".utf8) }
+                    entry.json.write(to: &target)
+                }
+                first = false
             }
         }
-        try writer.write("]}\n")
+        try writer.write("\n]}\n")
         try writer.close()
         return writer.byteCount
     }

@@ -76,44 +76,10 @@ public struct Glob: Sendable, Equatable {
         return nil
     }
 
-    /// `true` when the whole of `text` matches.
+    /// `true` when the whole of `text` matches (scalar by scalar over its UTF-8, see ``matches(utf8:)``).
     public func matches(_ text: String) -> Bool {
         if isLiteral { return text == pattern }
-        return matches(Array(text.unicodeScalars))
-    }
-
-    /// Iterative matching with single-star backtracking: O(pattern × text) worst case, no recursion.
-    func matches(_ text: [Unicode.Scalar]) -> Bool {
-        var tokenIndex = 0
-        var textIndex = 0
-        var starToken = -1
-        var starText = 0
-        while textIndex < text.count {
-            if tokenIndex < tokens.count, Self.matchesOne(tokens[tokenIndex], text[textIndex]) {
-                tokenIndex += 1
-                textIndex += 1
-            } else if tokenIndex < tokens.count, tokens[tokenIndex] == .anyRun {
-                starToken = tokenIndex
-                starText = textIndex
-                tokenIndex += 1
-            } else if starToken >= 0 {
-                tokenIndex = starToken + 1
-                starText += 1
-                textIndex = starText
-            } else {
-                return false
-            }
-        }
-        while tokenIndex < tokens.count && tokens[tokenIndex] == .anyRun { tokenIndex += 1 }
-        return tokenIndex == tokens.count
-    }
-
-    private static func matchesOne(_ token: Token, _ scalar: Unicode.Scalar) -> Bool {
-        switch token {
-        case .literal(let literal): return literal == scalar
-        case .any: return true
-        case .anyRun: return false
-        case .set(let ranges, let negated): return ranges.contains { $0.contains(scalar.value) } != negated
-        }
+        var copy = text
+        return copy.withUTF8 { utf8 in unsafe matches(utf8: UnsafeRawBufferPointer(utf8)) }
     }
 }

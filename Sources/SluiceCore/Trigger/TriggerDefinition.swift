@@ -30,7 +30,7 @@ public struct TriggerDefinition: Sendable, Equatable {
     public var matchRelated: [ResourceSpecification]
     public var posture: Posture = .reactive
     public var threshold: Int = 1
-    /// Bucket length in seconds (0: immediate).
+    /// Bucket length in seconds (Reactive 0: immediate; Proactive 0 means Prefect's minimum, 10 s).
     public var withinSeconds: Double = 0
     /// Label names whose values key separate buckets (`related:<role>:<label>` reads a related resource).
     public var forEach: [String] = []
@@ -42,17 +42,39 @@ public struct TriggerDefinition: Sendable, Equatable {
         events: EventNamePatterns,
         match: ResourceSpecification = ResourceSpecification(),
         matchRelated: [ResourceSpecification] = [],
+        posture: Posture = .reactive,
+        threshold: Int = 1,
+        withinSeconds: Double = 0,
+        forEach: [String] = [],
+        enabled: Bool = true,
         actions: [TriggerAction] = []
     ) {
+        precondition(threshold >= 1, "threshold must be at least 1")
+        precondition(withinSeconds >= 0, "within must not be negative")
         self.name = name
         self.events = events
         self.match = match
         self.matchRelated = matchRelated
+        self.posture = posture
+        self.threshold = threshold
+        self.withinSeconds = withinSeconds
+        self.forEach = forEach
+        self.enabled = enabled
         self.actions = actions
     }
 }
 
 extension TriggerDefinition {
+    /// `nil` for a stateless trigger (Reactive, threshold 1, within 0, no `after`: fires on every expected
+    /// event), else its state rule, e.g. `Reactive, threshold 5 within 600 s, for_each [github.environment]`.
+    public var stateSummary: String? {
+        guard !TriggerStateMachine.isStateless(self) else { return nil }
+        var text = "\(posture.rawValue), threshold \(threshold) within \(withinSeconds) s"
+        if !events.after.isEmpty { text += ", after \(events.after)" }
+        if !forEach.isEmpty { text += ", for_each \(forEach)" }
+        return text
+    }
+
     /// Reads a trigger from JSON (or YAML already turned into a ``JSONValue``):
     ///
     /// ```json
@@ -111,6 +133,12 @@ extension TriggerDefinition {
                 )
             }
             withinSeconds = seconds
+        }
+        if posture == .proactive && withinSeconds > 0 && withinSeconds < 10 {
+            throw TriggerDefinitionError(
+                path: "\(triggerPath).within",
+                message: "a Proactive trigger needs within ≥ 10 seconds (0 means 10)"
+            )
         }
         forEach = try Self.strings(trigger["for_each"], "\(triggerPath).for_each")
         if let enabled = object["enabled"] {

@@ -1,209 +1,387 @@
-/// Triggers compiled for matching: immutable, shared by any number of ``TriggerMatcher``s.
+/// Triggers compiled for matching: immutable, shared by any number of ``TriggerMatcher``s on any threads.
 ///
 /// Layout (ARCHITECTURE.md §4):
-/// - Triggers whose `expect ∪ after` are all exact names sit in a table keyed by the interned event name;
-///   the others (globs, or empty `expect`) are resolved per event name once, by each matcher, and cached.
-/// - Within a name, triggers whose `match` requires one exact `infrahub.node.kind` sit in a table keyed
-///   by the interned kind; the rest are "any kind".
-/// - What remains of each trigger (`match`, `match_related`) is compiled over interned label keys:
-///   exact patterns compare bytes, globs run on the value's text.
-/// Matching cost therefore does not grow with triggers whose name or kind cannot match.
+/// ```
+///  event name ──► exact-name table (Symbol → triggers whose expect ∪ after are all exact names)
+///             └─► pattern triggers (globs / empty expect), resolved once per interned name by each matcher
+///  per name, each trigger sits in ONE place:
+///    a bucket keyed by (dimension, literal value id)   dimension = (primary | related, label key)
+///    or the name's "unindexed" list                    (no exact positive label condition at all)
+///  every trigger: a residual program (conditions over interned label keys; literal patterns compare
+///  interned value ids, globs run on the value's UTF-8) shared by all triggers with the same conditions
+/// ```
+/// A trigger's bucket is its exact, positive label condition (`infrahub.node.kind = InfraDevice`,
+/// `infrahub.node.id = …`, a related `infrahub.resource.label = branch-7`) whose values the fewest triggers
+/// share, so a matcher looks up the event's value of each dimension once and only visits triggers whose
+/// value equals it: matching cost does not grow with triggers whose name or values cannot match.
+/// Literal values are interned into the index's own frozen table (``LiteralTable``); the event's values
+/// are looked up there (hash of the bytes in place), never turned into strings.
 ///
-/// Built once per configuration (``compile(_:symbols:)``) and replaced as a whole on change: matching
-/// never takes a lock. The symbol table it was compiled with must be the decoder's.
+/// Built once per configuration (``compile(_:symbols:)``) and replaced as a whole on change through a
+/// ``SharedTriggerIndex``: matching never takes a lock. Thread-safe: every stored property is immutable.
 public final class TriggerIndex: Sendable {
     public let triggers: [TriggerDefinition]
-    let compiled: [CompiledTrigger]
-    /// Exact event name → triggers (index into `triggers`), by kind.
-    let exactNames: [Symbol: KindBuckets]
-    /// Triggers whose event rules need a glob check per name.
-    let patternTriggers: [Int]
+    /// Exact event name → enabled triggers whose event names are all exact and include it.
+    let exactNames: [Symbol: [UInt32]]
+    /// Enabled triggers whose event rules need a glob check per name.
+    let patternTriggers: [UInt32]
+    let literals: LiteralTable
+    let dimensions: [Dimension]
+    /// Per trigger: its bucket dimension (`-1`: unindexed) and bucket values.
+    let keys: [TriggerKey]
+    let keyValues: [UInt32]
+    /// The byte length of each `keyValues` entry, capped at 63 (a matcher skips values of other lengths).
+    let keyValueLengths: [UInt8]
+    /// The UTF-8 of every literal pattern, back to back (residual checks compare bytes, no hashing).
+    let literalBytes: [UInt8]
+    /// Per trigger: its residual program (an index into `programs`).
+    let programOfTrigger: [UInt32]
+    let programs: [Program]
+    let specifications: [Specification]
+    let conditions: [Condition]
+    let patterns: [Pattern]
+    let globs: [Glob]
 
-    struct KindBuckets: Sendable {
-        var byKind: [Symbol: [Int]] = [:]
-        var anyKind: [Int] = []
-    }
-
-    struct CompiledPattern: Sendable {
-        let negated: Bool
-        /// UTF-8 of an exact pattern; `nil` for a glob.
-        let literal: [UInt8]?
-        let glob: Glob
-    }
-
-    struct CompiledCondition: Sendable {
+    /// Where a bucket's value is read: a label of the primary resource, or of any related resource.
+    struct Dimension: Hashable, Sendable {
         let key: Symbol
-        let patterns: [CompiledPattern]
+        let related: Bool
     }
 
-    struct CompiledTrigger: Sendable {
-        let primary: [CompiledCondition]
-        /// One list of conditions per non-empty `match_related` specification.
-        let related: [[CompiledCondition]]
-        /// The exact `infrahub.node.kind` the primary resource must have, if the trigger says so.
-        let requiredKind: Symbol?
+    struct TriggerKey: Sendable {
+        let dimension: Int32
+        let valueStart: Int32
+        let valueEnd: Int32
     }
 
-    private init(
-        triggers: [TriggerDefinition],
-        compiled: [CompiledTrigger],
-        exactNames: [Symbol: KindBuckets],
-        patternTriggers: [Int]
-    ) {
-        self.triggers = triggers
-        self.compiled = compiled
-        self.exactNames = exactNames
-        self.patternTriggers = patternTriggers
+    /// One candidate pattern: a literal (bytes in `literalBytes`) or a glob (index into `globs`), maybe negated.
+    struct Pattern: Hashable, Sendable {
+        let literalStart: UInt32
+        let literalCount: UInt32
+        let glob: Int32
+        let negated: Bool
     }
 
-    /// Compiles `triggers` (disabled ones are left out of every bucket), interning their names and labels.
-    /// - Precondition: `symbols` has room for them (a full table is a configuration larger than its limit).
+    /// `key` must be present and match one of `patterns` (OR).
+    struct Condition: Hashable, Sendable {
+        let key: Symbol
+        let patternStart: Int32
+        let patternEnd: Int32
+    }
+
+    /// All conditions on one related resource (AND).
+    struct Specification: Hashable, Sendable {
+        let conditionStart: Int32
+        let conditionEnd: Int32
+    }
+
+    /// `match` on the primary resource, then each non-empty `match_related` specification.
+    struct Program: Hashable, Sendable {
+        let primaryStart: Int32
+        let primaryEnd: Int32
+        let specificationStart: Int32
+        let specificationEnd: Int32
+    }
+
+    fileprivate init(_ builder: consuming Builder) {
+        triggers = builder.triggers
+        exactNames = builder.exactNames
+        patternTriggers = builder.patternTriggers
+        literals = builder.literals
+        dimensions = builder.dimensions
+        keys = builder.keys
+        keyValues = builder.keyValues
+        keyValueLengths = builder.keyValueLengths
+        literalBytes = builder.literalBytes
+        programOfTrigger = builder.programOfTrigger
+        programs = builder.programs
+        specifications = builder.specifications
+        conditions = builder.conditions
+        patterns = builder.patterns
+        globs = builder.globs
+    }
+
+    /// Compiles `triggers` (disabled ones are left out of every bucket), interning their event names and
+    /// label keys into `symbols`, the decoder's table.
+    /// - Precondition: nothing else uses `symbols` during the call (the table is single-threaded: compile on
+    ///   the decoding thread, or before decoding starts), and it has room (a full table is a configuration
+    ///   larger than its limit).
+    /// - Complexity: O(total conditions) plus hashing every literal once.
     public static func compile(_ triggers: [TriggerDefinition], symbols: SymbolTable) -> TriggerIndex {
-        var compiled: [CompiledTrigger] = []
-        var exactNames: [Symbol: KindBuckets] = [:]
-        var patternTriggers: [Int] = []
-        func intern(_ text: String) -> Symbol {
-            guard let symbol = symbols.intern(text) else {
-                preconditionFailure("symbol table full while compiling triggers")
-            }
-            return symbol
-        }
-        func compile(_ specification: ResourceSpecification) -> [CompiledCondition] {
-            specification.conditions.map { condition in
-                CompiledCondition(
-                    key: intern(condition.label),
-                    patterns: condition.patterns.map { pattern in
-                        CompiledPattern(
-                            negated: pattern.isNegated,
-                            literal: pattern.glob.isLiteral ? Array(pattern.glob.pattern.utf8) : nil,
-                            glob: pattern.glob
-                        )
-                    }
-                )
-            }
-        }
-        for (index, trigger) in triggers.enumerated() {
-            let kindCondition = trigger.match.conditions.first { $0.label == "infrahub.node.kind" }
-            var requiredKind: Symbol?
-            if let kindCondition, kindCondition.patterns.count == 1, !kindCondition.patterns[0].isNegated,
-                kindCondition.patterns[0].glob.isLiteral
-            {
-                requiredKind = intern(kindCondition.patterns[0].glob.pattern)
-            }
-            compiled.append(
-                CompiledTrigger(
-                    primary: compile(trigger.match),
-                    related: trigger.matchRelated.filter { !$0.matchesEveryResource }.map(compile),
-                    requiredKind: requiredKind
-                )
-            )
-            guard trigger.enabled else { continue }
-            let names = trigger.events.expect + trigger.events.after
-            let allExact =
-                !trigger.events.expect.isEmpty && names.allSatisfy { !$0.contains(where: { "*?[".contains($0) }) }
-            if allExact {
-                for name in Set(names) {
-                    let symbol = intern(name)
-                    if let requiredKind {
-                        exactNames[symbol, default: KindBuckets()].byKind[requiredKind, default: []].append(index)
-                    } else {
-                        exactNames[symbol, default: KindBuckets()].anyKind.append(index)
-                    }
-                }
-            } else {
-                patternTriggers.append(index)
-            }
-        }
-        return TriggerIndex(
-            triggers: triggers,
-            compiled: compiled,
-            exactNames: exactNames,
-            patternTriggers: patternTriggers
-        )
+        var builder = Builder(triggers: triggers, symbols: symbols)
+        builder.build()
+        return TriggerIndex(builder)
     }
 
-    /// How the triggers were bucketed (for `sluice triggers compile`).
-    public var statistics: (exactNameCount: Int, kindBucketCount: Int, patternTriggerCount: Int) {
-        (exactNames.count, exactNames.values.reduce(0) { $0 + $1.byKind.count }, patternTriggers.count)
+    /// How the triggers were compiled (for `sluice triggers compile`).
+    public struct Statistics: Sendable, Equatable {
+        /// Distinct exact event names with triggers.
+        public var exactNameCount: Int
+        /// Triggers whose event rules need a glob check (resolved once per event name).
+        public var patternTriggerCount: Int
+        /// Label dimensions buckets are keyed by, e.g. `infrahub.node.kind`, `related infrahub.resource.label`.
+        public var dimensions: [String]
+        /// Enabled triggers in a value bucket, and enabled triggers checked for every event of their names.
+        public var indexedTriggerCount: Int
+        public var unindexedTriggerCount: Int
+        /// Distinct residual programs (triggers with equal conditions share one, evaluated once per event).
+        public var programCount: Int
+        /// Distinct literal values interned.
+        public var literalCount: Int
+    }
+
+    public var statistics: Statistics {
+        var indexed = 0
+        var unindexed = 0
+        for (position, trigger) in triggers.enumerated() where trigger.enabled {
+            if keys[position].dimension >= 0 { indexed += 1 } else { unindexed += 1 }
+        }
+        return Statistics(
+            exactNameCount: exactNames.count,
+            patternTriggerCount: patternTriggers.count,
+            dimensions: dimensions.map { ($0.related ? "related " : "") + literals.labelKeys[$0.key, default: "?"] },
+            indexedTriggerCount: indexed,
+            unindexedTriggerCount: unindexed,
+            programCount: programs.count,
+            literalCount: literals.count
+        )
     }
 }
 
-/// Matches events against a ``TriggerIndex``. Holds the per-name cache of pattern triggers, so it is
-/// owned by one thread; create one per matching thread over the same index.
-public final class TriggerMatcher {
-    public let index: TriggerIndex
-    public let symbols: SymbolTable
-    /// Event name → pattern triggers that cover it (filled on first sight of each name).
-    private var patternCache: [Symbol: TriggerIndex.KindBuckets] = [:]
-    private var scratch: [UInt8] = []
+/// The literal label values of an index's triggers, interned to value ids (`0`: a value no literal equals).
+///
+/// A private ``SymbolTable`` filled during compilation and never written after: matchers on any thread
+/// only call ``lookup(_:)``, which reads the frozen arrays. That read-only use after a single-threaded
+/// build is why the `@unchecked Sendable` is sound.
+struct LiteralTable: @unchecked Sendable {
+    private let table = SymbolTable()
+    /// Label key texts by symbol (for statistics and explanations only).
+    var labelKeys: [Symbol: String] = [:]
 
-    public init(index: TriggerIndex, symbols: SymbolTable) {
-        self.index = index
+    var count: Int { table.count - Symbol.wellKnownCount }
+
+    /// Interns a literal during compilation.
+    func intern(_ text: String) -> UInt32 {
+        guard let symbol = table.intern(text) else { preconditionFailure("literal table full while compiling") }
+        return symbol.rawValue
+    }
+
+    /// The value id of `bytes`, or 0 when no trigger has that literal.
+    func lookup(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        unsafe table.lookup(bytes)?.rawValue ?? 0
+    }
+}
+
+/// Compilation state: programs are interned by their conditions, buckets chosen by value counts.
+private struct Builder: ~Copyable {
+    let triggers: [TriggerDefinition]
+    let symbols: SymbolTable
+    var exactNames: [Symbol: [UInt32]] = [:]
+    var patternTriggers: [UInt32] = []
+    var literals = LiteralTable()
+    var dimensions: [TriggerIndex.Dimension] = []
+    var dimensionNumbers: [TriggerIndex.Dimension: Int32] = [:]
+    var keys: [TriggerIndex.TriggerKey] = []
+    var keyValues: [UInt32] = []
+    var keyValueLengths: [UInt8] = []
+    var literalBytes: [UInt8] = []
+    var literalStarts: [String: UInt32] = [:]
+    var programOfTrigger: [UInt32] = []
+    var programs: [TriggerIndex.Program] = []
+    var programNumbers: [[TriggerIndex.Condition]: UInt32] = [:]
+    var specifications: [TriggerIndex.Specification] = []
+    var conditions: [TriggerIndex.Condition] = []
+    var patterns: [TriggerIndex.Pattern] = []
+    var globs: [Glob] = []
+    var globNumbers: [String: Int32] = [:]
+    var patternLists: [[TriggerIndex.Pattern]: Int32] = [:]
+
+    init(triggers: [TriggerDefinition], symbols: SymbolTable) {
+        self.triggers = triggers
         self.symbols = symbols
     }
 
-    /// Appends to `matches` the indices (into ``TriggerIndex/triggers``) of every enabled trigger that
-    /// `event` reaches, in increasing order.
-    public func match(_ event: Event, into matches: inout [Int]) {
-        let start = matches.count
-        let header = event.header
-        if let buckets = index.exactNames[header.name] { collect(buckets, event, &matches) }
-        if !index.patternTriggers.isEmpty { collect(patternBuckets(header.name), event, &matches) }
-        if matches.count - start > 1 { matches[start...].sort() }
-    }
+    /// A candidate bucket of a trigger: every pattern of one condition is an exact positive literal.
+    struct Candidate {
+        let label: String
+        let related: Bool
+        let values: [String]
 
-    private func collect(_ buckets: TriggerIndex.KindBuckets, _ event: Event, _ matches: inout [Int]) {
-        if event.header.nodeKind != .none, let byKind = buckets.byKind[event.header.nodeKind] {
-            for trigger in byKind where residualMatches(trigger, event) { matches.append(trigger) }
+        func dimension(symbols: SymbolTable) -> TriggerIndex.Dimension {
+            guard let key = symbols.intern(label) else { preconditionFailure("symbol table full while compiling") }
+            return TriggerIndex.Dimension(key: key, related: related)
         }
-        for trigger in buckets.anyKind where residualMatches(trigger, event) { matches.append(trigger) }
     }
 
-    private func patternBuckets(_ name: Symbol) -> TriggerIndex.KindBuckets {
-        if let cached = patternCache[name] { return cached }
-        let text = symbols.string(name)
-        var buckets = TriggerIndex.KindBuckets()
-        for trigger in index.patternTriggers where index.triggers[trigger].events.covers(text) {
-            if let kind = index.compiled[trigger].requiredKind {
-                buckets.byKind[kind, default: []].append(trigger)
-            } else {
-                buckets.anyKind.append(trigger)
+    mutating func build() {
+        let candidates = triggers.map(Self.candidates)
+        // How many triggers share each (dimension, value): a trigger goes where it has the fewest peers.
+        var shares: [TriggerIndex.Dimension: [String: Int]] = [:]
+        for (position, trigger) in triggers.enumerated() where trigger.enabled {
+            for candidate in candidates[position] {
+                for value in candidate.values {
+                    shares[candidate.dimension(symbols: symbols), default: [:]][value, default: 0] += 1
+                }
             }
         }
-        patternCache[name] = buckets
-        return buckets
+        for (position, trigger) in triggers.enumerated() {
+            programOfTrigger.append(program(for: trigger))
+            let best = candidates[position].min { left, right in
+                cost(left, shares) < cost(right, shares)
+            }
+            addKey(best, enabled: trigger.enabled)
+            guard trigger.enabled else { continue }
+            addEventNames(trigger, UInt32(position))
+        }
     }
 
-    private func residualMatches(_ trigger: Int, _ event: Event) -> Bool {
-        let compiled = index.compiled[trigger]
-        let header = event.header
-        for condition in compiled.primary where !conditionHolds(condition, header.primary, event) { return false }
-        for specification in compiled.related {
-            let satisfied = header.related.contains { resource in
-                specification.allSatisfy { conditionHolds($0, resource, event) }
-            }
-            if !satisfied { return false }
-        }
-        return true
+    private func cost(_ candidate: Candidate, _ shares: [TriggerIndex.Dimension: [String: Int]]) -> (Int, Int) {
+        let dimension = candidate.dimension(symbols: symbols)
+        let peers = candidate.values.reduce(0) { $0 + (shares[dimension]?[$1] ?? 0) }
+        return (peers, dimension.related ? 1 : 0)  // ties: the primary resource is cheaper to read
     }
 
-    private func conditionHolds(
-        _ condition: TriggerIndex.CompiledCondition,
-        _ resource: ResourceRecord,
-        _ event: Event
-    )
-        -> Bool
-    {
-        guard let label = event.header.label(condition.key, of: resource) else { return false }  // absent: never
-        for pattern in condition.patterns {
-            let matched: Bool
-            if let literal = pattern.literal, !label.valueHasEscapes {
-                matched = event.bytes[label.valueRange].elementsEqual(literal)
-            } else {
-                matched = pattern.glob.matches(event.value(label))
-            }
-            if matched != pattern.negated { return true }
+    private mutating func addKey(_ candidate: Candidate?, enabled: Bool) {
+        guard let candidate, enabled else {
+            keys.append(TriggerIndex.TriggerKey(dimension: -1, valueStart: 0, valueEnd: 0))
+            return
         }
-        return false
+        let dimension = candidate.dimension(symbols: symbols)
+        let number: Int32
+        if let existing = dimensionNumbers[dimension] {
+            number = existing
+        } else {
+            number = Int32(dimensions.count)
+            dimensions.append(dimension)
+            dimensionNumbers[dimension] = number
+        }
+        let start = Int32(keyValues.count)
+        for value in Set(candidate.values).sorted() {
+            keyValues.append(literals.intern(value))
+            keyValueLengths.append(UInt8(min(value.utf8.count, 63)))
+        }
+        keys.append(TriggerIndex.TriggerKey(dimension: number, valueStart: start, valueEnd: Int32(keyValues.count)))
+    }
+
+    private mutating func addEventNames(_ trigger: TriggerDefinition, _ number: UInt32) {
+        let names = trigger.events.expect + trigger.events.after
+        let allExact =
+            !trigger.events.expect.isEmpty && names.allSatisfy { !$0.contains(where: { "*?[".contains($0) }) }
+        guard allExact else {
+            patternTriggers.append(number)
+            return
+        }
+        for name in Set(names).sorted() {
+            guard let symbol = symbols.intern(name) else { preconditionFailure("symbol table full while compiling") }
+            exactNames[symbol, default: []].append(number)
+        }
+    }
+
+    /// Exact positive literal conditions of a trigger, on its primary resource and its related specifications.
+    private static func candidates(_ trigger: TriggerDefinition) -> [Candidate] {
+        func literals(_ condition: ResourceSpecification.Condition) -> [String]? {
+            guard !condition.patterns.isEmpty,
+                condition.patterns.allSatisfy({ !$0.isNegated && $0.glob.isLiteral })
+            else { return nil }
+            return condition.patterns.map(\.glob.pattern)
+        }
+        var result: [Candidate] = []
+        for condition in trigger.match.conditions {
+            if let values = literals(condition) {
+                result.append(Candidate(label: condition.label, related: false, values: values))
+            }
+        }
+        for specification in trigger.matchRelated {
+            for condition in specification.conditions {
+                if let values = literals(condition) {
+                    result.append(Candidate(label: condition.label, related: true, values: values))
+                }
+            }
+        }
+        return result
+    }
+
+    /// Interns the trigger's residual program: equal conditions give the same program number.
+    private mutating func program(for trigger: TriggerDefinition) -> UInt32 {
+        let primary = trigger.match.conditions.map { compile($0) }
+        let related = trigger.matchRelated.filter { !$0.matchesEveryResource }.map { $0.conditions.map { compile($0) } }
+        // The key: primary conditions, a separator, then each specification's conditions and a separator.
+        let separator = TriggerIndex.Condition(key: .none, patternStart: -1, patternEnd: -1)
+        let signature = primary + [separator] + related.flatMap { $0 + [separator] }
+        if let existing = programNumbers[signature] { return existing }
+        let primaryStart = Int32(conditions.count)
+        conditions.append(contentsOf: primary)
+        let primaryEnd = Int32(conditions.count)
+        let specificationStart = Int32(specifications.count)
+        for specification in related {
+            let start = Int32(conditions.count)
+            conditions.append(contentsOf: specification)
+            specifications.append(
+                TriggerIndex.Specification(conditionStart: start, conditionEnd: Int32(conditions.count))
+            )
+        }
+        programs.append(
+            TriggerIndex.Program(
+                primaryStart: primaryStart,
+                primaryEnd: primaryEnd,
+                specificationStart: specificationStart,
+                specificationEnd: Int32(specifications.count)
+            )
+        )
+        let number = UInt32(programs.count - 1)
+        programNumbers[signature] = number
+        return number
+    }
+
+    private mutating func compile(_ condition: ResourceSpecification.Condition) -> TriggerIndex.Condition {
+        guard let key = symbols.intern(condition.label) else {
+            preconditionFailure("symbol table full while compiling")
+        }
+        literals.labelKeys[key] = condition.label
+        let compiled = condition.patterns.map { pattern in
+            if pattern.glob.isLiteral {
+                let text = pattern.glob.pattern
+                return TriggerIndex.Pattern(
+                    literalStart: literalStart(text),
+                    literalCount: UInt32(text.utf8.count),
+                    glob: -1,
+                    negated: pattern.isNegated
+                )
+            }
+            return TriggerIndex.Pattern(
+                literalStart: 0,
+                literalCount: 0,
+                glob: glob(pattern.glob),
+                negated: pattern.isNegated
+            )
+        }
+        // Patterns are stored once per distinct list, so equal conditions compare equal.
+        if let start = firstRange(of: compiled) {
+            return TriggerIndex.Condition(key: key, patternStart: start, patternEnd: start + Int32(compiled.count))
+        }
+        let start = Int32(patterns.count)
+        patterns.append(contentsOf: compiled)
+        return TriggerIndex.Condition(key: key, patternStart: start, patternEnd: Int32(patterns.count))
+    }
+
+    private mutating func firstRange(of compiled: [TriggerIndex.Pattern]) -> Int32? {
+        if let start = patternLists[compiled] { return start }
+        patternLists[compiled] = Int32(patterns.count)
+        return nil
+    }
+
+    private mutating func literalStart(_ text: String) -> UInt32 {
+        if let start = literalStarts[text] { return start }
+        let start = UInt32(literalBytes.count)
+        literalBytes.append(contentsOf: text.utf8)
+        literalStarts[text] = start
+        return start
+    }
+
+    private mutating func glob(_ glob: Glob) -> Int32 {
+        if let existing = globNumbers[glob.pattern] { return existing }
+        globs.append(glob)
+        globNumbers[glob.pattern] = Int32(globs.count - 1)
+        return Int32(globs.count - 1)
     }
 }
