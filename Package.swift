@@ -42,8 +42,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Batched HMAC-SHA256 webhook signing and signature verification (issue 5); libcrypto only.
+        .target(name: "SluiceCrypto", dependencies: ["SluiceCore", "COpenSSL"], swiftSettings: strictSettings),
+
         // The facade embedders use, and the file-level plumbing the CLI calls.
-        .target(name: "Sluice", dependencies: ["SluiceCore", "SluiceStorage"], swiftSettings: strictSettings),
+        .target(
+            name: "Sluice",
+            dependencies: ["SluiceCore", "SluiceStorage", "SluiceCrypto"],
+            swiftSettings: strictSettings
+        ),
 
         // Argument parsing and output only.
         .executableTarget(
@@ -66,6 +73,11 @@ let package = Package(
         .testTarget(
             name: "SluiceStorageTests",
             dependencies: ["SluiceStorage", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceCryptoTests",
+            dependencies: ["SluiceCrypto", "SluiceTestSupport", "COpenSSL"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
