@@ -128,7 +128,7 @@ public enum TransformRunner {
         unsafe posix_spawn_file_actions_adddup2(&actions, outputPair[1], 1)
         unsafe posix_spawn_file_actions_adddup2(&actions, errorPair[1], 2)
         let arguments = unsafe transform.command.map { unsafe strdup($0) }
-        defer { for unsafeargument in unsafe arguments { unsafe free(argument) } }
+        defer { for index in 0..<transform.command.count { unsafe free(arguments[index]) } }
         var argv: [UnsafeMutablePointer<CChar>?] = unsafe arguments + [nil]
         var pid: pid_t = 0
         let spawned = unsafe posix_spawnp(&pid, name, &actions, nil, &argv, environ)
