@@ -6,7 +6,8 @@ import Testing
 @Suite struct WebhookDefinitionTests {
     static let configuration = """
         {"default_branch": "main", "webhooks": [
-          {"name": "audit", "url": "https://audit.example/hook", "shared_key": "supersecret"},
+          {"name": "audit", "url": "https://audit.example/hook", "shared_key": "supersecret",
+           "headers": [{"key": "X-Source", "value": "sluice"}]},
           {"name": "slack", "url": "https://hooks.example/T/B", "kind": "transform",
            "event_type": "infrahub.node.created", "branch_scope": "all_branches", "node_kind": "Infra*",
            "validate_certificates": false, "description": "to Slack",
@@ -33,6 +34,7 @@ import Testing
         let configuration = try Self.load(Self.configuration)
         #expect(configuration.webhooks.map(\.name) == ["audit", "slack", "plain"])
         let audit = try #require(configuration.webhook(named: "audit"))
+        #expect(audit.headers == [.init(name: "X-Source", value: "sluice")], "standard webhooks have headers too (CoreWebhook)")
         #expect(audit.kind == .standard)
         #expect(audit.validateCertificates, "certificate validation is on by default (Infrahub: off)")
         #expect(audit.signatureKeyMode == .infrahub)
@@ -153,10 +155,6 @@ import Testing
             (
                 #"{"webhooks": [{"name": "w", "url": "https://x.example", "shared_keys": ["a", 1]}]}"#,
                 "webhooks[0].shared_keys[1]"
-            ),
-            (
-                #"{"webhooks": [{"name": "w", "url": "https://x.example", "shared_key": "k", "headers": [{"key": "X", "value": "v"}]}]}"#,
-                "webhooks[0].headers"
             ),
             (
                 #"{"webhooks": [{"name": "w", "url": "https://x.example", "kind": "custom", "shared_key": "k", "headers": [{"key": "Webhook-Signature", "value": "v"}]}]}"#,

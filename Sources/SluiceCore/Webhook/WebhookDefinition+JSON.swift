@@ -36,9 +36,6 @@ extension WebhookDefinition {
         switch kind {
         case .standard:
             guard signs else { throw reader.error("shared_key", "required for a standard webhook") }
-            guard headers.isEmpty else {
-                throw reader.error("headers", "a standard webhook sends no custom headers; use kind custom")
-            }
         case .custom: break
         case .transform:
             guard transform != nil else { throw reader.error("transform", "required for a transform webhook") }

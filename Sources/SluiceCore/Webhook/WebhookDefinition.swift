@@ -8,23 +8,24 @@
 /// |---|---|---|---|
 /// | `url` | string | required | `http://` or `https://` target |
 /// | `description` | string | none | |
-/// | `kind` | `standard` \| `custom` \| `transform` | `standard` | body: standard, standard + custom headers, or a transform's output |
+/// | `kind` | `standard` \| `custom` \| `transform` | `standard` | standard body always signed; standard body signed if keyed; a transform's output |
 /// | `validate_certificates` | bool | `true` | TLS certificate and host verification (Infrahub's default is off) |
 /// | `shared_key` | string | none (required for `standard`) | the signing key |
 /// | `shared_keys` | list of strings | none | several active keys (rotation): one signature each |
 /// | `signature_key_mode` | `infrahub` \| `standard` | `infrahub` | raw UTF-8 key, or `whsec_` + base64 |
-/// | `headers` | list of `{key, value}` or `{key, environment}` | `[]` | custom headers (not for `standard`) |
+/// | `headers` | list of `{key, value}` or `{key, environment}` | `[]` | custom headers |
 /// | `transform` | `{command: [argv…], timeout_seconds}` | required for `transform` | the transform command |
 ///
 /// Environment-sourced header values are resolved at load from the `environment` passed in (Core reads no
 /// environment itself); a missing variable is a configuration error naming the webhook and the header.
 public struct WebhookDefinition: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
-        /// The standard body (§c.4), signed (a key is required), no custom headers (Infrahub's `CoreStandardWebhook`).
+        /// The standard body (§c.4), always signed: a key is required (Infrahub's `CoreStandardWebhook`).
         case standard
-        /// The standard body with custom headers; signed when a key is set (`CoreCustomWebhook`).
+        /// The standard body; signed only when a key is set (`CoreCustomWebhook` without a transformation).
         case custom
-        /// A transform command's output as the body, custom headers; signed when a key is set.
+        /// A transform command's output as the body; signed only when a key is set (`CoreCustomWebhook`
+        /// with a transformation).
         case transform
     }
 

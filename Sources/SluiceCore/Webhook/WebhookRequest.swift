@@ -50,7 +50,7 @@ public struct WebhookSignatureHeaders: Sendable, Equatable {
 extension WebhookDefinition {
     /// The request for `body` (the standard body, or a transform's output) in spec §c.6 order (later wins):
     /// 1. `Accept: application/json`, `Content-Type: application/json`;
-    /// 2. the custom headers (custom and transform kinds); one named `Accept` or `Content-Type` replaces
+    /// 2. the custom headers (static or from the environment); one named `Accept` or `Content-Type` replaces
     ///    the default in place;
     /// 3. when signing, `webhook-id`, `webhook-timestamp`, `webhook-signature` (load rejects custom headers
     ///    with these names, so nothing can override them).
