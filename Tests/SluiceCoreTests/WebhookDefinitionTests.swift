@@ -34,7 +34,10 @@ import Testing
         let configuration = try Self.load(Self.configuration)
         #expect(configuration.webhooks.map(\.name) == ["audit", "slack", "plain"])
         let audit = try #require(configuration.webhook(named: "audit"))
-        #expect(audit.headers == [.init(name: "X-Source", value: "sluice")], "standard webhooks have headers too (CoreWebhook)")
+        #expect(
+            audit.headers == [.init(name: "X-Source", value: "sluice")],
+            "standard webhooks have headers too (CoreWebhook)"
+        )
         #expect(audit.kind == .standard)
         #expect(audit.validateCertificates, "certificate validation is on by default (Infrahub: off)")
         #expect(audit.signatureKeyMode == .infrahub)
