@@ -119,16 +119,20 @@ struct Webhooks: ParsableCommand {
         var webhook: String
         @Option(help: "The webhook-timestamp, Unix seconds; default: now.")
         var timestamp: UInt64?
+        @Flag(help: "Print signature, credential and environment-sourced header values instead of ***.")
+        var showSecrets = false
         @Argument(help: "A file holding one event (Prefect JSON).")
         var event: String
 
         func run() throws {
             let request: WebhookRequest
+            let definition: WebhookDefinition?
             do {
                 let configuration = try WebhookFiles.loadConfiguration(
                     path: config,
                     environment: WebhookFiles.processEnvironment()
                 )
+                definition = configuration.webhook(named: webhook)
                 request = try WebhookFiles.request(
                     configuration: configuration,
                     webhook: webhook,
@@ -143,7 +147,8 @@ struct Webhooks: ParsableCommand {
                 throw ExitStatus.invalidInput
             }
             print("POST \(request.url)")
-            for header in request.headers { print("\(header.name): \(header.value)") }
+            let headers = showSecrets ? request.headers : definition?.redactedHeaders(of: request) ?? []
+            for header in headers { print("\(header.name): \(header.value)") }
             print("")
             print(String(decoding: request.body, as: UTF8.self))
         }

@@ -96,6 +96,12 @@ import Testing
             ]
         )
         #expect(request.header("content-type") == "application/vnd+json")
+        #expect(
+            slack.redactedHeaders(of: request).map(\.value) == [
+                "application/json", "application/vnd+json", "***", "platform", "msg_1", "1700000000", "***",
+            ],
+            "environment-sourced values and the signature are redacted for logs"
+        )
         #expect(request.header("webhook-timestamp") == "1700000000")
         #expect(request.url == "https://hooks.example/T/B")
         #expect(!request.validateCertificates)

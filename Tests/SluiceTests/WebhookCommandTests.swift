@@ -62,7 +62,8 @@ import Testing
                 )
         )
         let outcome = try CommandLineTests.run([
-            "webhooks", "request", "--config", configPath, "--webhook", "ops", "--timestamp", "1741884273", eventPath,
+            "webhooks", "request", "--config", configPath, "--webhook", "ops", "--timestamp", "1741884273",
+            "--show-secrets", eventPath,
         ])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         let lines = outcome.standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -89,6 +90,16 @@ import Testing
             body: Array(body.utf8),
             nowSeconds: 1_741_884_273
         )
+
+        // Without --show-secrets, the signature and environment-sourced values are redacted (spec §c.6).
+        let redacted = try CommandLineTests.run([
+            "webhooks", "request", "--config", configPath, "--webhook", "ops", "--timestamp", "1741884273", eventPath,
+        ])
+        #expect(redacted.status == 0)
+        #expect(redacted.standardOutput.contains("\nX-Path: ***\n"))
+        #expect(redacted.standardOutput.contains("\nwebhook-signature: ***\n"))
+        #expect(redacted.standardOutput.contains("\nX-Team: netops\n"))
+        #expect(redacted.standardOutput.contains("\nwebhook-id: msg_"))
 
         // A missing environment variable is a configuration error at load, naming webhook and header.
         writeFile(

@@ -76,3 +76,29 @@ extension WebhookDefinition {
         return WebhookRequest(url: url, headers: headers, body: body, validateCertificates: validateCertificates)
     }
 }
+
+extension WebhookDefinition {
+    /// Header names whose values are never logged (spec §c.6 redaction, compared case-insensitively).
+    public static let sensitiveHeaderNames: Set<String> = [
+        "webhook-signature", "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
+    ]
+
+    /// `request`'s headers for logs and displays: `***` for `webhook-signature`, credentials
+    /// (`Authorization`, `Proxy-Authorization`, `Cookie`, `Set-Cookie`, `X-API-Key`) and every header whose
+    /// value came from the environment, as Infrahub redacts them.
+    public func redactedHeaders(of request: WebhookRequest) -> [WebhookRequest.Header] {
+        let environmentNames = Set(
+            headers.compactMap { header -> String? in
+                if case .environment = header.source { return header.name.lowercased() }
+                return nil
+            }
+        )
+        return request.headers.map { header in
+            let lowered = header.name.lowercased()
+            guard Self.sensitiveHeaderNames.contains(lowered) || environmentNames.contains(lowered) else {
+                return header
+            }
+            return WebhookRequest.Header(name: header.name, value: "***")
+        }
+    }
+}
