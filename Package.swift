@@ -44,10 +44,15 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Batched HMAC-SHA256 webhook signing and signature verification (issue 5); libcrypto only.
+        .target(name: "SluiceCrypto", dependencies: ["SluiceCore", "COpenSSL"], swiftSettings: strictSettings),
+
         // The facade embedders use, and the file-level plumbing the CLI calls.
         .target(
             name: "Sluice",
-            dependencies: ["SluiceCore", "SluiceStorage", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "SluiceCore", "SluiceStorage", "SluiceCrypto", .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: strictSettings
         ),
 
@@ -72,6 +77,11 @@ let package = Package(
         .testTarget(
             name: "SluiceStorageTests",
             dependencies: ["SluiceStorage", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceCryptoTests",
+            dependencies: ["SluiceCrypto", "SluiceTestSupport", "COpenSSL"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
