@@ -42,13 +42,20 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Delivery I/O (issue 6): io_uring and epoll loops, the HTTP/1.1 client driver, TLS, the sink.
+        .target(
+            name: "SluiceIO",
+            dependencies: ["SluiceCore", "CLibURing", "COpenSSL"],
+            swiftSettings: strictSettings
+        ),
+
         // The facade embedders use, and the file-level plumbing the CLI calls.
         .target(name: "Sluice", dependencies: ["SluiceCore", "SluiceStorage"], swiftSettings: strictSettings),
 
         // Argument parsing and output only.
         .executableTarget(
             name: "sluice",
-            dependencies: ["Sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Sluice", "SluiceIO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 
@@ -71,6 +78,11 @@ let package = Package(
         .testTarget(
             name: "SluiceTests",
             dependencies: ["Sluice", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceIOTests",
+            dependencies: ["SluiceIO", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
