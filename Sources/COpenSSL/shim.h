@@ -16,3 +16,16 @@
 // OPENSSL_VERSION_NUMBER is a macro Swift imports only as a literal in some versions; this keeps the
 // header version and the linked library's version comparable from Swift.
 static inline unsigned long copenssl_header_version_number(void) { return OPENSSL_VERSION_NUMBER; }
+
+// The TLS driver (SluiceIO) needs these; each wraps a function-like macro Swift does not import
+// (SSL_ctrl / SSL_CTX_ctrl calls). Remove when Swift imports function-like macros.
+static inline long copenssl_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+static inline long copenssl_ctx_set_min_proto_version(SSL_CTX *context, int version) {
+    return SSL_CTX_set_min_proto_version(context, version);
+}
+static inline long copenssl_ctx_set_session_cache_mode(SSL_CTX *context, long mode) {
+    return SSL_CTX_set_session_cache_mode(context, mode);
+}
+static inline long copenssl_ctx_set_mode(SSL_CTX *context, long mode) { return SSL_CTX_set_mode(context, mode); }
