@@ -42,15 +42,22 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // Batched HMAC-SHA256 webhook signing and signature verification (issue 5); libcrypto only.
+        .target(name: "SluiceCrypto", dependencies: ["SluiceCore", "COpenSSL"], swiftSettings: strictSettings),
+
         // Delivery I/O (issue 6): io_uring and epoll loops, the HTTP/1.1 client driver, TLS, the sink.
         .target(
             name: "SluiceIO",
-            dependencies: ["SluiceCore", "CLibURing", "COpenSSL"],
+            dependencies: ["SluiceCore", "SluiceCrypto", "CLibURing", "COpenSSL"],
             swiftSettings: strictSettings
         ),
 
         // The facade embedders use, and the file-level plumbing the CLI calls.
-        .target(name: "Sluice", dependencies: ["SluiceCore", "SluiceStorage"], swiftSettings: strictSettings),
+        .target(
+            name: "Sluice",
+            dependencies: ["SluiceCore", "SluiceStorage", "SluiceCrypto"],
+            swiftSettings: strictSettings
+        ),
 
         // Argument parsing and output only.
         .executableTarget(
@@ -73,6 +80,11 @@ let package = Package(
         .testTarget(
             name: "SluiceStorageTests",
             dependencies: ["SluiceStorage", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceCryptoTests",
+            dependencies: ["SluiceCrypto", "SluiceTestSupport", "COpenSSL"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,2 +1,3 @@
 @_exported public import SluiceCore
+@_exported public import SluiceCrypto
 @_exported public import SluiceStorage
