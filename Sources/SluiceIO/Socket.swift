@@ -96,6 +96,8 @@ package struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     package var raw: UnsafeRawPointer { unsafe UnsafeRawPointer(pointer) }
+
+    package var address: SocketAddress { unsafe SocketAddress(storage: pointer.pointee, length: length) }
 }
 
 /// Socket system calls the loops share. Every socket is non-blocking and close-on-exec.
