@@ -18,6 +18,8 @@ let package = Package(
     products: [
         .library(name: "Sluice", targets: ["Sluice"]),
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
+        // For the Benchmarks package (the delivery benchmark's @_spi(Benchmarks) entry point).
+        .library(name: "SluiceIO", targets: ["SluiceIO"]),
         .executable(name: "sluice", targets: ["sluice"]),
     ],
     dependencies: [

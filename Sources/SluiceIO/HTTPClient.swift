@@ -74,7 +74,7 @@ package struct HTTPClientRequest: Sendable {
 /// Infrahub's, spec §c.7).
 package struct HTTPClientResponse: Sendable {
     package var head: HTTPResponseHead
-    /// The header fields in received order.
+    /// The header fields in received order, when ``HTTPClientConfiguration/collectsHeaderFields`` is set.
     package var headerFields: [HTTPHeaderField]
     /// The body (dechunked), at most ``HTTPClientConfiguration/bodyByteCountMax`` bytes are kept.
     package var body: [UInt8]
@@ -122,6 +122,9 @@ package struct HTTPClientConfiguration: Sendable {
     /// Requests waiting for a connection per origin; more fail with `OVERLOADED`.
     package var pendingRequestCountMax: Int = 65_536
     package var connectTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// Copy every response header field into ``HTTPClientResponse/headerFields`` (allocates per field;
+    /// delivery needs only the status and `Retry-After`, which the head always carries).
+    package var collectsHeaderFields = false
     /// Bytes of response body kept per response.
     package var bodyByteCountMax: Int = 1 << 20
     package var parserLimits = HTTPParserLimits()

@@ -313,7 +313,7 @@ internal import Glibc
             case .head(let head):
                 responseHead = head
                 let fields = parser.headerFields
-                for fieldIndex in 0..<fields.count {
+                for fieldIndex in 0..<fields.count where driver.configuration.collectsHeaderFields {
                     responseFields.append(HTTPHeaderField(fields.name(at: fieldIndex), fields.value(at: fieldIndex)))
                 }
             case .body(let range):

@@ -108,7 +108,7 @@ final class HTTPClientDriver: @unchecked Sendable {
         loopThread = pthread_self()
         let backend: any IOBackend
         do {
-            backend = try configuration.backend.makeBackend()
+            backend = try configuration.backend.makeBackend(onLoopThread: true)
         } catch {
             failEverythingAndDrain(message: "\(error)")
             return

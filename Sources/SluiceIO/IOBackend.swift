@@ -105,9 +105,11 @@ package struct IOBackendSelection: Sendable, CustomStringConvertible {
     /// The line a command prints at start, e.g. `I/O backend: io_uring (io_uring probe succeeded)`.
     package var description: String { "I/O backend: \(kind) (\(reason))" }
 
-    package func makeBackend() throws(IOError) -> any IOBackend {
+    /// - Parameter onLoopThread: the caller is the loop thread that will use the backend for its whole
+    ///   life (io_uring then defers completion work to that thread's `io_uring_enter`).
+    package func makeBackend(onLoopThread: Bool = false) throws(IOError) -> any IOBackend {
         switch kind {
-        case .uring: try URingBackend()
+        case .uring: try URingBackend(singleIssuer: onLoopThread)
         case .epoll: try EpollBackend()
         }
     }

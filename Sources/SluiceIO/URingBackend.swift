@@ -45,10 +45,18 @@ internal import Glibc
         return nil
     }
 
-    package init(entryCount: UInt32 = 1024) throws(IOError) {
+    /// - Parameter singleIssuer: the calling thread is the only one that will ever use the ring; then
+    ///   `IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN` let the kernel run completion work only
+    ///   when this thread enters (kernel 6.1+; older kernels fall back to no flags).
+    package init(entryCount: UInt32 = 1024, singleIssuer: Bool = false) throws(IOError) {
         precondition(entryCount.nonzeroBitCount == 1, "io_uring entry count must be a power of two")
         let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
-        let result = unsafe io_uring_queue_init(entryCount, ring, 0)
+        var result: Int32 = -EINVAL
+        if singleIssuer {
+            // IORING_SETUP_SINGLE_ISSUER (1 << 12) | IORING_SETUP_DEFER_TASKRUN (1 << 13); compound macros.
+            result = unsafe io_uring_queue_init(entryCount, ring, (1 << 12) | (1 << 13))
+        }
+        if result == -EINVAL { result = unsafe io_uring_queue_init(entryCount, ring, 0) }
         guard result == 0 else {
             unsafe ring.deallocate()
             throw IOError(code: .unavailable, operation: "io_uring_queue_init", errno: -result)

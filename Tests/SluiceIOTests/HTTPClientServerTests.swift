@@ -51,7 +51,7 @@ import Testing
                 bodyPieceIntervalNanoseconds: 2_000_000
             )
         }
-        let harness = try ClientHarness(kind)
+        let harness = try ClientHarness(kind) { $0.collectsHeaderFields = true }
         let origin = HTTPOrigin(host: "127.0.0.1", port: server.address.port)
         let response = try #require(try await harness.send(origin).response)
         #expect(response.head.framing == .chunked)
