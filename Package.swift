@@ -18,6 +18,8 @@ let package = Package(
     products: [
         .library(name: "Sluice", targets: ["Sluice"]),
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
+        // For the Benchmarks package (the delivery benchmark's @_spi(Benchmarks) entry point).
+        .library(name: "SluiceIO", targets: ["SluiceIO"]),
         .executable(name: "sluice", targets: ["sluice"]),
     ],
     dependencies: [
@@ -47,6 +49,13 @@ let package = Package(
         // Batched HMAC-SHA256 webhook signing and signature verification (issue 5); libcrypto only.
         .target(name: "SluiceCrypto", dependencies: ["SluiceCore", "COpenSSL"], swiftSettings: strictSettings),
 
+        // Delivery I/O (issue 6): io_uring and epoll loops, the HTTP/1.1 client driver, TLS, the sink.
+        .target(
+            name: "SluiceIO",
+            dependencies: ["SluiceCore", "SluiceCrypto", "CLibURing", "COpenSSL"],
+            swiftSettings: strictSettings
+        ),
+
         // The facade embedders use, and the file-level plumbing the CLI calls.
         .target(
             name: "Sluice",
@@ -59,7 +68,7 @@ let package = Package(
         // Argument parsing and output only.
         .executableTarget(
             name: "sluice",
-            dependencies: ["Sluice", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Sluice", "SluiceIO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 
@@ -87,6 +96,11 @@ let package = Package(
         .testTarget(
             name: "SluiceTests",
             dependencies: ["Sluice", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceIOTests",
+            dependencies: ["SluiceIO", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

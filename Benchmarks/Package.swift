@@ -75,6 +75,14 @@ let package = Package(
             path: "Sources/ring-ratio",
             swiftSettings: swiftSettings
         ),
+        // Signed webhook delivery to nginx on loopback, against wrk on the same nginx and bytes, on io_uring
+        // and epoll. `swift run -c release delivery-bench`.
+        .executableTarget(
+            name: "delivery-bench",
+            dependencies: [.product(name: "SluiceIO", package: "sluice")],
+            path: "Sources/delivery-bench",
+            swiftSettings: swiftSettings
+        ),
         // Trigger matching: compiled index vs the naive reference matcher. `swift run -c release trigger-ratio`.
         .executableTarget(
             name: "trigger-ratio",

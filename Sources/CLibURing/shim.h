@@ -6,6 +6,10 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+// The epoll fallback loop lives next to the io_uring one and imports epoll through this shim (SwiftGlibc
+// does not export <sys/epoll.h>).
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <liburing.h>
 
 // IOSQE_IO_LINK is a compound macro and is not imported by Swift; remove when Swift imports it.

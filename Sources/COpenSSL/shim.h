@@ -35,3 +35,16 @@ static inline int copenssl_sha256_final(unsigned char *digest, SHA256_CTX *conte
     return SHA256_Final(digest, context);
 }
 #pragma clang diagnostic pop
+
+// The TLS driver (SluiceIO) needs these; each wraps a function-like macro Swift does not import
+// (SSL_ctrl / SSL_CTX_ctrl calls). Remove when Swift imports function-like macros.
+static inline long copenssl_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
+}
+static inline long copenssl_ctx_set_min_proto_version(SSL_CTX *context, int version) {
+    return SSL_CTX_set_min_proto_version(context, version);
+}
+static inline long copenssl_ctx_set_session_cache_mode(SSL_CTX *context, long mode) {
+    return SSL_CTX_set_session_cache_mode(context, mode);
+}
+static inline long copenssl_ctx_set_mode(SSL_CTX *context, long mode) { return SSL_CTX_set_mode(context, mode); }

@@ -1,0 +1,166 @@
+// Webhook delivery throughput against wrk, side by side in one run (issue 6, PERFORMANCE.md "HTTP
+// delivery"): signed 1 KiB webhook POSTs on one Sluice client loop thread (io_uring and epoll) to nginx
+// (`return 204`, 1 worker) on 127.0.0.1 over 64 keep-alive connections, and `wrk -t1 -c64` sending the same
+// request (method, headers, body; a Lua script) to the same nginx. Rounds alternate wrk, io_uring, epoll;
+// the figures are medians of the rounds. Goal: Sluice ≥ 0.8× wrk.
+// Usage: swift run -c release delivery-bench [--rounds N] [--seconds S] [--connections C]
+import Foundation
+@_spi(Benchmarks) import SluiceIO
+
+var rounds = 3
+var seconds = 3.0
+var connections = 64
+var arguments = CommandLine.arguments.dropFirst().makeIterator()
+while let argument = arguments.next() {
+    switch argument {
+    case "--rounds": rounds = Int(arguments.next() ?? "") ?? rounds
+    case "--seconds": seconds = Double(arguments.next() ?? "") ?? seconds
+    case "--connections": connections = Int(arguments.next() ?? "") ?? connections
+    default: fatalError("unknown argument \(argument)")
+    }
+}
+
+func program(_ candidates: [String]) -> String {
+    guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        fatalError("missing \(candidates[0]); run scripts/ensure-system-packages")
+    }
+    return path
+}
+
+func freePort() -> UInt16 {
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(descriptor) }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+            bind(descriptor, raw, length) == 0 && getsockname(descriptor, raw, &length) == 0
+        }
+    }
+    return UInt16(bigEndian: address.sin_port)
+}
+
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-delivery-bench-\(getpid())").path
+try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: directory) }
+let port = freePort()
+let nginxConfiguration = """
+    worker_processes 1;
+    error_log \(directory)/error.log warn;
+    pid \(directory)/nginx.pid;
+    events { worker_connections 4096; }
+    http {
+        access_log off;
+        client_body_temp_path \(directory)/client_body;
+        proxy_temp_path \(directory)/proxy;
+        fastcgi_temp_path \(directory)/fastcgi;
+        uwsgi_temp_path \(directory)/uwsgi;
+        scgi_temp_path \(directory)/scgi;
+        keepalive_requests 100000000;
+        server {
+            listen 127.0.0.1:\(port);
+            location / { return 204; }
+        }
+    }
+    """
+try nginxConfiguration.write(toFile: "\(directory)/nginx.conf", atomically: true, encoding: .utf8)
+
+// wrk sends exactly the request Sluice sends (delivery 0's id and signature; Sluice signs each delivery).
+let body = DeliveryBenchmark.body()
+let luaString: (String) -> String = {
+    "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+}
+var lua =
+    "wrk.method = \"POST\"\nwrk.path = \"/hook\"\nwrk.body = \(luaString(String(decoding: body, as: UTF8.self)))\n"
+for field in DeliveryBenchmark.headerFields(number: 1, body: body) {
+    lua += "wrk.headers[\(luaString(field.name))] = \(luaString(field.value))\n"
+}
+try lua.write(toFile: "\(directory)/post.lua", atomically: true, encoding: .utf8)
+
+let nginx = Process()
+nginx.executableURL = URL(fileURLWithPath: program(["/usr/sbin/nginx"]))
+nginx.arguments = ["-p", directory, "-c", "\(directory)/nginx.conf", "-g", "daemon off;"]
+try nginx.run()
+defer {
+    nginx.terminate()
+    nginx.waitUntilExit()
+}
+usleep(300_000)
+
+struct WrkResult {
+    var requestsPerSecond: Double
+    var p50Microseconds: Double
+    var p99Microseconds: Double
+}
+
+/// Parses wrk's `Requests/sec:` line and its `--latency` distribution (`50%  61.00us`).
+@MainActor func runWrk() throws -> WrkResult {
+    let wrk = Process()
+    wrk.executableURL = URL(fileURLWithPath: program(["/usr/bin/wrk"]))
+    wrk.arguments = [
+        "-t1", "-c\(connections)", "-d\(Int(seconds.rounded(.up)))s", "--latency", "-s", "\(directory)/post.lua",
+        "http://127.0.0.1:\(port)/hook",
+    ]
+    let output = Pipe()
+    wrk.standardOutput = output
+    try wrk.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    wrk.waitUntilExit()
+    func microseconds(_ token: String) -> Double {
+        let units: [(String, Double)] = [("us", 1), ("ms", 1000), ("s", 1_000_000)]
+        for (suffix, scale) in units where token.hasSuffix(suffix) {
+            return (Double(token.dropLast(suffix.count)) ?? .nan) * scale
+        }
+        return .nan
+    }
+    var result = WrkResult(requestsPerSecond: .nan, p50Microseconds: .nan, p99Microseconds: .nan)
+    for line in text.split(separator: "\n") {
+        let parts = line.split(separator: " ").map(String.init)
+        if parts.first == "Requests/sec:" { result.requestsPerSecond = Double(parts[1]) ?? .nan }
+        if parts.first == "50%" { result.p50Microseconds = microseconds(parts[1]) }
+        if parts.first == "99%" { result.p99Microseconds = microseconds(parts[1]) }
+        if line.contains("Non-2xx") || line.contains("Socket errors") { print("wrk: \(line)") }
+    }
+    return result
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.isEmpty ? .nan : sorted[sorted.count / 2]
+}
+
+func format(_ value: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", value) }
+
+print(
+    "delivery-bench: \(body.count)-byte signed POSTs, \(connections) connections, \(rounds) rounds of \(seconds) s, nginx 1 worker on 127.0.0.1:\(port)"
+)
+var wrkResults: [WrkResult] = []
+var sluiceResults: [String: [DeliveryBenchmarkResult]] = [:]
+let backends = ["uring", "epoll"]
+for round in 1...rounds {
+    let wrk = try runWrk()
+    wrkResults.append(wrk)
+    var line = "round \(round): wrk \(format(wrk.requestsPerSecond)) req/s"
+    for backend in backends {
+        let result = try DeliveryBenchmark.run(port: port, backend: backend, connections: connections, seconds: seconds)
+        sluiceResults[backend, default: []].append(result)
+        line += "  \(result.backend) \(format(result.deliveriesPerSecond))/s (\(result.failures) failed)"
+    }
+    print(line)
+}
+let wrkRate = median(wrkResults.map(\.requestsPerSecond))
+print("")
+print("| client | deliveries/s (median) | × wrk | p50 µs | p99 µs |")
+print("|---|---|---|---|---|")
+print(
+    "| wrk -t1 -c\(connections) | \(format(wrkRate)) | 1.00 | \(format(median(wrkResults.map(\.p50Microseconds)))) | \(format(median(wrkResults.map(\.p99Microseconds)))) |"
+)
+for backend in backends {
+    let results = sluiceResults[backend]!
+    let rate = median(results.map(\.deliveriesPerSecond))
+    print(
+        "| Sluice \(results[0].backend), 1 loop thread | \(format(rate)) | \(format(rate / wrkRate, 2)) | \(format(median(results.map(\.p50Microseconds)))) | \(format(median(results.map(\.p99Microseconds)))) |"
+    )
+}

@@ -1,0 +1,159 @@
+/// The head of an HTTP/1.1 request to send: method, origin-form target, `Host` and extra headers.
+///
+/// The encoder writes `Host` first, then ``headerFields`` in their given order, then
+/// `Content-Length` and, when ``keepAlive`` is `false`, `Connection: close`.
+public struct HTTPRequestHead: Hashable, Sendable {
+    public var method: HTTPMethod
+    /// Origin-form target (`/hooks/infrahub?x=1`) or `*`.
+    public var target: String
+    /// The authority for the `Host` header (`example.com` or `example.com:8443`).
+    public var host: String
+    /// Extra headers in the order to write them (e.g. `Accept`, `Content-Type`, custom headers,
+    /// `webhook-id`/`webhook-timestamp`/`webhook-signature`, spec §c.6).
+    public var headerFields: [HTTPHeaderField]
+    /// `false` asks the server to close after the response (`Connection: close`).
+    public var keepAlive: Bool
+
+    public init(
+        method: HTTPMethod,
+        target: String,
+        host: String,
+        headerFields: [HTTPHeaderField] = [],
+        keepAlive: Bool = true
+    ) {
+        self.method = method
+        self.target = target
+        self.host = host
+        self.headerFields = headerFields
+        self.keepAlive = keepAlive
+    }
+}
+
+/// Encodes HTTP/1.1 requests into a reusable byte buffer.
+///
+/// ```
+/// POST /hook HTTP/1.1\r\n
+/// Host: 127.0.0.1:8080\r\n
+/// <headerFields in order>\r\n
+/// Content-Length: 1024\r\n
+/// [Connection: close\r\n]
+/// \r\n
+/// <body>
+/// ```
+///
+/// ``encode(_:body:)`` empties ``bytes`` keeping its capacity, so once the buffer has grown to the
+/// largest request it does not allocate again (steady state). Not thread-safe; owned by one loop
+/// thread (one encoder per connection or per loop).
+public struct HTTPRequestEncoder: Sendable {
+    /// The last encoded request (head and body), ready to send.
+    public private(set) var bytes: [UInt8]
+
+    /// - Parameter byteCountReserved: initial capacity; the buffer grows if a request is larger.
+    public init(byteCountReserved: Int = 4096) {
+        bytes = []
+        bytes.reserveCapacity(byteCountReserved)
+    }
+
+    /// Replaces ``bytes`` with `head` followed by `body`.
+    /// - Throws: ``HTTPEncodingError`` (nothing is written then) for a bad method, target, host,
+    ///   header name or value, or a custom header the encoder writes itself.
+    public mutating func encode(_ head: HTTPRequestHead, body: [UInt8]) throws(HTTPEncodingError) {
+        bytes.removeAll(keepingCapacity: true)
+        try Self.appendHead(head, bodyByteCount: body.count, to: &bytes)
+        bytes.append(contentsOf: body)
+    }
+
+    /// Appends the request head for a body of `bodyByteCount` bytes to `target` (the caller
+    /// appends the body). `Content-Length` is written when the body is non-empty or the method
+    /// conventionally has one (POST, PUT, PATCH).
+    /// - Throws: ``HTTPEncodingError``; `target` is unchanged then.
+    public static func appendHead(
+        _ head: HTTPRequestHead,
+        bodyByteCount: Int,
+        to target: inout [UInt8]
+    ) throws(HTTPEncodingError) {
+        precondition(bodyByteCount >= 0, "negative body byte count")
+        try validate(head)
+        let startCount = target.count
+        target.append(contentsOf: head.method.rawValue.utf8)
+        target.append(HTTPBytes.space)
+        target.append(contentsOf: head.target.utf8)
+        target.append(contentsOf: " HTTP/1.1\r\nHost: ".utf8)
+        target.append(contentsOf: head.host.utf8)
+        target.append(contentsOf: "\r\n".utf8)
+        for field in head.headerFields {
+            target.append(contentsOf: field.name.utf8)
+            target.append(contentsOf: ": ".utf8)
+            target.append(contentsOf: field.value.utf8)
+            target.append(contentsOf: "\r\n".utf8)
+        }
+        if bodyByteCount > 0 || head.method.conventionallyHasBody {
+            target.append(contentsOf: "Content-Length: ".utf8)
+            HTTPBytes.appendDecimal(UInt64(bodyByteCount), to: &target)
+            target.append(contentsOf: "\r\n".utf8)
+        }
+        if !head.keepAlive { target.append(contentsOf: "Connection: close\r\n".utf8) }
+        target.append(contentsOf: "\r\n".utf8)
+        assert(target.count > startCount + 16, "a request head is at least a request line")
+    }
+
+    /// Headers the encoder writes itself; giving them as custom headers is an error.
+    static let reservedHeaderNames = ["host", "content-length", "transfer-encoding", "connection"]
+
+    /// Checks every part of `head` without writing anything (done by every encode; cheap, a byte scan).
+    /// - Throws: ``HTTPEncodingError`` naming the part and byte at fault.
+    public static func validate(_ head: HTTPRequestHead) throws(HTTPEncodingError) {
+        let method = head.method.rawValue.utf8
+        if method.isEmpty || !method.allSatisfy(HTTPBytes.isToken) {
+            throw HTTPEncodingError(code: .invalidMethod, field: "method")
+        }
+        let target = head.target.utf8
+        if target.first != UInt8(ascii: "/") && head.target != "*" {
+            throw HTTPEncodingError(code: .invalidTarget, field: "target", byteIndex: 0)
+        }
+        if let index = firstIndex(in: target, where: { $0 <= HTTPBytes.space || $0 == 0x7F }) {
+            throw HTTPEncodingError(code: .invalidTarget, field: "target", byteIndex: index)
+        }
+        let host = head.host.utf8
+        if host.isEmpty { throw HTTPEncodingError(code: .invalidHost, field: "host") }
+        if let index = firstIndex(in: host, where: { $0 <= HTTPBytes.space || $0 == 0x7F }) {
+            throw HTTPEncodingError(code: .invalidHost, field: "host", byteIndex: index)
+        }
+        for (position, field) in head.headerFields.enumerated() {
+            try validateField(field, position: position)
+        }
+    }
+
+    private static func validateField(_ field: HTTPHeaderField, position: Int) throws(HTTPEncodingError) {
+        let name = field.name.utf8
+        if name.isEmpty {
+            throw HTTPEncodingError(code: .invalidHeaderName, field: "header[\(position)] (empty name)")
+        }
+        if let index = firstIndex(in: name, where: { !HTTPBytes.isToken($0) }) {
+            throw HTTPEncodingError(
+                code: .invalidHeaderName,
+                field: "header[\(position)] \(field.name)",
+                byteIndex: index
+            )
+        }
+        for reserved in reservedHeaderNames where HTTPBytes.equalsIgnoringCase(name, reserved) {
+            throw HTTPEncodingError(code: .reservedHeaderName, field: "header[\(position)] \(field.name)")
+        }
+        if let index = firstIndex(in: field.value.utf8, where: { !HTTPBytes.isFieldValueByte($0) }) {
+            throw HTTPEncodingError(
+                code: .invalidHeaderValue,
+                field: "header[\(position)] \(field.name)",
+                byteIndex: index
+            )
+        }
+    }
+
+    private static func firstIndex(in bytes: String.UTF8View, where predicate: (UInt8) -> Bool) -> Int? {
+        var index = 0
+        for byte in bytes {
+            if predicate(byte) { return index }
+            index += 1
+        }
+        return nil
+    }
+}

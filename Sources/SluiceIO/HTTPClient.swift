@@ -1,0 +1,220 @@
+package import SluiceCore
+import Synchronization
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Where a request goes: host, port and, for HTTPS, the TLS options. Requests to the same origin share
+/// a keep-alive pool.
+package struct HTTPOrigin: Hashable, Sendable, CustomStringConvertible {
+    package var host: String
+    package var port: UInt16
+    /// `nil` for plain HTTP.
+    package var tls: TLSClientOptions?
+
+    package init(host: String, port: UInt16, tls: TLSClientOptions? = nil) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+    }
+
+    /// The `Host` header value (the port is left out when it is the scheme's default).
+    package var authority: String {
+        let defaultPort: UInt16 = tls == nil ? 80 : 443
+        let name = host.contains(":") ? "[\(host)]" : host
+        return port == defaultPort ? name : "\(name):\(port)"
+    }
+
+    package var description: String { "\(tls == nil ? "http" : "https")://\(authority)" }
+}
+
+/// One request for ``HTTPClient``: the encoded bytes (head and body, from ``HTTPRequestEncoder``) and
+/// what the driver needs to know about them.
+package struct HTTPClientRequest: Sendable {
+    /// The caller's identifier, handed back with the result.
+    package var tag: UInt64
+    package var origin: HTTPOrigin
+    /// The method (a HEAD response has no body).
+    package var method: HTTPMethod
+    /// The exact bytes to send.
+    package var bytes: [UInt8]
+    /// From submission to the end of the response, including waiting for a connection.
+    package var timeoutNanoseconds: UInt64
+
+    package init(tag: UInt64, origin: HTTPOrigin, method: HTTPMethod, bytes: [UInt8], timeoutNanoseconds: UInt64) {
+        self.tag = tag
+        self.origin = origin
+        self.method = method
+        self.bytes = bytes
+        self.timeoutNanoseconds = timeoutNanoseconds
+    }
+
+    /// Encodes `head` and `body` with ``HTTPRequestEncoder``.
+    package init(
+        tag: UInt64,
+        origin: HTTPOrigin,
+        head: HTTPRequestHead,
+        body: [UInt8],
+        timeoutNanoseconds: UInt64 = 10_000_000_000
+    ) throws(HTTPEncodingError) {
+        var encoder = HTTPRequestEncoder(byteCountReserved: body.count + 512)
+        try encoder.encode(head, body: body)
+        self.init(
+            tag: tag,
+            origin: origin,
+            method: head.method,
+            bytes: encoder.bytes,
+            timeoutNanoseconds: timeoutNanoseconds
+        )
+    }
+}
+
+/// A complete response. Redirects are not followed: a 3xx is returned as is (a failed delivery, like
+/// Infrahub's, spec §c.7).
+package struct HTTPClientResponse: Sendable {
+    package var head: HTTPResponseHead
+    /// The header fields in received order, when ``HTTPClientConfiguration/collectsHeaderFields`` is set.
+    package var headerFields: [HTTPHeaderField]
+    /// The body (dechunked), at most ``HTTPClientConfiguration/bodyByteCountMax`` bytes are kept.
+    package var body: [UInt8]
+    /// The request went over a connection that had already carried a response (keep-alive reuse).
+    package var reusedConnection: Bool
+    /// The TLS connection resumed a session.
+    package var resumedTLSSession: Bool
+    /// Submission to the end of the response.
+    package var latencyNanoseconds: UInt64
+
+    package var statusCode: Int { head.statusCode }
+    package var isSuccess: Bool { (200..<300).contains(head.statusCode) }
+}
+
+/// A request that got no complete response.
+package struct HTTPClientFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The failure classes of spec §c.8 the transport can produce (HTTP status classes come from responses).
+    package enum Kind: String, Sendable, Equatable {
+        /// Resolution, connect, reset, or a close before the response completed.
+        case connection = "CONNECTION"
+        /// Handshake or certificate verification failed.
+        case tls = "TLS"
+        /// The request's deadline passed.
+        case timeout = "TIMEOUT"
+        /// The response was not valid HTTP/1.1 (or exceeded a limit).
+        case protocolViolation = "PROTOCOL"
+        /// The origin's queue is full (``HTTPClientConfiguration/pendingRequestCountMax``), or the client stopped.
+        case overloaded = "OVERLOADED"
+    }
+
+    package var kind: Kind
+    package var origin: String
+    package var message: String
+
+    package var description: String { "\(kind.rawValue) \(origin): \(message)" }
+}
+
+package typealias HTTPClientResult = Result<HTTPClientResponse, HTTPClientFailure>
+
+/// Limits and timeouts of an ``HTTPClient``; every bound is fixed at start.
+package struct HTTPClientConfiguration: Sendable {
+    package var backend: IOBackendSelection
+    /// Connections per origin, which is also the number of requests in flight per origin (no pipelining).
+    package var connectionCountMax: Int = 64
+    /// Requests waiting for a connection per origin; more fail with `OVERLOADED`.
+    package var pendingRequestCountMax: Int = 65_536
+    package var connectTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// Copy every response header field into ``HTTPClientResponse/headerFields`` (allocates per field;
+    /// delivery needs only the status and `Retry-After`, which the head always carries).
+    package var collectsHeaderFields = false
+    /// Bytes of response body kept per response.
+    package var bodyByteCountMax: Int = 1 << 20
+    package var parserLimits = HTTPParserLimits()
+    /// Per connection: receive buffer, send buffer (and a TLS plaintext buffer), each this size.
+    package var bufferByteCount: Int = 16_384
+    package var resolverTimeToLiveNanoseconds: UInt64 = 60_000_000_000
+
+    package init(backend: IOBackendSelection) {
+        self.backend = backend
+    }
+
+    func validate() throws(IOError) {
+        guard connectionCountMax > 0, pendingRequestCountMax > 0, bufferByteCount >= 4096 else {
+            throw IOError(
+                code: .configuration,
+                operation: "HTTPClientConfiguration",
+                subject: "connectionCountMax, pendingRequestCountMax must be > 0 and bufferByteCount >= 4096"
+            )
+        }
+    }
+}
+
+/// Counters of an ``HTTPClient``, readable from any thread.
+package struct HTTPClientStatistics: Sendable, Equatable {
+    package var connectionsOpened: Int
+    package var requestsCompleted: Int
+    package var requestsFailed: Int
+    package var reusedConnectionRequests: Int
+    package var staleConnectionRetries: Int
+    package var resumedTLSSessions: Int
+}
+
+/// An HTTP/1.1 client on one dedicated loop thread (io_uring or epoll): keep-alive pools per origin,
+/// bounded connections and queues, deadlines, DNS off the loop thread, TLS with verification on by default.
+///
+/// ``submit(_:)`` may be called from any thread, including from `onComplete` (which runs on the loop
+/// thread; there the request is queued without a lock or a wake-up). Thread-safe.
+package final class HTTPClient: Sendable {
+    private let driver: HTTPClientDriver
+    private let thread: LoopThread
+    package var backend: IOBackendSelection { driver.configuration.backend }
+
+    /// Starts the loop thread.
+    /// - Parameter onComplete: called on the loop thread once per submitted request, with its tag.
+    package init(
+        configuration: HTTPClientConfiguration,
+        onComplete: @escaping @Sendable (_ tag: UInt64, _ result: HTTPClientResult) -> Void
+    ) throws(IOError) {
+        try configuration.validate()
+        let driver = try HTTPClientDriver(configuration: configuration, onComplete: onComplete)
+        self.driver = driver
+        thread = try LoopThread { driver.runLoop() }
+    }
+
+    deinit { shutdown() }
+
+    package func submit(_ request: HTTPClientRequest) {
+        driver.submit(request)
+    }
+
+    package var statistics: HTTPClientStatistics { driver.statistics }
+
+    /// Stops the loop: pending requests fail with `OVERLOADED`, connections close, the thread ends.
+    package func shutdown() {
+        driver.stop()
+        thread.join()
+    }
+}
+
+/// Atomic counters behind ``HTTPClientStatistics``.
+final class HTTPClientCounters: Sendable {
+    let connectionsOpened = Atomic<Int>(0)
+    let requestsCompleted = Atomic<Int>(0)
+    let requestsFailed = Atomic<Int>(0)
+    let reusedConnectionRequests = Atomic<Int>(0)
+    let staleConnectionRetries = Atomic<Int>(0)
+    let resumedTLSSessions = Atomic<Int>(0)
+
+    var snapshot: HTTPClientStatistics {
+        HTTPClientStatistics(
+            connectionsOpened: connectionsOpened.load(ordering: .relaxed),
+            requestsCompleted: requestsCompleted.load(ordering: .relaxed),
+            requestsFailed: requestsFailed.load(ordering: .relaxed),
+            reusedConnectionRequests: reusedConnectionRequests.load(ordering: .relaxed),
+            staleConnectionRetries: staleConnectionRetries.load(ordering: .relaxed),
+            resumedTLSSessions: resumedTLSSessions.load(ordering: .relaxed)
+        )
+    }
+
+    static func increment(_ counter: borrowing Atomic<Int>) {
+        counter.wrappingAdd(1, ordering: .relaxed)
+    }
+}

@@ -1,0 +1,133 @@
+import SluiceCore
+import SluiceTestSupport
+import Testing
+
+@Suite struct HTTPRequestEncoderTests {
+    static let webhookHead = HTTPRequestHead(
+        method: .post,
+        target: "/hooks/infrahub?x=1",
+        host: "127.0.0.1:8080",
+        headerFields: [
+            HTTPHeaderField("Accept", "application/json"),
+            HTTPHeaderField("Content-Type", "application/json"),
+            HTTPHeaderField("webhook-id", "msg_217b4ebcb84f4736b1ee222182aed371"),
+        ]
+    )
+
+    @Test func writesHeadersInOrderWithContentLength() throws {
+        var encoder = HTTPRequestEncoder()
+        try encoder.encode(Self.webhookHead, body: "{}".bytes)
+        let expected =
+            "POST /hooks/infrahub?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept: application/json\r\n"
+            + "Content-Type: application/json\r\nwebhook-id: msg_217b4ebcb84f4736b1ee222182aed371\r\n"
+            + "Content-Length: 2\r\n\r\n{}"
+        #expect(encoder.bytes.utf8String == expected)
+    }
+
+    @Test func contentLengthRules() throws {
+        var bytes: [UInt8] = []
+        try HTTPRequestEncoder.appendHead(
+            HTTPRequestHead(method: .get, target: "/", host: "a"),
+            bodyByteCount: 0,
+            to: &bytes
+        )
+        #expect(bytes.utf8String == "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        bytes.removeAll()
+        try HTTPRequestEncoder.appendHead(
+            HTTPRequestHead(method: .post, target: "/", host: "a", keepAlive: false),
+            bodyByteCount: 0,
+            to: &bytes
+        )
+        #expect(bytes.utf8String == "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        bytes.removeAll()
+        try HTTPRequestEncoder.appendHead(
+            HTTPRequestHead(method: HTTPMethod("PROPFIND"), target: "*", host: "a"),
+            bodyByteCount: 1_234_567_890,
+            to: &bytes
+        )
+        #expect(bytes.utf8String == "PROPFIND * HTTP/1.1\r\nHost: a\r\nContent-Length: 1234567890\r\n\r\n")
+    }
+
+    /// Once grown, the buffer keeps its storage: re-encoding the same shape reuses it.
+    @Test func reusesItsBuffer() throws {
+        var encoder = HTTPRequestEncoder(byteCountReserved: 4096)
+        let body = [UInt8](repeating: 0x61, count: 1024)
+        try encoder.encode(Self.webhookHead, body: body)
+        let capacity = encoder.bytes.capacity
+        let address = encoder.bytes.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+        for _ in 0..<100 { try encoder.encode(Self.webhookHead, body: body) }
+        #expect(encoder.bytes.capacity == capacity)
+        #expect(encoder.bytes.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) } == address)
+    }
+
+    @Test(arguments: [
+        (
+            HTTPRequestHead(method: HTTPMethod("GE T"), target: "/", host: "a"), HTTPEncodingError.Code.invalidMethod,
+            "method", nil
+        ),
+        (HTTPRequestHead(method: HTTPMethod(""), target: "/", host: "a"), .invalidMethod, "method", nil),
+        (HTTPRequestHead(method: .get, target: "x", host: "a"), .invalidTarget, "target", 0),
+        (HTTPRequestHead(method: .get, target: "/a b", host: "a"), .invalidTarget, "target", 2),
+        (HTTPRequestHead(method: .get, target: "/", host: ""), .invalidHost, "host", nil),
+        (HTTPRequestHead(method: .get, target: "/", host: "a\r\nX: y"), .invalidHost, "host", 1),
+        (
+            HTTPRequestHead(
+                method: .get,
+                target: "/",
+                host: "a",
+                headerFields: [HTTPHeaderField("A", "1"), HTTPHeaderField("B c", "2")]
+            ),
+            .invalidHeaderName, "header[1] B c", 1
+        ),
+        (
+            HTTPRequestHead(method: .get, target: "/", host: "a", headerFields: [HTTPHeaderField("", "2")]),
+            .invalidHeaderName, "header[0] (empty name)", nil
+        ),
+        (
+            HTTPRequestHead(
+                method: .get,
+                target: "/",
+                host: "a",
+                headerFields: [HTTPHeaderField("X", "ok\r\nInjected: 1")]
+            ),
+            .invalidHeaderValue, "header[0] X", 2
+        ),
+        (
+            HTTPRequestHead(
+                method: .get,
+                target: "/",
+                host: "a",
+                headerFields: [HTTPHeaderField("content-LENGTH", "5")]
+            ),
+            .reservedHeaderName, "header[0] content-LENGTH", nil
+        ),
+    ])
+    func refusesBadParts(head: HTTPRequestHead, code: HTTPEncodingError.Code, field: String, byteIndex: Int?) {
+        var bytes: [UInt8] = "kept".bytes
+        #expect(throws: HTTPEncodingError(code: code, field: field, byteIndex: byteIndex)) {
+            try HTTPRequestEncoder.appendHead(head, bodyByteCount: 0, to: &bytes)
+        }
+        #expect(bytes == "kept".bytes)
+    }
+
+    /// What the encoder writes, the request parser reads back (fields, order and body).
+    @Test func roundTripsThroughTheRequestParser() throws {
+        var encoder = HTTPRequestEncoder()
+        let body = Array("{\"data\":{},\"id\":\"x\"}".utf8)
+        try encoder.encode(Self.webhookHead, body: body)
+        var parser = HTTPRequestParser()
+        let stream = parseStream(&parser, encoder.bytes)
+        #expect(stream.error == nil)
+        let message = try #require(stream.messages.first)
+        #expect(message.head.method == .post)
+        #expect(message.head.target == "/hooks/infrahub?x=1")
+        #expect(message.head.keepAlive)
+        #expect(message.head.framing == .length(UInt64(body.count)))
+        #expect(
+            message.fields
+                == [HTTPHeaderField("Host", "127.0.0.1:8080")] + Self.webhookHead.headerFields
+                + [HTTPHeaderField("Content-Length", "\(body.count)")]
+        )
+        #expect(message.body == body)
+    }
+}
