@@ -170,6 +170,10 @@ import Testing
                 "webhooks[0].headers[0].key"
             ),
             (
+                #"{"webhooks": [{"name": "w", "url": "https://x.example", "kind": "custom", "headers": [{"key": "Content-Length", "value": "1"}]}]}"#,
+                "webhooks[0].headers[0].key"
+            ),
+            (
                 #"{"webhooks": [{"name": "w", "url": "https://x.example", "kind": "custom", "headers": [{"key": "X Y", "value": "v"}]}]}"#,
                 "webhooks[0].headers[0].key"
             ),
