@@ -204,6 +204,24 @@ import Testing
         }
     }
 
+    /// The example configuration of README "Webhooks and signing" loads and means what the text says.
+    @Test func readmeExampleLoads() throws {
+        let readme = try readRepositoryFile("README.md").utf8String
+        let section = try #require(readme.split(separator: "## Webhooks and signing", maxSplits: 1).last)
+        let block = try #require(
+            section.split(separator: "```json\n", maxSplits: 1).last?.split(separator: "```").first
+        )
+        let configuration = try Self.load(String(block), environment: ["OPS_TOKEN": "Bearer t"])
+        #expect(configuration.webhooks.map(\.kind) == [.standard, .custom, .transform])
+        #expect(configuration.webhooks[1].keys.count == 2)
+        #expect(
+            configuration.webhooks[1].headers.last
+                == .init(name: "Authorization", value: "Bearer t", source: .environment("OPS_TOKEN"))
+        )
+        #expect(configuration.webhooks[2].transform?.command == ["python3", "fixtures/transforms/slack.py"])
+        #expect(Self.error(String(block))?.path == "webhooks[1].headers[1].environment")
+    }
+
     @Test func asciiEscapingMatchesPython() {
         // json.dumps(..., ensure_ascii=True): é → \u00e9, DEL → \u007f, U+1F680 → surrogate pair.
         let body = Array("{\"a\":\"café \u{7F} 🚀 ☕\"}".utf8)
