@@ -72,11 +72,13 @@ struct Webhooks: ParsableCommand {
             abstract: "Verify a webhook-signature over a body; exit 0 if valid, 1 if not (with the reason)."
         )
         @OptionGroup var keyOptions: KeyOptions
-        @Option(help: "The webhook-id header.")
-        var id: String
-        @Option(help: "The webhook-timestamp header.")
-        var timestamp: String
-        @Option(help: "The webhook-signature header (space-separated v1,… entries).")
+        @Flag(help: "Verify GitHub's X-Hub-Signature-256 (sha256=<hex>, key = the secret's UTF-8) instead.")
+        var github = false
+        @Option(help: "The webhook-id header (not with --github).")
+        var id: String?
+        @Option(help: "The webhook-timestamp header (not with --github).")
+        var timestamp: String?
+        @Option(help: "The webhook-signature header (space-separated v1,… entries), or X-Hub-Signature-256.")
         var signature: String
         @Option(help: "The time to check the timestamp against, Unix seconds; default: now.")
         var now: Int64?
@@ -86,21 +88,32 @@ struct Webhooks: ParsableCommand {
         var file: String
 
         func run() throws {
-            let keys = try keyOptions.keys()
+            if github {
+                guard keyOptions.secrets.count == 1, id == nil, timestamp == nil else {
+                    throw ValidationError("--github takes one --secret and no --id or --timestamp")
+                }
+            }
+            let keys = github ? [] : try keyOptions.keys()
             let body = try Webhooks.readBody(file)
-            let verifier = WebhookVerifier(
-                keys: keys,
-                toleranceSeconds: toleranceSeconds,
-                acceptsInfrahubASCIIEscapedBody: keys.contains { $0.mode == .infrahub }
-            )
             do {
-                try verifier.verify(
-                    webhookID: id,
-                    timestamp: timestamp,
-                    signature: signature,
-                    body: body,
-                    nowSeconds: now ?? Timestamp.now().microsecondsSinceEpoch / 1_000_000
-                )
+                if github {
+                    try GitHubSignatureVerifier(secret: keyOptions.secrets[0]).verify(
+                        signature256: signature,
+                        body: body
+                    )
+                } else {
+                    try WebhookVerifier(
+                        keys: keys,
+                        toleranceSeconds: toleranceSeconds,
+                        acceptsInfrahubASCIIEscapedBody: keys.contains { $0.mode == .infrahub }
+                    ).verify(
+                        webhookID: id,
+                        timestamp: timestamp,
+                        signature: signature,
+                        body: body,
+                        nowSeconds: now ?? Timestamp.now().microsecondsSinceEpoch / 1_000_000
+                    )
+                }
                 print("valid")
             } catch {
                 print("invalid: \(error)")

@@ -170,6 +170,10 @@ import Testing
                 "webhooks[0].headers[0].key"
             ),
             (
+                #"{"webhooks": [{"name": "w", "url": "https://x.example", "kind": "custom", "headers": [{"key": "Content-Length", "value": "1"}]}]}"#,
+                "webhooks[0].headers[0].key"
+            ),
+            (
                 #"{"webhooks": [{"name": "w", "url": "https://x.example", "kind": "custom", "headers": [{"key": "X Y", "value": "v"}]}]}"#,
                 "webhooks[0].headers[0].key"
             ),
@@ -198,6 +202,24 @@ import Testing
             let error = Self.error(text)
             #expect(error?.path == path, "\(text) → \(error.map(String.init(describing:)) ?? "accepted")")
         }
+    }
+
+    /// The example configuration of README "Webhooks and signing" loads and means what the text says.
+    @Test func readmeExampleLoads() throws {
+        let readme = try readRepositoryFile("README.md").utf8String
+        let section = try #require(readme.split(separator: "## Webhooks and signing", maxSplits: 1).last)
+        let block = try #require(
+            section.split(separator: "```json\n", maxSplits: 1).last?.split(separator: "```").first
+        )
+        let configuration = try Self.load(String(block), environment: ["OPS_TOKEN": "Bearer t"])
+        #expect(configuration.webhooks.map(\.kind) == [.standard, .custom, .transform])
+        #expect(configuration.webhooks[1].keys.count == 2)
+        #expect(
+            configuration.webhooks[1].headers.last
+                == .init(name: "Authorization", value: "Bearer t", source: .environment("OPS_TOKEN"))
+        )
+        #expect(configuration.webhooks[2].transform?.command == ["python3", "fixtures/transforms/slack.py"])
+        #expect(Self.error(String(block))?.path == "webhooks[1].headers[1].environment")
     }
 
     @Test func asciiEscapingMatchesPython() {

@@ -38,6 +38,19 @@ import Testing
         let tampered = try CommandLineTests.run(verify + ["--now", "1614265330", bodyPath])
         #expect(tampered.status == 1)
         #expect(tampered.standardOutput.contains("no matching signature"))
+        // GitHub's official vector (X-Hub-Signature-256).
+        writeFile(bodyPath, Array("Hello, World!".utf8))
+        let gitHub = [
+            "webhooks", "verify", "--github", "--secret", "It's a Secret to Everybody", "--signature",
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
+        ]
+        let gitHubValid = try CommandLineTests.run(gitHub + [bodyPath])
+        #expect(gitHubValid.status == 0)
+        #expect(gitHubValid.standardOutput == "valid\n")
+        writeFile(bodyPath, Array("Hello, World?".utf8))
+        let gitHubInvalid = try CommandLineTests.run(gitHub + [bodyPath])
+        #expect(gitHubInvalid.status == 1)
+        #expect(gitHubInvalid.standardOutput.contains("X-Hub-Signature-256: no matching signature"))
         let badKey = try CommandLineTests.run([
             "webhooks", "sign", "--secret", "whsec_", "--key-mode", "standard", "--id", "m", bodyPath,
         ])

@@ -130,6 +130,12 @@ private struct Reader {
             default:
                 throw error(field, "needs exactly one of value (a string) or environment (a variable name)")
             }
+            guard !WebhookDefinition.transportHeaderNames.contains(name.lowercased()) else {
+                throw error(
+                    "\(field).key",
+                    "\(name) is set by the HTTP layer and cannot be configured (webhook '\(webhook)')"
+                )
+            }
             guard HTTPToken.isValidValue(header.value) else {
                 throw error(field, "the value of header '\(name)' contains a control character (CR, LF, NUL, …)")
             }

@@ -85,6 +85,10 @@ public struct WebhookDefinition: Sendable, Equatable {
         subscription.trigger(defaultBranch: defaultBranch)
     }
 
+    /// Header names the HTTP layer writes from the request itself (framing and routing); configuring them
+    /// is a load error, as the request encoder refuses them.
+    public static let transportHeaderNames: Set<String> = ["host", "content-length", "transfer-encoding", "connection"]
+
     /// Header names Sluice sets itself after the custom headers; a custom header cannot replace them.
     public static let signatureHeaderNames = ["webhook-id", "webhook-timestamp", "webhook-signature"]
 }
