@@ -60,7 +60,7 @@ let package = Package(
         .target(
             name: "Sluice",
             dependencies: [
-                "SluiceCore", "SluiceStorage", "SluiceCrypto", .product(name: "Yams", package: "Yams"),
+                "SluiceCore", "SluiceStorage", "SluiceCrypto", "SluiceIO", .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,0 +1,136 @@
+public import SluiceCore
+public import SluiceStorage
+import SluiceIO
+import Synchronization
+
+/// The assembled event pipeline, embeddable in any process (ARCHITECTURE.md §1, §7):
+///
+/// ```
+/// emit ─► decode + validate ─► event ring ─► journaler (segment log, fsync policy, durable)
+///                                             └► matcher (trigger index) ─► delivery shards
+///                                                  (sign, HTTP/1.1 over io_uring or epoll, retries, dead letters)
+///                                                  └► outcomes ─► journaler (log) ─► checkpoint
+/// ```
+///
+/// - ``emit(_:)`` never blocks and never drops: a full ring answers ``EmitResult/backpressure``.
+/// - An event is *acknowledged* once it is durable (``acknowledgedCount``); nothing is delivered before.
+/// - Every acknowledged event that matches a webhook is delivered at least once (a 2xx recorded in the
+///   log) or dead-lettered with its last failure; after a crash, ``start()`` re-matches the events after
+///   the checkpoint and re-sends every delivery without a recorded final outcome, with the same
+///   `webhook-id`, continuing retries.
+/// - Every ring and queue is bounded (``PipelineConfiguration``).
+///
+/// Threads: a journaler, a matcher, and per delivery shard a delivery loop plus its HTTP client's I/O loop.
+/// `emit` may be called from any thread (producers serialize on one decoder, whose symbol table the trigger
+/// index shares).
+public final class Pipeline: Sendable {
+    /// What ``emit(_:)`` did with an event.
+    public enum EmitResult: Sendable, Equatable {
+        /// In the ring at this position (acknowledged once ``acknowledgedCount`` passes it).
+        case accepted(position: Int)
+        /// The ring is full: try again later (nothing was taken).
+        case backpressure
+        /// Not a valid event; nothing was taken.
+        case invalid(EventDecodingError)
+        /// The pipeline is not running (not started, stopping, or failed: see ``failure``).
+        case stopped
+    }
+
+    public let configuration: PipelineConfiguration
+    let counters = PipelineCounters()
+    let core: PipelineCore
+
+    /// Validates `configuration` and compiles it; nothing runs before ``start()``.
+    public init(configuration: PipelineConfiguration) throws(PipelineConfigurationError) {
+        try configuration.validate()
+        self.configuration = configuration
+        core = try PipelineCore(configuration: configuration, counters: counters)
+    }
+
+    /// Called on a delivery thread for each 2xx, with the delivery's stage times (set before ``start()``).
+    public func onDelivered(_ body: @escaping @Sendable (DeliveryTiming) -> Void) { core.setTiming(body) }
+
+    /// Recovers the log, re-queues unfinished deliveries from the checkpoint on, and starts the threads.
+    /// - Returns: what recovery found.
+    @discardableResult
+    public func start() throws -> PipelineRecovery { try core.start() }
+
+    /// Hands one event (its JSON in the Prefect wire shape) to the pipeline. Never blocks.
+    public func emit(_ bytes: [UInt8]) -> EmitResult { core.emit(bytes) }
+
+    /// Normalizes a GitHub delivery (spec §f: its `X-GitHub-Event`, `X-GitHub-Delivery` and body, after the
+    /// receiver verified `X-Hub-Signature-256`) and emits it as a `github.*` event.
+    public func emit(gitHub delivery: GitHubDelivery) -> EmitResult {
+        let draft: EventDraft
+        do {
+            draft = try GitHubNormalizer.draft(for: delivery)
+        } catch {
+            return .invalid(EventDecodingError(code: .invalidField, byteOffset: 0, fieldPath: "github", message: "\(error)"))
+        }
+        return emit(draft.encoded())
+    }
+
+    /// Events emitted so far that are durable in the log (the ring positions below this are acknowledged).
+    public var acknowledgedCount: Int { core.acknowledgedCount }
+
+    /// Waits until every accepted event is journaled and matched and every delivery has a final outcome
+    /// (delivered or dead-lettered), or until `timeoutNanoseconds` pass. Returns whether it got there.
+    /// Deliveries waiting for a later retry keep it from getting there.
+    public func flush(timeoutNanoseconds: UInt64) -> Bool { core.flush(timeoutNanoseconds: timeoutNanoseconds) }
+
+    /// Stops taking events, drains what is in the ring, waits up to `drainTimeoutNanoseconds` for the
+    /// requests in flight, journals their outcomes, writes the checkpoint and ends every thread. Deliveries
+    /// still waiting for a retry are picked up again by the next ``start()``.
+    public func stop(drainTimeoutNanoseconds: UInt64 = 30_000_000_000) {
+        core.stop(drainTimeoutNanoseconds: drainTimeoutNanoseconds)
+    }
+
+    /// Swaps in a new set of webhooks and triggers while running (the log and bounds stay). Matching goes on;
+    /// events matched after the swap use the new configuration. The change is recorded in the log.
+    public func reconfigure(webhooks: WebhookConfiguration, triggers: TriggerConfiguration) throws(PipelineConfigurationError) {
+        try core.reconfigure(webhooks: webhooks, triggers: triggers)
+    }
+
+    /// A snapshot of the counters.
+    public var statistics: PipelineStatistics { core.statistics }
+
+    /// The error that stopped the pipeline (a log write or sync failed), if any.
+    public var failure: String? { core.failure }
+}
+
+/// Counters of a running pipeline (a snapshot; each counter is exact, they are not read atomically together).
+public struct PipelineStatistics: Sendable, Equatable {
+    public var accepted: Int
+    public var backpressured: Int
+    public var invalid: Int
+    /// Events durable in the log.
+    public var journaled: Int
+    public var matched: Int
+    /// (event, webhook) deliveries created (recovered ones included).
+    public var deliveriesQueued: Int
+    public var delivered: Int
+    /// Attempts that failed (each retried or dead-lettered).
+    public var failedAttempts: Int
+    public var deadLettered: Int
+    /// Deliveries matched and not yet final (queued, in flight, or waiting for a retry).
+    public var pendingDeliveries: Int
+    public var inFlight: Int
+    public var outcomesJournaled: Int
+    public var recoveredDeliveries: Int
+}
+
+/// What ``Pipeline/start()`` found in the log.
+public struct PipelineRecovery: Sendable, Equatable {
+    /// The segment log's own recovery (torn tail truncated, …).
+    public var log: RecoveryReport
+    /// The checkpoint it started from: every event below it was settled.
+    public var checkpoint: UInt64
+    /// Events after the checkpoint, re-matched.
+    public var eventsRematched: Int
+    /// Deliveries without a final outcome, queued again.
+    public var deliveriesResumed: Int
+    /// Deliveries found final (delivered or dead-lettered) after the checkpoint.
+    public var deliveriesAlreadyFinal: Int
+    /// The I/O backend the delivery loops use, and why (`SLUICE_IO`, detection).
+    public var ioBackend: String
+}

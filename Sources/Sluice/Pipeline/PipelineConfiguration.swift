@@ -1,0 +1,130 @@
+public import SluiceCore
+public import SluiceStorage
+
+/// Everything a ``Pipeline`` runs with: the log, the webhooks and triggers, and the bounds of every
+/// ring and queue (ARCHITECTURE.md §7: every buffer has a configured maximum).
+///
+/// Built in Swift, or read from the same YAML/JSON file as the triggers and webhooks with
+/// ``load(path:environment:)``, whose optional `log` and `pipeline` sections set the rest:
+///
+/// ```yaml
+/// default_branch: main
+/// webhooks: [...]          # as in "Webhooks and signing"
+/// triggers: [...]          # as in "Triggers"
+/// log: {directory: /var/lib/sluice, fsync: always, compression: lz4}
+/// pipeline: {ring_capacity: 16384, wait: park, delivery_shards: 1, connections: 64,
+///            request_timeout_ms: 10000, retry_schedule_s: [0, 5, 300, 1800, 7200, 18000, 36000, 36000],
+///            retry_jitter_percent: 10, in_flight_max: 4096, pending_deliveries_max: 1000000}
+/// ```
+public struct PipelineConfiguration: Sendable {
+    /// The segment log: the source of truth (events, delivery outcomes).
+    public var log: LogConfiguration
+    /// Webhooks (their subscription fields) and explicit triggers; ``TriggerConfiguration/allTriggers``
+    /// is what the index is compiled from.
+    public var triggers: TriggerConfiguration
+    /// The full webhook definitions (URL, kind, keys, headers, transform), by name.
+    public var webhooks: WebhookConfiguration
+    /// Slots of the event ring (a power of two). A full ring is backpressure for `emit`.
+    public var ringCapacity = 16_384
+    /// Delivery jobs queued from the matcher to each delivery shard (a power of two).
+    public var jobQueueCapacity = 16_384
+    /// Outcome records queued from each delivery shard to the journaler (a power of two).
+    public var outcomeQueueCapacity = 16_384
+    /// How idle stages wait (`park` costs nothing while idle; `spin` and `yield` trade a core for latency).
+    public var waitStrategy: RingWaitStrategyKind = .park
+    /// Delivery loops (each with its own I/O loop thread); webhooks are assigned by endpoint.
+    public var deliveryShardCount = 1
+    /// Keep-alive connections per endpoint per shard.
+    public var connectionCountMax = 64
+    /// Requests in flight per shard (sent, response not yet handled); more wait in the shard.
+    public var inFlightMax = 4_096
+    /// Deliveries a shard holds at once (waiting for a retry, queued or in flight); when reached the
+    /// shard stops taking jobs, which backs up to the matcher and then to `emit`.
+    public var pendingDeliveryCountMax = 1_000_000
+    /// From sending a request to its complete response, including waiting for a connection.
+    public var requestTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// The retry schedule, jitter and dead-letter rules.
+    public var retryPolicy = RetryPolicy()
+    /// Bounds on each event's size and shape.
+    public var eventLimits = EventLimits()
+    /// `uring` or `epoll`; `nil` detects (and honours `SLUICE_IO`).
+    public var ioBackend: String?
+    /// A CA file for HTTPS endpoints (`nil`: the system store).
+    public var caFile: String?
+
+    public init(log: LogConfiguration, triggers: TriggerConfiguration = TriggerConfiguration()) {
+        self.log = log
+        self.triggers = triggers
+        webhooks = WebhookConfiguration()
+        webhooks.defaultBranch = triggers.defaultBranch
+    }
+
+    /// Checks every bound and that each trigger action names a configured webhook, and that each webhook
+    /// URL can be sent to.
+    public func validate() throws(PipelineConfigurationError) {
+        func fail(_ field: String, _ message: String) -> PipelineConfigurationError {
+            PipelineConfigurationError(field: field, message: message)
+        }
+        for (field, value) in [
+            ("pipeline.ring_capacity", ringCapacity), ("pipeline.job_queue_capacity", jobQueueCapacity),
+            ("pipeline.outcome_queue_capacity", outcomeQueueCapacity),
+        ] where value < 2 || value.nonzeroBitCount != 1 || value > 1 << 24 {
+            throw fail(field, "must be a power of two from 2 to 16777216, not \(value)")
+        }
+        guard (1...64).contains(deliveryShardCount) else { throw fail("pipeline.delivery_shards", "must be 1 to 64") }
+        guard (1...100_000).contains(connectionCountMax) else {
+            throw fail("pipeline.connections", "must be 1 to 100000")
+        }
+        guard (1...1_000_000).contains(inFlightMax) else { throw fail("pipeline.in_flight_max", "must be 1 to 1000000") }
+        guard pendingDeliveryCountMax >= inFlightMax else {
+            throw fail("pipeline.pending_deliveries_max", "must be at least in_flight_max (\(inFlightMax))")
+        }
+        guard requestTimeoutNanoseconds >= 1_000_000 else {
+            throw fail("pipeline.request_timeout_ms", "must be at least 1 ms")
+        }
+        do {
+            try retryPolicy.validate()
+        } catch {
+            throw fail("pipeline.retry_schedule_s", "\(error)")
+        }
+        do {
+            try log.validate()
+        } catch {
+            throw fail("log", error.message)
+        }
+        if let ioBackend, ioBackend != "uring", ioBackend != "epoll" {
+            throw fail("pipeline.io", "must be uring or epoll")
+        }
+        var names: Set<String> = []
+        for (position, webhook) in webhooks.webhooks.enumerated() {
+            names.insert(webhook.name)
+            do {
+                _ = try HTTPURL(webhook.url)
+            } catch {
+                throw fail("webhooks[\(position)].url", error.description)
+            }
+        }
+        for (position, trigger) in triggers.allTriggers.enumerated() {
+            for (actionPosition, action) in trigger.actions.enumerated()
+            where action.kind == .webhook && !names.contains(action.reference) {
+                throw fail(
+                    "triggers[\(position)].actions[\(actionPosition)]",
+                    "names webhook '\(action.reference)', which is not configured"
+                )
+            }
+            if !TriggerStateMachine.isStateless(trigger) {
+                throw fail(
+                    "triggers[\(position)]",
+                    "trigger '\(trigger.name)' is stateful (threshold, within, after, for_each or Proactive); the pipeline runs stateless triggers only so far"
+                )
+            }
+        }
+    }
+}
+
+/// A pipeline setting that is out of bounds or inconsistent, and which field.
+public struct PipelineConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var field: String
+    public var message: String
+    public var description: String { "\(field): \(message)" }
+}

@@ -1,0 +1,480 @@
+import SluiceCore
+import SluiceIO
+import SluiceStorage
+import Synchronization
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// The name of the pipeline's checkpoint file in the log directory (`pipeline.checkpoint`, FORMAT.md).
+let pipelineCheckpointName = "pipeline"
+
+extension PipelineCore {
+    // MARK: Start and recovery
+
+    func start() throws -> PipelineRecovery {
+        precondition(writer == nil, "a pipeline starts once")
+        let log = configuration.log
+        let opened = try SegmentLogWriter(configuration: log, nowMicroseconds: Timestamp.now().microsecondsSinceEpoch)
+        writer = opened
+        let store = try CheckpointStore(directory: log.directory)
+        checkpoints = store
+        let checkpoint = try store.read(name: pipelineCheckpointName) ?? 0
+        var recovery = PipelineRecovery(
+            log: opened.recovery,
+            checkpoint: checkpoint,
+            eventsRematched: 0,
+            deliveriesResumed: 0,
+            deliveriesAlreadyFinal: 0,
+            ioBackend: ""
+        )
+
+        // Pass 1: what the log says about deliveries after the checkpoint, in log order.
+        struct Pair: Hashable {
+            var event: UInt64
+            var webhook: String
+        }
+        var final: Set<Pair> = []
+        var lastAttempt: [Pair: Int] = [:]
+        var unreadable = 0
+        _ = try LogFiles.forEachRecord(directory: log.directory, fromSequence: checkpoint) { record in
+            guard record.type == .deliveryOutcome else { return }
+            guard let outcome = try? DeliveryOutcomeRecord(decoding: record.body) else {
+                unreadable += 1
+                return
+            }
+            let pair = Pair(event: outcome.eventSequence, webhook: outcome.webhook)
+            switch outcome.outcome {
+            case .delivered, .deadLettered: final.insert(pair)
+            case .retrying: lastAttempt[pair] = max(lastAttempt[pair] ?? 0, outcome.attempt)
+            case .redriveRequested:
+                final.remove(pair)
+                lastAttempt[pair] = 0
+            }
+        }
+        guard unreadable == 0 else {
+            throw PipelineConfigurationError(
+                field: "log",
+                message: "\(unreadable) delivery outcome records after sequence \(checkpoint) cannot be read"
+            )
+        }
+
+        // Pass 2: re-match the events after the checkpoint; queue every pair without a final outcome.
+        let routing = routingBox.withLock { $0 }
+        tracker = SettledTracker(settled: checkpoint)
+        let tracker = self.tracker
+        let shards = self.shards
+        let counters = self.counters
+        try ingest.withLock { state throws(SegmentLogError) in
+            var matcher = TriggerMatcher(index: routing.index)
+            var hits: [TriggerHit] = []
+            _ = try LogFiles.forEachRecord(directory: log.directory, fromSequence: checkpoint) { record in
+                guard record.type == .event else { return }
+                do throws(EventDecodingError) {
+                    try state.decoder.decodeHeader(record.body, into: &state.scratch)
+                } catch {
+                    return  // validated when emitted; a record another writer put here is not an event of ours
+                }
+                recovery.eventsRematched += 1
+                let event = Event(header: state.scratch, bytes: record.body)
+                let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                var resumed = 0
+                var body: [UInt8]?
+                for (webhook, trigger) in pairs {
+                    let pair = Pair(event: record.sequence, webhook: routing.definitions[webhook].name)
+                    if final.contains(pair) {
+                        recovery.deliveriesAlreadyFinal += 1
+                        continue
+                    }
+                    if body == nil { body = event.webhookBody() }
+                    shards[routing.shardOfWebhook[webhook]].addRecovered(
+                        DeliveryJob(
+                            routing: routing,
+                            webhook: webhook,
+                            trigger: trigger,
+                            eventSequence: record.sequence,
+                            eventID: event.header.id,
+                            body: body!,
+                            firstAttempt: (lastAttempt[pair] ?? 0) + 1,
+                            emittedNanoseconds: 0,
+                            durableNanoseconds: 0,
+                            matchedNanoseconds: 0
+                        )
+                    )
+                    resumed += 1
+                }
+                tracker.matched(record.sequence, deliveries: resumed)
+                recovery.deliveriesResumed += resumed
+            }
+        }
+        PipelineCounters.add(counters.recoveredDeliveries, recovery.deliveriesResumed)
+        PipelineCounters.add(counters.deliveriesQueued, recovery.deliveriesResumed)
+
+        // Threads: delivery shards (and their I/O loops), the matcher, the journaler.
+        let backend = try IOBackendSelection.detect(override: configuration.ioBackend ?? environmentValue("SLUICE_IO"))
+        recovery.ioBackend = backend.description
+        for shard in shards {
+            shard.timing = timing
+            try shard.startClient(backend: backend)
+        }
+        for shard in shards {
+            threads.append(
+                try LoopThread { [self] in
+                    shard.run()
+                    shardsDone.wrappingAdd(1, ordering: .releasing)
+                    journalWake.wakeAll()
+                }
+            )
+        }
+        threads.append(try LoopThread { [self] in runMatcher() })
+        journalerThread = try LoopThread { [self] in runJournaler() }
+        ingest.withLock { $0.running = true }
+        return recovery
+    }
+
+    /// The (webhook, trigger) pairs `event` is delivered to: each webhook once, for the first trigger that
+    /// fires for it.
+    static func deliveries(
+        of event: Event,
+        matcher: inout TriggerMatcher,
+        hits: inout [TriggerHit],
+        routing: PipelineRouting
+    ) -> [(webhook: Int, trigger: Int)] {
+        hits.removeAll(keepingCapacity: true)
+        matcher.match(event, into: &hits)
+        var pairs: [(webhook: Int, trigger: Int)] = []
+        for hit in hits where hit.expects {
+            for webhook in routing.webhooksOfTrigger[hit.trigger] where !pairs.contains(where: { $0.webhook == webhook }) {
+                pairs.append((webhook, hit.trigger))
+            }
+        }
+        return pairs
+    }
+
+    // MARK: Ingest
+
+    func emit(_ bytes: [UInt8]) -> Pipeline.EmitResult {
+        let sequencer = self.sequencer
+        let slots = self.slots
+        let counters = self.counters
+        return ingest.withLock { state in
+            guard state.running else { return .stopped }
+            do throws(EventDecodingError) {
+                try state.decoder.decodeHeader(bytes, into: &state.scratch)
+            } catch {
+                PipelineCounters.add(counters.invalid)
+                return .invalid(error)
+            }
+            guard let claim = sequencer.tryClaim(1) else {
+                PipelineCounters.add(counters.backpressured)
+                return .backpressure
+            }
+            let position = claim.lowerBound
+            slots.withSlot(position) { slot in
+                swap(&slot.header, &state.scratch)
+                slot.bytes = bytes
+                slot.emittedNanoseconds = monotonicNanoseconds()
+            }
+            sequencer.publish(claim)
+            PipelineCounters.add(counters.accepted)
+            return .accepted(position: position)
+        }
+    }
+
+    var acknowledgedCount: Int { journalCursor.value }
+
+    // MARK: Journaler
+
+    private func runJournaler() {
+        guard let writer else { return }
+        let barrier = RingBarrier(sequencer: sequencer)
+        var next = 0
+        var records: [LogRecord] = []
+        /// Appended batches not yet durable: (ring end, log end).
+        var appended: [(ringEnd: Int, logEnd: UInt64)] = []
+        /// Final outcomes not yet durable: (log sequence of the record, event sequence).
+        var finals: [(record: UInt64, event: UInt64)] = []
+        var checkpointed = tracker.settled
+        var checkpointedAt = monotonicNanoseconds()
+        var idle = 0
+
+        func settle(durable: UInt64) {
+            var ringEnd = journalCursor.value
+            var drop = 0
+            for batch in appended {
+                guard batch.logEnd <= durable else { break }
+                ringEnd = batch.ringEnd
+                drop += 1
+            }
+            if drop > 0 { appended.removeFirst(drop) }
+            let passed = journalCursor.value
+            if ringEnd > passed {
+                let now = monotonicNanoseconds()
+                for position in passed..<ringEnd { slots.withSlot(position) { $0.durableNanoseconds = now } }
+                PipelineCounters.add(counters.journaled, ringEnd - passed)
+                journalCursor.advance(to: ringEnd)
+                matchWake.wakeAll()
+            }
+            var finished = 0
+            for final in finals {
+                guard final.record < durable else { break }
+                tracker.finished(final.event)
+                finished += 1
+            }
+            if finished > 0 { finals.removeFirst(finished) }
+            let now = monotonicNanoseconds()
+            if now - checkpointedAt >= 100_000_000 || stopping.load(ordering: .relaxed) {
+                let settled = tracker.settled
+                if settled != checkpointed {
+                    do {
+                        try checkpoints?.write(name: pipelineCheckpointName, sequence: settled)
+                        checkpointed = settled
+                    } catch {
+                        fail("checkpoint: \(error)")
+                    }
+                }
+                checkpointedAt = now
+            }
+        }
+
+        while true {
+            records.removeAll(keepingCapacity: true)
+            let end = min(barrier.available(from: next), next + 1024)
+            for position in next..<end {
+                slots.withSlot(position) { slot in
+                    records.append(
+                        LogRecord(
+                            type: .event,
+                            timestampMicroseconds: slot.header.occurred.microsecondsSinceEpoch,
+                            body: slot.bytes
+                        )
+                    )
+                }
+            }
+            let eventCount = records.count
+            var outcomeFinals: [(offset: Int, event: UInt64)] = []
+            for shard in shards {
+                _ = shard.outcomes.pop(maximum: 1024) { pending in
+                    if pending.record.outcome.isFinal {
+                        outcomeFinals.append((records.count, pending.record.eventSequence))
+                    }
+                    records.append(
+                        LogRecord(
+                            type: .deliveryOutcome,
+                            timestampMicroseconds: pending.record.at.microsecondsSinceEpoch,
+                            body: pending.record.encoded()
+                        )
+                    )
+                }
+            }
+            control.withLock { pending in
+                records.append(contentsOf: pending)
+                pending.removeAll()
+            }
+            do {
+                if records.isEmpty {
+                    try writer.syncIfDue(nowMonotonicNanoseconds: monotonicNanoseconds())
+                    settle(durable: writer.durableSequence)
+                    if stopping.load(ordering: .acquiring), matcherDone.load(ordering: .acquiring),
+                        shardsDone.load(ordering: .acquiring) == shards.count,
+                        shards.allSatisfy({ $0.outcomes.count == 0 }), next == sequencer.claimed
+                    {
+                        try writer.sync()
+                        settle(durable: writer.durableSequence)
+                        return
+                    }
+                    if failure != nil, shardsDone.load(ordering: .acquiring) == shards.count { return }
+                    journalWake.wait(iteration: idle) {
+                        barrier.available(from: next) > next || shards.contains { $0.outcomes.count > 0 }
+                            || stopping.load(ordering: .relaxed)
+                    }
+                    idle += 1
+                    continue
+                }
+                idle = 0
+                let range = try writer.append(
+                    records,
+                    nowMicroseconds: Timestamp.now().microsecondsSinceEpoch,
+                    nowMonotonicNanoseconds: monotonicNanoseconds()
+                )
+                for (offset, position) in (next..<end).enumerated() {
+                    slots.withSlot(position) { $0.logSequence = range.lowerBound + UInt64(offset) }
+                }
+                for final in outcomeFinals { finals.append((range.lowerBound + UInt64(final.offset), final.event)) }
+                PipelineCounters.add(counters.outcomesJournaled, records.count - eventCount)
+                next = end
+                appended.append((end, range.upperBound))
+                settle(durable: writer.durableSequence)
+            } catch {
+                fail("log: \(error)")
+                // Keep draining the outcome rings so the shards can finish; nothing more is acknowledged.
+                if shardsDone.load(ordering: .acquiring) == shards.count { return }
+                journalWake.wait(iteration: idle) { false }
+                idle += 1
+            }
+        }
+    }
+
+    // MARK: Matcher
+
+    private func runMatcher() {
+        let barrier = RingBarrier(sequencer: sequencer, dependencies: [journalCursor])
+        var routing = routingBox.withLock { $0 }
+        var matcher = TriggerMatcher(index: routing.index)
+        var hits: [TriggerHit] = []
+        var next = 0
+        var idle = 0
+        var touched = [Bool](repeating: false, count: shards.count)
+        while true {
+            let end = barrier.available(from: next)
+            if end == next {
+                if stopping.load(ordering: .acquiring),
+                    ingest.withLock({ !$0.running }), next == sequencer.claimed || failure != nil
+                {
+                    break
+                }
+                matchWake.wait(iteration: idle) {
+                    barrier.available(from: next) > next || stopping.load(ordering: .relaxed)
+                }
+                idle += 1
+                continue
+            }
+            idle = 0
+            if routingGeneration.load(ordering: .acquiring) != routing.generation {
+                routing = routingBox.withLock { $0 }
+                matcher = TriggerMatcher(index: routing.index)
+            }
+            let matchedAt = monotonicNanoseconds()
+            for position in next..<end {
+                let slot = slots[position]
+                let event = Event(header: slot.header, bytes: slot.bytes)
+                let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                tracker.matched(slot.logSequence, deliveries: pairs.count)
+                guard !pairs.isEmpty else { continue }
+                let body = event.webhookBody()
+                for (webhook, trigger) in pairs {
+                    let shard = routing.shardOfWebhook[webhook]
+                    let job = DeliveryJob(
+                        routing: routing,
+                        webhook: webhook,
+                        trigger: trigger,
+                        eventSequence: slot.logSequence,
+                        eventID: event.header.id,
+                        body: body,
+                        firstAttempt: 1,
+                        emittedNanoseconds: slot.emittedNanoseconds,
+                        durableNanoseconds: slot.durableNanoseconds,
+                        matchedNanoseconds: matchedAt
+                    )
+                    var waited = 0
+                    while !shards[shard].jobs.tryPush(job) {
+                        // The shard is full: wake it and wait (this is what backs up to `emit`).
+                        shards[shard].wake.wakeAll()
+                        waited += 1
+                        if waited > 64 { sched_yield() }
+                    }
+                    touched[shard] = true
+                    PipelineCounters.add(counters.deliveriesQueued)
+                }
+            }
+            PipelineCounters.add(counters.matched, end - next)
+            next = end
+            matchCursor.advance(to: next)
+            for (shard, wasTouched) in touched.enumerated() where wasTouched {
+                shards[shard].wake.wakeAll()
+                touched[shard] = false
+            }
+        }
+        matcherDone.store(true, ordering: .releasing)
+        for shard in shards {
+            shard.noMoreJobs.store(true, ordering: .releasing)
+            shard.wake.wakeAll()
+        }
+        journalWake.wakeAll()
+    }
+
+    // MARK: Control
+
+    func flush(timeoutNanoseconds: UInt64) -> Bool {
+        let deadline = monotonicNanoseconds() + timeoutNanoseconds
+        while true {
+            let accepted = counters.accepted.load(ordering: .acquiring)
+            if counters.matched.load(ordering: .acquiring) >= accepted, tracker.pendingDeliveries == 0 { return true }
+            if failure != nil || monotonicNanoseconds() >= deadline { return false }
+            usleep(500)
+        }
+    }
+
+    func stop(drainTimeoutNanoseconds: UInt64) {
+        guard writer != nil else { return }
+        ingest.withLock { $0.running = false }
+        stopping.store(true, ordering: .releasing)
+        journalWake.wakeAll()
+        matchWake.wakeAll()
+        let deadline = monotonicNanoseconds() + drainTimeoutNanoseconds
+        while shardsDone.load(ordering: .acquiring) < shards.count {
+            if monotonicNanoseconds() >= deadline {
+                for shard in shards { shard.abandon.store(true, ordering: .relaxed) }
+            }
+            for shard in shards { shard.wake.wakeAll() }
+            usleep(1_000)
+        }
+        for thread in threads { thread.join() }
+        threads.removeAll()
+        journalWake.wakeAll()
+        journalerThread?.join()
+        journalerThread = nil
+    }
+
+    func reconfigure(webhooks: WebhookConfiguration, triggers: TriggerConfiguration) throws(PipelineConfigurationError) {
+        var updated = configuration
+        updated.webhooks = webhooks
+        updated.triggers = triggers
+        try updated.validate()
+        let generation = try ingest.withLock { state throws(PipelineConfigurationError) -> Int in
+            let routing = try PipelineRouting(
+                configuration: updated,
+                symbols: state.decoder.symbols,
+                generation: state.generation + 1
+            )
+            state.generation += 1
+            routingBox.withLock { $0 = routing }
+            routingGeneration.store(state.generation, ordering: .releasing)
+            return state.generation
+        }
+        var body: [UInt8] = Array("{\"generation\":\(generation),\"webhooks\":[".utf8)
+        for (position, webhook) in webhooks.webhooks.enumerated() {
+            if position > 0 { body.append(UInt8(ascii: ",")) }
+            JSONString.appendQuoted(webhook.name, to: &body)
+        }
+        body.append(contentsOf: "],\"triggers\":\(triggers.allTriggers.count),\"at\":\"".utf8)
+        Timestamp.now().append(.prefect, to: &body)
+        body.append(contentsOf: "\"}".utf8)
+        let record = LogRecord(
+            type: .configurationChange,
+            timestampMicroseconds: Timestamp.now().microsecondsSinceEpoch,
+            body: body
+        )
+        control.withLock { $0.append(record) }
+        journalWake.wakeAll()
+    }
+
+    var statistics: PipelineStatistics {
+        PipelineStatistics(
+            accepted: counters.accepted.load(ordering: .relaxed),
+            backpressured: counters.backpressured.load(ordering: .relaxed),
+            invalid: counters.invalid.load(ordering: .relaxed),
+            journaled: counters.journaled.load(ordering: .relaxed),
+            matched: counters.matched.load(ordering: .relaxed),
+            deliveriesQueued: counters.deliveriesQueued.load(ordering: .relaxed),
+            delivered: counters.delivered.load(ordering: .relaxed),
+            failedAttempts: counters.failedAttempts.load(ordering: .relaxed),
+            deadLettered: counters.deadLettered.load(ordering: .relaxed),
+            pendingDeliveries: tracker.pendingDeliveries,
+            inFlight: shards.reduce(0) { $0 + $1.inFlightSnapshot },
+            outcomesJournaled: counters.outcomesJournaled.load(ordering: .relaxed),
+            recoveredDeliveries: counters.recoveredDeliveries.load(ordering: .relaxed)
+        )
+    }
+}

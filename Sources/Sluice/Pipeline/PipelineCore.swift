@@ -1,0 +1,99 @@
+import SluiceCore
+import SluiceIO
+import SluiceStorage
+import Synchronization
+
+/// One slot of the event ring, preallocated and reused: the event's header (decoded once, interned by the
+/// ingest decoder), its bytes, and what the stages add.
+struct EventSlot {
+    var header = EventHeader()
+    var bytes: [UInt8] = []
+    var emittedNanoseconds: UInt64 = 0
+    /// Set by the journaler before it passes the slot on.
+    var logSequence: UInt64 = 0
+    var durableNanoseconds: UInt64 = 0
+}
+
+/// The pipeline's stages and their wiring (the public face is ``Pipeline``).
+///
+/// `@unchecked Sendable`: each mutable field is owned by one thread (journaler: `writer`, `appended`,
+/// `pendingFinals`; matcher: the matcher state) or guarded (`ingest`, `routing` and `control` by mutexes;
+/// `timing` set before start); the rings are the hand-offs.
+final class PipelineCore: @unchecked Sendable {
+    struct Ingest {
+        var decoder: EventDecoder
+        var scratch = EventHeader()
+        var running = false
+        var generation = 0
+    }
+
+    let configuration: PipelineConfiguration
+    let counters: PipelineCounters
+    let ingest: Mutex<Ingest>
+    let routingBox: Mutex<PipelineRouting>
+    let routingGeneration = Atomic<Int>(0)
+    /// Configuration-change records for the journaler.
+    let control = Mutex<[LogRecord]>([])
+    let journalWake: ParkWaitStrategy
+    let matchWake: ParkWaitStrategy
+    let journalCursor = RingCursor()
+    let matchCursor = RingCursor()
+    let sequencer: RingSequencer
+    let slots: RingSlots<EventSlot>
+    let shards: [DeliveryShard]
+    var tracker = SettledTracker(settled: 0)
+    var writer: SegmentLogWriter?
+    var checkpoints: CheckpointStore?
+    var threads: [LoopThread] = []
+    var journalerThread: LoopThread?
+    var timing: (@Sendable (DeliveryTiming) -> Void)?
+    let stopping = Atomic<Bool>(false)
+    let matcherDone = Atomic<Bool>(false)
+    let shardsDone = Atomic<Int>(0)
+    let failureText = Mutex<String?>(nil)
+
+    init(configuration: PipelineConfiguration, counters: PipelineCounters) throws(PipelineConfigurationError) {
+        self.configuration = configuration
+        self.counters = counters
+        let decoder = EventDecoder(limits: configuration.eventLimits)
+        let routing = try PipelineRouting(configuration: configuration, symbols: decoder.symbols, generation: 0)
+        ingest = Mutex(Ingest(decoder: decoder))
+        routingBox = Mutex(routing)
+        let intervalNanoseconds: Int
+        if case .interval(let milliseconds) = configuration.log.fsync {
+            intervalNanoseconds = min(10_000_000, milliseconds * 1_000_000)
+        } else {
+            intervalNanoseconds = 10_000_000
+        }
+        journalWake = ParkWaitStrategy(parkTimeoutNanoseconds: intervalNanoseconds)
+        matchWake = ParkWaitStrategy()
+        sequencer = RingSequencer(capacity: configuration.ringCapacity, gating: [matchCursor], waitStrategy: journalWake)
+        slots = RingSlots(capacity: configuration.ringCapacity) { _ in EventSlot() }
+        var shards: [DeliveryShard] = []
+        for number in 0..<configuration.deliveryShardCount {
+            shards.append(
+                DeliveryShard(
+                    number: number,
+                    configuration: configuration,
+                    counters: counters,
+                    journalWake: journalWake,
+                    seed: UInt64(number) &+ 0x5EED
+                )
+            )
+        }
+        self.shards = shards
+    }
+
+    func setTiming(_ body: @escaping @Sendable (DeliveryTiming) -> Void) { timing = body }
+
+    var failure: String? { failureText.withLock { $0 } }
+
+    func fail(_ text: String) {
+        failureText.withLock { if $0 == nil { $0 = text } }
+        ingest.withLock { $0.running = false }
+        stopping.store(true, ordering: .releasing)
+        journalWake.wakeAll()
+        matchWake.wakeAll()
+        for shard in shards { shard.wake.wakeAll() }
+    }
+}

@@ -1,0 +1,65 @@
+import SluiceCore
+import SluiceCrypto
+import SluiceIO
+
+/// One configuration compiled for the data plane: the trigger index, and for every trigger the webhooks
+/// it delivers to, each with its endpoint, signer and shard. Immutable; the pipeline swaps it as a whole
+/// on reconfiguration, and every job carries the routing it was matched with.
+final class PipelineRouting: Sendable {
+    let generation: Int
+    let index: TriggerIndex
+    let definitions: [WebhookDefinition]
+    let endpoints: [HTTPURL]
+    let origins: [HTTPOrigin]
+    /// Per trigger (``TriggerIndex/triggers`` order): the webhook numbers of its webhook actions.
+    let webhooksOfTrigger: [[Int]]
+    /// Per webhook: the delivery shard that owns its endpoint.
+    let shardOfWebhook: [Int]
+    let signer: WebhookRequestSigner
+    let defaultBranch: String
+
+    /// Compiles `configuration`; `symbols` must be the ingest decoder's table, used by no other thread
+    /// during the call.
+    init(configuration: PipelineConfiguration, symbols: SymbolTable, generation: Int) throws(PipelineConfigurationError) {
+        self.generation = generation
+        let triggers = configuration.triggers.allTriggers
+        index = TriggerIndex.compile(triggers, symbols: symbols)
+        definitions = configuration.webhooks.webhooks
+        defaultBranch = configuration.triggers.defaultBranch
+        var endpoints: [HTTPURL] = []
+        var origins: [HTTPOrigin] = []
+        var numberOfName: [String: Int] = [:]
+        for (position, definition) in definitions.enumerated() {
+            let url: HTTPURL
+            do {
+                url = try HTTPURL(definition.url)
+            } catch {
+                throw PipelineConfigurationError(field: "webhooks[\(position)].url", message: error.description)
+            }
+            endpoints.append(url)
+            let tls = url.isTLS
+                ? TLSClientOptions(validateCertificates: definition.validateCertificates, caFile: configuration.caFile)
+                : nil
+            origins.append(HTTPOrigin(host: url.host, port: url.port, tls: tls))
+            numberOfName[definition.name] = position
+        }
+        self.endpoints = endpoints
+        self.origins = origins
+        webhooksOfTrigger = index.triggers.map { trigger in
+            var numbers: [Int] = []
+            for action in trigger.actions where action.kind == .webhook {
+                if let number = numberOfName[action.reference], !numbers.contains(number) { numbers.append(number) }
+            }
+            return numbers
+        }
+        // Endpoints, not webhooks, are sharded: every webhook of one origin shares one keep-alive pool.
+        var shardOfOrigin: [HTTPOrigin: Int] = [:]
+        shardOfWebhook = origins.map { origin in
+            if let shard = shardOfOrigin[origin] { return shard }
+            let shard = shardOfOrigin.count % configuration.deliveryShardCount
+            shardOfOrigin[origin] = shard
+            return shard
+        }
+        signer = WebhookRequestSigner(definitions: definitions)
+    }
+}
