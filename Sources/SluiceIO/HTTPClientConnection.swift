@@ -36,6 +36,8 @@ internal import Glibc
     private var tls: TLSConnection?
     private var parser: HTTPResponseParser
     private(set) var wasEstablished = false
+    /// A transport or TLS failure ended the connection (its TLS session is then not kept resumable).
+    private var failed = false
     private var connectDeadlineNanoseconds: UInt64 = 0
 
     private var pending: PendingRequest?
@@ -396,6 +398,7 @@ internal import Glibc
     // MARK: Closing
 
     private func transportFailed(_ kind: HTTPClientFailure.Kind, _ message: String, driver: HTTPClientDriver) {
+        failed = true
         if state == .handshaking || state == .connecting || state == .resolving {
             return establishFailed(kind, message, driver: driver)
         }
@@ -422,6 +425,7 @@ internal import Glibc
 
     private func finishClosing(driver: HTTPClientDriver) {
         guard !sendPending && !receivePending else { return }
+        if servedCount > 0 && pending == nil && !failed { tls?.markCleanShutdown() }
         if socket >= 0 {
             driver.ioBackend.forget(socket: socket)
             Socket.close(socket)
