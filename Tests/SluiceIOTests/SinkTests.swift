@@ -100,7 +100,7 @@ import Testing
             (
                 "delay",
                 {
-                    $0.delayNanoseconds = 400_000_000
+                    $0.delayNanoseconds = 2_000_000_000
                     $0.delayPercent = 100
                 }, { $0.failure?.kind == .timeout }
             ),
@@ -116,13 +116,12 @@ import Testing
         ]
         for (name, faults, check) in cases {
             let sink = try Self.sink(kind, faults: faults)
-            let harness = try ClientHarness(kind)
+            let harness = try ClientHarness(kind) { $0.timeouts.requestNanoseconds = 150_000_000 }
             let body = Array(#"{"id":"e"}"#.utf8)
             let result = try await harness.send(
                 HTTPOrigin(host: "127.0.0.1", port: sink.address.port),
                 headers: try Self.signedHeaders(id: "msg_1", body: body),
-                body: body,
-                timeoutNanoseconds: 150_000_000
+                body: body
             )
             #expect(check(result), "\(name): \(result)")
             try sink.shutdown()
