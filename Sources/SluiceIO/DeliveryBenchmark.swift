@@ -160,8 +160,7 @@ struct RequestTemplate: Sendable {
             tag: number,
             origin: origin,
             method: .post,
-            bytes: bytes,
-            timeoutNanoseconds: 10_000_000_000
+            bytes: bytes
         )
     }
 }

@@ -39,15 +39,12 @@ package struct HTTPClientRequest: Sendable {
     package var method: HTTPMethod
     /// The exact bytes to send.
     package var bytes: [UInt8]
-    /// From submission to the end of the response, including waiting for a connection.
-    package var timeoutNanoseconds: UInt64
 
-    package init(tag: UInt64, origin: HTTPOrigin, method: HTTPMethod, bytes: [UInt8], timeoutNanoseconds: UInt64) {
+    package init(tag: UInt64, origin: HTTPOrigin, method: HTTPMethod, bytes: [UInt8]) {
         self.tag = tag
         self.origin = origin
         self.method = method
         self.bytes = bytes
-        self.timeoutNanoseconds = timeoutNanoseconds
     }
 
     /// Encodes `head` and `body` with ``HTTPRequestEncoder``.
@@ -55,18 +52,11 @@ package struct HTTPClientRequest: Sendable {
         tag: UInt64,
         origin: HTTPOrigin,
         head: HTTPRequestHead,
-        body: [UInt8],
-        timeoutNanoseconds: UInt64 = 10_000_000_000
+        body: [UInt8]
     ) throws(HTTPEncodingError) {
         var encoder = HTTPRequestEncoder(byteCountReserved: body.count + 512)
         try encoder.encode(head, body: body)
-        self.init(
-            tag: tag,
-            origin: origin,
-            method: head.method,
-            bytes: encoder.bytes,
-            timeoutNanoseconds: timeoutNanoseconds
-        )
+        self.init(tag: tag, origin: origin, method: head.method, bytes: encoder.bytes)
     }
 }
 
@@ -121,7 +111,9 @@ package struct HTTPClientConfiguration: Sendable {
     package var connectionCountMax: Int = 64
     /// Requests waiting for a connection per origin; more fail with `OVERLOADED`.
     package var pendingRequestCountMax: Int = 65_536
-    package var connectTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// Connect, TLS handshake, request (from send to the end of the response) and idle keep-alive limits,
+    /// enforced by each origin's ``EndpointPool``.
+    package var timeouts = ConnectionTimeouts()
     /// Copy every response header field into ``HTTPClientResponse/headerFields`` (allocates per field;
     /// delivery needs only the status and `Retry-After`, which the head always carries).
     package var collectsHeaderFields = false
@@ -137,11 +129,12 @@ package struct HTTPClientConfiguration: Sendable {
     }
 
     func validate() throws(IOError) {
-        guard connectionCountMax > 0, pendingRequestCountMax > 0, bufferByteCount >= 4096 else {
+        guard connectionCountMax > 0, connectionCountMax <= 4096, pendingRequestCountMax > 0, bufferByteCount >= 4096
+        else {
             throw IOError(
                 code: .configuration,
                 operation: "HTTPClientConfiguration",
-                subject: "connectionCountMax, pendingRequestCountMax must be > 0 and bufferByteCount >= 4096"
+                subject: "connectionCountMax must be in 1...4096, pendingRequestCountMax > 0, bufferByteCount >= 4096"
             )
         }
     }
@@ -153,7 +146,6 @@ package struct HTTPClientStatistics: Sendable, Equatable {
     package var requestsCompleted: Int
     package var requestsFailed: Int
     package var reusedConnectionRequests: Int
-    package var staleConnectionRetries: Int
     package var resumedTLSSessions: Int
 }
 
@@ -200,7 +192,6 @@ final class HTTPClientCounters: Sendable {
     let requestsCompleted = Atomic<Int>(0)
     let requestsFailed = Atomic<Int>(0)
     let reusedConnectionRequests = Atomic<Int>(0)
-    let staleConnectionRetries = Atomic<Int>(0)
     let resumedTLSSessions = Atomic<Int>(0)
 
     var snapshot: HTTPClientStatistics {
@@ -209,7 +200,6 @@ final class HTTPClientCounters: Sendable {
             requestsCompleted: requestsCompleted.load(ordering: .relaxed),
             requestsFailed: requestsFailed.load(ordering: .relaxed),
             reusedConnectionRequests: reusedConnectionRequests.load(ordering: .relaxed),
-            staleConnectionRetries: staleConnectionRetries.load(ordering: .relaxed),
             resumedTLSSessions: resumedTLSSessions.load(ordering: .relaxed)
         )
     }

@@ -4,10 +4,15 @@ import SluiceCore
 internal import Glibc
 #endif
 
-/// One client connection: socket, buffers, optional TLS, the response parser and the request in flight.
+/// The I/O of one client connection, executing what its pool's ``ConnectionStateMachine`` decides:
+/// socket, buffers, optional TLS, the response parser. It reports what happened as connection events
+/// (`connected`, `tlsHandshakeCompleted`, `requestWritten`, `responseStarted`, `responseCompleted`,
+/// `failed`, `peerClosed`) and never decides about pools, deadlines or retries itself.
 ///
-/// `userData` of its operations follows ``ConnectionSlots``. At most one send and one receive are outstanding; the connection is freed only when neither is.
-/// Not thread-safe; owned by the client's loop thread.
+/// A receive stays posted from the moment the connection is established, so a server closing an idle
+/// connection is noticed at once (`peerClosed` on a ready connection). At most one send and one receive
+/// are outstanding; after the pool closes the connection, the object lives on (reporting nothing) until
+/// both have completed. `userData` follows ``ConnectionSlots``. Not thread-safe; owned by the loop thread.
 @safe final class HTTPClientConnection {
     enum Operation: UInt8 {
         case connect = 1
@@ -16,14 +21,11 @@ internal import Glibc
         case housekeeping = 4
     }
 
-    private enum State {
-        case resolving, connecting, handshaking, idle, active, closing
-    }
-
     let index: Int
     let generation: UInt32
-    let pool: HTTPPool
-    private var state = State.resolving
+    private let pool: PoolRecord
+    private let poolIndex: Int
+    private let id: ConnectionID
     private var socket: Int32 = -1
     private let address = StableSocketAddress()
     private let receiveBuffer: UnsafeMutableRawBufferPointer
@@ -33,23 +35,37 @@ internal import Glibc
     private var sendEnd = 0
     private var sendPending = false
     private var receivePending = false
+    private var connectPending = false
     private var tls: TLSConnection?
     private var parser: HTTPResponseParser
-    private(set) var wasEstablished = false
-    private var connectDeadlineNanoseconds: UInt64 = 0
+    /// The pool closed this connection: complete what is outstanding, report nothing more.
+    private var closing = false
+    private var failed = false
+    private(set) var servedCount = 0
 
-    private var pending: PendingRequest?
+    private var requestIndex: Int?
+    private var requestBytes: [UInt8] = []
     private var requestOffset = 0
+    private var requestWritten = false
+    private var responseStarted = false
     private var responseHead: HTTPResponseHead?
     private var responseFields: [HTTPHeaderField] = []
     private var responseBody: [UInt8] = []
-    private var responseByteCount = 0
-    private var servedCount = 0
 
-    init(index: Int, generation: UInt32, pool: HTTPPool, bufferByteCount: Int, parserLimits: HTTPParserLimits) {
+    init(
+        index: Int,
+        generation: UInt32,
+        pool: PoolRecord,
+        poolIndex: Int,
+        id: ConnectionID,
+        bufferByteCount: Int,
+        parserLimits: HTTPParserLimits
+    ) {
         self.index = index
         self.generation = generation
         self.pool = pool
+        self.poolIndex = poolIndex
+        self.id = id
         unsafe receiveBuffer = .allocate(byteCount: bufferByteCount, alignment: 64)
         unsafe sendBuffer = .allocate(byteCount: bufferByteCount, alignment: 64)
         unsafe plaintextBuffer = .allocate(byteCount: pool.tlsContext == nil ? 1 : bufferByteCount, alignment: 64)
@@ -70,46 +86,44 @@ internal import Glibc
         )
     }
 
+    private func report(_ event: ConnectionStateMachine.Event, driver: HTTPClientDriver) {
+        guard !closing else { return }
+        driver.feed(event, pool: poolIndex, id: id)
+    }
+
     // MARK: Establishing
 
     func resolved(_ result: Result<SocketAddress, IOError>, driver: HTTPClientDriver) {
-        guard state == .resolving else { return }  // abandoned while the lookup ran
+        guard !closing else { return finishClosing(driver: driver) }
         switch result {
         case .failure(let error):
-            establishFailed(.connection, "\(error)", driver: driver)
+            report(.failed(.connectionFailed("\(error)")), driver: driver)
         case .success(let resolved):
             do {
                 socket = try Socket.makeStream(family: resolved.family)
             } catch {
-                establishFailed(.connection, "\(error)", driver: driver)
-                return
+                return report(.failed(.connectionFailed("\(error)")), driver: driver)
             }
             address.set(resolved)
-            state = .connecting
-            connectDeadlineNanoseconds = monotonicNanoseconds() + driver.configuration.connectTimeoutNanoseconds
-            sendPending = true  // a connect occupies the write side
+            connectPending = true
+            // The pool's timer bounds the connect; no linked timeout is needed here.
             unsafe driver.ioBackend.connect(
                 socket: socket,
                 address: address.raw,
                 length: address.length,
                 userData: userData(.connect),
-                deadlineNanoseconds: connectDeadlineNanoseconds
+                deadlineNanoseconds: 0
             )
         }
     }
 
-    private func connected(driver: HTTPClientDriver) {
-        guard let context = pool.tlsContext else {
-            becomeIdle(driver: driver)
-            return
-        }
+    func startTLS(driver: HTTPClientDriver) {
         do {
-            tls = try TLSConnection(context: context, serverName: pool.origin.host, session: pool.session)
+            tls = try TLSConnection(context: pool.tlsContext!, serverName: pool.origin.host, session: pool.session)
         } catch {
-            establishFailed(.tls, "\(error)", driver: driver)
-            return
+            return report(.failed(.tlsFailed("\(error)")), driver: driver)
         }
-        state = .handshaking
+        postReceive(driver: driver)
         continueHandshake(driver: driver)
     }
 
@@ -118,55 +132,37 @@ internal import Glibc
         let step = tls.handshake()
         flushCiphertext(driver: driver)
         switch step {
-        case .done:
-            becomeIdle(driver: driver)
-        case .wantsInput:
-            postReceive(deadlineNanoseconds: connectDeadlineNanoseconds, driver: driver)
+        case .done: report(.tlsHandshakeCompleted(nowNanoseconds: monotonicNanoseconds()), driver: driver)
+        case .wantsInput: break
         case .closed:
-            establishFailed(.tls, "the server closed the connection during the TLS handshake", driver: driver)
-        case .failed(let reason):
-            establishFailed(.tls, reason, driver: driver)
+            report(.failed(.tlsFailed("the server closed the TLS session during the handshake")), driver: driver)
+        case .failed(let reason): fail(.tlsFailed(reason), driver: driver)
         }
-    }
-
-    private func becomeIdle(driver: HTTPClientDriver) {
-        if !wasEstablished {
-            wasEstablished = true
-            pool.openingCount -= 1
-        }
-        state = .idle
-        pool.idle.append(index)
-        driver.pump(pool)
-    }
-
-    private func establishFailed(_ kind: HTTPClientFailure.Kind, _ message: String, driver: HTTPClientDriver) {
-        driver.connectFailed(pool, kind: kind, message: message)
-        close(driver: driver)
     }
 
     // MARK: Requests
 
-    func start(_ pending: PendingRequest, driver: HTTPClientDriver) {
-        precondition(state == .idle, "start on a connection in state \(state)")
-        state = .active
-        self.pending = pending
+    func start(requestBytes: [UInt8], method: HTTPMethod, requestIndex: Int, driver: HTTPClientDriver) {
+        precondition(self.requestIndex == nil, "a request is already in flight on \(id)")
+        self.requestIndex = requestIndex
+        self.requestBytes = requestBytes
         requestOffset = 0
+        requestWritten = false
+        responseStarted = false
         responseHead = nil
         responseFields.removeAll(keepingCapacity: true)
         responseBody.removeAll(keepingCapacity: true)
-        responseByteCount = 0
-        parser.expectResponse(to: pending.request.method)
+        parser.expectResponse(to: method)
         fillSend(driver: driver)
-        postReceive(deadlineNanoseconds: pending.deadlineNanoseconds, driver: driver)
     }
 
     /// Moves the next request bytes (encrypted when TLS) into the send buffer and sends them.
     private func fillSend(driver: HTTPClientDriver) {
         guard !sendPending, socket >= 0 else { return }
         if let tls {
-            if tls.pendingCiphertextCount == 0, let pending, requestOffset < pending.request.bytes.count {
+            if tls.pendingCiphertextCount == 0, requestOffset < requestBytes.count {
                 let offset = requestOffset
-                let (count, _) = unsafe pending.request.bytes.withUnsafeBytes { bytes in
+                let (count, _) = unsafe requestBytes.withUnsafeBytes { bytes in
                     unsafe tls.write(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
                 }
                 requestOffset += count
@@ -174,10 +170,10 @@ internal import Glibc
             flushCiphertext(driver: driver)
             return
         }
-        guard let pending, requestOffset < pending.request.bytes.count else { return }
-        let count = unsafe min(sendBuffer.count, pending.request.bytes.count - requestOffset)
+        guard requestOffset < requestBytes.count else { return }
+        let count = unsafe min(sendBuffer.count, requestBytes.count - requestOffset)
         let offset = requestOffset
-        unsafe pending.request.bytes.withUnsafeBytes { bytes in
+        unsafe requestBytes.withUnsafeBytes { bytes in
             unsafe sendBuffer.baseAddress!.copyMemory(from: bytes.baseAddress! + offset, byteCount: count)
         }
         requestOffset += count
@@ -202,16 +198,24 @@ internal import Glibc
         )
     }
 
-    private func postReceive(deadlineNanoseconds: UInt64, driver: HTTPClientDriver) {
-        guard !receivePending, socket >= 0 else { return }
+    private func postReceive(driver: HTTPClientDriver) {
+        guard !receivePending, socket >= 0, !closing else { return }
         receivePending = true
         unsafe driver.ioBackend.receive(
             socket: socket,
             into: unsafe receiveBuffer.baseAddress!,
             capacity: receiveBuffer.count,
             userData: userData(.receive),
-            deadlineNanoseconds: deadlineNanoseconds
+            deadlineNanoseconds: 0
         )
+    }
+
+    /// After a send completed: the request is written once its last byte (and its ciphertext) left.
+    private func checkRequestWritten(driver: HTTPClientDriver) {
+        guard let _ = requestIndex, !requestWritten, requestOffset == requestBytes.count, !sendPending else { return }
+        if let tls, tls.pendingCiphertextCount > 0 { return }
+        requestWritten = true
+        report(.requestWritten, driver: driver)
     }
 
     // MARK: Completions
@@ -219,16 +223,21 @@ internal import Glibc
     func completed(_ operation: Operation, result: Int32, driver: HTTPClientDriver) {
         switch operation {
         case .connect:
-            sendPending = false
-            if state == .closing { return finishClosing(driver: driver) }
-            if result == 0 { return connected(driver: driver) }
-            let reason = result == -ETIME ? "connect timed out" : "connect: \(errnoDescription(-result))"
-            establishFailed(result == -ETIME ? .timeout : .connection, "\(reason) (\(address.address))", driver: driver)
+            connectPending = false
+            if closing { return finishClosing(driver: driver) }
+            guard result == 0 else {
+                return fail(
+                    .connectionFailed("connect \(address.address): \(errnoDescription(-result))"),
+                    driver: driver
+                )
+            }
+            if pool.tlsContext == nil { postReceive(driver: driver) }
+            report(.connected(nowNanoseconds: monotonicNanoseconds()), driver: driver)
         case .send:
             sendPending = false
-            if state == .closing { return finishClosing(driver: driver) }
+            if closing { return finishClosing(driver: driver) }
             guard result > 0 else {
-                return transportFailed(.connection, "send: \(errnoDescription(-result))", driver: driver)
+                return fail(.connectionFailed("send: \(errnoDescription(-result))"), driver: driver)
             }
             sendStart += Int(result)
             if sendStart < sendEnd {
@@ -242,37 +251,25 @@ internal import Glibc
                 return
             }
             fillSend(driver: driver)
+            checkRequestWritten(driver: driver)
         case .receive:
             receivePending = false
-            if state == .closing { return finishClosing(driver: driver) }
+            if closing { return finishClosing(driver: driver) }
             received(result, driver: driver)
+            postReceive(driver: driver)
         case .housekeeping:
             preconditionFailure("housekeeping completion routed to a connection")
         }
     }
 
     private func received(_ result: Int32, driver: HTTPClientDriver) {
-        if result == -ETIME {
-            let message = state == .handshaking ? "TLS handshake timed out" : "no complete response before the deadline"
-            return transportFailed(.timeout, message, driver: driver)
-        }
-        if result < 0 { return transportFailed(.connection, "receive: \(errnoDescription(-result))", driver: driver) }
+        if result < 0 { return fail(.connectionFailed("receive: \(errnoDescription(-result))"), driver: driver) }
         if result == 0 { return endOfStream(driver: driver) }
         let bytes = unsafe UnsafeRawBufferPointer(rebasing: receiveBuffer[0..<Int(result)])
-        if let tls {
-            unsafe tls.receiveCiphertext(bytes)
-            if state == .handshaking { return continueHandshake(driver: driver) }
-            readPlaintext(tls, driver: driver)
-        } else {
-            unsafe consume(bytes, driver: driver)
-        }
-        if state == .active, let pending {
-            postReceive(deadlineNanoseconds: pending.deadlineNanoseconds, driver: driver)
-        }
-    }
-
-    private func readPlaintext(_ tls: TLSConnection, driver: HTTPClientDriver) {
-        while state == .active {
+        guard let tls else { return unsafe consume(bytes, driver: driver) }
+        unsafe tls.receiveCiphertext(bytes)
+        if !tls.isHandshakeDone { return continueHandshake(driver: driver) }
+        while !closing {
             let (count, step) = unsafe tls.read(into: plaintextBuffer)
             if count > 0 {
                 unsafe consume(unsafe UnsafeRawBufferPointer(rebasing: plaintextBuffer[0..<count]), driver: driver)
@@ -281,31 +278,31 @@ internal import Glibc
             switch step {
             case .done, .wantsInput: flushCiphertext(driver: driver)
             case .closed: endOfStream(driver: driver)
-            case .failed(let reason): transportFailed(.tls, reason, driver: driver)
+            case .failed(let reason): fail(.tlsFailed(reason), driver: driver)
             }
             return
         }
     }
 
-    /// Feeds response bytes to the parser and acts on its events.
+    /// Feeds response bytes to the parser and reports its events.
     private func consume(_ bytes: UnsafeRawBufferPointer, driver: HTTPClientDriver) {
-        guard state == .active else {
-            // Bytes on an idle connection: the server sent something unasked; it cannot be trusted further.
-            return transportFailed(
-                .protocolViolation,
-                "\(bytes.count) unexpected bytes on an idle connection",
-                driver: driver
-            )
+        guard let requestIndex else {
+            // Bytes on an idle connection (an unsolicited response): the pool closes it.
+            return report(.responseStarted, driver: driver)
         }
-        responseByteCount += bytes.count
+        if !responseStarted {
+            responseStarted = true
+            report(.responseStarted, driver: driver)
+            if closing { return }
+        }
         let typed = unsafe bytes.assumingMemoryBound(to: UInt8.self)
         var offset = 0
-        while true {
+        while !closing {
             let step: HTTPParseStep<HTTPResponseHead>
             do {
                 step = try unsafe parser.next(UnsafeBufferPointer(rebasing: typed[offset...]).span)
             } catch {
-                return transportFailed(.protocolViolation, "\(error)", driver: driver)
+                return fail(.connectionFailed("invalid response: \(error)"), driver: driver)
             }
             switch step.event {
             case .needMoreBytes:
@@ -326,120 +323,85 @@ internal import Glibc
                 }
             case .end:
                 offset += step.consumedByteCount
-                if offset < typed.count {
-                    return transportFailed(
-                        .protocolViolation,
-                        "bytes after the response (no pipelining)",
-                        driver: driver
-                    )
-                }
-                return responseComplete(driver: driver)
+                let keepAlive = responseHead!.keepAlive && offset == typed.count  // no pipelining: extra bytes end it
+                return responseComplete(requestIndex, keepAlive: keepAlive, driver: driver)
             }
             offset += step.consumedByteCount
         }
     }
 
-    private func responseComplete(driver: HTTPClientDriver) {
-        let pending = self.pending!
+    private func responseComplete(_ requestIndex: Int, keepAlive: Bool, driver: HTTPClientDriver) {
         let head = responseHead!
-        let response = HTTPClientResponse(
+        driver.recordResponse(
+            requestIndex,
             head: head,
-            headerFields: responseFields,
+            fields: responseFields,
             body: responseBody,
-            reusedConnection: servedCount > 0,
-            resumedTLSSession: servedCount == 0 && (tls?.resumedSession ?? false),
-            latencyNanoseconds: monotonicNanoseconds() - pending.submittedNanoseconds
+            resumedTLSSession: servedCount == 0 && (tls?.resumedSession ?? false)
         )
         servedCount += 1
-        self.pending = nil
+        self.requestIndex = nil
+        requestBytes = []
         if let tls, pool.session == nil { pool.session = tls.resumableSession() }
-        if head.keepAlive {
-            state = .idle
-            pool.idle.append(index)
-            driver.succeed(pending, response)
-            driver.pump(pool)
-        } else {
-            close(driver: driver)
-            driver.succeed(pending, response)
-        }
+        let event = ConnectionStateMachine.Event.responseCompleted(
+            statusCode: head.statusCode,
+            retryAfter: head.retryAfter,
+            keepAlive: keepAlive,
+            nowNanoseconds: monotonicNanoseconds()
+        )
+        report(event, driver: driver)
     }
 
     private func endOfStream(driver: HTTPClientDriver) {
-        if state == .handshaking {
-            return establishFailed(.tls, "the server closed the connection during the TLS handshake", driver: driver)
+        if let requestIndex, responseHead != nil {
+            let end: HTTPStreamEnd
+            do {
+                end = try parser.finish()
+            } catch {
+                return fail(
+                    .connectionFailed("the server closed the connection mid-response: \(error)"),
+                    driver: driver
+                )
+            }
+            if end == .messageEnded { return responseComplete(requestIndex, keepAlive: false, driver: driver) }
         }
-        guard state == .active, let pending else { return close(driver: driver) }
-        let end: HTTPStreamEnd
-        do {
-            end = try parser.finish()
-        } catch {
-            return transportFailed(
-                .connection,
-                "the server closed the connection mid-response: \(error)",
+        if tls != nil && !(tls?.isHandshakeDone ?? true) {
+            return report(
+                .failed(.tlsFailed("the server closed the connection during the TLS handshake")),
                 driver: driver
             )
         }
-        if end == .messageEnded && responseHead != nil { return responseComplete(driver: driver) }
-        if responseByteCount == 0 && servedCount > 0 && !pending.retriedOnStaleConnection {
-            // The server closed the kept-alive connection before it saw this request: send it again once
-            // on another connection (nothing of it was processed, or the server would have answered).
-            var retry = pending
-            retry.retriedOnStaleConnection = true
-            self.pending = nil
-            HTTPClientCounters.increment(driver.counters.staleConnectionRetries)
-            driver.requeueAtFront(retry, pool: pool)
-            return close(driver: driver)
-        }
-        transportFailed(.connection, "the server closed the connection before the response completed", driver: driver)
+        report(.peerClosed, driver: driver)
+    }
+
+    private func fail(_ outcome: DeliveryAttemptOutcome, driver: HTTPClientDriver) {
+        failed = true
+        report(.failed(outcome), driver: driver)
     }
 
     // MARK: Closing
 
-    private func transportFailed(_ kind: HTTPClientFailure.Kind, _ message: String, driver: HTTPClientDriver) {
-        if state == .handshaking || state == .connecting || state == .resolving {
-            return establishFailed(kind, message, driver: driver)
-        }
-        if let pending {
-            self.pending = nil
-            close(driver: driver)
-            driver.fail(pending, kind, origin: pool.origin, message)
-            return
-        }
-        close(driver: driver)
-    }
-
-    /// Closes now, or after the outstanding operations complete (shutdown wakes them).
+    /// The pool closed the connection: wake outstanding operations (shutdown), then release.
     func close(driver: HTTPClientDriver) {
-        if state == .closing { return }
-        if let position = pool.idle.firstIndex(of: index) { pool.idle.remove(at: position) }
-        state = .closing
-        if socket >= 0 && (sendPending || receivePending) {
-            Socket.shutdown(socket)
-            return
-        }
+        guard !closing else { return }
+        closing = true
+        if servedCount > 0 && requestIndex == nil && !failed { tls?.markCleanShutdown() }
+        if socket >= 0 && (sendPending || receivePending || connectPending) { Socket.shutdown(socket) }
         finishClosing(driver: driver)
     }
 
     private func finishClosing(driver: HTTPClientDriver) {
-        guard !sendPending && !receivePending else { return }
+        guard closing, !sendPending, !receivePending, !connectPending else { return }
         if socket >= 0 {
             driver.ioBackend.forget(socket: socket)
             Socket.close(socket)
             socket = -1
         }
-        if let pending {
-            self.pending = nil
-            driver.fail(pending, .connection, origin: pool.origin, "connection closed")
-        }
         driver.release(self)
     }
 
-    /// The client is stopping: fail the request in flight and close the socket without waiting.
-    func abandon(driver: HTTPClientDriver, message: String) {
-        if let pending {
-            self.pending = nil
-            driver.fail(pending, .overloaded, origin: pool.origin, message)
-        }
+    /// The loop is ending: close the socket without waiting.
+    func abandon() {
         if socket >= 0 {
             Socket.close(socket)
             socket = -1

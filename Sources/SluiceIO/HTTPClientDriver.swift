@@ -5,51 +5,44 @@ import Synchronization
 internal import Glibc
 #endif
 
-/// A request waiting in a pool or running on a connection.
-struct PendingRequest {
+/// A request the driver holds from submission until its result: where it is, and what of its response
+/// arrived so far.
+struct RequestRecord {
     var request: HTTPClientRequest
     var submittedNanoseconds: UInt64
-    var deadlineNanoseconds: UInt64
-    /// Already re-sent once after a kept-alive connection turned out closed.
-    var retriedOnStaleConnection = false
+    var head: HTTPResponseHead?
+    var headerFields: [HTTPHeaderField] = []
+    var body: [UInt8] = []
+    var reusedConnection = false
+    var resumedTLSSession = false
 }
 
-/// The keep-alive pool of one origin.
-final class HTTPPool {
+/// One origin: the pure pool policy (``EndpointPool``) plus what executing it needs.
+final class PoolRecord {
     let origin: HTTPOrigin
+    var pool: EndpointPool
     let tlsContext: TLSContext?
     var session: TLSSession?
-    var waiting: [PendingRequest] = []
-    var waitingHead = 0
-    /// Established connections with nothing in flight.
-    var idle: [Int] = []
-    /// All connections of the pool (opening, idle, active, closing).
-    var connectionCount = 0
-    /// Connections not yet established (resolving, connecting, handshaking).
-    var openingCount = 0
-    var establishedCount: Int { connectionCount - openingCount }
+    /// For each pool slot: the I/O connection executing it (index into the driver's slots) and its pool
+    /// generation.
+    var connectionOfSlot: [(connection: Int, generation: UInt32)?]
+    /// For each pool slot: the one timer the pool armed (generation, deadline).
+    var timerOfSlot: [(generation: UInt32, deadlineNanoseconds: UInt64)?]
+    var armedTimerCount = 0
 
-    init(origin: HTTPOrigin, tlsContext: TLSContext?) {
+    init(origin: HTTPOrigin, policy: EndpointPoolPolicy, tlsContext: TLSContext?) {
         self.origin = origin
+        pool = EndpointPool(policy: policy)
         self.tlsContext = tlsContext
-    }
-
-    var waitingCount: Int { waiting.count - waitingHead }
-
-    func popWaiting() -> PendingRequest? {
-        guard waitingHead < waiting.count else { return nil }
-        let pending = waiting[waitingHead]
-        waitingHead += 1
-        if waitingHead == waiting.count {
-            waiting.removeAll(keepingCapacity: true)
-            waitingHead = 0
-        }
-        return pending
+        connectionOfSlot = Array(repeating: nil, count: policy.connectionCountMax)
+        timerOfSlot = Array(repeating: nil, count: policy.connectionCountMax)
     }
 }
 
-/// The loop-thread half of ``HTTPClient``: connections, pools and completions. Everything except
-/// ``submit(_:)``, ``stop()`` and ``statistics`` runs on the loop thread only.
+/// The loop-thread half of ``HTTPClient``: it executes each origin's ``EndpointPool`` actions (connect,
+/// TLS, send, close, timers, results) on the backend and feeds the pool the connection events its
+/// completions mean. Everything except ``submit(_:)``, ``stop()`` and ``statistics`` runs on the loop
+/// thread only.
 final class HTTPClientDriver: @unchecked Sendable {
     // @unchecked: the mutable state below is touched only by the loop thread (`runLoop` and what it
     // calls); other threads reach `inbox` (a Mutex), `wakeup` (an eventfd) and `counters` (atomics).
@@ -70,11 +63,19 @@ final class HTTPClientDriver: @unchecked Sendable {
     private var localQueue: [HTTPClientRequest] = []
     private var drained: [Inbound] = []
 
-    var pools: [HTTPPool] = []
+    private var pools: [PoolRecord] = []
     private var poolIndexByOrigin: [HTTPOrigin: Int] = [:]
     private var slots = ConnectionSlots<HTTPClientConnection>()
+    private var requests: [RequestRecord?] = []
+    private var freeRequestIndices: [Int] = []
+    /// Pool actions not executed yet (executing one may feed the pool and produce more).
+    private var pendingActions: [(pool: Int, action: EndpointPool.Action)] = []
+    private var producedActions: [EndpointPool.Action] = []
+    private var executing = false
     private var stopping = false
     private static let housekeepingUserData: UInt64 = UInt64(HTTPClientConnection.Operation.housekeeping.rawValue) << 32
+    /// Pool timers are checked at this period (deadlines are seconds; tests use ≥ 100 ms).
+    private static let tickNanoseconds: UInt64 = 10_000_000
 
     init(
         configuration: HTTPClientConfiguration,
@@ -87,6 +88,7 @@ final class HTTPClientDriver: @unchecked Sendable {
     }
 
     var statistics: HTTPClientStatistics { counters.snapshot }
+    var ioBackend: any IOBackend { backend! }
 
     func submit(_ request: HTTPClientRequest) {
         if let loopThread, pthread_equal(loopThread, pthread_self()) != 0 {
@@ -110,32 +112,38 @@ final class HTTPClientDriver: @unchecked Sendable {
         do {
             backend = try configuration.backend.makeBackend(onLoopThread: true)
         } catch {
-            failEverythingAndDrain(message: "\(error)")
+            stopping = true
+            failAfterStop(message: "\(error)")
             return
         }
         self.backend = backend
         backend.armWakeup(descriptor: wakeup.descriptor)
-        backend.timer(deadlineNanoseconds: monotonicNanoseconds() + 50_000_000, userData: Self.housekeepingUserData)
+        backend.timer(
+            deadlineNanoseconds: monotonicNanoseconds() + Self.tickNanoseconds,
+            userData: Self.housekeepingUserData
+        )
         while !stopping {
             do {
                 try backend.run(waitDeadlineNanoseconds: nil) { userData, result in
                     handle(userData: userData, result: result)
                 }
             } catch {
-                failEverythingAndDrain(message: "\(error)")
-                return
+                stopping = true
+                failAfterStop(message: "\(error)")
+                break
             }
         }
-        closeEverything(message: "the client stopped")
+        shutDownPools()
+        failAfterStop(message: "the client stopped")
     }
 
     private func handle(userData: UInt64, result: Int32) {
         if userData == IOBackendUserData.wakeup {
             drainInbox()
         } else if userData == Self.housekeepingUserData {
-            expireWaitingRequests(now: monotonicNanoseconds())
-            backend!.timer(
-                deadlineNanoseconds: monotonicNanoseconds() + 50_000_000,
+            fireTimers(now: monotonicNanoseconds())
+            ioBackend.timer(
+                deadlineNanoseconds: monotonicNanoseconds() + Self.tickNanoseconds,
                 userData: Self.housekeepingUserData
             )
         } else {
@@ -146,14 +154,10 @@ final class HTTPClientDriver: @unchecked Sendable {
             }
             connection.completed(operation, result: result, driver: self)
         }
-        drainLocalQueue()
-    }
-
-    private func drainLocalQueue() {
         while !localQueue.isEmpty {
-            let requests = localQueue
+            let queued = localQueue
             localQueue.removeAll(keepingCapacity: true)
-            for request in requests { enqueue(request) }
+            for request in queued { enqueue(request) }
         }
     }
 
@@ -164,8 +168,7 @@ final class HTTPClientDriver: @unchecked Sendable {
             case .request(let request):
                 enqueue(request)
             case .resolved(let index, let generation, let result):
-                guard let connection = slots.connection(index: index, generation: generation) else { continue }
-                connection.resolved(result, driver: self)
+                slots.connection(index: index, generation: generation)?.resolved(result, driver: self)
             case .stop:
                 stopping = true
             }
@@ -173,78 +176,144 @@ final class HTTPClientDriver: @unchecked Sendable {
         drained.removeAll(keepingCapacity: true)
     }
 
-    // MARK: Pools
+    // MARK: Requests and pools
 
     private func enqueue(_ request: HTTPClientRequest) {
-        let now = monotonicNanoseconds()
-        let pending = PendingRequest(
-            request: request,
-            submittedNanoseconds: now,
-            deadlineNanoseconds: now + request.timeoutNanoseconds
-        )
-        guard let pool = pool(for: request.origin, pending: pending) else { return }
-        guard pool.waitingCount < configuration.pendingRequestCountMax else {
-            fail(pending, .overloaded, origin: pool.origin, "\(pool.waitingCount) requests already waiting")
-            return
+        let record = RequestRecord(request: request, submittedNanoseconds: monotonicNanoseconds())
+        let requestIndex: Int
+        if let free = freeRequestIndices.popLast() {
+            requestIndex = free
+            requests[free] = record
+        } else {
+            requestIndex = requests.count
+            requests.append(record)
         }
-        pool.waiting.append(pending)
-        pump(pool)
+        guard let poolIndex = poolIndex(for: request.origin) else {
+            return complete(requestIndex, tlsSetupFailed: true)
+        }
+        pools[poolIndex].pool.submit(
+            requestIndex: requestIndex,
+            nowNanoseconds: monotonicNanoseconds(),
+            actions: &producedActions
+        )
+        queueProduced(pool: poolIndex)
     }
 
-    private func pool(for origin: HTTPOrigin, pending: PendingRequest) -> HTTPPool? {
-        if let index = poolIndexByOrigin[origin] { return pools[index] }
+    private var tlsSetupErrors: [HTTPOrigin: String] = [:]
+
+    private func poolIndex(for origin: HTTPOrigin) -> Int? {
+        if let index = poolIndexByOrigin[origin] { return index }
         var context: TLSContext? = nil
         if let tls = origin.tls {
             do {
                 context = try TLSContext(client: tls)
             } catch {
-                fail(pending, .tls, origin: origin, "\(error)")
+                tlsSetupErrors[origin] = "\(error)"
                 return nil
             }
         }
-        let pool = HTTPPool(origin: origin, tlsContext: context)
-        poolIndexByOrigin[origin] = pools.count
-        pools.append(pool)
-        return pool
-    }
-
-    /// Starts waiting requests on idle connections and opens connections up to the limit.
-    func pump(_ pool: HTTPPool) {
-        while pool.waitingCount > 0, let index = pool.idle.popLast() {
-            let pending = pool.popWaiting()!
-            slots.connections[index]!.start(pending, driver: self)
-        }
-        while pool.waitingCount > pool.openingCount && pool.connectionCount < configuration.connectionCountMax {
-            openConnection(pool)
-        }
-    }
-
-    func requeueAtFront(_ pending: PendingRequest, pool: HTTPPool) {
-        pool.waiting.insert(pending, at: pool.waitingHead)
-    }
-
-    private func openConnection(_ pool: HTTPPool) {
-        let (index, generation) = slots.reserve()
-        let connection = HTTPClientConnection(
-            index: index,
-            generation: generation,
-            pool: pool,
-            bufferByteCount: configuration.bufferByteCount,
-            parserLimits: configuration.parserLimits
+        var policy = EndpointPoolPolicy(
+            connectionCountMax: configuration.connectionCountMax,
+            inFlightCountMax: configuration.connectionCountMax,
+            queueCountMax: configuration.pendingRequestCountMax,
+            usesTLS: origin.tls != nil,
+            timeouts: configuration.timeouts
         )
-        slots.set(connection, at: index)
-        pool.connectionCount += 1
-        pool.openingCount += 1
-        HTTPClientCounters.increment(counters.connectionsOpened)
-        let origin = pool.origin
+        policy.timeouts = configuration.timeouts
+        poolIndexByOrigin[origin] = pools.count
+        pools.append(PoolRecord(origin: origin, policy: policy, tlsContext: context))
+        return pools.count - 1
+    }
+
+    /// Feeds a connection event to its pool and executes what follows.
+    func feed(_ event: ConnectionStateMachine.Event, pool poolIndex: Int, id: ConnectionID) {
+        pools[poolIndex].pool.handle(event, for: id, nowNanoseconds: monotonicNanoseconds(), actions: &producedActions)
+        queueProduced(pool: poolIndex)
+    }
+
+    private func queueProduced(pool poolIndex: Int) {
+        for action in producedActions { pendingActions.append((poolIndex, action)) }
+        producedActions.removeAll(keepingCapacity: true)
+        guard !executing else { return }  // the outer executeActions loop picks them up
+        executing = true
+        var position = 0
+        while position < pendingActions.count {
+            let (poolIndex, action) = pendingActions[position]
+            position += 1
+            execute(action, pool: poolIndex)
+        }
+        pendingActions.removeAll(keepingCapacity: true)
+        executing = false
+    }
+
+    private func execute(_ action: EndpointPool.Action, pool poolIndex: Int) {
+        let record = pools[poolIndex]
+        switch action {
+        case .connect(let id):
+            let (index, generation) = slots.reserve()
+            let connection = HTTPClientConnection(
+                index: index,
+                generation: generation,
+                pool: record,
+                poolIndex: poolIndex,
+                id: id,
+                bufferByteCount: configuration.bufferByteCount,
+                parserLimits: configuration.parserLimits
+            )
+            slots.set(connection, at: index)
+            record.connectionOfSlot[id.index] = (index, id.generation)
+            HTTPClientCounters.increment(counters.connectionsOpened)
+            startResolution(connection, origin: record.origin)
+        case .startTLS(let id):
+            connection(of: id, in: record)?.startTLS(driver: self)
+        case .send(let id, let requestIndex):
+            guard let connection = connection(of: id, in: record) else {
+                preconditionFailure("send on \(id) without a connection")
+            }
+            requests[requestIndex]!.reusedConnection = connection.servedCount > 0
+            connection.start(
+                requestBytes: requests[requestIndex]!.request.bytes,
+                method: requests[requestIndex]!.request.method,
+                requestIndex: requestIndex,
+                driver: self
+            )
+        case .close(let id):
+            let connection = connection(of: id, in: record)
+            record.connectionOfSlot[id.index] = nil
+            connection?.close(driver: self)
+        case .armTimer(let id, let deadline):
+            if record.timerOfSlot[id.index] == nil { record.armedTimerCount += 1 }
+            record.timerOfSlot[id.index] = (id.generation, deadline)
+        case .cancelTimer(let id):
+            if let timer = record.timerOfSlot[id.index], timer.generation == id.generation {
+                record.timerOfSlot[id.index] = nil
+                record.armedTimerCount -= 1
+            }
+        case .complete(let requestIndex, let outcome):
+            complete(requestIndex, outcome: outcome, origin: record.origin)
+        case .reject(let requestIndex):
+            let message = stopping ? "the client stopped" : "\(record.pool.queuedCount) requests already waiting"
+            fail(
+                requestIndex,
+                HTTPClientFailure(kind: .overloaded, origin: record.origin.description, message: message)
+            )
+        }
+    }
+
+    private func connection(of id: ConnectionID, in record: PoolRecord) -> HTTPClientConnection? {
+        guard let entry = record.connectionOfSlot[id.index], entry.generation == id.generation else { return nil }
+        return slots.connections[entry.connection]
+    }
+
+    private func startResolution(_ connection: HTTPClientConnection, origin: HTTPOrigin) {
         if let address = resolver.cachedAddress(
             host: origin.host,
             port: origin.port,
             nowNanoseconds: monotonicNanoseconds()
         ) {
-            connection.resolved(.success(address), driver: self)
-            return
+            return connection.resolved(.success(address), driver: self)
         }
+        let (index, generation) = (connection.index, connection.generation)
         resolver.resolve(host: origin.host, port: origin.port) { [inbox = self, wakeup] result in
             inbox.postResolved(index: index, generation: generation, result)
             wakeup.signal()
@@ -255,84 +324,113 @@ final class HTTPClientDriver: @unchecked Sendable {
         inbox.withLock { $0.append(.resolved(connectionIndex: index, generation: generation, result)) }
     }
 
-    /// Called by a connection that closed for good: its slot is freed and the pool may open another.
+    /// A connection's socket is closed for good: its slot is free.
     func release(_ connection: HTTPClientConnection) {
-        let pool = connection.pool
         slots.release(connection.index)
-        pool.connectionCount -= 1
-        if !connection.wasEstablished { pool.openingCount -= 1 }
-        if let position = pool.idle.firstIndex(of: connection.index) { pool.idle.remove(at: position) }
-        if !stopping { pump(pool) }
     }
 
-    /// A connection could not be established: requests beyond what the pool's other connections can
-    /// serve fail with the same reason.
-    func connectFailed(_ pool: HTTPPool, kind: HTTPClientFailure.Kind, message: String) {
-        guard pool.establishedCount == 0 else { return }
-        // Other attempts still opening will report their own outcome; fail what they cannot cover.
-        while pool.waitingCount > max(0, pool.openingCount - 1), let pending = pool.popWaiting() {
-            fail(pending, kind, origin: pool.origin, message)
-        }
+    /// Response data of a request in flight, stored before its `responseCompleted` event.
+    func recordResponse(
+        _ requestIndex: Int,
+        head: HTTPResponseHead,
+        fields: [HTTPHeaderField],
+        body: [UInt8],
+        resumedTLSSession: Bool
+    ) {
+        requests[requestIndex]!.head = head
+        requests[requestIndex]!.headerFields = fields
+        requests[requestIndex]!.body = body
+        requests[requestIndex]!.resumedTLSSession = resumedTLSSession
     }
 
-    var ioBackend: any IOBackend { backend! }
-
-    // MARK: Results
-
-    func succeed(_ pending: PendingRequest, _ response: HTTPClientResponse) {
-        HTTPClientCounters.increment(counters.requestsCompleted)
-        if response.reusedConnection { HTTPClientCounters.increment(counters.reusedConnectionRequests) }
-        if response.resumedTLSSession { HTTPClientCounters.increment(counters.resumedTLSSessions) }
-        onComplete(pending.request.tag, .success(response))
-    }
-
-    func fail(_ pending: PendingRequest, _ kind: HTTPClientFailure.Kind, origin: HTTPOrigin, _ message: String) {
-        HTTPClientCounters.increment(counters.requestsFailed)
-        onComplete(
-            pending.request.tag,
-            .failure(HTTPClientFailure(kind: kind, origin: origin.description, message: message))
-        )
-    }
-
-    private func expireWaitingRequests(now: UInt64) {
-        for pool in pools where pool.waitingCount > 0 {
-            let waiting = pool.waiting[pool.waitingHead...]
-            guard waiting.contains(where: { $0.deadlineNanoseconds <= now }) else { continue }
-            let expired = waiting.filter { $0.deadlineNanoseconds <= now }
-            let kept = waiting.filter { $0.deadlineNanoseconds > now }
-            pool.waiting = Array(kept)
-            pool.waitingHead = 0
-            for pending in expired {
-                fail(pending, .timeout, origin: pool.origin, "no connection became free before the deadline")
+    private func fireTimers(now: UInt64) {
+        for poolIndex in pools.indices where pools[poolIndex].armedTimerCount > 0 {
+            let record = pools[poolIndex]
+            for slot in record.timerOfSlot.indices {
+                guard let timer = record.timerOfSlot[slot], timer.deadlineNanoseconds <= now else { continue }
+                record.timerOfSlot[slot] = nil
+                record.armedTimerCount -= 1
+                feed(
+                    .timerFired(nowNanoseconds: now),
+                    pool: poolIndex,
+                    id: ConnectionID(index: slot, generation: timer.generation)
+                )
             }
         }
     }
 
-    private func closeEverything(message: String) {
-        for pool in pools {
-            while let pending = pool.popWaiting() { fail(pending, .overloaded, origin: pool.origin, message) }
+    // MARK: Results
+
+    private func complete(_ requestIndex: Int, outcome: DeliveryAttemptOutcome, origin: HTTPOrigin) {
+        let record = requests[requestIndex]!
+        switch outcome {
+        case .response:
+            let response = HTTPClientResponse(
+                head: record.head!,
+                headerFields: record.headerFields,
+                body: record.body,
+                reusedConnection: record.reusedConnection,
+                resumedTLSSession: record.resumedTLSSession,
+                latencyNanoseconds: monotonicNanoseconds() - record.submittedNanoseconds
+            )
+            requests[requestIndex] = nil
+            freeRequestIndices.append(requestIndex)
+            HTTPClientCounters.increment(counters.requestsCompleted)
+            if response.reusedConnection { HTTPClientCounters.increment(counters.reusedConnectionRequests) }
+            if response.resumedTLSSession { HTTPClientCounters.increment(counters.resumedTLSSessions) }
+            onComplete(record.request.tag, .success(response))
+        case .configurationFailed(let message):
+            fail(
+                requestIndex,
+                HTTPClientFailure(kind: .protocolViolation, origin: origin.description, message: message)
+            )
+        case .connectionFailed(let message):
+            fail(requestIndex, HTTPClientFailure(kind: .connection, origin: origin.description, message: message))
+        case .tlsFailed(let message):
+            fail(requestIndex, HTTPClientFailure(kind: .tls, origin: origin.description, message: message))
+        case .timedOut(let message):
+            fail(requestIndex, HTTPClientFailure(kind: .timeout, origin: origin.description, message: message))
         }
-        for case let connection? in slots.connections { connection.abandon(driver: self, message: message) }
-        drainInboxAfterStop(message: message)
     }
 
-    private func failEverythingAndDrain(message: String) {
-        stopping = true
-        closeEverything(message: message)
+    private func complete(_ requestIndex: Int, tlsSetupFailed: Bool) {
+        let origin = requests[requestIndex]!.request.origin
+        let message = tlsSetupErrors[origin] ?? "TLS setup failed"
+        fail(requestIndex, HTTPClientFailure(kind: .tls, origin: origin.description, message: message))
     }
 
-    /// Requests submitted after the stop still get exactly one result.
-    private func drainInboxAfterStop(message: String) {
+    private func fail(_ requestIndex: Int, _ failure: HTTPClientFailure) {
+        let record = requests[requestIndex]!
+        requests[requestIndex] = nil
+        freeRequestIndices.append(requestIndex)
+        HTTPClientCounters.increment(counters.requestsFailed)
+        onComplete(record.request.tag, .failure(failure))
+    }
+
+    private func shutDownPools() {
+        for poolIndex in pools.indices {
+            pools[poolIndex].pool.shutdown(nowNanoseconds: monotonicNanoseconds(), actions: &producedActions)
+            queueProduced(pool: poolIndex)
+        }
+        for case let connection? in slots.connections { connection.abandon() }
+    }
+
+    /// Requests submitted after the loop ended still get exactly one result.
+    private func failAfterStop(message: String) {
         inbox.withLock { swap(&$0, &drained) }
-        for case .request(let request) in drained {
-            let pending = PendingRequest(request: request, submittedNanoseconds: 0, deadlineNanoseconds: 0)
-            fail(pending, .overloaded, origin: request.origin, message)
-        }
+        let late =
+            drained.compactMap { message -> HTTPClientRequest? in
+                if case .request(let request) = message { return request }
+                return nil
+            } + localQueue
         drained.removeAll()
-        for request in localQueue {
-            let pending = PendingRequest(request: request, submittedNanoseconds: 0, deadlineNanoseconds: 0)
-            fail(pending, .overloaded, origin: request.origin, message)
-        }
         localQueue.removeAll()
+        for request in late {
+            onComplete(
+                request.tag,
+                .failure(HTTPClientFailure(kind: .overloaded, origin: request.origin.description, message: message))
+            )
+            HTTPClientCounters.increment(counters.requestsFailed)
+        }
     }
 }

@@ -185,6 +185,12 @@ package struct TLSClientOptions: Sendable, Hashable {
 
     package var isHandshakeDone: Bool { unsafe SSL_is_init_finished(ssl) == 1 }
 
+    /// Records that the connection ended in good order (complete responses, no TLS error), so its
+    /// session stays resumable: `SSL_free` without a shutdown marks the session not resumable.
+    package func markCleanShutdown() {
+        unsafe SSL_set_shutdown(ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN)
+    }
+
     /// Whether this connection resumed a session.
     package var resumedSession: Bool { unsafe SSL_session_reused(ssl) == 1 }
 

@@ -33,16 +33,14 @@ final class ClientHarness: Sendable {
         method: HTTPMethod = .post,
         target: String = "/hook",
         headers: [HTTPHeaderField] = [],
-        body: [UInt8] = Array(#"{"id":"e1"}"#.utf8),
-        timeoutNanoseconds: UInt64 = 5_000_000_000
+        body: [UInt8] = Array(#"{"id":"e1"}"#.utf8)
     ) async throws -> HTTPClientResult {
         let tag = nextTag.wrappingAdd(1, ordering: .relaxed).oldValue
         let request = try HTTPClientRequest(
             tag: tag,
             origin: origin,
             head: HTTPRequestHead(method: method, target: target, host: origin.authority, headerFields: headers),
-            body: body,
-            timeoutNanoseconds: timeoutNanoseconds
+            body: body
         )
         return await withCheckedContinuation { continuation in
             waiters.withLock { $0[tag] = continuation }

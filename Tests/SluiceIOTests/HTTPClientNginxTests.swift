@@ -70,12 +70,9 @@ struct HTTPClientNginxTests {
 
     @Test(arguments: Backends.all) func timeouts(kind: IOBackendKind) async throws {
         let nginx = try Self.nginx()
-        let harness = try ClientHarness(kind)
+        let harness = try ClientHarness(kind) { $0.timeouts.requestNanoseconds = 150_000_000 }
         let origin = HTTPOrigin(host: "127.0.0.1", port: nginx.port)
-        let failure = try #require(
-            try await harness.send(origin, method: .get, target: "/slow.txt", body: [], timeoutNanoseconds: 150_000_000)
-                .failure
-        )
+        let failure = try #require(try await harness.send(origin, method: .get, target: "/slow.txt", body: []).failure)
         #expect(failure.kind == .timeout, "\(failure)")
         let after = try #require(try await harness.send(origin, target: "/hook").response)
         #expect(after.statusCode == 204 && !after.reusedConnection, "the timed-out connection was closed")

@@ -82,16 +82,15 @@ import Testing
 
     @Test(arguments: Backends.all) func deadlines(kind: IOBackendKind) async throws {
         let server = try Self.server(kind) { request in
-            HTTPServerReply(statusCode: 200, delayNanoseconds: request.head.target == "/slow" ? 400_000_000 : 0)
+            HTTPServerReply(statusCode: 200, delayNanoseconds: request.head.target == "/slow" ? 3_000_000_000 : 0)
         }
-        let harness = try ClientHarness(kind)
+        let harness = try ClientHarness(kind) { $0.timeouts.requestNanoseconds = 100_000_000 }
         let origin = HTTPOrigin(host: "127.0.0.1", port: server.address.port)
         let started = monotonicNanoseconds()
-        let failure = try #require(
-            try await harness.send(origin, target: "/slow", timeoutNanoseconds: 100_000_000).failure
-        )
+        let failure = try #require(try await harness.send(origin, target: "/slow").failure)
         #expect(failure.kind == .timeout, "\(failure)")
-        #expect(monotonicNanoseconds() - started < 350_000_000, "the deadline, not the server, ended the request")
+        // Generous bound: the result's continuation may wait for a busy cooperative pool under a loaded CI.
+        #expect(monotonicNanoseconds() - started < 2_000_000_000, "the deadline, not the server, ended the request")
         #expect(try await harness.send(origin).response?.statusCode == 200)
     }
 

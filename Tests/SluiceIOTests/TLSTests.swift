@@ -61,3 +61,32 @@ import Testing
         }
     }
 }
+
+extension TLSTests {
+    @Test func sessionResumesInMemory() throws {
+        let certificates = try TestCertificates()
+        let serverContext = try TLSContext(
+            serverCertificateFile: certificates.certificateFile,
+            privateKeyFile: certificates.keyFile
+        )
+        let clientContext = try TLSContext(client: TLSClientOptions(caFile: certificates.caFile))
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65_536, alignment: 8)
+        defer { buffer.deallocate() }
+        var session: TLSSession? = nil
+        for round in 0..<2 {
+            let client = try TLSConnection(context: clientContext, serverName: "localhost", session: session)
+            let server = try TLSConnection(serverContext: serverContext)
+            #expect(handshake(client, server) == .done)
+            let message = Array("hello".utf8)
+            _ = message.withUnsafeBytes { server.write($0) }
+            let count = server.takeCiphertext(into: buffer)
+            client.receiveCiphertext(UnsafeRawBufferPointer(rebasing: buffer[0..<count]))
+            let (read, _) = client.read(into: buffer)
+            #expect(read == message.count)
+            #expect(client.resumedSession == (round == 1), "round \(round)")
+            if session == nil { session = client.resumableSession() }
+            #expect(session != nil, "round \(round)")
+            client.markCleanShutdown()
+        }
+    }
+}

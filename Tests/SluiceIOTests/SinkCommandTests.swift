@@ -1,0 +1,72 @@
+import Foundation
+import SluiceCore
+import SluiceTestSupport
+import Testing
+
+@testable import SluiceIO
+
+/// `sluice sink` as a process: it prints its port, answers, injects the configured fault, records, and
+/// stops after `--count` deliveries with a summary; each backend forced through `SLUICE_IO`.
+@Suite(.timeLimit(.minutes(1))) struct SinkCommandTests {
+    static let executable = packageRoot + "/.build/debug/sluice"
+
+    @Test(arguments: Backends.all) func runsUntilCount(kind: IOBackendKind) async throws {
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.executable),
+            "build sluice first: \(Self.executable)"
+        )
+        let directory = TemporaryDirectory()
+        let record = directory.path + "/records.jsonl"
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = [
+            "sink", "--port", "0", "--count", "2", "--record", record, "--status", "500:0", "--duration", "20",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["SLUICE_IO"] = kind.rawValue
+        process.environment = environment
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        // The first line names the address: "listening on http://127.0.0.1:PORT".
+        var firstLine = Data()
+        while !firstLine.contains(0x0A) {
+            let chunk = output.fileHandleForReading.availableData
+            try #require(
+                !chunk.isEmpty,
+                "sluice sink exited early: \(String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))"
+            )
+            firstLine.append(chunk)
+        }
+        let line = String(decoding: firstLine, as: UTF8.self)
+        let port = try #require(
+            line.split(separator: ":").last.flatMap { UInt16($0.prefix { $0.isNumber }) },
+            "\(line)"
+        )
+
+        let harness = try ClientHarness(kind)
+        let origin = HTTPOrigin(host: "127.0.0.1", port: port)
+        for index in 0..<2 {
+            let response = try #require(
+                try await harness.send(origin, body: Array("{\"id\":\"cli-\(index)\"}".utf8)).response
+            )
+            #expect(response.statusCode == 204)
+        }
+        let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let standardError = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.terminationStatus == 0, "\(standardError)")
+        #expect(
+            standardError.contains("I/O backend: \(kind) (forced by SLUICE_IO=\(kind.rawValue))"),
+            "\(standardError)"
+        )
+        #expect(rest.contains("stopped (2 deliveries): requests 2, delivered 2"), "\(rest)")
+        let records = try readRepositoryFileAbsolute(record).split(separator: 0x0A)
+        #expect(records.count == 2)
+        #expect(try JSONValue.parse(Array(records[1]))["event_id"]?.stringValue == "cli-1")
+    }
+}

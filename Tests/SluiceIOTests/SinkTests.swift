@@ -1,0 +1,145 @@
+import Foundation
+import SluiceCore
+import SluiceCrypto
+import SluiceTestSupport
+import Testing
+
+@testable import SluiceIO
+
+/// `Sink` (what `sluice sink` runs) against the HTTP client on both backends: signature verification,
+/// records, counts and every injected fault.
+@Suite(.timeLimit(.minutes(1))) struct SinkTests {
+    static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+    static func sink(
+        _ kind: IOBackendKind,
+        record: String? = nil,
+        certificates: TestCertificates? = nil,
+        faults: (inout SinkFaultPlan) -> Void = { _ in }
+    ) throws -> Sink {
+        var configuration = SinkConfiguration(
+            backend: IOBackendSelection(kind: kind, reason: "test"),
+            address: SocketAddress(numericHost: "127.0.0.1", port: 0)!
+        )
+        configuration.verifier = try WebhookVerifier(standardSecret: secret)
+        configuration.recordPath = record
+        configuration.certificateFile = certificates?.certificateFile
+        configuration.privateKeyFile = certificates?.keyFile
+        faults(&configuration.faults)
+        return try Sink(configuration: configuration)
+    }
+
+    /// Standard Webhooks headers for `body`, signed now (or with a wrong key).
+    static func signedHeaders(id: String, body: [UInt8], tampered: Bool = false) throws -> [HTTPHeaderField] {
+        let key = try WebhookSigningKey(
+            mode: .standard,
+            secret: tampered ? "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD" : secret
+        )
+        let now = UInt64(wallClockNanoseconds() / 1_000_000_000)
+        let signature = HMACBatchSigner(keys: [key]).signature(
+            keyIndex: 0,
+            webhookID: id,
+            timestampSeconds: now,
+            body: body
+        )
+        return [
+            HTTPHeaderField("Content-Type", "application/json"),
+            HTTPHeaderField("webhook-id", id),
+            HTTPHeaderField("webhook-timestamp", String(now)),
+            HTTPHeaderField("webhook-signature", signature.description),
+        ]
+    }
+
+    @Test(arguments: Backends.all) func verifiesAndRecords(kind: IOBackendKind) async throws {
+        let directory = TemporaryDirectory()
+        let recordPath = directory.path + "/deliveries.jsonl"
+        let sink = try Self.sink(kind, record: recordPath)
+        let harness = try ClientHarness(kind)
+        let origin = HTTPOrigin(host: "127.0.0.1", port: sink.address.port)
+        for index in 0..<3 {
+            let body = Array("{\"id\":\"event-\(index)\",\"data\":{}}".utf8)
+            let headers = try Self.signedHeaders(id: "msg_\(index)", body: body)
+            #expect(try await harness.send(origin, headers: headers, body: body).response?.statusCode == 204)
+        }
+        let body = Array(#"{"id":"event-0"}"#.utf8)
+        let forged = try Self.signedHeaders(id: "msg_forged", body: body, tampered: true)
+        let rejected = try #require(try await harness.send(origin, headers: forged, body: body).response)
+        #expect(rejected.statusCode == 401)
+        let unsigned = try #require(try await harness.send(origin, body: body).response)
+        #expect(unsigned.statusCode == 401, "a missing signature is rejected too")
+        try sink.shutdown()
+
+        let statistics = sink.statistics
+        #expect(statistics.requests == 5)
+        #expect(statistics.delivered == 3)
+        #expect(statistics.rejected == 2)
+        #expect(statistics.duplicateEventIDs == 2)
+        let lines = try readRepositoryFileAbsolute(recordPath).split(separator: 0x0A)
+        #expect(lines.count == 5)
+        let first = try JSONValue.parse(Array(lines[0]))
+        #expect(first["event_id"]?.stringValue == "event-0")
+        #expect(first["webhook_id"]?.stringValue == "msg_0")
+        #expect(first["status"]?.int64Value == 204)
+        #expect(first["verified"]?.boolValue == true)
+        #expect((first["arrival_ns"]?.int64Value ?? 0) > 1_700_000_000_000_000_000)
+        #expect(try JSONValue.parse(Array(lines[3]))["verified"]?.boolValue == false)
+    }
+
+    @Test(arguments: Backends.all) func injectsFaults(kind: IOBackendKind) async throws {
+        let cases: [(String, (inout SinkFaultPlan) -> Void, @Sendable (HTTPClientResult) -> Bool)] = [
+            ("status", { $0.statusRates = [(503, 100)] }, { $0.response?.statusCode == 503 }),
+            (
+                "429",
+                {
+                    $0.tooManyRequestsPercent = 100
+                    $0.retryAfterSeconds = 2
+                },
+                { $0.response?.statusCode == 429 && $0.response?.head.retryAfter == .seconds(2) }
+            ),
+            ("reset", { $0.resetPercent = 100 }, { $0.failure?.kind == .connection }),
+            (
+                "delay",
+                {
+                    $0.delayNanoseconds = 2_000_000_000
+                    $0.delayPercent = 100
+                }, { $0.failure?.kind == .timeout }
+            ),
+            (
+                "slow body",
+                {
+                    $0.slowBodyPercent = 100
+                    $0.slowBodyPieceByteCount = 4
+                    $0.slowBodyIntervalNanoseconds = 1_000_000
+                },
+                { $0.response?.body == Array(#"{"status":"received slowly"}"#.utf8) }
+            ),
+        ]
+        for (name, faults, check) in cases {
+            let sink = try Self.sink(kind, faults: faults)
+            let harness = try ClientHarness(kind) { $0.timeouts.requestNanoseconds = 150_000_000 }
+            let body = Array(#"{"id":"e"}"#.utf8)
+            let result = try await harness.send(
+                HTTPOrigin(host: "127.0.0.1", port: sink.address.port),
+                headers: try Self.signedHeaders(id: "msg_1", body: body),
+                body: body
+            )
+            #expect(check(result), "\(name): \(result)")
+            try sink.shutdown()
+            #expect(sink.statistics.faultsInjected == 1, "\(name)")
+        }
+    }
+
+    @Test func faultRatesAreValidated() throws {
+        var plan = SinkFaultPlan()
+        plan.resetPercent = 120
+        #expect(throws: IOError.self) { try plan.validate() }
+        #expect(throws: IOError.self) { try SinkFaultPlan.parseStatusRate("503") }
+        #expect(try SinkFaultPlan.parseStatusRate("503:12.5") == (503, 12.5))
+    }
+}
+
+/// Reads a file by absolute path.
+func readRepositoryFileAbsolute(_ path: String) throws -> [UInt8] {
+    let data = try #require(FileManager.default.contents(atPath: path), "cannot read \(path)")
+    return Array(data)
+}
