@@ -37,6 +37,17 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // TriggerIndex.match over the generated stream: wall clock and mallocCountTotal (must be 0).
+        .executableTarget(
+            name: "TriggerBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "Sluice", package: "sluice"),
+            ],
+            path: "Benchmarks/TriggerBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // Plain executable (no plugin): times Sluice and JSONDecoder side by side in one process and
         // prints bytes, MB/s and the median ratio. `swift run -c release decode-ratio`.
         .executableTarget(

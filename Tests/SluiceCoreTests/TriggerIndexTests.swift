@@ -1,5 +1,7 @@
+import Foundation
 import SluiceCore
 import SluiceTestSupport
+import Synchronization
 import Testing
 
 /// Random trigger definitions over the vocabulary of the generated events.
@@ -35,6 +37,15 @@ struct RandomTriggers {
         var match: [ResourceSpecification.Condition] = []
         if random.chance(50) {
             match.append(.init(label: "infrahub.node.kind", patterns: patterns(Self.kinds).map(LabelPattern.init)))
+        } else if random.chance(20) {
+            // An OR-list of exact kinds: one trigger in several value buckets.
+            let literalKinds = Self.kinds.filter { !$0.contains(where: { "*?[!".contains($0) }) }
+            match.append(
+                .init(
+                    label: "infrahub.node.kind",
+                    patterns: [pick(literalKinds), pick(literalKinds)].map(LabelPattern.init)
+                )
+            )
         }
         if random.chance(25) {
             match.append(.init(label: "infrahub.branch.name", patterns: patterns(Self.branches).map(LabelPattern.init)))
@@ -70,6 +81,19 @@ struct RandomTriggers {
                 )
             case 2:
                 related.append(ResourceSpecification([("infrahub.event.level", pick(["0", "[12]", "!0"]))]))
+            case 3 where random.chance(50):
+                // Exact related kinds, several values: related buckets visited through several resources.
+                related.append(
+                    ResourceSpecification([
+                        .init(
+                            label: "infrahub.node.kind",
+                            patterns: [
+                                pick(["InfraDevice", "LocationSite"]), pick(["IpamPrefix", "InfraInterfaceL3"]),
+                            ]
+                            .map(LabelPattern.init)
+                        )
+                    ])
+                )
             default:
                 related.append(ResourceSpecification())
             }
@@ -113,6 +137,171 @@ struct RandomTriggers {
         }
         #expect(cases >= 100_000)
         #expect(matchedCount > 1000, "the random triggers match often enough to test something (seed \(seed))")
+    }
+
+    /// The realistic generated configuration (selective webhooks and triggers, value buckets on kinds, node
+    /// ids and related labels) against the reference matcher: 2,000 entries × 100 events.
+    @Test func generatedConfigurationAgreesWithTheReferenceMatcher() throws {
+        let seed = testSeed()
+        let configuration = FixtureGenerator.Configuration(eventCount: 100, seed: seed)
+        var entries = TriggerFixtureGenerator(configuration, count: 2_000)
+        var triggers: [TriggerDefinition] = []
+        for index in 0..<2_000 {
+            switch entries.entry(index: index) {
+            case .webhook(let json):
+                triggers.append(try WebhookSubscription(json: json, path: "w").trigger(defaultBranch: "main"))
+            case .trigger(let json):
+                triggers.append(try TriggerDefinition(json: json, path: "t"))
+            }
+        }
+        var decoder = EventDecoder()
+        var matcher = TriggerMatcher(index: TriggerIndex.compile(triggers, symbols: decoder.symbols))
+        var events = FixtureGenerator(configuration)
+        var hits: [TriggerHit] = []
+        var cases = 0
+        var matched = 0
+        while let bytes = events.next() {
+            let event = try decoder.decode(bytes)
+            hits.removeAll(keepingCapacity: true)
+            matcher.match(event, into: &hits)
+            let expected = triggers.indices.filter {
+                ReferenceMatcher.matches(triggers[$0], event, symbols: decoder.symbols)
+            }
+            #expect(hits.map(\.trigger).sorted() == expected, "seed \(seed)")
+            #expect(hits.allSatisfy { $0.expects }, "seed \(seed): webhook triggers count every event they reach")
+            cases += triggers.count
+            matched += expected.count
+        }
+        #expect(cases >= 200_000)
+        #expect(matched > 50, "seed \(seed): the selective configuration still matches")
+    }
+
+    /// Label values with JSON escapes go through the unescaping paths (value ids, literals, globs).
+    @Test func escapedValuesMatchLikeTheReference() throws {
+        var decoder = EventDecoder()
+        let values = ["a\"b", "back\\slash", "tab\tx", "plain", "é\"", "\"quoted\""]
+        var triggers: [TriggerDefinition] = []
+        for (position, value) in values.enumerated() {
+            for pattern in [value, "!" + value, String(value.prefix(2)) + "*", "*"] {
+                triggers.append(
+                    TriggerDefinition(
+                        name: "t\(position)-\(pattern)",
+                        events: EventNamePatterns(expect: ["x.y"]),
+                        match: ResourceSpecification([("label", pattern)]),
+                        matchRelated: [ResourceSpecification([("prefect.resource.role", "r"), ("label", pattern)])]
+                    )
+                )
+            }
+        }
+        var matcher = TriggerMatcher(index: TriggerIndex.compile(triggers, symbols: decoder.symbols))
+        var hits: [TriggerHit] = []
+        for (position, value) in values.enumerated() {
+            let draft = EventDraft(
+                name: "x.y",
+                id: EventID.random(high: UInt64(position), low: 1),
+                occurred: Timestamp(secondsSinceEpoch: 1),
+                resource: ResourceDraft(id: "p", [("label", value)]),
+                related: [ResourceDraft(id: "q", role: "r", [("label", value)])]
+            )
+            let event = try draft.build(with: &decoder)
+            hits.removeAll()
+            matcher.match(event, into: &hits)
+            let expected = triggers.indices.filter {
+                ReferenceMatcher.matches(triggers[$0], event, symbols: decoder.symbols)
+            }
+            #expect(hits.map(\.trigger).sorted() == expected, "value \(value)")
+            #expect(expected.count >= 2, "value \(value): itself and * at least")
+        }
+    }
+
+    /// Publishers swap indexes while four threads match: every result equals the reference for the index
+    /// the matcher used for that event, and every old index is freed once no matcher uses it.
+    @Test func swappingTheIndexWhileMatching() throws {
+        let seed = testSeed()
+        var generator = RandomTriggers(random: SplitMix64(seed: seed))
+        let configurations = (0..<4).map { version in (0..<60).map { generator.trigger(version * 100 + $0) } }
+        var decoder = EventDecoder()
+        var stream = FixtureGenerator(.init(eventCount: 200, seed: seed, kindCount: 6, branchCount: 3))
+        var decoded: [Event] = []
+        while let bytes = stream.next() { decoded.append(try decoder.decode(bytes)) }
+        let events = decoded
+        // Compile every version up front (compiling interns into the decoder's table, a single-threaded step)
+        // and record what each version must match.
+        let indexes = configurations.map { TriggerIndex.compile($0, symbols: decoder.symbols) }
+        let expected: [[[Int]]] = configurations.map { triggers in
+            events.map { event in
+                triggers.indices.filter { ReferenceMatcher.matches(triggers[$0], event, symbols: decoder.symbols) }
+            }
+        }
+        let shared = SharedTriggerIndex(indexes[0], readerCountMax: 4)
+        let stop = Atomic<Bool>(false)
+        let mismatches = Atomic<Int>(0)
+        let matchedEvents = Atomic<Int>(0)
+        let adoptions = Atomic<Int>(0)
+        let finished = DispatchGroup()
+        for reader in 0..<4 {
+            finished.enter()
+            let thread = Thread {
+                defer { finished.leave() }
+                guard var matcher = try? TriggerMatcher(following: shared) else {
+                    mismatches.add(1_000_000, ordering: .relaxed)
+                    return
+                }
+                var hits: [TriggerHit] = []
+                var position = reader
+                var lastVersion = -1
+                while !stop.load(ordering: .relaxed) {
+                    let event = events[position % events.count]
+                    hits.removeAll(keepingCapacity: true)
+                    matcher.match(event, into: &hits)
+                    let version = indexes.firstIndex { $0 === matcher.index }!
+                    if version != lastVersion {
+                        adoptions.add(1, ordering: .relaxed)
+                        lastVersion = version
+                    }
+                    if hits.map(\.trigger).sorted() != expected[version][position % events.count] {
+                        mismatches.add(1, ordering: .relaxed)
+                    }
+                    matchedEvents.add(1, ordering: .relaxed)
+                    position += 1
+                }
+            }
+            thread.start()
+        }
+        // Publish while the readers match, until they have matched enough events across many versions.
+        var rounds = 0
+        while rounds < 400 || matchedEvents.load(ordering: .relaxed) < 20_000 || adoptions.load(ordering: .relaxed) < 50
+        {
+            rounds += 1
+            shared.publish(indexes[rounds % indexes.count])
+            for _ in 0..<2_000 { _ = matchedEvents.load(ordering: .relaxed) }  // let readers take some events
+        }
+        while shared.publishedCount % 4 != 0 {  // end on version 0: round r publishes indexes[r % 4]
+            shared.publish(indexes[Int(shared.publishedCount + 1) % indexes.count])
+        }
+        stop.store(true, ordering: .relaxed)
+        finished.wait()
+        #expect(mismatches.load(ordering: .relaxed) == 0, "seed \(seed)")
+        #expect(adoptions.load(ordering: .relaxed) >= 50, "the readers saw the swaps")
+        #expect(shared.publishedCount % 4 == 0)
+        #expect(shared.index === indexes[0], "the rounds end on version 0")
+        // Only `indexes` and `shared` hold the indexes now: the readers and the hazard slots let go.
+        weak var dropped: TriggerIndex?
+        do {
+            let temporary = TriggerIndex.compile(configurations[1], symbols: decoder.symbols)
+            dropped = temporary
+            shared.publish(temporary)
+            shared.publish(indexes[0])
+        }
+        #expect(dropped == nil, "a replaced index nobody uses is freed")
+    }
+
+    @Test func readerSlotsAreBounded() throws {
+        let shared = SharedTriggerIndex(TriggerIndex.compile([], symbols: SymbolTable()), readerCountMax: 1)
+        let first = try TriggerMatcher(following: shared)
+        #expect(throws: SharedTriggerIndex.ReaderLimitError.self) { _ = try TriggerMatcher(following: shared) }
+        _ = consume first
+        #expect(throws: Never.self) { _ = try TriggerMatcher(following: shared) }
     }
 
     @Test func statisticsShowBuckets() {

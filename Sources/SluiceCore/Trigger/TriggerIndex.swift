@@ -42,10 +42,13 @@ public final class TriggerIndex: Sendable {
     let patterns: [Pattern]
     let globs: [Glob]
 
-    /// Where a bucket's value is read: a label of the primary resource, or of any related resource.
+    /// Where a bucket's value is read: a label of the primary resource, or of the related resources —
+    /// only those with `role` when the trigger's specification requires one exact role (the decoder
+    /// interned each resource's role, so skipping the others is an integer compare per resource).
     struct Dimension: Hashable, Sendable {
         let key: Symbol
         let related: Bool
+        let role: Symbol
     }
 
     struct TriggerKey: Sendable {
@@ -139,7 +142,11 @@ public final class TriggerIndex: Sendable {
         return Statistics(
             exactNameCount: exactNames.count,
             patternTriggerCount: patternTriggers.count,
-            dimensions: dimensions.map { ($0.related ? "related " : "") + literals.labelKeys[$0.key, default: "?"] },
+            dimensions: dimensions.map { dimension in
+                let key = literals.labelKeys[dimension.key, default: "?"]
+                guard dimension.related else { return key }
+                return dimension.role.isNone ? "related \(key)" : "related \(literals.roleNames[dimension.role, default: "?"]) \(key)"
+            },
             indexedTriggerCount: indexed,
             unindexedTriggerCount: unindexed,
             programCount: programs.count,
@@ -155,8 +162,9 @@ public final class TriggerIndex: Sendable {
 /// build is why the `@unchecked Sendable` is sound.
 struct LiteralTable: @unchecked Sendable {
     private let table = SymbolTable()
-    /// Label key texts by symbol (for statistics and explanations only).
+    /// Label key and role texts by symbol (for statistics only).
     var labelKeys: [Symbol: String] = [:]
+    var roleNames: [Symbol: String] = [:]
 
     var count: Int { table.count - Symbol.wellKnownCount }
 
@@ -205,11 +213,15 @@ private struct Builder: ~Copyable {
     struct Candidate {
         let label: String
         let related: Bool
+        /// The one exact role the related specification requires, if any.
+        var role: String? = nil
         let values: [String]
 
         func dimension(symbols: SymbolTable) -> TriggerIndex.Dimension {
-            guard let key = symbols.intern(label) else { preconditionFailure("symbol table full while compiling") }
-            return TriggerIndex.Dimension(key: key, related: related)
+            guard let key = symbols.intern(label), let role = symbols.intern(role ?? "") else {
+                preconditionFailure("symbol table full while compiling")
+            }
+            return TriggerIndex.Dimension(key: key, related: related, role: self.role == nil ? .none : role)
         }
     }
 
@@ -247,6 +259,8 @@ private struct Builder: ~Copyable {
             return
         }
         let dimension = candidate.dimension(symbols: symbols)
+        if let role = candidate.role { literals.roleNames[dimension.role] = role }
+        literals.labelKeys[dimension.key] = candidate.label
         let number: Int32
         if let existing = dimensionNumbers[dimension] {
             number = existing
@@ -292,9 +306,14 @@ private struct Builder: ~Copyable {
             }
         }
         for specification in trigger.matchRelated {
-            for condition in specification.conditions {
+            // A role names a kind of resource that most events carry (every event has its branch, account,
+            // version…): a bucket on it would be visited for nearly every related resource, so it is
+            // checked as part of the residual program instead.
+            let roles = specification.conditions.first { $0.label == "prefect.resource.role" }.flatMap(literals)
+            let role = roles?.count == 1 ? roles?.first : nil
+            for condition in specification.conditions where condition.label != "prefect.resource.role" {
                 if let values = literals(condition) {
-                    result.append(Candidate(label: condition.label, related: true, values: values))
+                    result.append(Candidate(label: condition.label, related: true, role: role, values: values))
                 }
             }
         }

@@ -97,7 +97,8 @@ public struct TriggerMatcher: ~Copyable {
                 if !dimension.related {
                     unsafe visit(plan, position, dimension, 0, event.header, raw, &hits)
                 } else {
-                    for resource in 1..<event.header.resources.count {
+                    for resource in 1..<event.header.resources.count
+                    where dimension.role.isNone || event.header.resources[resource].role == dimension.role {
                         unsafe visit(plan, position, dimension, resource, event.header, raw, &hits)
                     }
                 }
@@ -324,6 +325,8 @@ struct NamePlan {
     struct Dimension {
         let key: Symbol
         let related: Bool
+        /// Only related resources with this role (`.none`: every related resource).
+        let role: Symbol
         var lengthMask: UInt64
     }
 
@@ -365,7 +368,9 @@ struct NamePlan {
                 position = existing
             } else {
                 position = dimensions.count
-                dimensions.append(Dimension(key: dimension.key, related: dimension.related, lengthMask: 0))
+                dimensions.append(
+                    Dimension(key: dimension.key, related: dimension.related, role: dimension.role, lengthMask: 0)
+                )
                 dimensionPositions[key.dimension] = position
             }
             let deduplicate = dimension.related && key.valueEnd - key.valueStart > 1
