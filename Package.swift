@@ -95,7 +95,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceTests",
-            dependencies: ["Sluice", "SluiceTestSupport"],
+            dependencies: ["Sluice", "SluiceIO", "SluiceCrypto", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

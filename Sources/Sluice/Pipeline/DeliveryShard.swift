@@ -144,6 +144,7 @@ final class DeliveryShard: @unchecked Sendable {
         var clientConfiguration = HTTPClientConfiguration(backend: backend)
         clientConfiguration.connectionCountMax = configuration.connectionCountMax
         clientConfiguration.pendingRequestCountMax = max(configuration.inFlightMax, 1)
+        clientConfiguration.timeouts.requestNanoseconds = configuration.requestTimeoutNanoseconds
         let completions = self.completions
         let wake = self.wake
         client = try HTTPClient(configuration: clientConfiguration) { tag, result in
@@ -220,7 +221,8 @@ final class DeliveryShard: @unchecked Sendable {
             machine = DeliveryStateMachine(policy: configuration.retryPolicy, nowNanoseconds: now, random: &random)
         }
         let name = job.routing.definitions[job.webhook].name
-        let action = disabledWebhooks.contains(name) ? machine.endpointDisabled() : machine.timerFired(nowNanoseconds: now)
+        let action =
+            disabledWebhooks.contains(name) ? machine.endpointDisabled() : machine.timerFired(nowNanoseconds: now)
         active[key] = Active(job: job, machine: machine)
         perform(action, key)
     }
@@ -309,8 +311,7 @@ final class DeliveryShard: @unchecked Sendable {
                 tag: key,
                 origin: routing.origins[job.webhook],
                 head: head,
-                body: request.body,
-                timeoutNanoseconds: configuration.requestTimeoutNanoseconds
+                body: request.body
             )
         } catch {
             finishAttempt(key, .configurationFailed("cannot encode the request: \(error)"))

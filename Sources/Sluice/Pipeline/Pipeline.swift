@@ -1,6 +1,6 @@
 public import SluiceCore
-public import SluiceStorage
 import SluiceIO
+public import SluiceStorage
 import Synchronization
 
 /// The assembled event pipeline, embeddable in any process (ARCHITECTURE.md §1, §7):
@@ -65,7 +65,9 @@ public final class Pipeline: Sendable {
         do {
             draft = try GitHubNormalizer.draft(for: delivery)
         } catch {
-            return .invalid(EventDecodingError(code: .invalidField, byteOffset: 0, fieldPath: "github", message: "\(error)"))
+            return .invalid(
+                EventDecodingError(code: .invalidField, byteOffset: 0, fieldPath: "github", message: "\(error)")
+            )
         }
         return emit(draft.encoded())
     }
@@ -87,7 +89,10 @@ public final class Pipeline: Sendable {
 
     /// Swaps in a new set of webhooks and triggers while running (the log and bounds stay). Matching goes on;
     /// events matched after the swap use the new configuration. The change is recorded in the log.
-    public func reconfigure(webhooks: WebhookConfiguration, triggers: TriggerConfiguration) throws(PipelineConfigurationError) {
+    public func reconfigure(
+        webhooks: WebhookConfiguration,
+        triggers: TriggerConfiguration
+    ) throws(PipelineConfigurationError) {
         try core.reconfigure(webhooks: webhooks, triggers: triggers)
     }
 

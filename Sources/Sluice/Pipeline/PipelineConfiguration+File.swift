@@ -22,7 +22,13 @@ extension PipelineConfiguration {
         )
         func located(_ field: String, _ message: String) -> ConfigurationError {
             let mark = ConfigurationFile.nearestMark(field, marks)
-            return ConfigurationError(file: path, line: mark?.line, column: mark?.column, field: field, message: message)
+            return ConfigurationError(
+                file: path,
+                line: mark?.line,
+                column: mark?.column,
+                field: field,
+                message: message
+            )
         }
         let triggers: TriggerConfiguration
         let webhooks: WebhookConfiguration
@@ -52,7 +58,11 @@ extension PipelineConfiguration {
         func fail(_ field: String, _ message: String) -> PipelineConfigurationError {
             PipelineConfigurationError(field: field, message: message)
         }
-        func section(_ value: JSONValue?, _ name: String, keys: Set<String>) throws(PipelineConfigurationError)
+        func section(
+            _ value: JSONValue?,
+            _ name: String,
+            keys: Set<String>
+        ) throws(PipelineConfigurationError)
             -> JSONObject?
         {
             guard let value else { return nil }

@@ -72,10 +72,12 @@ public struct PipelineConfiguration: Sendable {
             throw fail(field, "must be a power of two from 2 to 16777216, not \(value)")
         }
         guard (1...64).contains(deliveryShardCount) else { throw fail("pipeline.delivery_shards", "must be 1 to 64") }
-        guard (1...100_000).contains(connectionCountMax) else {
-            throw fail("pipeline.connections", "must be 1 to 100000")
+        guard (1...4096).contains(connectionCountMax) else {
+            throw fail("pipeline.connections", "must be 1 to 4096")
         }
-        guard (1...1_000_000).contains(inFlightMax) else { throw fail("pipeline.in_flight_max", "must be 1 to 1000000") }
+        guard (1...1_000_000).contains(inFlightMax) else {
+            throw fail("pipeline.in_flight_max", "must be 1 to 1000000")
+        }
         guard pendingDeliveryCountMax >= inFlightMax else {
             throw fail("pipeline.pending_deliveries_max", "must be at least in_flight_max (\(inFlightMax))")
         }

@@ -145,7 +145,8 @@ extension PipelineCore {
         matcher.match(event, into: &hits)
         var pairs: [(webhook: Int, trigger: Int)] = []
         for hit in hits where hit.expects {
-            for webhook in routing.webhooksOfTrigger[hit.trigger] where !pairs.contains(where: { $0.webhook == webhook }) {
+            for webhook in routing.webhooksOfTrigger[hit.trigger]
+            where !pairs.contains(where: { $0.webhook == webhook }) {
                 pairs.append((webhook, hit.trigger))
             }
         }
@@ -427,7 +428,8 @@ extension PipelineCore {
         journalerThread = nil
     }
 
-    func reconfigure(webhooks: WebhookConfiguration, triggers: TriggerConfiguration) throws(PipelineConfigurationError) {
+    func reconfigure(webhooks: WebhookConfiguration, triggers: TriggerConfiguration) throws(PipelineConfigurationError)
+    {
         var updated = configuration
         updated.webhooks = webhooks
         updated.triggers = triggers

@@ -67,7 +67,11 @@ final class PipelineCore: @unchecked Sendable {
         }
         journalWake = ParkWaitStrategy(parkTimeoutNanoseconds: intervalNanoseconds)
         matchWake = ParkWaitStrategy()
-        sequencer = RingSequencer(capacity: configuration.ringCapacity, gating: [matchCursor], waitStrategy: journalWake)
+        sequencer = RingSequencer(
+            capacity: configuration.ringCapacity,
+            gating: [matchCursor],
+            waitStrategy: journalWake
+        )
         slots = RingSlots(capacity: configuration.ringCapacity) { _ in EventSlot() }
         var shards: [DeliveryShard] = []
         for number in 0..<configuration.deliveryShardCount {

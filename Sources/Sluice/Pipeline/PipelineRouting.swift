@@ -20,7 +20,8 @@ final class PipelineRouting: Sendable {
 
     /// Compiles `configuration`; `symbols` must be the ingest decoder's table, used by no other thread
     /// during the call.
-    init(configuration: PipelineConfiguration, symbols: SymbolTable, generation: Int) throws(PipelineConfigurationError) {
+    init(configuration: PipelineConfiguration, symbols: SymbolTable, generation: Int) throws(PipelineConfigurationError)
+    {
         self.generation = generation
         let triggers = configuration.triggers.allTriggers
         index = TriggerIndex.compile(triggers, symbols: symbols)
@@ -37,7 +38,8 @@ final class PipelineRouting: Sendable {
                 throw PipelineConfigurationError(field: "webhooks[\(position)].url", message: error.description)
             }
             endpoints.append(url)
-            let tls = url.isTLS
+            let tls =
+                url.isTLS
                 ? TLSClientOptions(validateCertificates: definition.validateCertificates, caFile: configuration.caFile)
                 : nil
             origins.append(HTTPOrigin(host: url.host, port: url.port, tls: tls))

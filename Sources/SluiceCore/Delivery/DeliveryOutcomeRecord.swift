@@ -87,7 +87,11 @@ public struct DeliveryOutcomeRecord: Sendable, Equatable {
         key("outcome")
         JSONString.appendQuoted(outcome.rawValue, to: &out)
         key("status")
-        if let statusCode { out.append(contentsOf: String(statusCode).utf8) } else { out.append(contentsOf: "null".utf8) }
+        if let statusCode {
+            out.append(contentsOf: String(statusCode).utf8)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
         key("failure_class")
         optionalString(failureClass?.rawValue)
         key("message")

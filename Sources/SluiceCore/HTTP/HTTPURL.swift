@@ -64,7 +64,8 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
             port = value
         }
         let path = rest[authorityEnd...]
-        target = path.isEmpty ? "/" : (path.first == UInt8(ascii: "?") ? "/" : "") + String(decoding: path, as: UTF8.self)
+        target =
+            path.isEmpty ? "/" : (path.first == UInt8(ascii: "?") ? "/" : "") + String(decoding: path, as: UTF8.self)
     }
 
     /// `host` or `host:port` as the `Host` header carries it (default ports omitted, IPv6 bracketed).
