@@ -7,7 +7,9 @@ internal import Glibc
 /// A segment-log operation failed: what, in which file, where, and why.
 public struct SegmentLogError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Base: Hashable, Sendable { case ioFailed, corrupt, invalidConfiguration, recordTooLarge, closed }
+        private enum Base: Hashable, Sendable {
+            case ioFailed, corrupt, invalidConfiguration, recordTooLarge, closed, locked
+        }
         private let base: Base
         /// A system call failed (`errno` in ``SegmentLogError/errno``).
         public static let ioFailed = Code(base: .ioFailed)
@@ -17,6 +19,8 @@ public struct SegmentLogError: Error, Sendable, CustomStringConvertible {
         /// A record cannot fit in one frame (``LogConfiguration/frameByteCountMax``).
         public static let recordTooLarge = Code(base: .recordTooLarge)
         public static let closed = Code(base: .closed)
+        /// Another writer (in this or another process) holds the log directory's `writer.lock`.
+        public static let locked = Code(base: .locked)
         public var description: String { String(describing: base) }
     }
 

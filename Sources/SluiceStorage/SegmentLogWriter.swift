@@ -50,8 +50,12 @@ public final class SegmentLogWriter {
     private var pending: [UInt8] = []
     private var payload: [UInt8] = []
     private var lz4: LZ4Block
+    /// Holds the directory's exclusive `writer.lock` (`flock`) for the writer's lifetime.
+    private let lock: FileDescriptor
 
-    /// Opens (creating if needed) the log in `configuration.directory` and recovers it.
+    /// Opens (creating if needed) the log in `configuration.directory` and recovers it. One writer per
+    /// directory at a time: a second one, in any process, fails with `locked` (the lock is an `flock` on
+    /// `writer.lock`, released when the writer goes away or its process dies).
     /// - Parameter nowMicroseconds: wall-clock time, recorded in new segment headers.
     public init(configuration: LogConfiguration, nowMicroseconds: Int64) throws(SegmentLogError) {
         try configuration.validate()
@@ -60,6 +64,28 @@ public final class SegmentLogWriter {
         pending.reserveCapacity(configuration.frameByteCountMax + 4096)
         payload.reserveCapacity(configuration.frameByteCountMax)
         try LogDirectory.create(configuration.directory)
+        let lockPath = configuration.directory + "/writer.lock"
+        lock = try FileDescriptor(path: lockPath, flags: O_RDWR | O_CREAT)
+        // A process forked elsewhere in this process shares the lock's open file until it execs (the
+        // descriptor is close-on-exec), so a busy lock is retried for half a second before it counts.
+        var result = flock(lock.descriptor, LOCK_EX | LOCK_NB)
+        var code = result == 0 ? 0 : Glibc.errno
+        var attempts = 0
+        while result != 0, code == EWOULDBLOCK || code == EINTR, attempts < 50 {
+            attempts += 1
+            usleep(10_000)
+            result = flock(lock.descriptor, LOCK_EX | LOCK_NB)
+            code = result == 0 ? 0 : Glibc.errno
+        }
+        if result != 0 {
+            throw SegmentLogError(
+                code: code == EWOULDBLOCK ? .locked : .ioFailed,
+                path: lockPath,
+                message: code == EWOULDBLOCK
+                    ? "another writer has this log open (a running sluice, or another SegmentLogWriter)" : "flock",
+                errno: code
+            )
+        }
         var report = RecoveryReport()
         let opened = try Self.openActiveSegment(configuration, nowMicroseconds: nowMicroseconds, report: &report)
         active = opened.file

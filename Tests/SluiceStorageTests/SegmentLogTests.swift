@@ -117,11 +117,14 @@ func fileBytes(_ path: String) -> [UInt8] {
         var configuration = Self.configuration(directory)
         configuration.segmentByteCountMax = 1 << 20
         let written = Self.records(12, seed: 9)
-        let writer = try SegmentLogWriter(configuration: configuration, nowMicroseconds: 0)
-        try writer.append(Array(written[0..<8]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
         let path = directory + "/" + SegmentFileName.name(firstSequence: 0)
-        let lastFrameStart = fileBytes(path).count
-        try writer.append(Array(written[8..<12]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
+        let lastFrameStart: Int
+        do {  // the writer (and its directory lock) ends before the log is reopened
+            let writer = try SegmentLogWriter(configuration: configuration, nowMicroseconds: 0)
+            try writer.append(Array(written[0..<8]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
+            lastFrameStart = fileBytes(path).count
+            try writer.append(Array(written[8..<12]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
+        }
         let full = fileBytes(path)
         for cut in (lastFrameStart + 1)..<full.count {
             writeFile(path, Array(full[0..<cut]))
@@ -136,6 +139,27 @@ func fileBytes(_ path: String) -> [UInt8] {
         #expect(try readAllRecords(directory).map(\.body) == written.map(\.body))
     }
 
+    /// One writer per log directory: a second one fails with `locked` until the first goes away.
+    @Test func secondWriterIsRefusedWhileTheFirstIsOpen() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let configuration = Self.configuration(temporary.path + "/log")
+        do {
+            let first = try SegmentLogWriter(configuration: configuration, nowMicroseconds: 0)
+            #expect(throws: SegmentLogError.self) {
+                _ = try SegmentLogWriter(configuration: configuration, nowMicroseconds: 0)
+            }
+            do {
+                _ = try SegmentLogWriter(configuration: configuration, nowMicroseconds: 0)
+            } catch {
+                #expect(error.code == .locked)
+                #expect(error.path.hasSuffix("/writer.lock"))
+            }
+            withExtendedLifetime(first) {}
+        }
+        _ = try SegmentLogWriter(configuration: configuration, nowMicroseconds: 0)
+    }
+
     /// A flipped bit in any header byte of a frame that has frames after it is corruption: opening fails
     /// with the file and the frame's offset; nothing is truncated.
     @Test func reportsCorruptionBeforeTheTail() throws {
@@ -145,12 +169,15 @@ func fileBytes(_ path: String) -> [UInt8] {
         var configuration = Self.configuration(directory)
         configuration.segmentByteCountMax = 1 << 20
         let written = Self.records(12, seed: 5)
-        let writer = try SegmentLogWriter(configuration: configuration, nowMicroseconds: 0)
         let path = directory + "/" + SegmentFileName.name(firstSequence: 0)
-        try writer.append(Array(written[0..<4]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
-        let secondFrameStart = fileBytes(path).count
-        try writer.append(Array(written[4..<8]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
-        try writer.append(Array(written[8..<12]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
+        let secondFrameStart: Int
+        do {  // the writer (and its directory lock) ends before the log is reopened
+            let writer = try SegmentLogWriter(configuration: configuration, nowMicroseconds: 0)
+            try writer.append(Array(written[0..<4]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
+            secondFrameStart = fileBytes(path).count
+            try writer.append(Array(written[4..<8]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
+            try writer.append(Array(written[8..<12]), nowMicroseconds: 0, nowMonotonicNanoseconds: 0)
+        }
         let original = fileBytes(path)
         for byteIndex in secondFrameStart..<(secondFrameStart + FrameHeader.byteCount) {
             var damaged = original
