@@ -1,0 +1,84 @@
+public import SluiceCore
+public import SluiceStorage
+
+/// A delivery whose last recorded outcome is a dead letter: no more automatic attempts.
+public struct DeadLetterEntry: Sendable, Equatable {
+    /// The dead-letter outcome record (attempts, last failure class, status and message, time).
+    public var record: DeliveryOutcomeRecord
+    /// Where that record is in the log.
+    public var recordSequence: UInt64
+}
+
+/// Dead letters in a log directory (`sluice deadletters list|redrive`).
+public enum DeadLetterFiles {
+    /// Every (event, webhook) pair whose last outcome record is a dead letter, in log order.
+    /// - Throws: ``SegmentLogError`` for damage; ``DeliveryOutcomeRecordError`` for an unreadable record.
+    public static func list(directory: String) throws -> [DeadLetterEntry] {
+        var last: [String: DeadLetterEntry] = [:]
+        var order: [String] = []
+        var failure: (any Error)?
+        _ = try LogFiles.forEachRecord(directory: directory) { record in
+            guard record.type == .deliveryOutcome, failure == nil else { return }
+            let outcome: DeliveryOutcomeRecord
+            do {
+                outcome = try DeliveryOutcomeRecord(decoding: record.body)
+            } catch {
+                failure = SegmentLogError(
+                    code: .corrupt,
+                    path: record.segmentPath,
+                    fileOffset: record.frameFileOffset,
+                    message: "delivery outcome record \(record.sequence): \(error)"
+                )
+                return
+            }
+            let key = "\(outcome.eventSequence) \(outcome.webhook)"
+            if last[key] == nil { order.append(key) }
+            last[key] = DeadLetterEntry(record: outcome, recordSequence: record.sequence)
+        }
+        if let failure { throw failure }
+        return order.compactMap { key in last[key].flatMap { $0.record.outcome == .deadLettered ? $0 : nil } }
+    }
+
+    /// Asks for the dead letters that match `webhook` and `eventID` (`nil`: any) to be delivered again: appends
+    /// a `redrive_requested` outcome record for each and moves the pipeline checkpoint back to the earliest
+    /// of their events, so the next ``Pipeline/start()`` re-matches them and starts their attempts over.
+    /// Takes the log's writer lock: it fails with `locked` while a pipeline runs on the directory.
+    /// - Returns: the entries redriven.
+    public static func redrive(
+        directory: String,
+        webhook: String? = nil,
+        eventID: String? = nil,
+        configuration: LogConfiguration? = nil
+    ) throws -> [DeadLetterEntry] {
+        var log = configuration ?? LogConfiguration(directory: directory)
+        log.directory = directory
+        let writer = try SegmentLogWriter(configuration: log, nowMicroseconds: Timestamp.now().microsecondsSinceEpoch)
+        let chosen = try list(directory: directory).filter { entry in
+            (webhook == nil || entry.record.webhook == webhook)
+                && (eventID == nil || entry.record.eventID.description == eventID?.lowercased())
+        }
+        guard !chosen.isEmpty else { return [] }
+        let now = Timestamp.now()
+        let records = chosen.map { entry in
+            var request = entry.record
+            request.outcome = .redriveRequested
+            request.attempt = 0
+            request.statusCode = nil
+            request.failureClass = nil
+            request.message = "redrive requested"
+            request.at = now
+            return LogRecord(
+                type: .deliveryOutcome,
+                timestampMicroseconds: now.microsecondsSinceEpoch,
+                body: request.encoded()
+            )
+        }
+        try writer.append(records, nowMicroseconds: now.microsecondsSinceEpoch, nowMonotonicNanoseconds: 0)
+        try writer.sync()
+        let checkpoints = try CheckpointStore(directory: directory)
+        let earliest = chosen.map(\.record.eventSequence).min()!
+        let current = try checkpoints.read(name: pipelineCheckpointName) ?? 0
+        if earliest < current { try checkpoints.write(name: pipelineCheckpointName, sequence: earliest) }
+        return chosen
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import Sluice
+import SluiceIO
+import SluiceTestSupport
+import Synchronization
+import Testing
+
+/// Dead letters and redrive, backpressure with a stalled receiver, and reconfiguration while running.
+@Suite(.serialized) struct PipelineBehaviourTests {
+    static func configuration(url: String, directory: String, extra: String = "") throws -> PipelineConfiguration {
+        let json = """
+            {"webhooks": [{"name": "everything", "url": "\(url)", "shared_key": "k",
+                           "event_type": "all", "branch_scope": "all_branches"}]}
+            """
+        let value = try JSONValue.parse(Array(json.utf8))
+        var configuration = PipelineConfiguration(
+            log: LogConfiguration(directory: directory),
+            triggers: try TriggerConfiguration(json: value)
+        )
+        configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
+        configuration.ioBackend = "epoll"
+        return configuration
+    }
+
+    static func events(_ count: Int, seed: UInt64) -> [[UInt8]] {
+        var generator = FixtureGenerator(.init(eventCount: count, seed: seed))
+        var events: [[UInt8]] = []
+        while let event = generator.next() { events.append(event) }
+        return events
+    }
+
+    @Test(.timeLimit(.minutes(2))) func exhaustedDeliveriesAreDeadLettersAndRedriveDeliversThem() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let failing = Atomic<Bool>(true)
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll")) { _ in
+            failing.load(ordering: .relaxed) ? 503 : 204
+        }
+        let directory = temporary.path + "/log"
+        var configuration = try Self.configuration(url: receiver.url("/hook"), directory: directory)
+        configuration.retryPolicy.delayNanoseconds = [0, 10_000_000, 10_000_000]
+        configuration.retryPolicy.jitterPercent = 0
+        let events = Self.events(40, seed: 3)
+        do {
+            let pipeline = try Pipeline(configuration: configuration)
+            try pipeline.start()
+            emitAll(events, into: pipeline)
+            #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+            pipeline.stop()
+            #expect(pipeline.statistics.deadLettered == events.count)
+            #expect(pipeline.statistics.failedAttempts == 3 * events.count)
+        }
+        #expect(receiver.requests.count == 3 * events.count, "three attempts each")
+        let dead = try DeadLetterFiles.list(directory: directory)
+        #expect(dead.count == events.count)
+        #expect(dead.allSatisfy { $0.record.attempt == 3 && $0.record.failureClass == .httpServerError })
+        #expect(dead.allSatisfy { $0.record.statusCode == 503 })
+
+        // Redrive while nothing runs, then a new pipeline delivers them (attempts from 1, same webhook-id).
+        let redriven = try DeadLetterFiles.redrive(directory: directory, webhook: "everything")
+        #expect(redriven.count == events.count)
+        failing.store(false, ordering: .relaxed)
+        let pipeline = try Pipeline(configuration: configuration)
+        let recovery = try pipeline.start()
+        #expect(recovery.deliveriesResumed == events.count)
+        #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+        pipeline.stop()
+        #expect(pipeline.statistics.delivered == events.count)
+        #expect(try DeadLetterFiles.list(directory: directory).isEmpty)
+        let ids = Dictionary(grouping: receiver.requests) { request in
+            request.headers.first { $0.name == "webhook-id" }?.value ?? ""
+        }
+        #expect(ids.count == events.count, "one webhook-id per event, across dead letter and redrive")
+        #expect(ids.values.allSatisfy { $0.count == 4 })
+    }
+
+    @Test(.timeLimit(.minutes(2))) func stalledReceiverIsBackpressureThenEverythingArrives() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let open = Atomic<Bool>(false)
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll")) { _ in
+            while !open.load(ordering: .relaxed) { usleep(1_000) }  // a stalled endpoint: nothing is answered
+            return 204
+        }
+        var configuration = try Self.configuration(url: receiver.url("/hook"), directory: temporary.path + "/log")
+        configuration.ringCapacity = 64
+        configuration.jobQueueCapacity = 16
+        configuration.inFlightMax = 4
+        configuration.pendingDeliveryCountMax = 16
+        configuration.connectionCountMax = 4
+        configuration.requestTimeoutNanoseconds = 120_000_000_000
+        let events = Self.events(2_000, seed: 4)
+        let pipeline = try Pipeline(configuration: configuration)
+        try pipeline.start()
+        var accepted = 0
+        var sawBackpressure = false
+        while accepted < events.count {
+            switch pipeline.emit(events[accepted]) {
+            case .accepted: accepted += 1
+            case .backpressure: sawBackpressure = true
+            case .invalid(let error): Issue.record("\(error)")
+            case .stopped: Issue.record("stopped")
+            }
+            if sawBackpressure { break }
+        }
+        #expect(sawBackpressure, "a stalled endpoint fills the bounded rings and emit says so")
+        // Bounded: the ring (64) + jobs (16) + deliveries held by the shard (16) and nothing more in flight.
+        #expect(accepted <= 64 + 16 + 16 + 8, "accepted \(accepted) before backpressure")
+        let beforeRelease = pipeline.statistics
+        #expect(beforeRelease.delivered == 0)
+        open.store(true, ordering: .relaxed)
+        emitAll(Array(events[accepted...]), into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 60_000_000_000))
+        pipeline.stop()
+        let statistics = pipeline.statistics
+        #expect(statistics.accepted == events.count)
+        #expect(statistics.delivered == events.count, "nothing was dropped")
+        #expect(receiver.requests.count == events.count)
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        print(
+            "backpressure: \(accepted) events accepted before the first backpressure, \(statistics.backpressured) "
+                + "backpressured emits, all \(events.count) delivered; peak RSS of the test process \(usage.ru_maxrss / 1024) MiB"
+        )
+    }
+
+    @Test(.timeLimit(.minutes(2))) func reconfigurationSwapsWebhooksWhileRunning() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll"))
+        let directory = temporary.path + "/log"
+        let configuration = try Self.configuration(url: receiver.url("/first"), directory: directory)
+        let pipeline = try Pipeline(configuration: configuration)
+        try pipeline.start()
+        let events = Self.events(200, seed: 5)
+        emitAll(Array(events[0..<100]), into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+        let second = try Self.configuration(url: receiver.url("/second"), directory: directory)
+        try pipeline.reconfigure(webhooks: second.webhooks, triggers: second.triggers)
+        emitAll(Array(events[100...]), into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+        pipeline.stop()
+        let paths = Dictionary(grouping: receiver.requests, by: \.path).mapValues(\.count)
+        #expect(paths == ["/first": 100, "/second": 100])
+        var changes = 0
+        _ = try LogFiles.forEachRecord(directory: directory) { record in
+            if record.type == .configurationChange { changes += 1 }
+        }
+        #expect(changes == 1, "the change is in the log")
+    }
+}
