@@ -62,8 +62,10 @@ import Testing
 
     @Test func htmlIsSelfContainedWithThePlots() {
         let page = Self.report.html()
+        // For a look at the page in a browser (README, "Load-test report").
         if let path = ProcessInfo.processInfo.environment["SLUICE_REPORT_HTML_OUT"] {
             writeFile(path, Array(page.utf8))
+            writeFile(path + ".txt", Array(Self.report.text().utf8))
         }
         #expect(page.hasPrefix("<!DOCTYPE html>"))
         #expect(page.components(separatedBy: "<svg").count - 1 == 3)
@@ -108,6 +110,33 @@ import Testing
         #expect(!lines.contains { $0.hasPrefix("    TLS") }, "classes without failures are left out")
     }
 
+    @Test func anEmptyRunRendersZerosNotGarbage() throws {
+        let layout = LatencyRecorder.Layout(triggerNames: ["only"], startNanoseconds: 0, timeSeriesSecondCountMax: 4)
+        let report = LoadTestReport(
+            configuration: LoadTestReportTests.configuration,
+            recorders: [LatencyRecorder(layout: layout)],
+            endNanoseconds: 0
+        )
+        #expect(report.endToEnd.count == 0)
+        #expect(report.triggers.isEmpty)
+        #expect(report.timeSeries.isEmpty)
+        #expect(report.deliveriesPerSecond == 0)
+        let text = report.text()
+        #expect(text.contains("Latency by trigger: no deliveries"))
+        let overall = text.split(separator: "\n").first { $0.hasPrefix("  emit → 2xx ") }
+        #expect(overall?.split(separator: " ") == ["emit", "→", "2xx", "0", "-", "-", "-", "-", "-", "-"])
+        let parsed = try JSONValue.parse(report.json().trimmingCharacters(in: .newlines))
+        #expect(parsed[path: ["end_to_end", "p99_ns"]] == .number("0"))
+        #expect(parsed["deliveries_per_second"] == .number("0.0"))
+        #expect(parsed[path: ["end_to_end", "distribution"]] == .array([]))
+        let page = report.html()
+        #expect(page.contains("No deliveries."))
+        // No non-finite coordinate leaked into the SVG ("dominant-baseline" is the one honest "nan").
+        let words = page.replacingOccurrences(of: "dominant", with: "")
+        #expect(!words.contains("nan"))
+        #expect(!words.contains("inf"))
+    }
+
     @Test func progressLineShowsRatesSinceTheLastUpdate() {
         var line = ProgressLine()
         var snapshot = ProgressLine.Snapshot(
@@ -136,6 +165,8 @@ import Testing
         )
         recorder.recordDelivered(triggerIndex: nil, emitNanoseconds: 5_000, responseNanoseconds: 105_000, attempt: 1)
         let fromRecorder = recorder.progressSnapshot(atNanoseconds: 1_000_005_000)
+        let before = LatencyRecorder.nowNanoseconds()
+        #expect(LatencyRecorder.nowNanoseconds() >= before, "the recorders' clock is monotonic")
         #expect(fromRecorder.elapsedNanoseconds == 1_000_000_000)
         #expect(fromRecorder.deliveriesSucceeded == 1)
         #expect(fromRecorder.p99Nanoseconds == 100_000)

@@ -59,7 +59,7 @@ extension LoadTestReport {
             yAxis: SVGChart.linearAxis(high: high, title: "per second") { ReportFormat.grouped(UInt64($0)) },
             series: [
                 SVGChart.Series(name: "events accepted", color: SVGChart.colors[0], points: accepted),
-                SVGChart.Series(name: "deliveries (2xx)", color: SVGChart.colors[1], points: delivered),
+                SVGChart.Series(name: "deliveries (2xx)", color: SVGChart.colors[1], dashed: true, points: delivered),
             ]
         )
     }
@@ -71,7 +71,7 @@ extension LoadTestReport {
         return SVGChart(
             title: "Emit → 2xx p99 per second",
             xAxis: timeAxis(),
-            yAxis: SVGChart.linearAxis(high: high, title: "p99") { ReportFormat.latency(UInt64($0)) },
+            yAxis: SVGChart.linearAxis(high: high, title: "p99") { ReportFormat.latencyTick(UInt64($0)) },
             series: [SVGChart.Series(name: "p99", color: SVGChart.colors[1], points: p99)]
         )
     }
@@ -107,7 +107,13 @@ extension LoadTestReport {
         table += header.map { "<th>\(ReportFormat.htmlEscaped($0))</th>" }.joined()
         table += "</tr></thead><tbody>"
         for row in rows.dropFirst() {
-            table += "<tr>" + row.map { "<td>\(ReportFormat.htmlEscaped($0))</td>" }.joined() + "</tr>"
+            // Text tables indent sub-rows with spaces; HTML collapses them, so a class indents instead.
+            let cells = row.map { cell in
+                cell.hasPrefix("  ")
+                    ? "<td class=\"sub\">\(ReportFormat.htmlEscaped(String(cell.drop { $0 == " " })))</td>"
+                    : "<td>\(ReportFormat.htmlEscaped(cell))</td>"
+            }
+            table += "<tr>" + cells.joined() + "</tr>"
         }
         return table + "</tbody></table>\n"
     }
@@ -124,6 +130,6 @@ extension LoadTestReport {
         table{border-collapse:collapse;font-size:13px;margin:6px 0}
         th,td{padding:3px 10px;border-bottom:1px solid #e5e5e5;text-align:right;white-space:nowrap}
         th:first-child,td:first-child{text-align:left}th{background:#f3f4f6}
-        td{font-variant-numeric:tabular-nums}
+        td{font-variant-numeric:tabular-nums}td.sub{padding-left:26px}
         """
 }

@@ -26,6 +26,7 @@ extension LoadTestReport {
             "deliveries_succeeded": .integer(counters.deliveriesSucceeded),
             "deliveries_retried": .integer(counters.deliveriesRetried),
             "deliveries_dead_lettered": .integer(counters.deliveriesDeadLettered),
+            "deliveries_unfinished": .integer(deliveriesUnfinished),
             "request_bytes": .integer(counters.requestByteCount),
             "failed_attempts": .object(failedAttempts),
         ]

@@ -81,6 +81,7 @@ extension LoadTestReport {
             row("deliveries ok (2xx)", counters.deliveriesSucceeded),
             row("  after retries", counters.deliveriesRetried),
             row("deliveries dead-lettered", counters.deliveriesDeadLettered),
+            row("deliveries unfinished", deliveriesUnfinished),
             row("request bytes", counters.requestByteCount),
             row("failed attempts", counters.failedAttemptCount),
         ]
@@ -88,6 +89,12 @@ extension LoadTestReport {
             rows.append(row("  " + failureClass.rawValue, counters.failedAttempts(failureClass)))
         }
         return rows
+    }
+
+    /// Matched pairs that neither got a 2xx nor were dead-lettered by the end of the run.
+    public var deliveriesUnfinished: UInt64 {
+        let ended = counters.deliveriesSucceeded &+ counters.deliveriesDeadLettered
+        return counters.matchedPairs >= ended ? counters.matchedPairs - ended : 0
     }
 
     static func latencyHeader(_ name: String) -> [String] {

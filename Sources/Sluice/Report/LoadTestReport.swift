@@ -5,6 +5,8 @@ internal import Histogram
 ///
 /// Render it with ``text(topTriggerCount:)``, ``json()`` or ``html(topTriggerCount:)``; the
 /// README's "Load-test report" section explains every figure and JSON key.
+///
+/// Immutable and `Sendable`: safe to share between threads.
 public struct LoadTestReport: Sendable, Equatable {
     /// What was run, as the report's header states it.
     public struct Configuration: Sendable, Equatable {
@@ -16,7 +18,9 @@ public struct LoadTestReport: Sendable, Equatable {
         public var rateTarget: Double?
         /// Requested run length in seconds; `nil` stops when the fixture is exhausted and drained.
         public var durationTargetSeconds: Double?
+        /// Triggers configured.
         public var triggerCount: Int
+        /// Webhooks configured.
         public var webhookCount: Int
         /// The delivery I/O backend (`io_uring` or `epoll`).
         public var ioBackend: String
@@ -42,6 +46,7 @@ public struct LoadTestReport: Sendable, Equatable {
 
     /// Percentiles of one histogram, in nanoseconds (0 everywhere when `count` is 0).
     public struct LatencySummary: Sendable, Equatable {
+        /// Samples recorded; the percentiles are HDR values (highest equivalent of the bucket).
         public var count: UInt64
         public var minNanoseconds: UInt64
         public var p50Nanoseconds: UInt64

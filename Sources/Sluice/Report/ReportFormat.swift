@@ -32,6 +32,17 @@ enum ReportFormat {
         return fixed(value, decimals: decimals) + " " + unit
     }
 
+    /// An axis label: like ``latency(_:)`` but without trailing zeros (`1 µs`, `10 ms`, `2.5 ms`, `0`).
+    static func latencyTick(_ nanoseconds: UInt64) -> String {
+        if nanoseconds == 0 { return "0" }
+        let text = latency(nanoseconds)
+        guard let space = text.firstIndex(of: " "), text[..<space].contains(".") else { return text }
+        var number = String(text[..<space])
+        while number.hasSuffix("0") { number.removeLast() }
+        if number.hasSuffix(".") { number.removeLast() }
+        return number + text[space...]
+    }
+
     /// `count` per second over `intervalNanoseconds`, rounded; 0 for an empty interval.
     static func rate(_ count: UInt64, _ intervalNanoseconds: UInt64) -> UInt64 {
         guard intervalNanoseconds > 0 else { return 0 }

@@ -15,6 +15,8 @@ struct SVGChart {
     struct Series {
         var name: String
         var color: String
+        /// Dashed, so a line drawn over another stays visible.
+        var dashed = false
         var points: [(x: Double, y: Double)]
     }
 
@@ -69,10 +71,18 @@ struct SVGChart {
         for (index, line) in series.enumerated() {
             let points = line.points.map { n(x($0.x)) + "," + n(y($0.y)) }
             svg += "<polyline fill=\"none\" stroke=\"\(line.color)\" stroke-width=\"2\" stroke-linejoin=\"round\""
+            if line.dashed { svg += " stroke-dasharray=\"6 4\"" }
             svg += " points=\"\(points.joined(separator: " "))\"/>"
             let legendY = top + 10 + Double(index) * 20
             let legendX = left + plotWidth + 16
-            svg += Self.line(legendX, legendY, legendX + 22, legendY, "stroke=\"\(line.color)\" stroke-width=\"3\"")
+            let dash = line.dashed ? " stroke-dasharray=\"6 4\"" : ""
+            svg += Self.line(
+                legendX,
+                legendY,
+                legendX + 22,
+                legendY,
+                "stroke=\"\(line.color)\" stroke-width=\"3\"\(dash)"
+            )
             svg += Self.text(line.name, x: legendX + 28, y: legendY, "class=\"legend\" dominant-baseline=\"middle\"")
         }
         return svg + "</svg>"
@@ -112,7 +122,7 @@ struct SVGChart {
         var ticks: [(value: Double, label: String)] = []
         var power: UInt64 = 1
         for decade in 0...highDecade {
-            if decade >= lowDecade { ticks.append((Double(power), ReportFormat.latency(power))) }
+            if decade >= lowDecade { ticks.append((Double(power), ReportFormat.latencyTick(power))) }
             power = power.multipliedReportingOverflow(by: 10).partialValue
         }
         return Axis(
