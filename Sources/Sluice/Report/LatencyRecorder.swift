@@ -9,7 +9,8 @@ internal import Histogram
 /// them. All recorders of one run must share one ``Layout``.
 ///
 /// Every histogram is preallocated at `init` for the layout's triggers and time-series seconds, so
-/// recording allocates nothing (the first write after copying a recorder pays copy-on-write once).
+/// recording allocates nothing. Move a recorder into its thread rather than keeping a copy: the
+/// first write to a histogram whose storage a copy shares pays copy-on-write once.
 /// Times are monotonic nanoseconds on one clock for the whole run (`Timestamp.nowMonotonic` style);
 /// latencies above ``Layout/latencyNanosecondsMax`` are recorded as the maximum and counted in
 /// ``latencyOverflowCount``.
@@ -97,26 +98,27 @@ public struct LatencyRecorder: Sendable {
         precondition(layout.timeSeriesSecondCountMax >= 0, "the time series cannot be negative")
         precondition((1...5).contains(layout.triggerSignificantDigits), "1 to 5 significant digits")
         self.layout = layout
-        let fine = Histogram<UInt64>(
-            lowestDiscernibleValue: 1,
-            highestTrackableValue: layout.latencyNanosecondsMax,
-            numberOfSignificantValueDigits: .three
-        )
-        endToEnd = fine
-        stages = Array(repeating: fine, count: LoadTestStage.allCases.count)
+        // One `init` per histogram: `Array(repeating:count:)` would share one counts buffer among
+        // all elements, and the first write to each would then allocate its copy mid-run.
+        func fine() -> Histogram<UInt64> {
+            Histogram(
+                lowestDiscernibleValue: 1,
+                highestTrackableValue: layout.latencyNanosecondsMax,
+                numberOfSignificantValueDigits: .three
+            )
+        }
+        func coarse(_ digits: SignificantDigits) -> Histogram<UInt32> {
+            Histogram(
+                lowestDiscernibleValue: 1_000,
+                highestTrackableValue: layout.latencyNanosecondsMax,
+                numberOfSignificantValueDigits: digits
+            )
+        }
+        endToEnd = fine()
+        stages = LoadTestStage.allCases.map { _ in fine() }
         let triggerDigits = SignificantDigits(rawValue: Int8(layout.triggerSignificantDigits)) ?? .two
-        let perTrigger = Histogram<UInt32>(
-            lowestDiscernibleValue: 1_000,
-            highestTrackableValue: layout.latencyNanosecondsMax,
-            numberOfSignificantValueDigits: triggerDigits
-        )
-        triggers = Array(repeating: perTrigger, count: layout.triggerNames.count)
-        let perSecond = Histogram<UInt32>(
-            lowestDiscernibleValue: 1_000,
-            highestTrackableValue: layout.latencyNanosecondsMax,
-            numberOfSignificantValueDigits: .two
-        )
-        seconds = Array(repeating: perSecond, count: layout.timeSeriesSecondCountMax)
+        triggers = layout.triggerNames.map { _ in coarse(triggerDigits) }
+        seconds = (0..<layout.timeSeriesSecondCountMax).map { _ in coarse(.two) }
         secondAccepted = Array(repeating: 0, count: layout.timeSeriesSecondCountMax)
         secondDelivered = Array(repeating: 0, count: layout.timeSeriesSecondCountMax)
         var byName: [String: Int] = [:]
