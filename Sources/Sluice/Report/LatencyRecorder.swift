@@ -1,4 +1,3 @@
-internal import Glibc
 internal import Histogram
 
 /// HDR latency histograms and counters for one thread of a load test (`sluice replay`).
@@ -11,31 +10,24 @@ internal import Histogram
 /// Every histogram is preallocated at `init` for the layout's triggers and time-series seconds, so
 /// recording allocates nothing. Move a recorder into its thread rather than keeping a copy: the
 /// first write to a histogram whose storage a copy shares pays copy-on-write once.
-/// Times are monotonic nanoseconds on one clock for the whole run (`Timestamp.nowMonotonic` style);
+/// Times are monotonic nanoseconds on one clock for the whole run (`monotonicNanoseconds()`);
 /// latencies above ``Layout/latencyNanosecondsMax`` are recorded as the maximum and counted in
 /// ``latencyOverflowCount``.
 ///
 /// How the pipeline uses it:
 /// ```swift
-/// let layout = LatencyRecorder.Layout(triggerNames: names, startNanoseconds: LatencyRecorder.nowNanoseconds())
+/// let layout = LatencyRecorder.Layout(triggerNames: names, startNanoseconds: monotonicNanoseconds())
 /// var recorder = LatencyRecorder(layout: layout)          // one per thread, moved into it
 /// let trigger = recorder.triggerIndex(named: "devices")    // at setup, not per delivery
 /// recorder.recordStage(.response, fromNanoseconds: sentNanoseconds, toNanoseconds: now)
 /// recorder.recordDelivered(triggerIndex: trigger, emitNanoseconds: emitted, responseNanoseconds: now, attempt: 1)
 /// // when the run is over, each thread hands its recorder back:
-/// let report = LoadTestReport(configuration: summary, recorders: all, endNanoseconds: LatencyRecorder.nowNanoseconds())
+/// let report = LoadTestReport(configuration: summary, recorders: all, endNanoseconds: monotonicNanoseconds())
 /// print(report.text())
 /// ```
 ///
 /// Not thread-safe: owned by one thread at a time.
 public struct LatencyRecorder: Sendable {
-    /// The clock recorders expect: `CLOCK_MONOTONIC` in nanoseconds (one clock for every thread).
-    public static func nowNanoseconds() -> UInt64 {
-        var spec = timespec()
-        unsafe clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
-
     /// What every recorder of a run agrees on: triggers, clock origin and histogram bounds.
     public struct Layout: Sendable, Equatable {
         /// The configured triggers' names; trigger latencies are recorded by index into this list.
