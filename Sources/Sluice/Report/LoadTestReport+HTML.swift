@@ -119,7 +119,7 @@ extension LoadTestReport {
     }
 
     static let htmlStyle = """
-        body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;max-width:1000px;\
+        body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;padding:0 16px;max-width:1000px;\
         color:#222;background:#fff}
         h1{font-size:22px;margin:0 0 8px}h2{font-size:17px;margin:28px 0 8px}
         .summary{color:#444;line-height:1.5}
