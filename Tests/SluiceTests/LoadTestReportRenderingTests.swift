@@ -34,6 +34,7 @@ import Testing
             ]
         )
         #expect(parsed[path: ["configuration", "rate_target"]] == .number("2000.0"))
+        #expect(parsed[path: ["configuration", "duration_target_seconds"]] == .number("30.0"))
         let counters = try #require(parsed["counters"])
         #expect(Self.integer(counters["events_accepted"]) == report.counters.eventsAccepted)
         #expect(Self.integer(counters["events_backpressured"]) == 25)

@@ -11,7 +11,7 @@ import Testing
         fixture: "fixtures/generated-10k.jsonl",
         eventCount: 60_000,
         rateTarget: 2_000,
-        durationTargetSeconds: 30,
+        durationTarget: .seconds(30),
         triggerCount: 40,
         webhookCount: 12,
         ioBackend: "io_uring"

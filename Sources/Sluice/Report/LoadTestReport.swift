@@ -16,8 +16,8 @@ public struct LoadTestReport: Sendable, Equatable {
         public var eventCount: Int
         /// Target emit rate in events per second; `nil` replays as fast as the pipeline takes them.
         public var rateTarget: Double?
-        /// Requested run length in seconds; `nil` stops when the fixture is exhausted and drained.
-        public var durationTargetSeconds: Double?
+        /// Requested run length; `nil` stops when the fixture is exhausted and drained.
+        public var durationTarget: Duration?
         /// Triggers configured.
         public var triggerCount: Int
         /// Webhooks configured.
@@ -29,7 +29,7 @@ public struct LoadTestReport: Sendable, Equatable {
             fixture: String,
             eventCount: Int,
             rateTarget: Double?,
-            durationTargetSeconds: Double?,
+            durationTarget: Duration?,
             triggerCount: Int,
             webhookCount: Int,
             ioBackend: String
@@ -37,10 +37,15 @@ public struct LoadTestReport: Sendable, Equatable {
             self.fixture = fixture
             self.eventCount = eventCount
             self.rateTarget = rateTarget
-            self.durationTargetSeconds = durationTargetSeconds
+            self.durationTarget = durationTarget
             self.triggerCount = triggerCount
             self.webhookCount = webhookCount
             self.ioBackend = ioBackend
+        }
+
+        /// ``durationTarget`` in seconds (JSON `duration_target_seconds`).
+        public var durationTargetSeconds: Double? {
+            durationTarget.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
         }
     }
 
