@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // YAML configuration files (the `Sluice` facade only; SluiceCore stays dependency-free).
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // HDR latency histograms for the load-test report (the `Sluice` facade only).
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // System libraries. Each is a module map + shim.h; `providers` tells SwiftPM which Debian
@@ -61,6 +63,7 @@ let package = Package(
             name: "Sluice",
             dependencies: [
                 "SluiceCore", "SluiceStorage", "SluiceCrypto", "SluiceIO", .product(name: "Yams", package: "Yams"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
         ),
