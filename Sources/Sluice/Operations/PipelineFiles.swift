@@ -55,7 +55,7 @@ public enum PipelineFiles {
         )
         let pipeline = try Pipeline(configuration: configuration)
         let recovery = try pipeline.start()
-        errorLine(recovery.ioBackend)
+        errorLine("I/O backend: \(recovery.ioBackend)")
         errorLine(describe(recovery, directory: configuration.log.directory))
 
         let inputDone = Atomic<Bool>(options.inputPath == nil)

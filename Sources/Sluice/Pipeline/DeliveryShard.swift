@@ -49,6 +49,8 @@ public struct DeliveryTiming: Sendable {
     public var matchedNanoseconds: UInt64
     public var sentNanoseconds: UInt64
     public var completedNanoseconds: UInt64
+    /// Bytes of the successful attempt's request (head and body).
+    public var requestByteCount: Int
 }
 
 /// Counters every stage updates (relaxed atomics: statistics only).
@@ -82,6 +84,7 @@ final class DeliveryShard: @unchecked Sendable {
         let job: DeliveryJob
         var machine: DeliveryStateMachine
         var sentNanoseconds: UInt64 = 0
+        var requestByteCount = 0
     }
 
     let number: Int
@@ -95,6 +98,8 @@ final class DeliveryShard: @unchecked Sendable {
     private let counters: PipelineCounters
     /// Called for each 2xx (set before ``run()``).
     var timing: (@Sendable (DeliveryTiming) -> Void)?
+    /// Called for each outcome record, on this shard's thread (set before ``run()``).
+    var outcomeHook: (@Sendable (DeliveryOutcomeRecord) -> Void)?
     private var client: HTTPClient?
     private var active: [UInt64: Active] = [:]
     private var ready: [UInt64] = []
@@ -256,7 +261,8 @@ final class DeliveryShard: @unchecked Sendable {
                         durableNanoseconds: job.durableNanoseconds,
                         matchedNanoseconds: job.matchedNanoseconds,
                         sentNanoseconds: delivery.sentNanoseconds,
-                        completedNanoseconds: monotonicNanoseconds()
+                        completedNanoseconds: monotonicNanoseconds(),
+                        requestByteCount: delivery.requestByteCount
                     )
                 )
             }
@@ -319,6 +325,7 @@ final class DeliveryShard: @unchecked Sendable {
         }
         _ = attempt
         delivery.sentNanoseconds = monotonicNanoseconds()
+        delivery.requestByteCount = clientRequest.bytes.count
         active[key] = delivery
         inFlight += 1
         inFlightCount.store(inFlight, ordering: .relaxed)
@@ -376,6 +383,7 @@ final class DeliveryShard: @unchecked Sendable {
             message: message ?? failure?.message,
             at: Timestamp.now()
         )
+        outcomeHook?(record)
         while !outcomes.tryPush(PendingOutcome(record: record)) {
             journalWake.wakeAll()
             sched_yield()

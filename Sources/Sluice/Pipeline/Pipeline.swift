@@ -50,6 +50,10 @@ public final class Pipeline: Sendable {
     /// Called on a delivery thread for each 2xx, with the delivery's stage times (set before ``start()``).
     public func onDelivered(_ body: @escaping @Sendable (DeliveryTiming) -> Void) { core.setTiming(body) }
 
+    /// Called on a delivery thread with every outcome record as it is handed to the journaler: each
+    /// failed attempt (`retrying`), each dead letter and each 2xx (set before ``start()``).
+    public func onOutcome(_ body: @escaping @Sendable (DeliveryOutcomeRecord) -> Void) { core.setOutcomeHook(body) }
+
     /// Recovers the log, re-queues unfinished deliveries from the checkpoint on, and starts the threads.
     /// - Returns: what recovery found.
     @discardableResult

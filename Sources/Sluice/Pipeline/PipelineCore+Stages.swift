@@ -113,9 +113,10 @@ extension PipelineCore {
 
         // Threads: delivery shards (and their I/O loops), the matcher, the journaler.
         let backend = try IOBackendSelection.detect(override: configuration.ioBackend ?? environmentValue("SLUICE_IO"))
-        recovery.ioBackend = backend.description
+        recovery.ioBackend = "\(backend.kind) (\(backend.reason))"
         for shard in shards {
             shard.timing = timing
+            shard.outcomeHook = outcomeHook
             try shard.startClient(backend: backend)
         }
         for shard in shards {

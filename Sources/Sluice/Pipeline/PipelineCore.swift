@@ -47,6 +47,7 @@ final class PipelineCore: @unchecked Sendable {
     var threads: [LoopThread] = []
     var journalerThread: LoopThread?
     var timing: (@Sendable (DeliveryTiming) -> Void)?
+    var outcomeHook: (@Sendable (DeliveryOutcomeRecord) -> Void)?
     let stopping = Atomic<Bool>(false)
     let matcherDone = Atomic<Bool>(false)
     let shardsDone = Atomic<Int>(0)
@@ -89,6 +90,7 @@ final class PipelineCore: @unchecked Sendable {
     }
 
     func setTiming(_ body: @escaping @Sendable (DeliveryTiming) -> Void) { timing = body }
+    func setOutcomeHook(_ body: @escaping @Sendable (DeliveryOutcomeRecord) -> Void) { outcomeHook = body }
 
     var failure: String? { failureText.withLock { $0 } }
 

@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// Scratch directories for commands that make files (the demo, replays): created with `mkdtemp`,
+/// removed with everything in them.
+public enum WorkDirectory {
+    /// A new directory `/tmp/<prefix>-XXXXXX`.
+    public static func make(prefix: String) throws(SystemCallError) -> String {
+        var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
+        guard let pointer = unsafe template.withUnsafeMutableBufferPointer({ unsafe mkdtemp($0.baseAddress!) }) else {
+            throw SystemCallError(operation: "mkdtemp", path: "/tmp/\(prefix)-XXXXXX", errno: errno)
+        }
+        return unsafe String(cString: pointer)
+    }
+
+    /// Removes `path` and everything below it (symbolic links are removed, not followed).
+    public static func remove(_ path: String) throws(SystemCallError) {
+        var status = stat()
+        guard unsafe lstat(path, &status) == 0 else {
+            throw SystemCallError(operation: "lstat", path: path, errno: errno)
+        }
+        if status.st_mode & S_IFMT == S_IFDIR {
+            guard let directory = unsafe opendir(path) else {
+                throw SystemCallError(operation: "opendir", path: path, errno: errno)
+            }
+            var names: [String] = []
+            while let entry = unsafe readdir(directory) {
+                let name = unsafe withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    unsafe String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+                }
+                if name != ".", name != ".." { names.append(name) }
+            }
+            unsafe closedir(directory)
+            for name in names { try remove(path + "/" + name) }
+            guard unsafe rmdir(path) == 0 else { throw SystemCallError(operation: "rmdir", path: path, errno: errno) }
+        } else {
+            guard unsafe unlink(path) == 0 else { throw SystemCallError(operation: "unlink", path: path, errno: errno) }
+        }
+    }
+}

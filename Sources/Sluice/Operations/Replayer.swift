@@ -1,0 +1,185 @@
+import SluiceCore
+import SluiceIO
+import Synchronization
+
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
+/// The load tester (`sluice replay`): drives a fixture through a full ``Pipeline`` into its configured
+/// endpoints at a target rate, shows a live progress line, and builds a ``LoadTestReport`` with HDR
+/// latency histograms (emit → 2xx overall, per trigger, per stage) and the delivery outcomes.
+public enum Replayer {
+    public struct Options: Sendable {
+        /// A JSON Lines file of events (`sluice fixtures generate`).
+        public var fixturePath: String
+        /// Events per second to emit; `nil` emits as fast as the pipeline takes them (saturation).
+        public var rate: Double?
+        /// Stop emitting after this long; `nil` stops at the end of the fixture.
+        public var duration: Duration?
+        /// Start the fixture again when it ends (until ``duration``).
+        public var loop = false
+        /// How long to wait, after the last emit, for the deliveries to finish before reporting.
+        public var drainTimeout: Duration = .seconds(60)
+
+        public init(fixturePath: String) { self.fixturePath = fixturePath }
+    }
+
+    /// Replays `options.fixturePath` through a pipeline built from `configuration` and returns the report.
+    /// `progress` receives a progress line about once a second (for `\r` updates).
+    public static func run(
+        _ options: Options,
+        configuration: PipelineConfiguration,
+        progress: (String) -> Void
+    ) throws -> LoadTestReport {
+        let pipeline = try Pipeline(configuration: configuration)
+        let triggerNames = configuration.triggers.allTriggers.map(\.name)
+        let layout = LatencyRecorder.Layout(triggerNames: triggerNames, startNanoseconds: monotonicNanoseconds())
+        var emitter = LatencyRecorder(layout: layout)
+        let deliveries = Mutex(LatencyRecorder(layout: layout))
+        var triggerIndex: [String: Int] = [:]
+        for (position, name) in triggerNames.enumerated() where triggerIndex[name] == nil {
+            triggerIndex[name] = position
+        }
+        let triggers = triggerIndex
+        pipeline.onDelivered { timing in
+            deliveries.withLock { recorder in
+                if timing.emittedNanoseconds > 0 {  // recovered deliveries have no emit time in this run
+                    recorder.recordStage(
+                        .journal,
+                        fromNanoseconds: timing.emittedNanoseconds,
+                        toNanoseconds: timing.durableNanoseconds
+                    )
+                    recorder.recordStage(
+                        .match,
+                        fromNanoseconds: timing.durableNanoseconds,
+                        toNanoseconds: timing.matchedNanoseconds
+                    )
+                    recorder.recordStage(
+                        .send,
+                        fromNanoseconds: timing.matchedNanoseconds,
+                        toNanoseconds: timing.sentNanoseconds
+                    )
+                    recorder.recordDelivered(
+                        triggerIndex: triggers[timing.trigger],
+                        emitNanoseconds: timing.emittedNanoseconds,
+                        responseNanoseconds: timing.completedNanoseconds,
+                        attempt: timing.attempt
+                    )
+                }
+                recorder.recordStage(
+                    .response,
+                    fromNanoseconds: timing.sentNanoseconds,
+                    toNanoseconds: timing.completedNanoseconds
+                )
+                recorder.recordRequestSent(byteCount: timing.requestByteCount)
+            }
+        }
+        pipeline.onOutcome { record in
+            guard record.outcome == .retrying || record.outcome == .deadLettered else { return }
+            deliveries.withLock { recorder in
+                if let failureClass = record.failureClass { recorder.recordFailedAttempt(failureClass) }
+                if record.outcome == .deadLettered { recorder.recordDeadLettered() }
+            }
+        }
+        let recovery = try pipeline.start()
+
+        let lineByteCountMax = configuration.eventLimits.eventByteCountMax + 2
+        let start = monotonicNanoseconds()
+        let durationNanoseconds = options.duration.map {
+            UInt64($0.components.seconds) * 1_000_000_000 + UInt64($0.components.attoseconds / 1_000_000_000)
+        }
+        var emitted = 0
+        var fixtureEvents = 0
+        var lastProgress = start
+        var progressLine = ProgressLine()
+        var stop = false
+        var invalidLines: [String] = []
+        repeat {
+            let reader = try LineReader(path: options.fixturePath, lineByteCountMax: lineByteCountMax)
+            defer { reader.close() }
+            try unsafe reader.forEachLine(
+                onOversizeLine: { line, _, _ in invalidLines.append("\(options.fixturePath):\(line): line too long") },
+                onLine: { line, lineStart, raw in
+                    guard !stop else { return }
+                    let bytes = unsafe [UInt8](raw)
+                    fixtureEvents += 1
+                    while true {
+                        let now = monotonicNanoseconds()
+                        if let durationNanoseconds, now - start >= durationNanoseconds {
+                            stop = true
+                            return
+                        }
+                        if now - lastProgress >= 1_000_000_000 {
+                            lastProgress = now
+                            let snapshot = deliveries.withLock { $0.progressSnapshot(atNanoseconds: now) }
+                            var combined = snapshot
+                            combined.eventsAccepted = emitter.counters.eventsAccepted
+                            progress(progressLine.render(combined))
+                        }
+                        if let rate = options.rate {
+                            // Open-loop pacing: event n is due at start + n / rate.
+                            let due = start + UInt64(Double(emitted) / rate * 1e9)
+                            if now < due {
+                                let wait = due - now
+                                if wait > 200_000 { usleep(UInt32(min(wait - 100_000, 100_000) / 1_000)) }
+                                continue
+                            }
+                        }
+                        let result = pipeline.emit(bytes)
+                        switch result {
+                        case .accepted:
+                            emitter.recordEmit(.accepted, byteCount: bytes.count, atNanoseconds: now)
+                            emitted += 1
+                            return
+                        case .backpressure:
+                            emitter.recordEmit(.backpressured, byteCount: bytes.count, atNanoseconds: now)
+                            usleep(50)
+                        case .invalid(let error):
+                            emitter.recordEmit(.invalid, byteCount: bytes.count, atNanoseconds: now)
+                            if invalidLines.count < 10 {
+                                invalidLines.append(
+                                    error.located(line: line, lineStart: lineStart, source: options.fixturePath)
+                                        .description
+                                )
+                            }
+                            return
+                        case .stopped:
+                            stop = true
+                            return
+                        }
+                    }
+                }
+            )
+            if !options.loop || durationNanoseconds == nil || fixtureEvents == 0 { stop = true }
+        } while !stop
+        for line in invalidLines { progress("error: \(line)") }
+
+        // Drain: wait for the deliveries of everything emitted, keeping the progress line going.
+        let drainEnd = monotonicNanoseconds() + UInt64(options.drainTimeout.components.seconds) * 1_000_000_000
+        while !pipeline.flush(timeoutNanoseconds: 200_000_000), monotonicNanoseconds() < drainEnd {
+            let now = monotonicNanoseconds()
+            var snapshot = deliveries.withLock { $0.progressSnapshot(atNanoseconds: now) }
+            snapshot.eventsAccepted = emitter.counters.eventsAccepted
+            progress(progressLine.render(snapshot))
+        }
+        let end = monotonicNanoseconds()
+        pipeline.stop()
+        let statistics = pipeline.statistics
+        emitter.recordMatched(pairCount: statistics.deliveriesQueued)
+        let summary = LoadTestReport.Configuration(
+            fixture: options.fixturePath,
+            eventCount: emitted,
+            rateTarget: options.rate,
+            durationTarget: options.duration,
+            triggerCount: triggerNames.count,
+            webhookCount: configuration.webhooks.webhooks.count,
+            ioBackend: recovery.ioBackend
+        )
+        return LoadTestReport(
+            configuration: summary,
+            recorders: [emitter, deliveries.withLock { $0 }],
+            endNanoseconds: end
+        )
+    }
+}
