@@ -16,26 +16,22 @@ public enum WorkDirectory {
 
     /// Removes `path` and everything below it (symbolic links are removed, not followed).
     public static func remove(_ path: String) throws(SystemCallError) {
-        var status = stat()
-        guard unsafe lstat(path, &status) == 0 else {
-            throw SystemCallError(operation: "lstat", path: path, errno: errno)
+        if unsafe unlink(path) == 0 { return }  // a file or a symbolic link
+        guard errno == EISDIR || errno == EPERM else {
+            throw SystemCallError(operation: "unlink", path: path, errno: errno)
         }
-        if status.st_mode & S_IFMT == S_IFDIR {
-            guard let directory = unsafe opendir(path) else {
-                throw SystemCallError(operation: "opendir", path: path, errno: errno)
-            }
-            var names: [String] = []
-            while let entry = unsafe readdir(directory) {
-                let name = unsafe withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    unsafe String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-                }
-                if name != ".", name != ".." { names.append(name) }
-            }
-            unsafe closedir(directory)
-            for name in names { try remove(path + "/" + name) }
-            guard unsafe rmdir(path) == 0 else { throw SystemCallError(operation: "rmdir", path: path, errno: errno) }
-        } else {
-            guard unsafe unlink(path) == 0 else { throw SystemCallError(operation: "unlink", path: path, errno: errno) }
+        guard let directory = unsafe opendir(path) else {
+            throw SystemCallError(operation: "opendir", path: path, errno: errno)
         }
+        var names: [String] = []
+        while let entry = unsafe readdir(directory) {
+            let name = unsafe withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                unsafe String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        unsafe closedir(directory)
+        for name in names { try remove(path + "/" + name) }
+        guard unsafe rmdir(path) == 0 else { throw SystemCallError(operation: "rmdir", path: path, errno: errno) }
     }
 }
