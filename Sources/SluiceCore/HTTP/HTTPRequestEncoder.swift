@@ -115,7 +115,7 @@ public struct HTTPRequestEncoder: Sendable {
         appendFields(head.headerFields, to: &target)
     }
 
-    private static func appendFields(_ fields: [HTTPHeaderField], to target: inout [UInt8]) {
+    static func appendFields(_ fields: [HTTPHeaderField], to target: inout [UInt8]) {
         for field in fields {
             target.append(contentsOf: field.name.utf8)
             target.append(contentsOf: ": ".utf8)

@@ -7,6 +7,19 @@ public struct SinkSlowBody: Hashable, Sendable {
         self.byteCount = byteCount
         self.bytesPerSecond = bytesPerSecond
     }
+
+    /// How many body bytes should have been sent `elapsedNanoseconds` after the head (the driver
+    /// sends the difference on each timer tick), never more than ``byteCount``.
+    public func byteCountDue(elapsedNanoseconds: UInt64) -> Int {
+        let (product, overflow) = elapsedNanoseconds.multipliedReportingOverflow(by: UInt64(bytesPerSecond))
+        if overflow { return byteCount }
+        return Int(min(UInt64(byteCount), product / 1_000_000_000))
+    }
+
+    /// When all bytes are due, in nanoseconds after the head.
+    public var durationNanoseconds: UInt64 {
+        (UInt64(byteCount) * 1_000_000_000 + UInt64(bytesPerSecond) - 1) / UInt64(bytesPerSecond)
+    }
 }
 
 /// What the sink does with one request.
@@ -23,6 +36,23 @@ public struct SinkResponsePlan: Hashable, Sendable {
     public var slowBody: SinkSlowBody?
     /// Which fault rule chose this plan (`nil`: the default response).
     public var ruleIndex: Int?
+
+    /// The response head for this plan (`Retry-After` when set; `Content-Length` of the slow
+    /// body, else 0), for keep-alive or not. The body of a slow plan is `slowBody.byteCount` bytes
+    /// of the driver's choosing, paced by ``SinkSlowBody/byteCountDue(elapsedNanoseconds:)``.
+    /// - Precondition: not ``reset`` (a reset sends nothing).
+    public func appendResponseHead(keepAlive: Bool, to target: inout [UInt8]) throws(HTTPEncodingError) {
+        precondition(!reset, "a reset plan has no response")
+        var fields: [HTTPHeaderField] = []
+        if let retryAfterSeconds { fields.append(HTTPHeaderField("Retry-After", String(retryAfterSeconds))) }
+        try HTTPResponseEncoder.appendHead(
+            statusCode: statusCode,
+            headerFields: fields,
+            bodyByteCount: slowBody?.byteCount ?? 0,
+            keepAlive: keepAlive,
+            to: &target
+        )
+    }
 
     public init(
         statusCode: Int,
@@ -50,7 +80,7 @@ public struct SinkResponsePlan: Hashable, Sendable {
 ///     { "rate": 0.05, "status": 429, "retry_after_seconds": 2 },
 ///     { "rate": 0.20, "delay_ms": 150 },
 ///     { "rate": 0.01, "reset": true },
-///     { "rate": 0.01, "slow_body": { "byte_count": 4096, "bytes_per_second": 512 } } ] }
+///     { "rate": 0.01, "status": 200, "slow_body": { "byte_count": 4096, "bytes_per_second": 512 } } ] }
 /// ```
 ///
 /// `status` (default 204) answers requests no rule picks. Each request draws one number and at
@@ -175,6 +205,9 @@ extension SinkFaultConfiguration {
                 )
             else {
                 throw DeliveryConfigurationError(field: slowField, message: "needs byte_count and bytes_per_second")
+            }
+            guard plan.statusCode >= 200, plan.statusCode != 204, plan.statusCode != 304 else {
+                throw DeliveryConfigurationError(field: slowField, message: "status \(plan.statusCode) has no body")
             }
             plan.slowBody = SinkSlowBody(byteCount: byteCount, bytesPerSecond: rate)
         }
