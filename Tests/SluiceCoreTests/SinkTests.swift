@@ -39,6 +39,12 @@ import Testing
             ]
         )
         #expect(try SinkFaultConfiguration(jsonBytes: Array("{}".utf8)) == SinkFaultConfiguration())
+        let inherited = try SinkFaultConfiguration(
+            jsonBytes: Array(
+                #"{"faults": [{"rate": 1, "slow_body": {"byte_count": 64, "bytes_per_second": 640}}]}"#.utf8
+            )
+        )
+        #expect(inherited.rules.first?.plan.statusCode == 200, "the default 204 cannot carry the slow body")
     }
 
     @Test(arguments: [
@@ -59,6 +65,10 @@ import Testing
         (
             "{\"faults\": [{\"rate\": 0.1, \"slow_body\": {\"byte_count\": 5}}]}", "faults[0].slow_body",
             "needs byte_count and bytes_per_second"
+        ),
+        (
+            "{\"faults\": [{\"rate\": 0.1, \"status\": 204, \"slow_body\": {\"byte_count\": 5, \"bytes_per_second\": 1}}]}",
+            "faults[0].slow_body", "status 204 has no body"
         ),
         (
             "{\"faults\": [{\"rate\": 0.1, \"slow_body\": {\"byte_count\": 0, \"bytes_per_second\": 1}}]}",

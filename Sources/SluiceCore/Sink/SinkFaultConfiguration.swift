@@ -80,10 +80,11 @@ public struct SinkResponsePlan: Hashable, Sendable {
 ///     { "rate": 0.05, "status": 429, "retry_after_seconds": 2 },
 ///     { "rate": 0.20, "delay_ms": 150 },
 ///     { "rate": 0.01, "reset": true },
-///     { "rate": 0.01, "status": 200, "slow_body": { "byte_count": 4096, "bytes_per_second": 512 } } ] }
+///     { "rate": 0.01, "slow_body": { "byte_count": 4096, "bytes_per_second": 512 } } ] }
 /// ```
 ///
-/// `status` (default 204) answers requests no rule picks. Each request draws one number and at
+/// `status` (default 204) answers requests no rule picks. A `slow_body` rule that inherits a
+/// bodyless status (1xx, 204, 304) answers 200; one that names such a status is an error. Each request draws one number and at
 /// most one rule applies; rules are tried in order, so their rates must sum to at most 1. A rule's
 /// `status` defaults to the top-level one. Unknown fields are errors (typos must not silently
 /// disable a fault).
@@ -206,8 +207,14 @@ extension SinkFaultConfiguration {
             else {
                 throw DeliveryConfigurationError(field: slowField, message: "needs byte_count and bytes_per_second")
             }
-            guard plan.statusCode >= 200, plan.statusCode != 204, plan.statusCode != 304 else {
-                throw DeliveryConfigurationError(field: slowField, message: "status \(plan.statusCode) has no body")
+            let hasBody = plan.statusCode >= 200 && plan.statusCode != 204 && plan.statusCode != 304
+            if !hasBody {
+                // An inherited bodyless status (the default 204) becomes 200 so the body can be sent;
+                // a bodyless status written in the rule itself contradicts the slow body.
+                guard object["status"] == nil else {
+                    throw DeliveryConfigurationError(field: slowField, message: "status \(plan.statusCode) has no body")
+                }
+                plan.statusCode = 200
             }
             plan.slowBody = SinkSlowBody(byteCount: byteCount, bytesPerSecond: rate)
         }
