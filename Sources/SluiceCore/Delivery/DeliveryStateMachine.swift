@@ -22,7 +22,7 @@ public struct DeadLetter: Hashable, Sendable {
 /// ```
 ///            timerFired(now ≥ due)                 2xx
 ///  waiting ─────────────────────────► inFlight ───────────► succeeded
-///     ▲  ▲ deferred(until)               │ failure, policy: retry
+///     ▲  ▲ deferred(until) (also from inFlight: not sent after all)  │ failure, policy: retry
 ///     │  └───────────────────────────────┤
 ///     │           retryLater              │ failure, policy: give up (or endpoint disabled)
 ///     └──────────────────────────────────┘──────────────────► deadLettered
@@ -34,6 +34,7 @@ public struct DeadLetter: Hashable, Sendable {
 /// stale ones (a timer after the delivery ended, a completion after cancel) return `.none`.
 /// Not thread-safe; owned by one delivery loop.
 public struct DeliveryStateMachine: Sendable {
+    /// The delivery's state; `Kind` names it without payload (for tables).
     public enum State: Hashable, Sendable {
         /// Attempt `attempt` is due at `dueNanoseconds` (monotonic).
         case waiting(attempt: Int, dueNanoseconds: UInt64)
@@ -43,6 +44,7 @@ public struct DeliveryStateMachine: Sendable {
         case deadLettered(DeadLetter)
         case cancelled
 
+        /// The case without its payload, for state × event tables.
         public enum Kind: Hashable, Sendable, CaseIterable {
             case waiting, inFlight, succeeded, deadLettered, cancelled
         }
@@ -58,18 +60,21 @@ public struct DeliveryStateMachine: Sendable {
         }
     }
 
+    /// What the driver reports; times are monotonic nanoseconds except `nowWall`.
     public enum Event: Hashable, Sendable {
         /// The timer armed for this delivery fired (possibly late or stale).
         case timerFired(nowNanoseconds: UInt64)
         /// The attempt in flight ended with this outcome.
         case attemptFinished(DeliveryAttemptOutcome, nowNanoseconds: UInt64, nowWall: Timestamp)
         /// The attempt cannot be made yet (circuit open, endpoint queue full): wait, no attempt used.
+        /// Valid while waiting and right after `.send` (the attempt was then not made).
         case deferred(untilNanoseconds: UInt64)
         /// The endpoint was disabled (410 on another delivery, or an operator).
         case endpointDisabled
         /// An operator cancelled the delivery (spec §c.8 "Cancel").
         case cancel
 
+        /// The case without its payload, for state × event tables.
         public enum Kind: Hashable, Sendable, CaseIterable {
             case timerFired, attemptFinished, deferred, endpointDisabled, cancel
         }
@@ -85,6 +90,7 @@ public struct DeliveryStateMachine: Sendable {
         }
     }
 
+    /// What the driver does in response (one action per event).
     public enum Action: Hashable, Sendable {
         case none
         /// Send attempt `attempt` now.
@@ -176,14 +182,29 @@ public struct DeliveryStateMachine: Sendable {
         }
     }
 
+    /// The attempt cannot be made yet: while waiting, it is postponed; after `send`, it means the
+    /// attempt was not made after all (circuit open, pool queue full), so it goes back to waiting
+    /// with the same attempt number.
     public mutating func deferred(untilNanoseconds: UInt64) -> Action {
         switch state {
         case .waiting(let attempt, let due):
             let newDue = max(due, untilNanoseconds)
             state = .waiting(attempt: attempt, dueNanoseconds: newDue)
             return .armTimer(dueNanoseconds: newDue)
-        case .inFlight, .succeeded, .deadLettered, .cancelled:
-            return .none  // only a waiting delivery can be deferred; a late deferral changes nothing
+        case .inFlight(let attempt, let endpointDisabled):
+            if endpointDisabled {
+                let deadLetter = DeadLetter(
+                    reason: .endpointDisabled,
+                    attemptCount: attempt - 1,
+                    lastFailure: lastFailure
+                )
+                state = .deadLettered(deadLetter)
+                return .deadLetter(deadLetter)
+            }
+            state = .waiting(attempt: attempt, dueNanoseconds: untilNanoseconds)
+            return .armTimer(dueNanoseconds: untilNanoseconds)
+        case .succeeded, .deadLettered, .cancelled:
+            return .none  // a late deferral of a delivery that ended changes nothing
         }
     }
 
