@@ -86,11 +86,11 @@ import Testing
         }
         let harness = try ClientHarness(kind) { $0.timeouts.requestNanoseconds = 100_000_000 }
         let origin = HTTPOrigin(host: "127.0.0.1", port: server.address.port)
-        let started = monotonicNanoseconds()
         let failure = try #require(try await harness.send(origin, target: "/slow").failure)
+        // The server answers only after 3 s, so a timeout naming the 100 ms request deadline is the pool's.
+        // (Wall time is not asserted: under a loaded CI the test's own continuation may resume late.)
         #expect(failure.kind == .timeout, "\(failure)")
-        // Generous bound: the result's continuation may wait for a busy cooperative pool under a loaded CI.
-        #expect(monotonicNanoseconds() - started < 2_000_000_000, "the deadline, not the server, ended the request")
+        #expect(failure.message.contains("within 100 ms"), "\(failure)")
         #expect(try await harness.send(origin).response?.statusCode == 200)
     }
 
