@@ -4,18 +4,23 @@
 // request (method, headers, body; a Lua script) to the same nginx. Rounds alternate wrk, io_uring, epoll;
 // the figures are medians of the rounds. Goal: Sluice ≥ 0.8× wrk.
 // Usage: swift run -c release delivery-bench [--rounds N] [--seconds S] [--connections C]
+//        [--backends uring,epoll] [--no-wrk]   (the last two for profiling one client alone)
 import Foundation
 @_spi(Benchmarks) import SluiceIO
 
 var rounds = 3
 var seconds = 3.0
 var connections = 64
+var backends = ["uring", "epoll"]
+var runsWrk = true
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--rounds": rounds = Int(arguments.next() ?? "") ?? rounds
     case "--seconds": seconds = Double(arguments.next() ?? "") ?? seconds
     case "--connections": connections = Int(arguments.next() ?? "") ?? connections
+    case "--backends": backends = (arguments.next() ?? "").split(separator: ",").map(String.init)
+    case "--no-wrk": runsWrk = false
     default: fatalError("unknown argument \(argument)")
     }
 }
@@ -138,11 +143,13 @@ print(
 )
 var wrkResults: [WrkResult] = []
 var sluiceResults: [String: [DeliveryBenchmarkResult]] = [:]
-let backends = ["uring", "epoll"]
 for round in 1...rounds {
-    let wrk = try runWrk()
-    wrkResults.append(wrk)
-    var line = "round \(round): wrk \(format(wrk.requestsPerSecond)) req/s"
+    var line = "round \(round):"
+    if runsWrk {
+        let wrk = try runWrk()
+        wrkResults.append(wrk)
+        line += " wrk \(format(wrk.requestsPerSecond)) req/s"
+    }
     for backend in backends {
         let result = try DeliveryBenchmark.run(port: port, backend: backend, connections: connections, seconds: seconds)
         sluiceResults[backend, default: []].append(result)
