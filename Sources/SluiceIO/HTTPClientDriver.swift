@@ -216,14 +216,16 @@ final class HTTPClientDriver: @unchecked Sendable {
                 return nil
             }
         }
-        var policy = EndpointPoolPolicy(
+        let policy = EndpointPoolPolicy(
             connectionCountMax: configuration.connectionCountMax,
-            inFlightCountMax: configuration.connectionCountMax,
+            inFlightCountMax: min(
+                configuration.inFlightCountMax ?? configuration.connectionCountMax,
+                configuration.connectionCountMax
+            ),
             queueCountMax: configuration.pendingRequestCountMax,
             usesTLS: origin.tls != nil,
             timeouts: configuration.timeouts
         )
-        policy.timeouts = configuration.timeouts
         poolIndexByOrigin[origin] = pools.count
         pools.append(PoolRecord(origin: origin, policy: policy, tlsContext: context))
         return pools.count - 1

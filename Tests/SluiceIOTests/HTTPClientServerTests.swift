@@ -122,6 +122,24 @@ import Testing
         #expect(harness.client.statistics.reusedConnectionRequests >= 36)
     }
 
+    @Test(arguments: Backends.all) func inFlightBound(kind: IOBackendKind) async throws {
+        let server = try Self.server(kind) { _ in HTTPServerReply(statusCode: 204, delayNanoseconds: 2_000_000) }
+        let harness = try ClientHarness(kind) {
+            $0.connectionCountMax = 8
+            $0.inFlightCountMax = 2
+        }
+        let results = try await harness.sendConcurrently(
+            HTTPOrigin(host: "127.0.0.1", port: server.address.port),
+            count: 20
+        )
+        #expect(results.allSatisfy { $0.response?.statusCode == 204 })
+        #expect(
+            harness.client.statistics.connectionsOpened <= 2,
+            "never more connections than requests allowed in flight"
+        )
+        #expect(server.connectionsAccepted <= 2)
+    }
+
     @Test(arguments: Backends.all) func connectionRefused(kind: IOBackendKind) async throws {
         // A port that was just free: bind, read the port, close.
         let listener = try Socket.makeListener(address: SocketAddress(numericHost: "127.0.0.1", port: 0)!)
