@@ -37,6 +37,17 @@ let package = Package(
             swiftSettings: swiftSettings,
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The HTTP/1.1 codec (issue 6): encode and parse costs per request, malloc counts (must be 0).
+        .executableTarget(
+            name: "HTTPCodecBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SluiceCore", package: "sluice"),
+            ],
+            path: "Benchmarks/HTTPCodecBenchmarks",
+            swiftSettings: swiftSettings,
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // Plain executable (no plugin): times Sluice and JSONDecoder side by side in one process and
         // prints bytes, MB/s and the median ratio. `swift run -c release decode-ratio`.
         .executableTarget(

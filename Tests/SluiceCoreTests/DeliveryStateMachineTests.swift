@@ -64,7 +64,7 @@ import Testing
             third,
             .retryLater(failure503, attempt: 3, dueNanoseconds: 2_000 + 300 * second)
         )
-        table[.inFlight, .deferred] = .to(states[.inFlight]!, .none)
+        table[.inFlight, .deferred] = .to(.waiting(attempt: 2, dueNanoseconds: 9_000), .armTimer(dueNanoseconds: 9_000))
         table[.inFlight, .endpointDisabled] = .to(.inFlight(attempt: 2, endpointDisabled: true), .none)
         table[.inFlight, .cancel] = .to(.cancelled, .cancelled)
         for (kind, state) in [(State.Kind.succeeded, succeeded), (.deadLettered, deadLettered)] {
@@ -234,5 +234,16 @@ import Testing
         #expect(deadLetter.lastFailure?.attempt == 8)
         #expect(deadLetter.lastFailure?.failureClass == .httpServerError)
         #expect(now >= 99_305 * Self.second * 9 / 10 && now <= 99_305 * Self.second * 11 / 10, "seed \(seed): \(now)")
+    }
+
+    @Test func deferredAfterSendOnADisabledEndpointDeadLetters() {
+        var machine = Machine(
+            policy: Self.policy,
+            state: .inFlight(attempt: 3, endpointDisabled: true),
+            lastFailure: Self.failure503
+        )
+        let deadLetter = DeadLetter(reason: .endpointDisabled, attemptCount: 2, lastFailure: Self.failure503)
+        #expect(machine.deferred(untilNanoseconds: 5) == .deadLetter(deadLetter))
+        #expect(machine.state == .deadLettered(deadLetter))
     }
 }

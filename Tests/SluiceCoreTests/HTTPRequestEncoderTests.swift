@@ -130,4 +130,42 @@ import Testing
         )
         #expect(message.body == body)
     }
+
+    /// A template plus dynamic fields writes exactly what one head with all fields writes.
+    @Test func templateMatchesTheWholeHead() throws {
+        let template = try HTTPRequestTemplate(Self.webhookHead)
+        let dynamic = [
+            HTTPHeaderField("webhook-timestamp", "1740656629"), HTTPHeaderField("webhook-signature", "v1,abc="),
+        ]
+        var viaTemplate = HTTPRequestEncoder()
+        try viaTemplate.encode(template, dynamicHeaderFields: dynamic, body: "{}".bytes)
+        var whole = Self.webhookHead
+        whole.headerFields += dynamic
+        var direct = HTTPRequestEncoder()
+        try direct.encode(whole, body: "{}".bytes)
+        #expect(viaTemplate.bytes == direct.bytes)
+        #expect(
+            throws: HTTPEncodingError(code: .invalidHeaderValue, field: "header[4] webhook-signature", byteIndex: 1)
+        ) {
+            try viaTemplate.encode(
+                template,
+                dynamicHeaderFields: [dynamic[0], HTTPHeaderField("webhook-signature", "v\n1")],
+                body: []
+            )
+        }
+        #expect(throws: HTTPEncodingError(code: .invalidHost, field: "host")) {
+            try HTTPRequestTemplate(HTTPRequestHead(method: .post, target: "/", host: ""))
+        }
+    }
+
+    /// Header names are exactly RFC 9110 tokens: every ASCII byte is checked.
+    @Test func headerNamesAreTokens() {
+        let tchars = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in UInt8(0)...UInt8(127) {
+            let name = "X" + String(UnicodeScalar(byte))
+            let head = HTTPRequestHead(method: .get, target: "/", host: "a", headerFields: [HTTPHeaderField(name, "v")])
+            let accepted = (try? HTTPRequestEncoder.validate(head)) != nil
+            #expect(accepted == tchars.contains(byte), "byte \(byte)")
+        }
+    }
 }

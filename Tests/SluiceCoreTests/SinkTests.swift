@@ -39,6 +39,12 @@ import Testing
             ]
         )
         #expect(try SinkFaultConfiguration(jsonBytes: Array("{}".utf8)) == SinkFaultConfiguration())
+        let inherited = try SinkFaultConfiguration(
+            jsonBytes: Array(
+                #"{"faults": [{"rate": 1, "slow_body": {"byte_count": 64, "bytes_per_second": 640}}]}"#.utf8
+            )
+        )
+        #expect(inherited.rules.first?.plan.statusCode == 200, "the default 204 cannot carry the slow body")
     }
 
     @Test(arguments: [
@@ -61,6 +67,10 @@ import Testing
             "needs byte_count and bytes_per_second"
         ),
         (
+            "{\"faults\": [{\"rate\": 0.1, \"status\": 204, \"slow_body\": {\"byte_count\": 5, \"bytes_per_second\": 1}}]}",
+            "faults[0].slow_body", "status 204 has no body"
+        ),
+        (
             "{\"faults\": [{\"rate\": 0.1, \"slow_body\": {\"byte_count\": 0, \"bytes_per_second\": 1}}]}",
             "faults[0].slow_body.byte_count", "must be an integer in 1...67108864"
         ),
@@ -69,6 +79,19 @@ import Testing
         #expect(throws: DeliveryConfigurationError(field: field, message: message)) {
             try SinkFaultConfiguration(jsonBytes: Array(text.utf8))
         }
+    }
+
+    /// The example in README.md ("Delivery policy") is accepted as written.
+    @Test func readmeExampleParses() throws {
+        let readme = try readRepositoryFile("README.md").utf8String
+        let section = try #require(readme.split(separator: "**Sink faults**").last)
+        let start = try #require(section.firstRange(of: "```json\n"))
+        let end = try #require(section[start.upperBound...].firstRange(of: "\n```"))
+        let configuration = try SinkFaultConfiguration(
+            jsonBytes: Array(section[start.upperBound..<end.lowerBound].utf8)
+        )
+        #expect(configuration.rules.count == 5)
+        #expect(configuration.rules.last?.plan.slowBody == SinkSlowBody(byteCount: 4096, bytesPerSecond: 512))
     }
 
     @Test func syntaxErrorsSayWhere() {
@@ -98,6 +121,60 @@ import Testing
             let observed = Double(counts[index]) / Double(drawCount)
             let sigma = (share * (1 - share) / Double(drawCount)).squareRoot()
             #expect(abs(observed - share) <= 4 * sigma, "rule \(index): \(observed) vs \(share), seed \(seed)")
+        }
+    }
+}
+
+@Suite struct SinkResponsePlanTests {
+    @Test func responseHeadsParseBack() throws {
+        var bytes: [UInt8] = []
+        try SinkResponsePlan(statusCode: 429, retryAfterSeconds: 2).appendResponseHead(keepAlive: true, to: &bytes)
+        #expect(bytes.utf8String == "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n")
+        var parser = HTTPResponseParser()
+        let stream = parseStream(&parser, bytes)
+        #expect(stream.messages.first?.head.retryAfter == .seconds(2))
+        #expect(stream.messages.first?.head.keepAlive == true)
+        bytes.removeAll()
+        try SinkResponsePlan(statusCode: 204).appendResponseHead(keepAlive: false, to: &bytes)
+        #expect(bytes.utf8String == "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+        bytes.removeAll()
+        let slow = SinkResponsePlan(statusCode: 200, slowBody: SinkSlowBody(byteCount: 10, bytesPerSecond: 4))
+        try slow.appendResponseHead(keepAlive: true, to: &bytes)
+        #expect(bytes.utf8String == "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n")
+    }
+
+    @Test func slowBodyPacing() {
+        let body = SinkSlowBody(byteCount: 10, bytesPerSecond: 4)
+        #expect(body.byteCountDue(elapsedNanoseconds: 0) == 0)
+        #expect(body.byteCountDue(elapsedNanoseconds: 249_999_999) == 0)
+        #expect(body.byteCountDue(elapsedNanoseconds: 250_000_000) == 1)
+        #expect(body.byteCountDue(elapsedNanoseconds: 2_000_000_000) == 8)
+        #expect(body.byteCountDue(elapsedNanoseconds: 60_000_000_000) == 10)
+        #expect(body.byteCountDue(elapsedNanoseconds: .max) == 10)
+        #expect(body.durationNanoseconds == 2_500_000_000)
+    }
+
+    @Test func responseEncoderRules() throws {
+        var bytes: [UInt8] = []
+        try HTTPResponseEncoder.appendHead(
+            statusCode: 599,
+            headerFields: [HTTPHeaderField("X-Fault", "1")],
+            bodyByteCount: 3,
+            keepAlive: true,
+            to: &bytes
+        )
+        #expect(bytes.utf8String == "HTTP/1.1 599 Status\r\nX-Fault: 1\r\nContent-Length: 3\r\n\r\n")
+        #expect(throws: HTTPEncodingError(code: .invalidStatus, field: "status 1000")) {
+            try HTTPResponseEncoder.appendHead(statusCode: 1000, bodyByteCount: 0, keepAlive: true, to: &bytes)
+        }
+        #expect(throws: HTTPEncodingError(code: .reservedHeaderName, field: "header[0] Connection")) {
+            try HTTPResponseEncoder.appendHead(
+                statusCode: 200,
+                headerFields: [HTTPHeaderField("Connection", "x")],
+                bodyByteCount: 0,
+                keepAlive: true,
+                to: &bytes
+            )
         }
     }
 }

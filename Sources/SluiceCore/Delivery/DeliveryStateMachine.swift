@@ -22,7 +22,7 @@ public struct DeadLetter: Hashable, Sendable {
 /// ```
 ///            timerFired(now ≥ due)                 2xx
 ///  waiting ─────────────────────────► inFlight ───────────► succeeded
-///     ▲  ▲ deferred(until)               │ failure, policy: retry
+///     ▲  ▲ deferred(until) (also from inFlight: not sent after all)  │ failure, policy: retry
 ///     │  └───────────────────────────────┤
 ///     │           retryLater              │ failure, policy: give up (or endpoint disabled)
 ///     └──────────────────────────────────┘──────────────────► deadLettered
@@ -64,6 +64,7 @@ public struct DeliveryStateMachine: Sendable {
         /// The attempt in flight ended with this outcome.
         case attemptFinished(DeliveryAttemptOutcome, nowNanoseconds: UInt64, nowWall: Timestamp)
         /// The attempt cannot be made yet (circuit open, endpoint queue full): wait, no attempt used.
+        /// Valid while waiting and right after `.send` (the attempt was then not made).
         case deferred(untilNanoseconds: UInt64)
         /// The endpoint was disabled (410 on another delivery, or an operator).
         case endpointDisabled
@@ -176,14 +177,29 @@ public struct DeliveryStateMachine: Sendable {
         }
     }
 
+    /// The attempt cannot be made yet: while waiting, it is postponed; after `send`, it means the
+    /// attempt was not made after all (circuit open, pool queue full), so it goes back to waiting
+    /// with the same attempt number.
     public mutating func deferred(untilNanoseconds: UInt64) -> Action {
         switch state {
         case .waiting(let attempt, let due):
             let newDue = max(due, untilNanoseconds)
             state = .waiting(attempt: attempt, dueNanoseconds: newDue)
             return .armTimer(dueNanoseconds: newDue)
-        case .inFlight, .succeeded, .deadLettered, .cancelled:
-            return .none  // only a waiting delivery can be deferred; a late deferral changes nothing
+        case .inFlight(let attempt, let endpointDisabled):
+            if endpointDisabled {
+                let deadLetter = DeadLetter(
+                    reason: .endpointDisabled,
+                    attemptCount: attempt - 1,
+                    lastFailure: lastFailure
+                )
+                state = .deadLettered(deadLetter)
+                return .deadLetter(deadLetter)
+            }
+            state = .waiting(attempt: attempt, dueNanoseconds: untilNanoseconds)
+            return .armTimer(dueNanoseconds: untilNanoseconds)
+        case .succeeded, .deadLettered, .cancelled:
+            return .none  // a late deferral of a delivery that ended changes nothing
         }
     }
 

@@ -7,7 +7,7 @@ public struct HTTPEncodingError: Error, Sendable, Hashable, CustomStringConverti
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case invalidMethod, invalidTarget, invalidHost, invalidHeaderName, invalidHeaderValue
-            case reservedHeaderName
+            case reservedHeaderName, invalidStatus
         }
         private let base: Base
         /// The method is empty or not a token.
@@ -23,6 +23,8 @@ public struct HTTPEncodingError: Error, Sendable, Hashable, CustomStringConverti
         /// A header the encoder writes itself (`Host`, `Content-Length`, `Transfer-Encoding`,
         /// `Connection`) was also given as a custom header.
         public static let reservedHeaderName = Code(base: .reservedHeaderName)
+        /// A response status outside 100...999.
+        public static let invalidStatus = Code(base: .invalidStatus)
         public var description: String { String(describing: base) }
     }
 
@@ -39,7 +41,7 @@ public struct HTTPEncodingError: Error, Sendable, Hashable, CustomStringConverti
     }
 
     public var description: String {
-        var text = "cannot encode request: \(code) in \(field)"
+        var text = "cannot encode message: \(code) in \(field)"
         if let byteIndex { text += " at byte \(byteIndex)" }
         return text
     }

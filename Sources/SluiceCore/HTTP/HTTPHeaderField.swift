@@ -21,17 +21,15 @@ enum HTTPBytes {
     static let comma = UInt8(ascii: ",")
     static let semicolon = UInt8(ascii: ";")
 
-    /// `tchar` of RFC 9110 §5.6.2, as a 256-entry table built once.
-    static let isTokenTable: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = true }
-        for byte in "!#$%&'*+-.^_`|~".utf8 { table[Int(byte)] = true }
-        return table
-    }()
-
-    @inline(__always) static func isToken(_ byte: UInt8) -> Bool { isTokenTable[Int(byte)] }
+    /// `tchar` of RFC 9110 §5.6.2: digits, letters and ``!#$%&'*+-.^_`|~``. A switch rather than a
+    /// table: reading a global array per byte costs an initialization check and a retain here.
+    @inline(__always) static func isToken(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        case 0x21, 0x23...0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E: return true
+        default: return false
+        }
+    }
 
     /// A byte allowed inside a field value: VCHAR, obs-text, SP and HTAB (RFC 9110 §5.5).
     @inline(__always) static func isFieldValueByte(_ byte: UInt8) -> Bool {
@@ -44,13 +42,17 @@ enum HTTPBytes {
         byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 
-    /// Whether `bytes` spells `lowercaseName` ignoring ASCII case.
+    /// Whether `bytes` spells `lowercaseName` ignoring ASCII case (lengths are compared first:
+    /// most field names differ in length from the few names the parsers look for).
     static func equalsIgnoringCase<Bytes: Collection<UInt8>>(_ bytes: Bytes, _ lowercaseName: String) -> Bool {
-        var nameIterator = lowercaseName.utf8.makeIterator()
+        let name = lowercaseName.utf8.span
+        guard bytes.count == name.count else { return false }
+        var index = 0
         for byte in bytes {
-            guard let expected = nameIterator.next(), lowercased(byte) == expected else { return false }
+            guard lowercased(byte) == name[index] else { return false }
+            index += 1
         }
-        return nameIterator.next() == nil
+        return true
     }
 
     /// Appends `value` in decimal without building a `String`.

@@ -75,26 +75,65 @@ public struct HTTPRequestEncoder: Sendable {
         precondition(bodyByteCount >= 0, "negative body byte count")
         try validate(head)
         let startCount = target.count
+        appendPrefix(head, to: &target)
+        appendSuffix(method: head.method, bodyByteCount: bodyByteCount, keepAlive: head.keepAlive, to: &target)
+        assert(target.count > startCount + 16, "a request head is at least a request line")
+    }
+
+    /// Replaces ``bytes`` with a request built from `template`: its prepared prefix, then
+    /// `dynamicHeaderFields` (e.g. `webhook-id`, `webhook-timestamp`, `webhook-signature`), then
+    /// `Content-Length`, then `body`. Only the dynamic fields are validated here.
+    /// - Throws: ``HTTPEncodingError`` for a bad dynamic field; ``bytes`` is empty then.
+    public mutating func encode(
+        _ template: HTTPRequestTemplate,
+        dynamicHeaderFields: [HTTPHeaderField],
+        body: [UInt8]
+    ) throws(HTTPEncodingError) {
+        bytes.removeAll(keepingCapacity: true)
+        for (position, field) in dynamicHeaderFields.enumerated() {
+            try Self.validateField(field, position: template.head.headerFields.count + position)
+        }
+        bytes.append(contentsOf: template.prefix)
+        Self.appendFields(dynamicHeaderFields, to: &bytes)
+        Self.appendSuffix(
+            method: template.head.method,
+            bodyByteCount: body.count,
+            keepAlive: template.head.keepAlive,
+            to: &bytes
+        )
+        bytes.append(contentsOf: body)
+    }
+
+    /// Request line, `Host` and the head's header fields.
+    static func appendPrefix(_ head: HTTPRequestHead, to target: inout [UInt8]) {
         target.append(contentsOf: head.method.rawValue.utf8)
         target.append(HTTPBytes.space)
         target.append(contentsOf: head.target.utf8)
         target.append(contentsOf: " HTTP/1.1\r\nHost: ".utf8)
         target.append(contentsOf: head.host.utf8)
         target.append(contentsOf: "\r\n".utf8)
-        for field in head.headerFields {
+        appendFields(head.headerFields, to: &target)
+    }
+
+    static func appendFields(_ fields: [HTTPHeaderField], to target: inout [UInt8]) {
+        for field in fields {
             target.append(contentsOf: field.name.utf8)
             target.append(contentsOf: ": ".utf8)
             target.append(contentsOf: field.value.utf8)
             target.append(contentsOf: "\r\n".utf8)
         }
-        if bodyByteCount > 0 || head.method.conventionallyHasBody {
+    }
+
+    /// `Content-Length`, `Connection: close` and the empty line that ends the head.
+    private static func appendSuffix(method: HTTPMethod, bodyByteCount: Int, keepAlive: Bool, to target: inout [UInt8])
+    {
+        if bodyByteCount > 0 || method.conventionallyHasBody {
             target.append(contentsOf: "Content-Length: ".utf8)
             HTTPBytes.appendDecimal(UInt64(bodyByteCount), to: &target)
             target.append(contentsOf: "\r\n".utf8)
         }
-        if !head.keepAlive { target.append(contentsOf: "Connection: close\r\n".utf8) }
+        if !keepAlive { target.append(contentsOf: "Connection: close\r\n".utf8) }
         target.append(contentsOf: "\r\n".utf8)
-        assert(target.count > startCount + 16, "a request head is at least a request line")
     }
 
     /// Headers the encoder writes itself; giving them as custom headers is an error.
@@ -124,7 +163,7 @@ public struct HTTPRequestEncoder: Sendable {
         }
     }
 
-    private static func validateField(_ field: HTTPHeaderField, position: Int) throws(HTTPEncodingError) {
+    static func validateField(_ field: HTTPHeaderField, position: Int) throws(HTTPEncodingError) {
         let name = field.name.utf8
         if name.isEmpty {
             throw HTTPEncodingError(code: .invalidHeaderName, field: "header[\(position)] (empty name)")
@@ -136,7 +175,8 @@ public struct HTTPRequestEncoder: Sendable {
                 byteIndex: index
             )
         }
-        for reserved in reservedHeaderNames where HTTPBytes.equalsIgnoringCase(name, reserved) {
+        for reserved in reservedHeaderNames
+        where reserved.utf8.count == name.count && HTTPBytes.equalsIgnoringCase(name, reserved) {
             throw HTTPEncodingError(code: .reservedHeaderName, field: "header[\(position)] \(field.name)")
         }
         if let index = firstIndex(in: field.value.utf8, where: { !HTTPBytes.isFieldValueByte($0) }) {
@@ -148,12 +188,30 @@ public struct HTTPRequestEncoder: Sendable {
         }
     }
 
+    /// Scans the string's UTF-8 storage directly (a `Span`), not through `String.UTF8View`'s
+    /// per-byte iteration, which made validation the larger part of encoding a request.
     private static func firstIndex(in bytes: String.UTF8View, where predicate: (UInt8) -> Bool) -> Int? {
-        var index = 0
-        for byte in bytes {
-            if predicate(byte) { return index }
-            index += 1
-        }
+        let span = bytes.span
+        for index in span.indices where predicate(span[index]) { return index }
         return nil
+    }
+}
+
+/// A request head prepared once (per webhook, at configuration time): validated, with its request
+/// line, `Host` and static header fields already encoded, so each request only appends its
+/// dynamic fields, `Content-Length` and body (``HTTPRequestEncoder/encode(_:dynamicHeaderFields:body:)``).
+public struct HTTPRequestTemplate: Hashable, Sendable {
+    /// The static part of every request.
+    public let head: HTTPRequestHead
+    /// `head` encoded up to and including its last static header field.
+    public let prefix: [UInt8]
+
+    /// - Throws: ``HTTPEncodingError`` naming the bad part of `head`.
+    public init(_ head: HTTPRequestHead) throws(HTTPEncodingError) {
+        try HTTPRequestEncoder.validate(head)
+        self.head = head
+        var prefix: [UInt8] = []
+        HTTPRequestEncoder.appendPrefix(head, to: &prefix)
+        self.prefix = prefix
     }
 }

@@ -7,6 +7,19 @@ public struct SinkSlowBody: Hashable, Sendable {
         self.byteCount = byteCount
         self.bytesPerSecond = bytesPerSecond
     }
+
+    /// How many body bytes should have been sent `elapsedNanoseconds` after the head (the driver
+    /// sends the difference on each timer tick), never more than ``byteCount``.
+    public func byteCountDue(elapsedNanoseconds: UInt64) -> Int {
+        let (product, overflow) = elapsedNanoseconds.multipliedReportingOverflow(by: UInt64(bytesPerSecond))
+        if overflow { return byteCount }
+        return Int(min(UInt64(byteCount), product / 1_000_000_000))
+    }
+
+    /// When all bytes are due, in nanoseconds after the head.
+    public var durationNanoseconds: UInt64 {
+        (UInt64(byteCount) * 1_000_000_000 + UInt64(bytesPerSecond) - 1) / UInt64(bytesPerSecond)
+    }
 }
 
 /// What the sink does with one request.
@@ -23,6 +36,23 @@ public struct SinkResponsePlan: Hashable, Sendable {
     public var slowBody: SinkSlowBody?
     /// Which fault rule chose this plan (`nil`: the default response).
     public var ruleIndex: Int?
+
+    /// The response head for this plan (`Retry-After` when set; `Content-Length` of the slow
+    /// body, else 0), for keep-alive or not. The body of a slow plan is `slowBody.byteCount` bytes
+    /// of the driver's choosing, paced by ``SinkSlowBody/byteCountDue(elapsedNanoseconds:)``.
+    /// - Precondition: not ``reset`` (a reset sends nothing).
+    public func appendResponseHead(keepAlive: Bool, to target: inout [UInt8]) throws(HTTPEncodingError) {
+        precondition(!reset, "a reset plan has no response")
+        var fields: [HTTPHeaderField] = []
+        if let retryAfterSeconds { fields.append(HTTPHeaderField("Retry-After", String(retryAfterSeconds))) }
+        try HTTPResponseEncoder.appendHead(
+            statusCode: statusCode,
+            headerFields: fields,
+            bodyByteCount: slowBody?.byteCount ?? 0,
+            keepAlive: keepAlive,
+            to: &target
+        )
+    }
 
     public init(
         statusCode: Int,
@@ -53,7 +83,8 @@ public struct SinkResponsePlan: Hashable, Sendable {
 ///     { "rate": 0.01, "slow_body": { "byte_count": 4096, "bytes_per_second": 512 } } ] }
 /// ```
 ///
-/// `status` (default 204) answers requests no rule picks. Each request draws one number and at
+/// `status` (default 204) answers requests no rule picks. A `slow_body` rule that inherits a
+/// bodyless status (1xx, 204, 304) answers 200; one that names such a status is an error. Each request draws one number and at
 /// most one rule applies; rules are tried in order, so their rates must sum to at most 1. A rule's
 /// `status` defaults to the top-level one. Unknown fields are errors (typos must not silently
 /// disable a fault).
@@ -175,6 +206,15 @@ extension SinkFaultConfiguration {
                 )
             else {
                 throw DeliveryConfigurationError(field: slowField, message: "needs byte_count and bytes_per_second")
+            }
+            let hasBody = plan.statusCode >= 200 && plan.statusCode != 204 && plan.statusCode != 304
+            if !hasBody {
+                // An inherited bodyless status (the default 204) becomes 200 so the body can be sent;
+                // a bodyless status written in the rule itself contradicts the slow body.
+                guard object["status"] == nil else {
+                    throw DeliveryConfigurationError(field: slowField, message: "status \(plan.statusCode) has no body")
+                }
+                plan.statusCode = 200
             }
             plan.slowBody = SinkSlowBody(byteCount: byteCount, bytesPerSecond: rate)
         }
