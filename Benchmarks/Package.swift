@@ -92,5 +92,19 @@ let package = Package(
             path: "Sources/trigger-ratio",
             swiftSettings: swiftSettings
         ),
+        // C anchors for webhook signing (EVP_MAC loop, EVP_MD_CTX midstates, one-shot HMAC()) and a malloc
+        // counter; linked only into sign-ratio.
+        .target(
+            name: "SignBaseline",
+            path: "Sources/SignBaseline",
+            linkerSettings: [.linkedLibrary("crypto")]
+        ),
+        // Batched signing vs the C anchors over the same messages. `swift run -c release sign-ratio`.
+        .executableTarget(
+            name: "sign-ratio",
+            dependencies: ["SignBaseline", .product(name: "Sluice", package: "sluice")],
+            path: "Sources/sign-ratio",
+            swiftSettings: swiftSettings
+        ),
     ]
 )

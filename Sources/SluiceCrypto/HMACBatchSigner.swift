@@ -57,6 +57,8 @@ public struct SigningMessage {
     }
 
     deinit {
+        // The midstates are as good as the keys: wipe them before the memory is reused.
+        unsafe OPENSSL_cleanse(states, MemoryLayout<HMACMidstates>.stride * max(keyCount, 1))
         unsafe states.deinitialize(count: keyCount)
         unsafe states.deallocate()
     }

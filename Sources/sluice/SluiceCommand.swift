@@ -10,7 +10,9 @@ struct SluiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A high-throughput event pipeline: Infrahub events, GitHub deliveries, signed webhooks.",
-        subcommands: [Run.self, Events.self, GitHub.self, Fixtures.self, Log.self, Triggers.self, SinkCommand.self],
+        subcommands: [
+            Run.self, Events.self, GitHub.self, Fixtures.self, Log.self, Triggers.self, Webhooks.self, SinkCommand.self,
+        ],
         defaultSubcommand: nil
     )
 }
