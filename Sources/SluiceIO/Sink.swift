@@ -19,7 +19,7 @@ extension SinkResponsePlan {
         }
         let pieceByteCount = max(1, slowBody.bytesPerSecond / 10)
         return HTTPServerReply(
-            statusCode: statusCode == 204 ? 200 : statusCode,  // a 204 cannot carry the slow body
+            statusCode: statusCode,
             headerFields: fields,
             body: [UInt8](repeating: UInt8(ascii: "."), count: slowBody.byteCount),
             delayNanoseconds: delay,
