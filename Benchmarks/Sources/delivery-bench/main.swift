@@ -96,6 +96,8 @@ usleep(300_000)
 
 struct WrkResult {
     var requestsPerSecond: Double
+    /// wrk's CPU time (user + system, from RUSAGE_CHILDREN around its run) per request.
+    var cpuMicrosecondsPerRequest: Double = .nan
     var p50Microseconds: Double
     var p99Microseconds: Double
 }
@@ -110,9 +112,15 @@ struct WrkResult {
     ]
     let output = Pipe()
     wrk.standardOutput = output
+    let before = childrenCPUMicroseconds()
     try wrk.run()
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     wrk.waitUntilExit()
+    var after = childrenCPUMicroseconds()
+    for _ in 0..<100 where after == before {  // Foundation reaps the child on another thread
+        usleep(10_000)
+        after = childrenCPUMicroseconds()
+    }
     func microseconds(_ token: String) -> Double {
         let units: [(String, Double)] = [("us", 1), ("ms", 1000), ("s", 1_000_000)]
         for (suffix, scale) in units where token.hasSuffix(suffix) {
@@ -128,7 +136,20 @@ struct WrkResult {
         if parts.first == "99%" { result.p99Microseconds = microseconds(parts[1]) }
         if line.contains("Non-2xx") || line.contains("Socket errors") { print("wrk: \(line)") }
     }
+    var requests = 0.0
+    for line in text.split(separator: "\n") where line.contains("requests in") {
+        requests = Double(line.split(separator: " ").first ?? "") ?? 0
+    }
+    result.cpuMicrosecondsPerRequest = requests > 0 ? (after - before) / requests : .nan
     return result
+}
+
+/// User + system CPU of reaped children, in microseconds.
+func childrenCPUMicroseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
 }
 
 func median(_ values: [Double]) -> Double {
@@ -159,15 +180,17 @@ for round in 1...rounds {
 }
 let wrkRate = median(wrkResults.map(\.requestsPerSecond))
 print("")
-print("| client | deliveries/s (median) | × wrk | p50 µs | p99 µs |")
-print("|---|---|---|---|---|")
+let wrkCPU = median(wrkResults.map(\.cpuMicrosecondsPerRequest))
+print("| client | deliveries/s (median) | × wrk | p50 µs | p99 µs | CPU µs per request | wrk CPU ÷ this |")
+print("|---|---|---|---|---|---|---|")
 print(
-    "| wrk -t1 -c\(connections) | \(format(wrkRate)) | 1.00 | \(format(median(wrkResults.map(\.p50Microseconds)))) | \(format(median(wrkResults.map(\.p99Microseconds)))) |"
+    "| wrk -t1 -c\(connections) | \(format(wrkRate)) | 1.00 | \(format(median(wrkResults.map(\.p50Microseconds)))) | \(format(median(wrkResults.map(\.p99Microseconds)))) | \(format(wrkCPU, 2)) | 1.00 |"
 )
 for backend in backends {
     let results = sluiceResults[backend]!
     let rate = median(results.map(\.deliveriesPerSecond))
+    let cpu = median(results.map(\.cpuMicrosecondsPerDelivery))
     print(
-        "| Sluice \(results[0].backend), 1 loop thread | \(format(rate)) | \(format(rate / wrkRate, 2)) | \(format(median(results.map(\.p50Microseconds)))) | \(format(median(results.map(\.p99Microseconds)))) |"
+        "| Sluice \(results[0].backend), 1 loop thread | \(format(rate)) | \(format(rate / wrkRate, 2)) | \(format(median(results.map(\.p50Microseconds)))) | \(format(median(results.map(\.p99Microseconds)))) | \(format(cpu, 2)) | \(format(wrkCPU / cpu, 2)) |"
     )
 }
