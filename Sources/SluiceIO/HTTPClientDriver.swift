@@ -59,7 +59,8 @@ final class HTTPClientDriver: @unchecked Sendable {
     private let wakeup: LoopWakeup
     private let resolver: Resolver
     private var backend: (any IOBackend)?
-    private var loopThread: pthread_t?
+    /// The loop thread's `pthread_self()` (0 until it runs); read by `submit` on any thread.
+    private let loopThread = Atomic<UInt>(0)
     private var localQueue: [HTTPClientRequest] = []
     private var drained: [Inbound] = []
 
@@ -95,7 +96,8 @@ final class HTTPClientDriver: @unchecked Sendable {
     var ioBackend: any IOBackend { backend! }
 
     func submit(_ request: HTTPClientRequest) {
-        if let loopThread, pthread_equal(loopThread, pthread_self()) != 0 {
+        let loop = loopThread.load(ordering: .acquiring)
+        if loop != 0, pthread_equal(pthread_t(loop), pthread_self()) != 0 {
             localQueue.append(request)
             return
         }
@@ -111,7 +113,7 @@ final class HTTPClientDriver: @unchecked Sendable {
     // MARK: The loop
 
     func runLoop() {
-        loopThread = pthread_self()
+        loopThread.store(UInt(pthread_self()), ordering: .releasing)
         let backend: any IOBackend
         do {
             backend = try configuration.backend.makeBackend(onLoopThread: true)

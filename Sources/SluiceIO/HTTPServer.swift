@@ -38,6 +38,9 @@ package struct HTTPServerReply: Sendable, Equatable {
     package var resetConnection: Bool
     /// Close the connection after the response.
     package var closeAfter: Bool
+    /// With ``closeAfter``: close without announcing it (`Connection: close` left out), as a server
+    /// whose keep-alive timer expires does.
+    package var closeSilently: Bool = false
 
     package init(
         statusCode: Int,
@@ -64,7 +67,7 @@ package struct HTTPServerReply: Sendable, Equatable {
     /// The bytes to send, as (pause before, bytes) segments. The head comes from ``HTTPResponseEncoder``
     /// (or, for a chunked body, the same status line and fields with `Transfer-Encoding: chunked`).
     func segments(keepAlive: Bool) -> [(pauseNanoseconds: UInt64, bytes: [UInt8])] {
-        let keepsAlive = keepAlive && !closeAfter
+        let keepsAlive = keepAlive && (!closeAfter || closeSilently)
         let hasBody = !(statusCode == 204 || statusCode == 304 || statusCode < 200)
         var head: [UInt8] = []
         if chunked && hasBody {

@@ -80,6 +80,24 @@ import Testing
         #expect(harness.client.statistics.connectionsOpened == 3)
     }
 
+    @Test(arguments: Backends.all) func silentCloseOfAnIdleConnection(kind: IOBackendKind) async throws {
+        let server = try Self.server(kind) { _ in
+            var reply = HTTPServerReply(statusCode: 204, closeAfter: true)
+            reply.closeSilently = true
+            return reply
+        }
+        let harness = try ClientHarness(kind)
+        let origin = HTTPOrigin(host: "127.0.0.1", port: server.address.port)
+        for _ in 0..<3 {
+            let response = try #require(try await harness.send(origin).response)
+            #expect(response.statusCode == 204 && response.head.keepAlive, "the server said nothing about closing")
+        }
+        // Each close was seen by the receive posted on the idle connection (or, in a race, the request
+        // was re-queued): every request succeeded, each on a fresh connection.
+        #expect(server.connectionsAccepted == 3)
+        #expect(harness.client.statistics.requestsFailed == 0)
+    }
+
     @Test(arguments: Backends.all) func deadlines(kind: IOBackendKind) async throws {
         let server = try Self.server(kind) { request in
             HTTPServerReply(statusCode: 200, delayNanoseconds: request.head.target == "/slow" ? 3_000_000_000 : 0)
