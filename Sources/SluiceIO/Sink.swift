@@ -104,6 +104,12 @@ package final class Sink: Sendable {
         ) { request in state.handle(request) }
     }
 
+    deinit {
+        server.shutdown()
+        // A last flush for a sink dropped without shutdown(); its error has no caller left to reach.
+        _ = try? state.flush()
+    }
+
     package var statistics: SinkStatistics { state.statistics.withLock { $0 } }
 
     /// Stops the server and flushes the record file.
