@@ -63,3 +63,23 @@ struct ConnectionSlots<Connection: AnyObject> {
         )
     }
 }
+
+/// A connection's fixed buffers, allocated once when it opens: what the socket receives, what is being
+/// sent, and (with TLS) decrypted plaintext. Not thread-safe; owned by one connection.
+@safe final class ConnectionBuffers {
+    let receive: UnsafeMutableRawBufferPointer
+    let send: UnsafeMutableRawBufferPointer
+    let plaintext: UnsafeMutableRawBufferPointer
+
+    init(byteCount: Int, usesTLS: Bool) {
+        unsafe receive = .allocate(byteCount: byteCount, alignment: 64)
+        unsafe send = .allocate(byteCount: byteCount, alignment: 64)
+        unsafe plaintext = .allocate(byteCount: usesTLS ? byteCount : 1, alignment: 64)
+    }
+
+    deinit {
+        unsafe receive.deallocate()
+        unsafe send.deallocate()
+        unsafe plaintext.deallocate()
+    }
+}

@@ -15,6 +15,8 @@ internal import Glibc
     public var p50Microseconds: Double
     public var p99Microseconds: Double
     public var connectionsOpened: Int
+    /// CPU time of the client's loop thread (user + system) per delivery in the measured window.
+    public var cpuMicrosecondsPerDelivery: Double
     public var deliveriesPerSecond: Double { Double(deliveries) / seconds }
 }
 
@@ -182,6 +184,8 @@ final class BenchmarkState: @unchecked Sendable {
     private var deliveries = 0
     private var failures = 0
     private var stopping = false
+    private var cpuStartNanoseconds: UInt64?
+    private var cpuEndNanoseconds: UInt64 = 0
 
     init(template: RequestTemplate, durationNanoseconds: UInt64, latencyCountMax: Int) {
         self.template = template
@@ -205,6 +209,7 @@ final class BenchmarkState: @unchecked Sendable {
 
     /// On the loop thread: count, then keep the connection busy until the time is up.
     func completed(_ result: HTTPClientResult) {
+        if cpuStartNanoseconds == nil { cpuStartNanoseconds = threadCPUNanoseconds() }
         switch result {
         case .success where stopping:
             break  // finished after the measured window closed
@@ -224,6 +229,7 @@ final class BenchmarkState: @unchecked Sendable {
         if !stopping {
             stopping = true
             endNanoseconds = now
+            cpuEndNanoseconds = threadCPUNanoseconds()
         }
         if inFlight == 0 { finished.post() }
     }
@@ -241,7 +247,16 @@ final class BenchmarkState: @unchecked Sendable {
             seconds: Double(endNanoseconds - startNanoseconds) / 1e9,
             p50Microseconds: percentile(0.5),
             p99Microseconds: percentile(0.99),
-            connectionsOpened: connectionsOpened
+            connectionsOpened: connectionsOpened,
+            cpuMicrosecondsPerDelivery: Double(cpuEndNanoseconds - (cpuStartNanoseconds ?? cpuEndNanoseconds)) / 1000
+                / Double(max(deliveries, 1))
         )
     }
+}
+
+/// CPU time of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+func threadCPUNanoseconds() -> UInt64 {
+    var time = timespec()
+    unsafe clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+    return UInt64(time.tv_sec) &* 1_000_000_000 &+ UInt64(time.tv_nsec)
 }

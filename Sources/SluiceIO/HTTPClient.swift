@@ -107,8 +107,11 @@ package typealias HTTPClientResult = Result<HTTPClientResponse, HTTPClientFailur
 /// Limits and timeouts of an ``HTTPClient``; every bound is fixed at start.
 package struct HTTPClientConfiguration: Sendable {
     package var backend: IOBackendSelection
-    /// Connections per origin, which is also the number of requests in flight per origin (no pipelining).
+    /// Connections per origin.
     package var connectionCountMax: Int = 64
+    /// Requests in flight per origin (at most one per connection: no pipelining); `nil` means
+    /// ``connectionCountMax``.
+    package var inFlightCountMax: Int? = nil
     /// Requests waiting for a connection per origin; more fail with `OVERLOADED`.
     package var pendingRequestCountMax: Int = 65_536
     /// Connect, TLS handshake, request (from send to the end of the response) and idle keep-alive limits,
@@ -129,12 +132,14 @@ package struct HTTPClientConfiguration: Sendable {
     }
 
     func validate() throws(IOError) {
-        guard connectionCountMax > 0, connectionCountMax <= 4096, pendingRequestCountMax > 0, bufferByteCount >= 4096
+        guard connectionCountMax > 0, connectionCountMax <= 4096, pendingRequestCountMax > 0, bufferByteCount >= 4096,
+            (inFlightCountMax ?? 1) > 0
         else {
             throw IOError(
                 code: .configuration,
                 operation: "HTTPClientConfiguration",
-                subject: "connectionCountMax must be in 1...4096, pendingRequestCountMax > 0, bufferByteCount >= 4096"
+                subject:
+                    "connectionCountMax must be in 1...4096, inFlightCountMax and pendingRequestCountMax > 0, bufferByteCount >= 4096"
             )
         }
     }

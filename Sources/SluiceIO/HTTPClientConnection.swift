@@ -28,9 +28,10 @@ internal import Glibc
     private let id: ConnectionID
     private var socket: Int32 = -1
     private let address = StableSocketAddress()
-    private let receiveBuffer: UnsafeMutableRawBufferPointer
-    private let sendBuffer: UnsafeMutableRawBufferPointer
-    private let plaintextBuffer: UnsafeMutableRawBufferPointer
+    private let buffers: ConnectionBuffers
+    private var receiveBuffer: UnsafeMutableRawBufferPointer { unsafe buffers.receive }
+    private var sendBuffer: UnsafeMutableRawBufferPointer { unsafe buffers.send }
+    private var plaintextBuffer: UnsafeMutableRawBufferPointer { unsafe buffers.plaintext }
     private var sendStart = 0
     private var sendEnd = 0
     private var sendPending = false
@@ -66,16 +67,8 @@ internal import Glibc
         self.pool = pool
         self.poolIndex = poolIndex
         self.id = id
-        unsafe receiveBuffer = .allocate(byteCount: bufferByteCount, alignment: 64)
-        unsafe sendBuffer = .allocate(byteCount: bufferByteCount, alignment: 64)
-        unsafe plaintextBuffer = .allocate(byteCount: pool.tlsContext == nil ? 1 : bufferByteCount, alignment: 64)
+        buffers = ConnectionBuffers(byteCount: bufferByteCount, usesTLS: pool.tlsContext != nil)
         parser = HTTPResponseParser(limits: parserLimits)
-    }
-
-    deinit {
-        unsafe receiveBuffer.deallocate()
-        unsafe sendBuffer.deallocate()
-        unsafe plaintextBuffer.deallocate()
     }
 
     private func userData(_ operation: Operation) -> UInt64 {

@@ -48,7 +48,7 @@ final class HTTPClientDriver: @unchecked Sendable {
     // calls); other threads reach `inbox` (a Mutex), `wakeup` (an eventfd) and `counters` (atomics).
     enum Inbound: Sendable {
         case request(HTTPClientRequest)
-        case resolved(connectionIndex: Int, generation: UInt32, Result<SocketAddress, IOError>)
+        case resolved(host: String, Result<SocketAddress, IOError>)
         case stop
     }
 
@@ -59,10 +59,14 @@ final class HTTPClientDriver: @unchecked Sendable {
     private let wakeup: LoopWakeup
     private let resolver: Resolver
     private var backend: (any IOBackend)?
-    private var loopThread: pthread_t?
+    /// The loop thread's `pthread_self()` (0 until it runs); read by `submit` on any thread.
+    private let loopThread = Atomic<UInt>(0)
     private var localQueue: [HTTPClientRequest] = []
     private var drained: [Inbound] = []
 
+    /// Resolved names (pure policy: TTLs, one resolution in flight per host) and who waits for each.
+    private var dnsCache: DNSCache<SocketAddress>
+    private var waitingForHost: [String: [(index: Int, generation: UInt32, port: UInt16)]] = [:]
     private var pools: [PoolRecord] = []
     private var poolIndexByOrigin: [HTTPOrigin: Int] = [:]
     private var slots = ConnectionSlots<HTTPClientConnection>()
@@ -84,14 +88,16 @@ final class HTTPClientDriver: @unchecked Sendable {
         self.configuration = configuration
         self.onComplete = onComplete
         wakeup = try LoopWakeup()
-        resolver = try Resolver(timeToLiveNanoseconds: configuration.resolverTimeToLiveNanoseconds)
+        resolver = try Resolver()
+        dnsCache = DNSCache(policy: DNSCachePolicy(positiveTTLNanoseconds: configuration.resolverTimeToLiveNanoseconds))
     }
 
     var statistics: HTTPClientStatistics { counters.snapshot }
     var ioBackend: any IOBackend { backend! }
 
     func submit(_ request: HTTPClientRequest) {
-        if let loopThread, pthread_equal(loopThread, pthread_self()) != 0 {
+        let loop = loopThread.load(ordering: .acquiring)
+        if loop != 0, pthread_equal(pthread_t(loop), pthread_self()) != 0 {
             localQueue.append(request)
             return
         }
@@ -107,7 +113,7 @@ final class HTTPClientDriver: @unchecked Sendable {
     // MARK: The loop
 
     func runLoop() {
-        loopThread = pthread_self()
+        loopThread.store(UInt(pthread_self()), ordering: .releasing)
         let backend: any IOBackend
         do {
             backend = try configuration.backend.makeBackend(onLoopThread: true)
@@ -167,8 +173,8 @@ final class HTTPClientDriver: @unchecked Sendable {
             switch message {
             case .request(let request):
                 enqueue(request)
-            case .resolved(let index, let generation, let result):
-                slots.connection(index: index, generation: generation)?.resolved(result, driver: self)
+            case .resolved(let host, let result):
+                hostResolved(host, result)
             case .stop:
                 stopping = true
             }
@@ -212,14 +218,16 @@ final class HTTPClientDriver: @unchecked Sendable {
                 return nil
             }
         }
-        var policy = EndpointPoolPolicy(
+        let policy = EndpointPoolPolicy(
             connectionCountMax: configuration.connectionCountMax,
-            inFlightCountMax: configuration.connectionCountMax,
+            inFlightCountMax: min(
+                configuration.inFlightCountMax ?? configuration.connectionCountMax,
+                configuration.connectionCountMax
+            ),
             queueCountMax: configuration.pendingRequestCountMax,
             usesTLS: origin.tls != nil,
             timeouts: configuration.timeouts
         )
-        policy.timeouts = configuration.timeouts
         poolIndexByOrigin[origin] = pools.count
         pools.append(PoolRecord(origin: origin, policy: policy, tlsContext: context))
         return pools.count - 1
@@ -306,22 +314,53 @@ final class HTTPClientDriver: @unchecked Sendable {
     }
 
     private func startResolution(_ connection: HTTPClientConnection, origin: HTTPOrigin) {
-        if let address = resolver.cachedAddress(
-            host: origin.host,
-            port: origin.port,
-            nowNanoseconds: monotonicNanoseconds()
-        ) {
+        if let address = SocketAddress(numericHost: origin.host, port: origin.port) {
             return connection.resolved(.success(address), driver: self)
         }
-        let (index, generation) = (connection.index, connection.generation)
-        resolver.resolve(host: origin.host, port: origin.port) { [inbox = self, wakeup] result in
-            inbox.postResolved(index: index, generation: generation, result)
-            wakeup.signal()
+        switch dnsCache.lookup(origin.host, nowNanoseconds: monotonicNanoseconds()) {
+        case .hit(let addresses):
+            var address = addresses[0]
+            address.port = origin.port
+            connection.resolved(.success(address), driver: self)
+        case .failed(let message):
+            connection.resolved(
+                .failure(IOError(code: .resolution, operation: "getaddrinfo", subject: message)),
+                driver: self
+            )
+        case .wait:
+            waitingForHost[origin.host, default: []].append((connection.index, connection.generation, origin.port))
+        case .resolve:
+            waitingForHost[origin.host, default: []].append((connection.index, connection.generation, origin.port))
+            let host = origin.host
+            resolver.resolve(host: host, port: 0) { [inbox = self, wakeup] result in
+                inbox.postResolved(host: host, result)
+                wakeup.signal()
+            }
         }
     }
 
-    private func postResolved(index: Int, generation: UInt32, _ result: Result<SocketAddress, IOError>) {
-        inbox.withLock { $0.append(.resolved(connectionIndex: index, generation: generation, result)) }
+    private func postResolved(host: String, _ result: Result<SocketAddress, IOError>) {
+        inbox.withLock { $0.append(.resolved(host: host, result)) }
+    }
+
+    /// A lookup ended: cache it and hand it to the connections still waiting (closed ones are gone).
+    private func hostResolved(_ host: String, _ result: Result<SocketAddress, IOError>) {
+        let now = monotonicNanoseconds()
+        switch result {
+        case .success(let address): dnsCache.store(host, addresses: [address], nowNanoseconds: now)
+        case .failure(let error): dnsCache.storeFailure(host, message: error.subject, nowNanoseconds: now)
+        }
+        for waiter in waitingForHost.removeValue(forKey: host) ?? [] {
+            guard let connection = slots.connection(index: waiter.index, generation: waiter.generation) else {
+                continue
+            }
+            var portResult = result
+            if case .success(var address) = result {
+                address.port = waiter.port
+                portResult = .success(address)
+            }
+            connection.resolved(portResult, driver: self)
+        }
     }
 
     /// A connection's socket is closed for good: its slot is free.

@@ -38,6 +38,9 @@ package struct HTTPServerReply: Sendable, Equatable {
     package var resetConnection: Bool
     /// Close the connection after the response.
     package var closeAfter: Bool
+    /// With ``closeAfter``: close without announcing it (`Connection: close` left out), as a server
+    /// whose keep-alive timer expires does.
+    package var closeSilently: Bool = false
 
     package init(
         statusCode: Int,
@@ -61,18 +64,32 @@ package struct HTTPServerReply: Sendable, Equatable {
         self.closeAfter = closeAfter
     }
 
-    /// The bytes to send, as (pause before, bytes) segments.
+    /// The bytes to send, as (pause before, bytes) segments. The head comes from ``HTTPResponseEncoder``
+    /// (or, for a chunked body, the same status line and fields with `Transfer-Encoding: chunked`).
     func segments(keepAlive: Bool) -> [(pauseNanoseconds: UInt64, bytes: [UInt8])] {
-        var head = Array("HTTP/1.1 \(statusCode) \(Self.reason(statusCode))\r\n".utf8)
-        for field in headerFields { head.append(contentsOf: "\(field.name): \(field.value)\r\n".utf8) }
-        let hasBody = !(statusCode == 204 || statusCode == 304 || (100..<200).contains(statusCode))
+        let keepsAlive = keepAlive && (!closeAfter || closeSilently)
+        let hasBody = !(statusCode == 204 || statusCode == 304 || statusCode < 200)
+        var head: [UInt8] = []
         if chunked && hasBody {
+            head.append(contentsOf: "HTTP/1.1 \(statusCode) \(HTTPResponseEncoder.reasonPhrase(statusCode))\r\n".utf8)
+            for field in headerFields { head.append(contentsOf: "\(field.name): \(field.value)\r\n".utf8) }
             head.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
-        } else if hasBody {
-            head.append(contentsOf: "Content-Length: \(body.count)\r\n".utf8)
+            if !keepsAlive { head.append(contentsOf: "Connection: close\r\n".utf8) }
+            head.append(contentsOf: "\r\n".utf8)
+        } else {
+            do {
+                try HTTPResponseEncoder.appendHead(
+                    statusCode: statusCode,
+                    headerFields: headerFields,
+                    bodyByteCount: hasBody ? body.count : 0,
+                    keepAlive: keepsAlive,
+                    to: &head
+                )
+            } catch {
+                // Replies are built by the library (sink plans, tests); a bad one is a programmer error.
+                preconditionFailure("invalid reply \(statusCode): \(error)")
+            }
         }
-        if !keepAlive || closeAfter { head.append(contentsOf: "Connection: close\r\n".utf8) }
-        head.append(contentsOf: "\r\n".utf8)
         guard hasBody else { return [(delayNanoseconds, head)] }
         let pieceSize = bodyPieceByteCount > 0 ? bodyPieceByteCount : max(body.count, 1)
         var pieces: [[UInt8]] = stride(from: 0, to: body.count, by: pieceSize).map {
@@ -86,29 +103,6 @@ package struct HTTPServerReply: Sendable, Equatable {
             return [(delayNanoseconds, head + pieces.joined())]
         }
         return [(delayNanoseconds, head)] + pieces.map { (bodyPieceIntervalNanoseconds, $0) }
-    }
-
-    static func reason(_ statusCode: Int) -> String {
-        switch statusCode {
-        case 200: "OK"
-        case 202: "Accepted"
-        case 204: "No Content"
-        case 301: "Moved Permanently"
-        case 302: "Found"
-        case 400: "Bad Request"
-        case 401: "Unauthorized"
-        case 404: "Not Found"
-        case 410: "Gone"
-        case 413: "Content Too Large"
-        case 429: "Too Many Requests"
-        case 431: "Request Header Fields Too Large"
-        case 500: "Internal Server Error"
-        case 501: "Not Implemented"
-        case 502: "Bad Gateway"
-        case 503: "Service Unavailable"
-        case 504: "Gateway Timeout"
-        default: "Status"
-        }
     }
 }
 

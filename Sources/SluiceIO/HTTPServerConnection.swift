@@ -21,9 +21,10 @@ internal import Glibc
     let generation: UInt32
     private let socket: Int32
     private let tls: TLSConnection?
-    private let receiveBuffer: UnsafeMutableRawBufferPointer
-    private let sendBuffer: UnsafeMutableRawBufferPointer
-    private let plaintextBuffer: UnsafeMutableRawBufferPointer
+    private let buffers: ConnectionBuffers
+    private var receiveBuffer: UnsafeMutableRawBufferPointer { unsafe buffers.receive }
+    private var sendBuffer: UnsafeMutableRawBufferPointer { unsafe buffers.send }
+    private var plaintextBuffer: UnsafeMutableRawBufferPointer { unsafe buffers.plaintext }
     private var parser: HTTPRequestParser
     private let bodyByteCountMax: UInt64
     private var state = State.reading
@@ -52,17 +53,9 @@ internal import Glibc
         self.generation = generation
         self.socket = socket
         self.tls = tls
-        unsafe receiveBuffer = .allocate(byteCount: configuration.bufferByteCount, alignment: 64)
-        unsafe sendBuffer = .allocate(byteCount: configuration.bufferByteCount, alignment: 64)
-        unsafe plaintextBuffer = .allocate(byteCount: configuration.bufferByteCount, alignment: 64)
+        buffers = ConnectionBuffers(byteCount: configuration.bufferByteCount, usesTLS: tls != nil)
         parser = HTTPRequestParser(limits: configuration.parserLimits)
         bodyByteCountMax = configuration.parserLimits.bodyByteCountMax
-    }
-
-    deinit {
-        unsafe receiveBuffer.deallocate()
-        unsafe sendBuffer.deallocate()
-        unsafe plaintextBuffer.deallocate()
     }
 
     private func userData(_ operation: Operation) -> UInt64 {

@@ -169,10 +169,15 @@ package final class LoopThread: @unchecked Sendable {
         }
     }
 
-    /// Waits for the thread to end.
+    /// Waits for the thread to end. Called on the thread itself (its owner's last reference went away
+    /// in a callback there), it detaches instead: the thread ends on its own once its loop returns.
     package func join() {
         guard !joined else { return }
         joined = true
+        if pthread_equal(thread, pthread_self()) != 0 {
+            _ = pthread_detach(thread)
+            return
+        }
         _ = pthread_join(thread, nil)
     }
 }

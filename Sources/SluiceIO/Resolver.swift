@@ -4,12 +4,9 @@ import Synchronization
 internal import Glibc
 #endif
 
-/// Host name resolution off the loop thread, with a time-to-live cache.
-///
-/// Numeric hosts (`127.0.0.1`, `::1`) never leave the caller. Other names are looked up with
-/// `getaddrinfo` on the resolver's own thread (it blocks), and the first TCP address is cached for
-/// `timeToLiveNanoseconds` (`getaddrinfo` reports no TTL, so the cache's is configured). Thread-safe: the
-/// cache is behind a `Mutex` (control plane: one lookup per new connection, never per request).
+/// Host name resolution off the loop thread: `getaddrinfo` (which blocks) runs on the resolver's own
+/// thread and the result is handed to a completion there. Caching is the loop's business (the pure
+/// `DNSCache` policy: TTLs, one resolution in flight per host). Thread-safe.
 package final class Resolver: Sendable {
     package typealias Completion = @Sendable (Result<SocketAddress, IOError>) -> Void
 
@@ -22,7 +19,6 @@ package final class Resolver: Sendable {
     private struct State: Sendable {
         var jobs: [Job] = []
         var stopping = false
-        var cache: [String: (address: SocketAddress, expiresNanoseconds: UInt64)] = [:]
     }
 
     /// What the caller and the resolver thread share.
@@ -33,14 +29,10 @@ package final class Resolver: Sendable {
 
     private let shared = Shared()
     private let thread: LoopThread
-    private let timeToLiveNanoseconds: UInt64
 
-    package init(timeToLiveNanoseconds: UInt64 = 60_000_000_000) throws(IOError) {
-        self.timeToLiveNanoseconds = timeToLiveNanoseconds
+    package init() throws(IOError) {
         let shared = self.shared
-        thread = try LoopThread {
-            Resolver.serve(shared: shared, timeToLiveNanoseconds: timeToLiveNanoseconds)
-        }
+        thread = try LoopThread { Resolver.serve(shared: shared) }
     }
 
     deinit {
@@ -49,24 +41,13 @@ package final class Resolver: Sendable {
         thread.join()
     }
 
-    /// The address for `host` without blocking: numeric hosts and cached names; `nil` when a lookup is needed.
-    package func cachedAddress(host: String, port: UInt16, nowNanoseconds: UInt64) -> SocketAddress? {
-        if let numeric = SocketAddress(numericHost: host, port: port) { return numeric }
-        return shared.state.withLock { state -> SocketAddress? in
-            guard let entry = state.cache[host], entry.expiresNanoseconds > nowNanoseconds else { return nil }
-            var address = entry.address
-            address.port = port
-            return address
-        }
-    }
-
     /// Looks `host` up on the resolver thread; `completion` runs there.
     package func resolve(host: String, port: UInt16, completion: @escaping Completion) {
         shared.state.withLock { $0.jobs.append(Job(host: host, port: port, completion: completion)) }
         shared.signal.post()
     }
 
-    private static func serve(shared: Shared, timeToLiveNanoseconds: UInt64) {
+    private static func serve(shared: Shared) {
         while true {
             shared.signal.wait()
             let (jobs, stopping) = shared.state.withLock { state -> ([Job], Bool) in
@@ -74,14 +55,7 @@ package final class Resolver: Sendable {
                 return (state.jobs, state.stopping)
             }
             if stopping { return }
-            for job in jobs {
-                let result = lookUp(host: job.host, port: job.port)
-                if case .success(let address) = result {
-                    let expires = monotonicNanoseconds() + timeToLiveNanoseconds
-                    shared.state.withLock { $0.cache[job.host] = (address, expires) }
-                }
-                job.completion(result)
-            }
+            for job in jobs { job.completion(lookUp(host: job.host, port: job.port)) }
         }
     }
 

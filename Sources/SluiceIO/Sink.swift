@@ -1,4 +1,4 @@
-import SluiceCore
+package import SluiceCore
 package import SluiceCrypto
 import Synchronization
 
@@ -6,93 +6,26 @@ import Synchronization
 internal import Glibc
 #endif
 
-/// Faults the sink injects, each with a rate in percent of requests (drawn from a seeded generator, so a
-/// run is reproducible). At most one fault applies to a request, checked in this order: reset, 429,
-/// status, slow body; the delay applies on its own draw.
-package struct SinkFaultPlan: Sendable, Equatable {
-    /// Respond with `statusCode` to `percent` % of requests (each entry drawn in order).
-    package var statusRates: [(statusCode: Int, percent: Double)] = []
-    /// Wait `delayNanoseconds` before answering `delayPercent` % of requests.
-    package var delayNanoseconds: UInt64 = 0
-    package var delayPercent: Double = 0
-    /// Reset the connection instead of answering.
-    package var resetPercent: Double = 0
-    /// Answer 429 with `Retry-After: retryAfterSeconds`.
-    package var tooManyRequestsPercent: Double = 0
-    package var retryAfterSeconds: Int = 1
-    /// Send the response body in `slowBodyPieceByteCount`-byte pieces, `slowBodyIntervalNanoseconds` apart.
-    package var slowBodyPercent: Double = 0
-    package var slowBodyPieceByteCount = 16
-    package var slowBodyIntervalNanoseconds: UInt64 = 50_000_000
-    /// Status of answers without a fault.
-    package var successStatusCode = 204
-
-    package init() {}
-
-    package static func == (left: SinkFaultPlan, right: SinkFaultPlan) -> Bool {
-        left.statusRates.elementsEqual(right.statusRates) { $0 == $1 }
-            && left.delayNanoseconds == right.delayNanoseconds
-            && left.delayPercent == right.delayPercent && left.resetPercent == right.resetPercent
-            && left.tooManyRequestsPercent == right.tooManyRequestsPercent
-            && left.retryAfterSeconds == right.retryAfterSeconds && left.slowBodyPercent == right.slowBodyPercent
-            && left.slowBodyPieceByteCount == right.slowBodyPieceByteCount
-            && left.slowBodyIntervalNanoseconds == right.slowBodyIntervalNanoseconds
-            && left.successStatusCode == right.successStatusCode
-    }
-
-    /// Checks every rate is within 0...100 and the statuses are valid.
-    package func validate() throws(IOError) {
-        let rates = statusRates.map(\.percent) + [delayPercent, resetPercent, tooManyRequestsPercent, slowBodyPercent]
-        guard rates.allSatisfy({ (0...100).contains($0) }) else {
-            throw IOError(
-                code: .configuration,
-                operation: "sink faults",
-                subject: "every rate must be within 0...100 %"
-            )
+extension SinkResponsePlan {
+    /// The server reply carrying out this plan: status (with `Retry-After`), delay, reset, or a slow body
+    /// sent in tenth-of-a-second pieces at the plan's rate.
+    func reply() -> HTTPServerReply {
+        let delay = UInt64(max(0, delayMilliseconds)) * 1_000_000
+        if reset { return HTTPServerReply(statusCode: 0, delayNanoseconds: delay, resetConnection: true) }
+        var fields: [HTTPHeaderField] = []
+        if let retryAfterSeconds { fields.append(HTTPHeaderField("Retry-After", String(retryAfterSeconds))) }
+        guard let slowBody else {
+            return HTTPServerReply(statusCode: statusCode, headerFields: fields, delayNanoseconds: delay)
         }
-        guard (statusRates.map(\.statusCode) + [successStatusCode]).allSatisfy({ (200...599).contains($0) }) else {
-            throw IOError(
-                code: .configuration,
-                operation: "sink faults",
-                subject: "status codes must be within 200...599"
-            )
-        }
-        guard slowBodyPieceByteCount > 0 else {
-            throw IOError(code: .configuration, operation: "sink faults", subject: "slow body piece size must be > 0")
-        }
-    }
-
-    /// The reply for one request; `draw` returns uniform values in 0..<100.
-    func reply(draw: () -> Double) -> HTTPServerReply {
-        let delay = draw() < delayPercent ? delayNanoseconds : 0
-        if draw() < resetPercent {
-            return HTTPServerReply(statusCode: 0, delayNanoseconds: delay, resetConnection: true)
-        }
-        if draw() < tooManyRequestsPercent {
-            return HTTPServerReply(
-                statusCode: 429,
-                headerFields: [HTTPHeaderField("Retry-After", String(retryAfterSeconds))],
-                body: Array("slow down\n".utf8),
-                delayNanoseconds: delay
-            )
-        }
-        for rate in statusRates where draw() < rate.percent {
-            return HTTPServerReply(
-                statusCode: rate.statusCode,
-                body: Array("injected \(rate.statusCode)\n".utf8),
-                delayNanoseconds: delay
-            )
-        }
-        if draw() < slowBodyPercent {
-            return HTTPServerReply(
-                statusCode: 200,
-                body: Array(#"{"status":"received slowly"}"#.utf8),
-                delayNanoseconds: delay,
-                bodyPieceByteCount: slowBodyPieceByteCount,
-                bodyPieceIntervalNanoseconds: slowBodyIntervalNanoseconds
-            )
-        }
-        return HTTPServerReply(statusCode: successStatusCode, delayNanoseconds: delay)
+        let pieceByteCount = max(1, slowBody.bytesPerSecond / 10)
+        return HTTPServerReply(
+            statusCode: statusCode,
+            headerFields: fields,
+            body: [UInt8](repeating: UInt8(ascii: "."), count: slowBody.byteCount),
+            delayNanoseconds: delay,
+            bodyPieceByteCount: pieceByteCount,
+            bodyPieceIntervalNanoseconds: 100_000_000
+        )
     }
 }
 
@@ -107,7 +40,8 @@ package struct SinkConfiguration: Sendable {
     package var verifier: WebhookVerifier?
     /// Append one JSON line per request to this file.
     package var recordPath: String?
-    package var faults = SinkFaultPlan()
+    /// Fault rules (issue-6-codec's `SinkFaultConfiguration`, JSON documented in the README).
+    package var faults = SinkFaultConfiguration()
     package var seed: UInt64 = 1
 
     package init(backend: IOBackendSelection, address: SocketAddress) {
@@ -155,7 +89,6 @@ package final class Sink: Sendable {
     package var address: SocketAddress { server.address }
 
     package init(configuration: SinkConfiguration) throws(IOError) {
-        try configuration.faults.validate()
         var tls: TLSContext? = nil
         if let certificate = configuration.certificateFile, let key = configuration.privateKeyFile {
             tls = try TLSContext(serverCertificateFile: certificate, privateKeyFile: key)
@@ -169,6 +102,12 @@ package final class Sink: Sendable {
                 tls: tls
             )
         ) { request in state.handle(request) }
+    }
+
+    deinit {
+        server.shutdown()
+        // A last flush for a sink dropped without shutdown(); its error has no caller left to reach.
+        _ = try? state.flush()
     }
 
     package var statistics: SinkStatistics { state.statistics.withLock { $0 } }
@@ -210,95 +149,57 @@ final class SinkState: Sendable {
 
     func handle(_ request: HTTPServerRequest) -> HTTPServerReply {
         let webhookID = request.headerValue("webhook-id")
-        let eventID = (try? JSONValue.parse(request.body))?["id"]?.stringValue
-        var verified = true
+        let eventID = (try? JSONValue.parse(request.body))?["id"]?.stringValue  // a non-JSON body has no id
+        let timestamp = request.headerValue("webhook-timestamp").flatMap { Int64($0) }
+        var check = SinkSignatureCheck.unchecked
         var verificationError = ""
         if let verifier = configuration.verifier {
             let headers = request.headerFields.map { (name: $0.name, value: $0.value) }
             do {
-                try verifier.verify(
-                    headers: headers,
-                    body: request.body,
-                    nowSeconds: Int64(request.arrivalWallNanoseconds / 1_000_000_000)
-                )
+                let nowSeconds = Int64(request.arrivalWallNanoseconds / 1_000_000_000)
+                try verifier.verify(headers: headers, body: request.body, nowSeconds: nowSeconds)
+                check = .valid
             } catch {
-                verified = false
+                check = request.headerValue("webhook-signature") == nil ? .unchecked : .invalid
                 verificationError = "\(error)"
             }
         }
-        let (reply, duplicate) = mutable.withLock { state -> (HTTPServerReply, Bool) in
-            let reply: HTTPServerReply
-            if verified {
-                reply = configuration.faults.reply { Double(state.random.next() >> 11) / Double(1 << 53) * 100 }
-            } else {
-                reply = HTTPServerReply(
-                    statusCode: 401,
-                    body: Array("signature verification failed: \(verificationError)\n".utf8)
-                )
-            }
+        let verified = configuration.verifier == nil || check == .valid
+        let (plan, duplicate) = mutable.withLock { state -> (SinkResponsePlan?, Bool) in
+            let plan = verified ? configuration.faults.decide(random: &state.random) : nil
             let duplicate = eventID.map { !state.seenEventIDs.insert($0).inserted } ?? false
             if recordDescriptor >= 0 {
-                appendRecord(
-                    to: &state.recordBuffer,
+                let record = SinkDeliveryRecord(
+                    arrivedAt: Timestamp(microsecondsSinceEpoch: Int64(request.arrivalWallNanoseconds / 1000)),
                     eventID: eventID,
                     webhookID: webhookID,
-                    request: request,
-                    reply: reply,
-                    verified: verified
+                    webhookTimestamp: timestamp,
+                    statusCode: plan.map { $0.reset ? nil : $0.statusCode } ?? 401,
+                    signature: check
                 )
+                record.appendLine(to: &state.recordBuffer)
             }
-            return (reply, duplicate)
+            return (plan, duplicate)
         }
         if recordDescriptor >= 0 { flushIfLarge() }
-        let timestamp = request.headerValue("webhook-timestamp").flatMap { Int64($0) }
         statistics.withLock { statistics in
             statistics.requests += 1
-            let faulted =
-                reply.resetConnection || reply.delayNanoseconds > 0 || reply.bodyPieceByteCount > 0
-                || reply.statusCode != configuration.faults.successStatusCode
-            if !verified {
-                statistics.rejected += 1
-            } else if faulted {
-                statistics.faultsInjected += 1
-            }
-            if verified && (200..<300).contains(reply.statusCode) && !reply.resetConnection {
-                statistics.delivered += 1
-            }
+            if !verified { statistics.rejected += 1 }
+            if plan?.ruleIndex != nil { statistics.faultsInjected += 1 }
+            if let plan, !plan.reset && (200..<300).contains(plan.statusCode) { statistics.delivered += 1 }
             if duplicate { statistics.duplicateEventIDs += 1 }
             if let timestamp, statistics.latencyMillisecondsSamples.count < 1_000_000 {
-                statistics.latencyMillisecondsSamples.append(
-                    Int64(request.arrivalWallNanoseconds / 1_000_000) - timestamp * 1000
-                )
+                let arrivalMilliseconds = Int64(request.arrivalWallNanoseconds / 1_000_000)
+                statistics.latencyMillisecondsSamples.append(arrivalMilliseconds - timestamp * 1000)
             }
         }
-        return reply
-    }
-
-    /// One JSON line: `{"event_id":…,"webhook_id":…,"arrival_ns":…,"status":…,"verified":…,"fault":…}`.
-    private func appendRecord(
-        to buffer: inout [UInt8],
-        eventID: String?,
-        webhookID: String?,
-        request: HTTPServerRequest,
-        reply: HTTPServerReply,
-        verified: Bool
-    ) {
-        buffer.append(contentsOf: #"{"event_id":"#.utf8)
-        if let eventID { JSONString.appendQuoted(eventID, to: &buffer) } else { buffer.append(contentsOf: "null".utf8) }
-        buffer.append(contentsOf: #","webhook_id":"#.utf8)
-        if let webhookID {
-            JSONString.appendQuoted(webhookID, to: &buffer)
-        } else {
-            buffer.append(contentsOf: "null".utf8)
+        guard let plan else {
+            return HTTPServerReply(
+                statusCode: 401,
+                body: Array("signature verification failed: \(verificationError)\n".utf8)
+            )
         }
-        buffer.append(contentsOf: #","arrival_ns":\#(request.arrivalWallNanoseconds)"#.utf8)
-        buffer.append(contentsOf: #","target":"#.utf8)
-        JSONString.appendQuoted(request.head.target, to: &buffer)
-        let status = reply.resetConnection ? "null" : String(reply.statusCode)
-        buffer.append(
-            contentsOf: #","status":\#(status),"verified":\#(verified),"reset":\#(reply.resetConnection)}"#.utf8
-        )
-        buffer.append(0x0A)
+        return plan.reply()
     }
 
     private func flushIfLarge() {
@@ -325,21 +226,6 @@ final class SinkState: Sendable {
                 }
             }
         }
-    }
-}
-
-extension SinkFaultPlan {
-    /// Parses `STATUS:PERCENT` (e.g. `503:10`).
-    package static func parseStatusRate(_ text: String) throws(IOError) -> (statusCode: Int, percent: Double) {
-        let parts = text.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, let status = Int(parts[0]), let percent = Double(parts[1]) else {
-            throw IOError(
-                code: .configuration,
-                operation: "--status",
-                subject: "'\(text)' is not STATUS:PERCENT (e.g. 503:10)"
-            )
-        }
-        return (status, percent)
     }
 }
 

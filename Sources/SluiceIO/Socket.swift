@@ -3,7 +3,7 @@ internal import Glibc
 #endif
 
 /// An IPv4 or IPv6 socket address (a copy of `sockaddr_storage` with its length), a value type.
-package struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
+package struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     var storage: sockaddr_storage
     var length: socklen_t
 
@@ -38,6 +38,12 @@ package struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
             unsafe withUnsafeBytes(of: address) { source in unsafe target.copyMemory(from: source) }
         }
         self.init(storage: storage, length: socklen_t(MemoryLayout<Address>.size))
+    }
+
+    package func hash(into hasher: inout Hasher) {
+        unsafe withUnsafeBytes(of: storage) { raw in
+            unsafe hasher.combine(bytes: UnsafeRawBufferPointer(rebasing: raw.prefix(Int(length))))
+        }
     }
 
     package var family: Int32 { Int32(storage.ss_family) }

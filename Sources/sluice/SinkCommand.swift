@@ -20,22 +20,10 @@ struct SinkCommand: ParsableCommand {
     var cert: String?
     @Option(help: "The PEM private key for --cert.")
     var key: String?
-    @Option(name: .customLong("status"), help: "Answer STATUS to PERCENT % of requests, e.g. 503:10 (repeatable).")
-    var statusRates: [String] = []
-    @Option(help: "Status of answers without a fault.")
-    var successStatus: Int = 204
-    @Option(help: "Delay answers by this many milliseconds …")
-    var delayMs: Int = 0
-    @Option(help: "… for this percentage of requests.")
-    var delayRate: Double = 100
-    @Option(help: "Reset the connection for this percentage of requests.")
-    var resetRate: Double = 0
-    @Option(help: "Answer 429 with Retry-After for this percentage of requests.")
-    var tooManyRate: Double = 0
-    @Option(help: "The Retry-After seconds of injected 429s.")
-    var retryAfter: Int = 1
-    @Option(help: "Send the response body slowly (16-byte pieces, 50 ms apart) for this percentage.")
-    var slowBodyRate: Double = 0
+    @Option(help: "Fault rules: a JSON file ({\"status\": 204, \"faults\": [{\"rate\": 0.1, \"status\": 503}, …]}).")
+    var faults: String?
+    @Option(help: "Fault rules as JSON text (instead of --faults).")
+    var faultsJSON: String?
     @Option(help: "Seed for the fault draws (a run is reproducible).")
     var seed: UInt64 = 1
     @Option(help: "Stop after this many seconds.")
@@ -66,16 +54,16 @@ struct SinkCommand: ParsableCommand {
             configuration.seed = seed
             if let secret { configuration.verifier = try WebhookVerifier(standardSecret: secret) }
             if let infrahubKey { configuration.verifier = try WebhookVerifier(infrahubSharedKey: infrahubKey) }
-            var faults = SinkFaultPlan()
-            faults.statusRates = try statusRates.map { text throws(IOError) in try SinkFaultPlan.parseStatusRate(text) }
-            faults.successStatusCode = successStatus
-            faults.delayNanoseconds = UInt64(max(0, delayMs)) * 1_000_000
-            faults.delayPercent = delayMs > 0 ? delayRate : 0
-            faults.resetPercent = resetRate
-            faults.tooManyRequestsPercent = tooManyRate
-            faults.retryAfterSeconds = retryAfter
-            faults.slowBodyPercent = slowBodyRate
-            configuration.faults = faults
+            if let faults {
+                do {
+                    configuration.faults = try SinkFaultConfiguration(
+                        jsonBytes: try readWholeFile(path: faults, byteCountMax: 1 << 20)
+                    )
+                } catch let error as DeliveryConfigurationError {
+                    throw SinkConfigurationFileError(path: faults, error: error)
+                }
+            }
+            if let faultsJSON { configuration.faults = try SinkFaultConfiguration(jsonBytes: Array(faultsJSON.utf8)) }
             sink = try Sink(configuration: configuration)
         } catch {
             printError("error: \(error)")
@@ -93,4 +81,11 @@ struct SinkCommand: ParsableCommand {
         }
         printUnbuffered("stopped (\(reason)): \(sink.statistics.summary)")
     }
+}
+
+/// A fault file that did not parse, with its path.
+struct SinkConfigurationFileError: Error, CustomStringConvertible {
+    var path: String
+    var error: DeliveryConfigurationError
+    var description: String { "\(path): \(error)" }
 }

@@ -20,7 +20,8 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
         process.arguments = [
-            "sink", "--port", "0", "--count", "2", "--record", record, "--status", "500:0", "--duration", "20",
+            "sink", "--port", "0", "--count", "2", "--record", record, "--faults-json", #"{"status": 204}"#,
+            "--duration", "20",
         ]
         var environment = ProcessInfo.processInfo.environment
         environment["SLUICE_IO"] = kind.rawValue

@@ -15,7 +15,7 @@ import Testing
         _ kind: IOBackendKind,
         record: String? = nil,
         certificates: TestCertificates? = nil,
-        faults: (inout SinkFaultPlan) -> Void = { _ in }
+        faults: SinkFaultConfiguration = SinkFaultConfiguration()
     ) throws -> Sink {
         var configuration = SinkConfiguration(
             backend: IOBackendSelection(kind: kind, reason: "test"),
@@ -25,7 +25,7 @@ import Testing
         configuration.recordPath = record
         configuration.certificateFile = certificates?.certificateFile
         configuration.privateKeyFile = certificates?.keyFile
-        faults(&configuration.faults)
+        configuration.faults = faults
         return try Sink(configuration: configuration)
     }
 
@@ -80,43 +80,33 @@ import Testing
         #expect(first["event_id"]?.stringValue == "event-0")
         #expect(first["webhook_id"]?.stringValue == "msg_0")
         #expect(first["status"]?.int64Value == 204)
-        #expect(first["verified"]?.boolValue == true)
-        #expect((first["arrival_ns"]?.int64Value ?? 0) > 1_700_000_000_000_000_000)
-        #expect(try JSONValue.parse(Array(lines[3]))["verified"]?.boolValue == false)
+        let records = try SinkDeliveryRecord.decodeLines(try readRepositoryFileAbsolute(recordPath))
+        #expect(records.map(\.signature) == [.valid, .valid, .valid, .invalid, .unchecked])
+        #expect(records.map(\.statusCode) == [204, 204, 204, 401, 401])
+        #expect(
+            records.allSatisfy {
+                $0.webhookTimestamp == nil || $0.arrivedAt.microsecondsSinceEpoch > 1_700_000_000_000_000
+            }
+        )
     }
 
     @Test(arguments: Backends.all) func injectsFaults(kind: IOBackendKind) async throws {
-        let cases: [(String, (inout SinkFaultPlan) -> Void, @Sendable (HTTPClientResult) -> Bool)] = [
-            ("status", { $0.statusRates = [(503, 100)] }, { $0.response?.statusCode == 503 }),
+        let cases: [(String, String, @Sendable (HTTPClientResult) -> Bool)] = [
+            ("status", #"{"faults": [{"rate": 1, "status": 503}]}"#, { $0.response?.statusCode == 503 }),
             (
-                "429",
-                {
-                    $0.tooManyRequestsPercent = 100
-                    $0.retryAfterSeconds = 2
-                },
+                "429", #"{"faults": [{"rate": 1, "status": 429, "retry_after_seconds": 2}]}"#,
                 { $0.response?.statusCode == 429 && $0.response?.head.retryAfter == .seconds(2) }
             ),
-            ("reset", { $0.resetPercent = 100 }, { $0.failure?.kind == .connection }),
+            ("reset", #"{"faults": [{"rate": 1, "reset": true}]}"#, { $0.failure?.kind == .connection }),
+            ("delay", #"{"faults": [{"rate": 1, "delay_ms": 2000}]}"#, { $0.failure?.kind == .timeout }),
             (
-                "delay",
-                {
-                    $0.delayNanoseconds = 2_000_000_000
-                    $0.delayPercent = 100
-                }, { $0.failure?.kind == .timeout }
-            ),
-            (
-                "slow body",
-                {
-                    $0.slowBodyPercent = 100
-                    $0.slowBodyPieceByteCount = 4
-                    $0.slowBodyIntervalNanoseconds = 1_000_000
-                },
-                { $0.response?.body == Array(#"{"status":"received slowly"}"#.utf8) }
+                "slow body", #"{"faults": [{"rate": 1, "slow_body": {"byte_count": 64, "bytes_per_second": 640}}]}"#,
+                { $0.response?.body == [UInt8](repeating: UInt8(ascii: "."), count: 64) }
             ),
         ]
-        for (name, faults, check) in cases {
-            let sink = try Self.sink(kind, faults: faults)
-            let harness = try ClientHarness(kind) { $0.timeouts.requestNanoseconds = 150_000_000 }
+        for (name, json, check) in cases {
+            let sink = try Self.sink(kind, faults: try SinkFaultConfiguration(jsonBytes: Array(json.utf8)))
+            let harness = try ClientHarness(kind) { $0.timeouts.requestNanoseconds = 500_000_000 }
             let body = Array(#"{"id":"e"}"#.utf8)
             let result = try await harness.send(
                 HTTPOrigin(host: "127.0.0.1", port: sink.address.port),
@@ -129,12 +119,13 @@ import Testing
         }
     }
 
-    @Test func faultRatesAreValidated() throws {
-        var plan = SinkFaultPlan()
-        plan.resetPercent = 120
-        #expect(throws: IOError.self) { try plan.validate() }
-        #expect(throws: IOError.self) { try SinkFaultPlan.parseStatusRate("503") }
-        #expect(try SinkFaultPlan.parseStatusRate("503:12.5") == (503, 12.5))
+    @Test func faultRatesAreReproducible() throws {
+        let faults = try SinkFaultConfiguration(jsonBytes: Array(#"{"faults": [{"rate": 0.5, "status": 503}]}"#.utf8))
+        var first = SplitMix64(seed: 7)
+        var second = SplitMix64(seed: 7)
+        let plans = (0..<200).map { _ in faults.decide(random: &first).statusCode }
+        #expect(plans == (0..<200).map { _ in faults.decide(random: &second).statusCode })
+        #expect((60...140).contains(plans.filter { $0 == 503 }.count))
     }
 }
 

@@ -4,18 +4,23 @@
 // request (method, headers, body; a Lua script) to the same nginx. Rounds alternate wrk, io_uring, epoll;
 // the figures are medians of the rounds. Goal: Sluice ≥ 0.8× wrk.
 // Usage: swift run -c release delivery-bench [--rounds N] [--seconds S] [--connections C]
+//        [--backends uring,epoll] [--no-wrk]   (the last two for profiling one client alone)
 import Foundation
 @_spi(Benchmarks) import SluiceIO
 
 var rounds = 3
 var seconds = 3.0
 var connections = 64
+var backends = ["uring", "epoll"]
+var runsWrk = true
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--rounds": rounds = Int(arguments.next() ?? "") ?? rounds
     case "--seconds": seconds = Double(arguments.next() ?? "") ?? seconds
     case "--connections": connections = Int(arguments.next() ?? "") ?? connections
+    case "--backends": backends = (arguments.next() ?? "").split(separator: ",").map(String.init)
+    case "--no-wrk": runsWrk = false
     default: fatalError("unknown argument \(argument)")
     }
 }
@@ -91,6 +96,8 @@ usleep(300_000)
 
 struct WrkResult {
     var requestsPerSecond: Double
+    /// wrk's CPU time (user + system, from RUSAGE_CHILDREN around its run) per request.
+    var cpuMicrosecondsPerRequest: Double = .nan
     var p50Microseconds: Double
     var p99Microseconds: Double
 }
@@ -105,9 +112,15 @@ struct WrkResult {
     ]
     let output = Pipe()
     wrk.standardOutput = output
+    let before = childrenCPUMicroseconds()
     try wrk.run()
     let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
     wrk.waitUntilExit()
+    var after = childrenCPUMicroseconds()
+    for _ in 0..<100 where after == before {  // Foundation reaps the child on another thread
+        usleep(10_000)
+        after = childrenCPUMicroseconds()
+    }
     func microseconds(_ token: String) -> Double {
         let units: [(String, Double)] = [("us", 1), ("ms", 1000), ("s", 1_000_000)]
         for (suffix, scale) in units where token.hasSuffix(suffix) {
@@ -123,7 +136,20 @@ struct WrkResult {
         if parts.first == "99%" { result.p99Microseconds = microseconds(parts[1]) }
         if line.contains("Non-2xx") || line.contains("Socket errors") { print("wrk: \(line)") }
     }
+    var requests = 0.0
+    for line in text.split(separator: "\n") where line.contains("requests in") {
+        requests = Double(line.split(separator: " ").first ?? "") ?? 0
+    }
+    result.cpuMicrosecondsPerRequest = requests > 0 ? (after - before) / requests : .nan
     return result
+}
+
+/// User + system CPU of reaped children, in microseconds.
+func childrenCPUMicroseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
 }
 
 func median(_ values: [Double]) -> Double {
@@ -138,11 +164,13 @@ print(
 )
 var wrkResults: [WrkResult] = []
 var sluiceResults: [String: [DeliveryBenchmarkResult]] = [:]
-let backends = ["uring", "epoll"]
 for round in 1...rounds {
-    let wrk = try runWrk()
-    wrkResults.append(wrk)
-    var line = "round \(round): wrk \(format(wrk.requestsPerSecond)) req/s"
+    var line = "round \(round):"
+    if runsWrk {
+        let wrk = try runWrk()
+        wrkResults.append(wrk)
+        line += " wrk \(format(wrk.requestsPerSecond)) req/s"
+    }
     for backend in backends {
         let result = try DeliveryBenchmark.run(port: port, backend: backend, connections: connections, seconds: seconds)
         sluiceResults[backend, default: []].append(result)
@@ -152,15 +180,17 @@ for round in 1...rounds {
 }
 let wrkRate = median(wrkResults.map(\.requestsPerSecond))
 print("")
-print("| client | deliveries/s (median) | × wrk | p50 µs | p99 µs |")
-print("|---|---|---|---|---|")
+let wrkCPU = median(wrkResults.map(\.cpuMicrosecondsPerRequest))
+print("| client | deliveries/s (median) | × wrk | p50 µs | p99 µs | CPU µs per request | wrk CPU ÷ this |")
+print("|---|---|---|---|---|---|---|")
 print(
-    "| wrk -t1 -c\(connections) | \(format(wrkRate)) | 1.00 | \(format(median(wrkResults.map(\.p50Microseconds)))) | \(format(median(wrkResults.map(\.p99Microseconds)))) |"
+    "| wrk -t1 -c\(connections) | \(format(wrkRate)) | 1.00 | \(format(median(wrkResults.map(\.p50Microseconds)))) | \(format(median(wrkResults.map(\.p99Microseconds)))) | \(format(wrkCPU, 2)) | 1.00 |"
 )
 for backend in backends {
     let results = sluiceResults[backend]!
     let rate = median(results.map(\.deliveriesPerSecond))
+    let cpu = median(results.map(\.cpuMicrosecondsPerDelivery))
     print(
-        "| Sluice \(results[0].backend), 1 loop thread | \(format(rate)) | \(format(rate / wrkRate, 2)) | \(format(median(results.map(\.p50Microseconds)))) | \(format(median(results.map(\.p99Microseconds)))) |"
+        "| Sluice \(results[0].backend), 1 loop thread | \(format(rate)) | \(format(rate / wrkRate, 2)) | \(format(median(results.map(\.p50Microseconds)))) | \(format(median(results.map(\.p99Microseconds)))) | \(format(cpu, 2)) | \(format(wrkCPU / cpu, 2)) |"
     )
 }
