@@ -105,6 +105,19 @@ let package = Package(
             path: "Sources/delivery-bench",
             swiftSettings: swiftSettings
         ),
+        // Real peers on loopback for the benchmarks (nginx).
+        .target(name: "LoopbackPeers", path: "Sources/LoopbackPeers", swiftSettings: swiftSettings),
+        // The full pipeline at saturation vs delivery alone, and latency at half load.
+        // `swift run -c release pipeline-bench`.
+        .executableTarget(
+            name: "pipeline-bench",
+            dependencies: [
+                "LoopbackPeers", .product(name: "Sluice", package: "sluice"),
+                .product(name: "SluiceIO", package: "sluice"),
+            ],
+            path: "Sources/pipeline-bench",
+            swiftSettings: swiftSettings
+        ),
         // Trigger matching: compiled index vs the naive reference matcher. `swift run -c release trigger-ratio`.
         .executableTarget(
             name: "trigger-ratio",

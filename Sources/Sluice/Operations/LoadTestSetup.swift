@@ -7,14 +7,18 @@ public enum LoadTestSetup {
     /// `webhookCount` webhook entries stay webhooks (URL `baseURL` + `/hooks/N`, key `sharedKey`), every
     /// later webhook entry becomes a trigger with a workflow action (matched, not delivered), as do the
     /// generator's own triggers. So the index holds `entryCount` triggers and at most `webhookCount` of
-    /// them deliver.
+    /// them deliver. With `webhooksOnStreamKinds`, each kept webhook's `node_kind` (when it has one) is
+    /// replaced by one of the fixture's own kinds, round robin, so most events are delivered somewhere:
+    /// a load where delivery, not matching, dominates.
     public static func configuration(
         fixture: FixtureGenerator.Configuration,
         entryCount: Int,
         webhookCount: Int,
         baseURL: String,
-        sharedKey: String
+        sharedKey: String,
+        webhooksOnStreamKinds: Bool = false
     ) -> JSONValue {
+        let streamKinds = FixtureGenerator(fixture).kinds
         var generator = TriggerFixtureGenerator(fixture, count: entryCount)
         var webhooks: [JSONValue] = []
         var triggers: [JSONValue] = []
@@ -34,6 +38,9 @@ public enum LoadTestSetup {
                         (webhook["url"]?.stringValue ?? "").split(separator: "/").last.map(String.init) ?? "\(index)"
                     object["url"] = .string(baseURL + "/hooks/" + path)
                     object["shared_key"] = .string(sharedKey)
+                    if webhooksOnStreamKinds, object["node_kind"]?.stringValue != nil {
+                        object["node_kind"] = .string(streamKinds[webhooks.count % streamKinds.count])
+                    }
                     webhook = .object(object)
                 }
                 webhooks.append(webhook)

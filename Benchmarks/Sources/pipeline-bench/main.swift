@@ -1,0 +1,127 @@
+// The assembled pipeline at saturation against the delivery stage alone, side by side in one run (issue
+// 7, PERFORMANCE.md "end to end"): a generated fixture through the full pipeline (segment log with fsync
+// interval:5, 1,000 triggers of which 100 are webhooks) into nginx (`return 204`, 1 worker) on 127.0.0.1
+// over 64 keep-alive connections, against delivery-bench's signed 1 KiB POSTs on one client loop thread
+// to the same nginx. Rounds alternate; figures are medians. Goal: pipeline deliveries/s ≥ 0.5× delivery
+// alone. Then the latency emit → 2xx at 50 % of the saturated event rate (p50, p99, p99.9).
+// The 100 webhooks watch the fixture's own node kinds (LoadTestSetup `webhooksOnStreamKinds`), so delivery
+// dominates; `--selective` keeps the generator's kinds instead (most events then match no webhook).
+// Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
+//        [--selective]
+import Foundation
+import LoopbackPeers
+import Sluice
+@_spi(Benchmarks) import SluiceIO
+
+func option(_ name: String, _ value: Double) -> Double {
+    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count,
+        let parsed = Double(CommandLine.arguments[index + 1])
+    else { return value }
+    return parsed
+}
+let rounds = Int(option("--rounds", 3))
+let eventCount = Int(option("--events", 20_000))
+let deliverySeconds = option("--seconds", 3)
+let latencySeconds = option("--latency-seconds", 5)
+
+let nginx = try Nginx()
+defer { nginx.stop() }
+let work = try WorkDirectory.make(prefix: "sluice-pipeline-bench")
+defer { try? WorkDirectory.remove(work) }
+let fixture = FixtureGenerator.Configuration(eventCount: eventCount, seed: 42)
+let fixturePath = work + "/events.jsonl"
+_ = try FixtureFiles.generateEvents(fixture, path: fixturePath)
+let json = LoadTestSetup.configuration(
+    fixture: fixture,
+    entryCount: 1_000,
+    webhookCount: 100,
+    baseURL: "http://127.0.0.1:\(nginx.port)",
+    sharedKey: "pipeline-bench-key",
+    webhooksOnStreamKinds: !CommandLine.arguments.contains("--selective")
+)
+/// io_uring where the kernel allows it (as the pipeline detects), else epoll; `SLUICE_IO` forces one.
+let backend: String = {
+    if let forced = ProcessInfo.processInfo.environment["SLUICE_IO"] { return forced }
+    return (try? DeliveryBenchmark.run(port: nginx.port, backend: "uring", connections: 1, seconds: 0.05)) != nil
+        ? "uring" : "epoll"
+}()
+
+func pipelineConfiguration(_ round: Int) throws -> PipelineConfiguration {
+    var configuration = PipelineConfiguration(
+        log: LogConfiguration(directory: work + "/log-\(round)"),
+        triggers: try TriggerConfiguration(json: json)
+    )
+    configuration.webhooks = try WebhookConfiguration(json: json, environment: [:])
+    configuration.log.fsync = .interval(milliseconds: 5)
+    configuration.connectionCountMax = 64
+    return configuration
+}
+
+func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+func format(_ value: Double) -> String { String(format: "%.0f", value) }
+func milliseconds(_ nanoseconds: UInt64) -> String { String(format: "%.2f ms", Double(nanoseconds) / 1e6) }
+
+print(
+    "fixture \(eventCount) events (seed 42), 1,000 triggers, 100 webhooks, fsync interval:5, nginx :\(nginx.port), "
+        + "backend \(backend), \(rounds) rounds"
+)
+var alone: [Double] = []
+var pipelineDeliveries: [Double] = []
+var pipelineEvents: [Double] = []
+var ratios: [Double] = []
+for round in 0..<rounds {
+    let deliveryFirst = round % 2 == 0
+    var deliveryRate = 0.0
+    var report: LoadTestReport?
+    for step in 0..<2 {
+        if (step == 0) == deliveryFirst {
+            let result = try DeliveryBenchmark.run(
+                port: nginx.port,
+                backend: backend,
+                connections: 64,
+                seconds: deliverySeconds
+            )
+            deliveryRate = result.deliveriesPerSecond
+        } else {
+            report = try Replayer.run(
+                Replayer.Options(fixturePath: fixturePath),
+                configuration: try pipelineConfiguration(round),
+                progress: { _ in }
+            )
+        }
+    }
+    let result = report!
+    precondition(result.counters.deliveriesDeadLettered == 0 && result.deliveriesUnfinished == 0, "deliveries lost")
+    alone.append(deliveryRate)
+    pipelineDeliveries.append(result.deliveriesPerSecond)
+    pipelineEvents.append(result.eventsAcceptedPerSecond)
+    ratios.append(result.deliveriesPerSecond / deliveryRate)
+    print(
+        "  round \(round + 1): delivery alone \(format(deliveryRate))/s; pipeline \(format(result.deliveriesPerSecond)) deliveries/s, "
+            + "\(format(result.eventsAcceptedPerSecond)) events/s (\(result.counters.deliveriesSucceeded) deliveries of "
+            + "\(result.counters.eventsAccepted) events); ratio \(String(format: "%.2f", ratios.last!))x"
+    )
+}
+print(
+    "saturated: pipeline \(format(median(pipelineDeliveries))) deliveries/s (\(format(median(pipelineEvents))) events/s) "
+        + "vs delivery alone \(format(median(alone)))/s: ratio median \(String(format: "%.2f", median(ratios)))x "
+        + "(min \(String(format: "%.2f", ratios.min()!))x, max \(String(format: "%.2f", ratios.max()!))x)"
+)
+
+// Latency at half the saturated event rate, over a longer steady run.
+let rate = median(pipelineEvents) / 2
+var options = Replayer.Options(fixturePath: fixturePath)
+options.rate = rate
+options.duration = .milliseconds(Int64(latencySeconds * 1000))
+options.loop = true
+let steady = try Replayer.run(options, configuration: try pipelineConfiguration(rounds), progress: { _ in })
+print(
+    "at 50 % (\(format(rate)) events/s for \(latencySeconds) s, \(steady.counters.deliveriesSucceeded) deliveries): "
+        + "emit → 2xx p50 \(milliseconds(steady.endToEnd.p50Nanoseconds)), p99 \(milliseconds(steady.endToEnd.p99Nanoseconds)), "
+        + "p99.9 \(milliseconds(steady.endToEnd.p999Nanoseconds)), max \(milliseconds(steady.endToEnd.maxNanoseconds))"
+)
+for stage in steady.stages {
+    print(
+        "  \(stage.stage.label): p50 \(milliseconds(stage.latency.p50Nanoseconds)), p99 \(milliseconds(stage.latency.p99Nanoseconds))"
+    )
+}
