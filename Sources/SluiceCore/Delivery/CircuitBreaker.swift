@@ -66,11 +66,13 @@ public struct CircuitBreakerPolicy: Hashable, Sendable {
 /// the endpoint (``DeliveryFailure/countsAgainstEndpoint``) count as healthy responses.
 /// Not thread-safe; owned by one delivery loop.
 public struct CircuitBreaker: Sendable {
+    /// The breaker's state; `Kind` names it without payload (for tables).
     public enum State: Hashable, Sendable {
         case closed(windowStartNanoseconds: UInt64, successCount: Int, failureCount: Int)
         case open(untilNanoseconds: UInt64)
         case halfOpen(probeCount: Int)
 
+        /// The case without its payload, for state × event tables.
         public enum Kind: Hashable, Sendable, CaseIterable { case closed, open, halfOpen }
 
         public var kind: Kind {
@@ -82,12 +84,14 @@ public struct CircuitBreaker: Sendable {
         }
     }
 
+    /// What the breaker is told; times are monotonic nanoseconds.
     public enum Event: Hashable, Sendable {
         /// May a request be sent now?
         case requestPermission(nowNanoseconds: UInt64)
         case succeeded(nowNanoseconds: UInt64)
         case failed(nowNanoseconds: UInt64)
 
+        /// The case without its payload, for state × event tables.
         public enum Kind: Hashable, Sendable, CaseIterable { case requestPermission, succeeded, failed }
 
         public var kind: Kind {
@@ -99,6 +103,7 @@ public struct CircuitBreaker: Sendable {
         }
     }
 
+    /// What the driver does in response.
     public enum Action: Hashable, Sendable {
         case none
         /// Send normally.

@@ -45,6 +45,7 @@ public struct ConnectionTimeouts: Hashable, Sendable {
 ///
 /// Reads no clock: `now` arrives in events. Not thread-safe; owned by one loop thread.
 public struct ConnectionStateMachine: Sendable {
+    /// The connection's state; deadlines are monotonic nanoseconds.
     public enum State: Hashable, Sendable {
         case connecting(deadlineNanoseconds: UInt64)
         case tlsHandshaking(deadlineNanoseconds: UInt64)
@@ -54,6 +55,7 @@ public struct ConnectionStateMachine: Sendable {
         case awaitingResponse(requestIndex: Int, deadlineNanoseconds: UInt64, responseStarted: Bool)
         case closed
 
+        /// The case without its payload, for state × event tables.
         public enum Kind: Hashable, Sendable, CaseIterable {
             case connecting, tlsHandshaking, ready, sending, awaitingResponse, closed
         }
@@ -70,6 +72,7 @@ public struct ConnectionStateMachine: Sendable {
         }
     }
 
+    /// What the driver observed on the connection (completions, timers) or wants (send, close).
     public enum Event: Hashable, Sendable {
         case connected(nowNanoseconds: UInt64)
         case tlsHandshakeCompleted(nowNanoseconds: UInt64)
@@ -88,6 +91,7 @@ public struct ConnectionStateMachine: Sendable {
         /// The pool wants this connection gone (shutdown, endpoint disabled).
         case close
 
+        /// The case without its payload, for state × event tables.
         public enum Kind: Hashable, Sendable, CaseIterable {
             case connected, tlsHandshakeCompleted, send, requestWritten, responseStarted, responseCompleted
             case failed, peerClosed, timerFired, close
@@ -112,16 +116,19 @@ public struct ConnectionStateMachine: Sendable {
     /// What the driver does after an event: up to one socket operation, one timer change and one
     /// request result, independent of each other.
     public struct Actions: Hashable, Sendable {
+        /// The socket operation to start, if any.
         public enum IO: Hashable, Sendable {
             case none, connect, startTLS
             case send(requestIndex: Int)
             case close
         }
+        /// The change to the connection's single timer (arming replaces the previous deadline).
         public enum Timer: Hashable, Sendable {
             case none
             case arm(deadlineNanoseconds: UInt64)
             case cancel
         }
+        /// What happened to the request the connection carried, if anything.
         public enum Result: Hashable, Sendable {
             case none
             /// The request's attempt ended with this outcome.

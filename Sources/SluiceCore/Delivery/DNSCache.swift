@@ -31,12 +31,14 @@ public struct DNSCachePolicy: Hashable, Sendable {
 /// ``storeFailure(_:message:nowNanoseconds:)``; lookups meanwhile are told to wait. When full, the
 /// entry that expires first is evicted. Not thread-safe; owned by one loop thread.
 public struct DNSCache<Address: Hashable & Sendable>: Sendable {
+    /// A host's cache entry.
     public enum Entry: Hashable, Sendable {
         case resolving(startedNanoseconds: UInt64)
         case resolved([Address], expiresNanoseconds: UInt64)
         case failed(String, expiresNanoseconds: UInt64)
     }
 
+    /// The answer to a lookup.
     public enum Lookup: Hashable, Sendable {
         case hit([Address])
         /// Start a resolution for this host now.

@@ -34,6 +34,7 @@ public struct DeadLetter: Hashable, Sendable {
 /// stale ones (a timer after the delivery ended, a completion after cancel) return `.none`.
 /// Not thread-safe; owned by one delivery loop.
 public struct DeliveryStateMachine: Sendable {
+    /// The delivery's state; `Kind` names it without payload (for tables).
     public enum State: Hashable, Sendable {
         /// Attempt `attempt` is due at `dueNanoseconds` (monotonic).
         case waiting(attempt: Int, dueNanoseconds: UInt64)
@@ -43,6 +44,7 @@ public struct DeliveryStateMachine: Sendable {
         case deadLettered(DeadLetter)
         case cancelled
 
+        /// The case without its payload, for state × event tables.
         public enum Kind: Hashable, Sendable, CaseIterable {
             case waiting, inFlight, succeeded, deadLettered, cancelled
         }
@@ -58,6 +60,7 @@ public struct DeliveryStateMachine: Sendable {
         }
     }
 
+    /// What the driver reports; times are monotonic nanoseconds except `nowWall`.
     public enum Event: Hashable, Sendable {
         /// The timer armed for this delivery fired (possibly late or stale).
         case timerFired(nowNanoseconds: UInt64)
@@ -71,6 +74,7 @@ public struct DeliveryStateMachine: Sendable {
         /// An operator cancelled the delivery (spec §c.8 "Cancel").
         case cancel
 
+        /// The case without its payload, for state × event tables.
         public enum Kind: Hashable, Sendable, CaseIterable {
             case timerFired, attemptFinished, deferred, endpointDisabled, cancel
         }
@@ -86,6 +90,7 @@ public struct DeliveryStateMachine: Sendable {
         }
     }
 
+    /// What the driver does in response (one action per event).
     public enum Action: Hashable, Sendable {
         case none
         /// Send attempt `attempt` now.

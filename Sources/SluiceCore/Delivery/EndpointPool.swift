@@ -73,6 +73,7 @@ public struct ConnectionID: Hashable, Sendable, CustomStringConvertible {
 /// Actions are appended to a caller-owned array (reused, so steady state does not allocate).
 /// Not thread-safe; owned by one delivery loop thread.
 public struct EndpointPool: Sendable {
+    /// What the driver executes, in the order appended.
     public enum Action: Hashable, Sendable {
         case connect(ConnectionID)
         case startTLS(ConnectionID)

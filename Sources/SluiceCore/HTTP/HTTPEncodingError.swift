@@ -4,6 +4,7 @@
 /// reaches a socket. Header values with CR, LF or NUL are refused: they would let configuration
 /// inject headers or split the request.
 public struct HTTPEncodingError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A stable error code (a struct, so adding a code does not break exhaustive switches).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case invalidMethod, invalidTarget, invalidHost, invalidHeaderName, invalidHeaderValue

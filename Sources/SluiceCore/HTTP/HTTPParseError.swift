@@ -3,6 +3,7 @@
 /// After any parse error the connection's framing is lost: the driver closes the connection (a
 /// server answers 400, 413, 431 or 501 first, see ``suggestedResponseStatus``).
 public struct HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// A stable error code (a struct, so adding a code does not break exhaustive switches).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case headTooLarge, tooManyHeaderFields, invalidLineEnding, invalidStartLine, unsupportedVersion
