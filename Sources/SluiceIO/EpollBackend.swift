@@ -34,6 +34,9 @@ internal import Glibc
     /// Per-descriptor state, indexed by descriptor number.
     private struct DescriptorState {
         var registered = false
+        /// `EPOLLOUT` is in the interest set: only while a send or connect waits (wrk's way: writable
+        /// edges after every ACK would otherwise wake the loop for nothing).
+        var watchesWritable = false
         /// An `EPOLLIN` edge arrived (or a receive filled its buffer) and no receive consumed it yet.
         var readable = false
         var reading = Pending()
@@ -254,11 +257,24 @@ internal import Glibc
         }
         guard !descriptors[index].registered else { return }
         var event = unsafe epoll_event()
-        unsafe event.events = EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
+        unsafe event.events = EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue
         unsafe event.data.fd = descriptor
         let result = unsafe epoll_ctl(epoll, EPOLL_CTL_ADD, descriptor, &event)
         precondition(result == 0, "epoll_ctl ADD \(descriptor): errno \(Glibc.errno)")
         descriptors[index].registered = true
+    }
+
+    /// Adds or removes `EPOLLOUT` (a modify also reports the socket at once if it is ready already).
+    private func watchWritable(_ descriptor: Int32, _ watches: Bool) {
+        let index = Int(descriptor)
+        guard descriptors[index].registered, descriptors[index].watchesWritable != watches else { return }
+        var event = unsafe epoll_event()
+        unsafe event.events =
+            EPOLLIN.rawValue | EPOLLRDHUP.rawValue | EPOLLET.rawValue | (watches ? EPOLLOUT.rawValue : 0)
+        unsafe event.data.fd = descriptor
+        let result = unsafe epoll_ctl(epoll, EPOLL_CTL_MOD, descriptor, &event)
+        precondition(result == 0, "epoll_ctl MOD \(descriptor): errno \(Glibc.errno)")
+        descriptors[index].watchesWritable = watches
     }
 
     private func setReading(_ descriptor: Int32, _ pending: Pending) {
@@ -271,6 +287,7 @@ internal import Glibc
         assert(descriptors[Int(descriptor)].writing.isIdle, "two write-side operations on one socket")
         if pending.deadlineNanoseconds != 0 { deadlineOperationCount += 1 }
         descriptors[Int(descriptor)].writing = pending
+        watchWritable(descriptor, true)
     }
 
     private func clearReading(_ descriptor: Int32) {
@@ -281,6 +298,7 @@ internal import Glibc
     private func clearWriting(_ descriptor: Int32) {
         if descriptors[Int(descriptor)].writing.deadlineNanoseconds != 0 { deadlineOperationCount -= 1 }
         descriptors[Int(descriptor)].writing = Pending()
+        watchWritable(descriptor, false)
     }
 
     /// The `epoll_wait` timeout: until the earliest of the caller's deadline, a timer or an operation deadline.

@@ -114,7 +114,10 @@ package struct HTTPServerConfiguration: Sendable {
     /// Serve HTTPS with this server context.
     package var tls: TLSContext?
     package var parserLimits = HTTPParserLimits()
+    /// Per connection: receive, send and TLS plaintext buffers of this size (3 × 16 KiB by default).
     package var bufferByteCount = 16_384
+    /// Open connections at most; a connection beyond it is closed as soon as it is accepted.
+    package var connectionCountMax = 4096
 
     package init(backend: IOBackendSelection, address: SocketAddress, tls: TLSContext? = nil) {
         self.backend = backend
@@ -173,6 +176,7 @@ final class HTTPServerDriver: @unchecked Sendable {
     private var wakeup: LoopWakeup?
     private var backend: (any IOBackend)?
     private var slots = ConnectionSlots<HTTPServerConnection>()
+    private var openConnectionCount = 0
     private static let acceptUserData: UInt64 = 0xFFFF_FFFF
 
     init(
@@ -236,6 +240,11 @@ final class HTTPServerDriver: @unchecked Sendable {
 
     private func adopt(socket: Int32) {
         connectionsAccepted.wrappingAdd(1, ordering: .relaxed)
+        guard openConnectionCount < configuration.connectionCountMax else {
+            Socket.close(socket)  // over the bound: the client sees a close and may retry later
+            return
+        }
+        openConnectionCount += 1
         var one: Int32 = 1
         _ = unsafe setsockopt(socket, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
         let tls: TLSConnection?
@@ -243,6 +252,7 @@ final class HTTPServerDriver: @unchecked Sendable {
             guard let connection = try? TLSConnection(serverContext: context) else {
                 // SSL_new fails only on allocation failure; refusing this one connection is the answer.
                 Socket.close(socket)
+                openConnectionCount -= 1
                 return
             }
             tls = connection
@@ -263,5 +273,6 @@ final class HTTPServerDriver: @unchecked Sendable {
 
     func release(_ connection: HTTPServerConnection) {
         slots.release(connection.index)
+        openConnectionCount -= 1
     }
 }

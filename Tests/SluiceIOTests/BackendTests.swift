@@ -135,6 +135,14 @@ final class LoopbackPair {
         #expect(elapsed >= 50_000_000)
     }
 
+    /// Shows up as skipped, with the reason, where io_uring is unavailable (the parameterised suites then
+    /// run their epoll cases only).
+    @Test(.enabled(if: Backends.uringUnavailable == nil, "io_uring unavailable: io_uring cases are skipped"))
+    func uringIsAvailable() throws {
+        let backend = try URingBackend(entryCount: 8)
+        #expect(backend.kind == .uring)
+    }
+
     @Test func selectionHonoursOverride() throws {
         #expect(try IOBackendSelection.detect(override: "epoll").kind == .epoll)
         #expect(throws: IOError.self) { try IOBackendSelection.detect(override: "kqueue") }

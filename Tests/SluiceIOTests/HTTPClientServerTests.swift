@@ -158,6 +158,22 @@ import Testing
         #expect(server.connectionsAccepted <= 2)
     }
 
+    @Test(arguments: Backends.all) func serverConnectionBound(kind: IOBackendKind) async throws {
+        var configuration = HTTPServerConfiguration(
+            backend: IOBackendSelection(kind: kind, reason: "test"),
+            address: SocketAddress(numericHost: "127.0.0.1", port: 0)!
+        )
+        configuration.connectionCountMax = 1
+        let server = try HTTPServer(configuration: configuration) { _ in HTTPServerReply(statusCode: 204) }
+        let origin = HTTPOrigin(host: "127.0.0.1", port: server.address.port)
+        let first = try ClientHarness(kind)
+        #expect(try await first.send(origin).response?.statusCode == 204)  // keeps its connection open
+        let second = try ClientHarness(kind)
+        let refused = try #require(try await second.send(origin).failure)
+        #expect(refused.kind == .connection, "\(refused)")
+        #expect(try await first.send(origin).response?.reusedConnection == true)
+    }
+
     @Test(arguments: Backends.all) func connectionRefused(kind: IOBackendKind) async throws {
         // A port that was just free: bind, read the port, close.
         let listener = try Socket.makeListener(address: SocketAddress(numericHost: "127.0.0.1", port: 0)!)

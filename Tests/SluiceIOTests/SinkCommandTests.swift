@@ -11,6 +11,14 @@ import Testing
     static let executable = packageRoot + "/.build/debug/sluice"
 
     @Test(arguments: Backends.all) func runsUntilCount(kind: IOBackendKind) async throws {
+        try await runSink(kind, https: nil)
+    }
+
+    @Test(arguments: Backends.all) func servesHTTPS(kind: IOBackendKind) async throws {
+        try await runSink(kind, https: try TestCertificates())
+    }
+
+    func runSink(_ kind: IOBackendKind, https certificates: TestCertificates?) async throws {
         try #require(
             FileManager.default.isExecutableFile(atPath: Self.executable),
             "build sluice first: \(Self.executable)"
@@ -19,10 +27,11 @@ import Testing
         let record = directory.path + "/records.jsonl"
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = [
-            "sink", "--port", "0", "--count", "2", "--record", record, "--faults-json", #"{"status": 204}"#,
-            "--duration", "20",
-        ]
+        process.arguments =
+            [
+                "sink", "--port", "0", "--count", "2", "--record", record, "--faults-json", #"{"status": 204}"#,
+                "--duration", "20",
+            ] + (certificates.map { ["--cert", $0.certificateFile, "--key", $0.keyFile] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["SLUICE_IO"] = kind.rawValue
         process.environment = environment
@@ -49,8 +58,13 @@ import Testing
             "\(line)"
         )
 
+        #expect(line.hasPrefix(certificates == nil ? "listening on http://" : "listening on https://"), "\(line)")
         let harness = try ClientHarness(kind)
-        let origin = HTTPOrigin(host: "127.0.0.1", port: port)
+        let origin = HTTPOrigin(
+            host: "127.0.0.1",
+            port: port,
+            tls: certificates.map { TLSClientOptions(caFile: $0.caFile) }
+        )
         for index in 0..<2 {
             let response = try #require(
                 try await harness.send(origin, body: Array("{\"id\":\"cli-\(index)\"}".utf8)).response
