@@ -200,7 +200,7 @@ package final class WebhookDeliverer: Sendable {
     }
 
     /// The transport's result as the policy's attempt outcome (§c.8 classes).
-    static func outcome(_ result: HTTPClientResult) -> DeliveryAttemptOutcome {
+    package static func outcome(_ result: HTTPClientResult) -> DeliveryAttemptOutcome {
         switch result {
         case .success(let response):
             return .response(statusCode: response.statusCode, retryAfter: response.head.retryAfter)

@@ -40,6 +40,8 @@ import Testing
         var configuration = try Self.configuration(url: receiver.url("/hook"), directory: directory)
         configuration.retryPolicy.delayNanoseconds = [0, 10_000_000, 10_000_000]
         configuration.retryPolicy.jitterPercent = 0
+        // A circuit that never opens here: this test counts attempts (the breaker is tested below).
+        configuration.circuitBreaker.requestCountMin = 1_000_000
         let events = Self.events(40, seed: 3)
         do {
             let pipeline = try Pipeline(configuration: configuration)

@@ -26,11 +26,13 @@ import Testing
         let sink = Process()
         sink.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
         sink.arguments = [
-            "sink", "--port", "0", "--infrahub-key", "crash-key", "--record", recordPath, "--delay-ms", "2",
+            "sink", "--port", "0", "--infrahub-key", "crash-key", "--record", recordPath,
+            "--faults-json", #"{"faults": [{"rate": 1.0, "delay_ms": 2}]}"#,
         ]
         let sinkOutput = Pipe()
         sink.standardOutput = sinkOutput
-        sink.standardError = FileHandle.nullDevice
+        let sinkErrors = Pipe()
+        sink.standardError = sinkErrors
         try sink.run()
         defer { if sink.isRunning { sink.terminate() } }
         var port = ""
@@ -44,7 +46,11 @@ import Testing
                 port = String(text[range.upperBound...].prefix { $0.isNumber })
             }
         }
-        try #require(!port.isEmpty, "the sink printed its port")
+        if port.isEmpty {
+            let errors = String(decoding: sinkErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            Issue.record("the sink did not start: \(errors)")
+            return
+        }
 
         let configurationPath = temporary.path + "/config.yaml"
         let configuration = """
@@ -111,17 +117,23 @@ import Testing
         sink.interrupt()
         sink.waitUntilExit()
 
-        // What arrived.
-        var arrivals: [String: Set<String>] = [:]  // "webhook event-id" → webhook-ids seen
+        // What arrived, by webhook-id (each pair's id is derived from the event id and the webhook name).
+        var arrivedIDs: [String: Int] = [:]  // webhook-id → 2xx arrivals
+        var eventOfID: [String: String] = [:]  // webhook-id → the body's event id, as received
         var arrivalCount = 0
+        var unverified = 0
         for line in try String(contentsOfFile: recordPath, encoding: .utf8).split(separator: "\n") {
             let record = try JSONValue.parse(Array(line.utf8))
             guard record["status"]?.int64Value.map({ (200..<300).contains($0) }) == true else { continue }
-            let webhook = String((record["target"]?.stringValue ?? "").dropFirst())
-            let key = "\(webhook) \(record["event_id"]?.stringValue ?? "?")"
-            arrivals[key, default: []].insert(record["webhook_id"]?.stringValue ?? "?")
+            if record["signature"]?.stringValue != "valid" { unverified += 1 }
+            let webhookID = record["webhook_id"]?.stringValue ?? "?"
+            arrivedIDs[webhookID, default: 0] += 1
+            let eventID = record["event_id"]?.stringValue ?? "?"
+            #expect(eventOfID[webhookID].map { $0 == eventID } ?? true, "seed \(seed): one webhook-id, one event")
+            eventOfID[webhookID] = eventID
             arrivalCount += 1
         }
+        #expect(unverified == 0, "seed \(seed): every delivery carried a valid signature")
 
         // What had to arrive (acknowledged and matched) and what may arrive (offered and matched).
         let webhooks = try WebhookConfiguration(
@@ -151,18 +163,27 @@ import Testing
         }
         let required = try pairs(acknowledged)
         let allowed = try pairs(offered)
-        #expect(required.count > 0, "seed \(seed): some events were acknowledged")
-        for (key, webhookID) in required {
-            #expect(arrivals[key] != nil, "seed \(seed): acknowledged \(key) was delivered")
+        let allowedIDs = Set(allowed.values)
+        var pairOfID: [String: String] = [:]
+        for (key, id) in allowed { pairOfID[id] = key }
+        for (id, eventID) in eventOfID {
             #expect(
-                arrivals[key].map { $0 == [webhookID] } ?? true,
-                "seed \(seed): \(key) always has webhook-id \(webhookID)"
+                pairOfID[id].map { $0.hasSuffix(" " + eventID) } ?? true,
+                "seed \(seed): \(id) carried event \(eventID)"
             )
         }
-        for (key, ids) in arrivals {
-            #expect(allowed[key] != nil, "seed \(seed): \(key) arrived but no trigger matches it")
-            #expect(ids.count == 1, "seed \(seed): every duplicate of \(key) carries the same webhook-id")
+        #expect(required.count > 0, "seed \(seed): some events were acknowledged")
+        for (key, webhookID) in required {
+            #expect(
+                arrivedIDs[webhookID] != nil,
+                "seed \(seed): acknowledged \(key) was delivered (webhook-id \(webhookID))"
+            )
         }
+        for id in arrivedIDs.keys {
+            // Ids derive from (event id, webhook name): a redelivery under another id would not be in this set.
+            #expect(allowedIDs.contains(id), "seed \(seed): webhook-id \(id) arrived but belongs to no matched pair")
+        }
+        let arrivals = arrivedIDs
         print(
             "pipeline crash test: \(rounds) rounds, \(acknowledged.count) of \(offered.count) events acknowledged, "
                 + "\(required.count) required deliveries, \(arrivals.count) pairs arrived, "

@@ -109,6 +109,8 @@ final class DeliveryShard: @unchecked Sendable {
     private var inFlight = 0
     private var nextKey: UInt64 = 1
     private var disabledWebhooks: Set<String> = []
+    /// One circuit breaker per endpoint: while open, due attempts wait (no attempt used) instead of being sent.
+    private var breakers: [HTTPOrigin: CircuitBreaker] = [:]
     private var random: SplitMix64
     /// Set by the pipeline when no more jobs will come (the matcher has drained).
     let noMoreJobs = Atomic<Bool>(false)
@@ -285,9 +287,20 @@ final class DeliveryShard: @unchecked Sendable {
     }
 
     private func send(_ key: UInt64) {
-        guard var delivery = active[key], case .inFlight(let attempt, _) = delivery.machine.state else { return }
+        guard var delivery = active[key], case .inFlight = delivery.machine.state else { return }
         let job = delivery.job
         let routing = job.routing
+        let origin = routing.origins[job.webhook]
+        let now = monotonicNanoseconds()
+        var breaker = breakers[origin] ?? CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now)
+        let permission = breaker.handle(.requestPermission(nowNanoseconds: now))
+        breakers[origin] = breaker
+        if case .reject(let retryAt) = permission {
+            let action = delivery.machine.deferred(untilNanoseconds: retryAt)
+            active[key] = delivery
+            perform(action, key)
+            return
+        }
         let definition = routing.definitions[job.webhook]
         var body = job.body
         if definition.kind == .transform, let transform = definition.transform {
@@ -323,7 +336,6 @@ final class DeliveryShard: @unchecked Sendable {
             finishAttempt(key, .configurationFailed("cannot encode the request: \(error)"))
             return
         }
-        _ = attempt
         delivery.sentNanoseconds = monotonicNanoseconds()
         delivery.requestByteCount = clientRequest.bytes.count
         active[key] = delivery
@@ -335,17 +347,14 @@ final class DeliveryShard: @unchecked Sendable {
     private func finish(_ completion: DeliveryCompletion) {
         inFlight -= 1
         inFlightCount.store(inFlight, ordering: .relaxed)
-        let outcome: DeliveryAttemptOutcome
-        switch completion.result {
-        case .success(let response):
-            outcome = .response(statusCode: response.statusCode, retryAfter: response.head.retryAfter)
-        case .failure(let failure):
-            switch failure.kind {
-            case .connection, .overloaded: outcome = .connectionFailed(failure.message)
-            case .protocolViolation: outcome = .connectionFailed("malformed response: \(failure.message)")
-            case .tls: outcome = .tlsFailed(failure.message)
-            case .timeout: outcome = .timedOut(failure.message)
-            }
+        let outcome = WebhookDeliverer.outcome(completion.result)
+        if let delivery = active[completion.tag], case .inFlight(let attempt, _) = delivery.machine.state {
+            let origin = delivery.job.routing.origins[delivery.job.webhook]
+            let now = monotonicNanoseconds()
+            var breaker = breakers[origin] ?? CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now)
+            // Opening and closing need no action here: permission is asked before every attempt.
+            _ = breaker.record(outcome.classify(attempt: attempt), nowNanoseconds: now)
+            breakers[origin] = breaker
         }
         finishAttempt(completion.tag, outcome)
     }

@@ -106,7 +106,7 @@ extension PipelineConfiguration {
         let keys: Set<String> = [
             "ring_capacity", "job_queue_capacity", "outcome_queue_capacity", "wait", "delivery_shards", "connections",
             "in_flight_max", "pending_deliveries_max", "request_timeout_ms", "retry_schedule_s",
-            "retry_jitter_percent", "io", "ca_file",
+            "retry_jitter_percent", "io", "ca_file", "circuit_breaker",
         ]
         guard let pipeline = try section(pipeline, "pipeline", keys: keys) else { return }
         if let value = try integer(pipeline, "pipeline", "ring_capacity") { ringCapacity = value }
@@ -142,6 +142,26 @@ extension PipelineConfiguration {
         if let io = pipeline["io"] {
             guard let text = io.stringValue else { throw fail("pipeline.io", "must be uring or epoll") }
             ioBackend = text
+        }
+        if let breaker = try section(
+            pipeline["circuit_breaker"],
+            "pipeline.circuit_breaker",
+            keys: ["window_s", "request_count_min", "failure_rate_percent", "open_s", "half_open_probes"]
+        ) {
+            let name = "pipeline.circuit_breaker"
+            if let seconds = try integer(breaker, name, "window_s") {
+                circuitBreaker.windowNanoseconds = UInt64(seconds) * 1_000_000_000
+            }
+            if let count = try integer(breaker, name, "request_count_min") { circuitBreaker.requestCountMin = count }
+            if let percent = try integer(breaker, name, "failure_rate_percent") {
+                circuitBreaker.failureRatePercent = percent
+            }
+            if let seconds = try integer(breaker, name, "open_s") {
+                circuitBreaker.openNanoseconds = UInt64(seconds) * 1_000_000_000
+            }
+            if let count = try integer(breaker, name, "half_open_probes") {
+                circuitBreaker.halfOpenProbeCountMax = count
+            }
         }
         if let caFile = pipeline["ca_file"] {
             guard let text = caFile.stringValue, !text.isEmpty else {

@@ -45,6 +45,8 @@ public struct PipelineConfiguration: Sendable {
     public var requestTimeoutNanoseconds: UInt64 = 10_000_000_000
     /// The retry schedule, jitter and dead-letter rules.
     public var retryPolicy = RetryPolicy()
+    /// When an endpoint's circuit opens (due attempts then wait without using an attempt) and recovers.
+    public var circuitBreaker = CircuitBreakerPolicy()
     /// Bounds on each event's size and shape.
     public var eventLimits = EventLimits()
     /// `uring` or `epoll`; `nil` detects (and honours `SLUICE_IO`).
@@ -88,6 +90,11 @@ public struct PipelineConfiguration: Sendable {
             try retryPolicy.validate()
         } catch {
             throw fail("pipeline.retry_schedule_s", "\(error)")
+        }
+        do {
+            try circuitBreaker.validate()
+        } catch {
+            throw fail("pipeline.\(error.field)", error.message)
         }
         do {
             try log.validate()
