@@ -38,7 +38,11 @@ public final class TriggerIndex: Sendable {
     let programOfTrigger: [UInt32]
     let programs: [Program]
     let specifications: [Specification]
+    /// Distinct conditions (a program's or a specification's list holds their numbers).
     let conditions: [Condition]
+    /// Number lists: a program's primary condition numbers and specification numbers, a specification's
+    /// condition numbers.
+    let references: [Int32]
     let patterns: [Pattern]
     let globs: [Glob]
 
@@ -72,13 +76,17 @@ public final class TriggerIndex: Sendable {
         let patternEnd: Int32
     }
 
-    /// All conditions on one related resource (AND).
+    /// All conditions on one related resource (AND): `references[conditionStart..<conditionEnd]`.
     struct Specification: Hashable, Sendable {
         let conditionStart: Int32
         let conditionEnd: Int32
+        /// The decoder's symbol of the one exact role the specification requires (`.none`: no such role):
+        /// only related resources with that role can satisfy it.
+        let role: Symbol
     }
 
-    /// `match` on the primary resource, then each non-empty `match_related` specification.
+    /// `match` on the primary resource, then each non-empty `match_related` specification: ranges of
+    /// `references` holding condition numbers, then specification numbers.
     struct Program: Hashable, Sendable {
         let primaryStart: Int32
         let primaryEnd: Int32
@@ -100,6 +108,7 @@ public final class TriggerIndex: Sendable {
         programs = builder.programs
         specifications = builder.specifications
         conditions = builder.conditions
+        references = builder.references
         patterns = builder.patterns
         globs = builder.globs
     }
@@ -145,7 +154,8 @@ public final class TriggerIndex: Sendable {
             dimensions: dimensions.map { dimension in
                 let key = literals.labelKeys[dimension.key, default: "?"]
                 guard dimension.related else { return key }
-                return dimension.role.isNone ? "related \(key)" : "related \(literals.roleNames[dimension.role, default: "?"]) \(key)"
+                return dimension.role.isNone
+                    ? "related \(key)" : "related \(literals.roleNames[dimension.role, default: "?"]) \(key)"
             },
             indexedTriggerCount: indexed,
             unindexedTriggerCount: unindexed,
@@ -198,7 +208,10 @@ private struct Builder: ~Copyable {
     var programs: [TriggerIndex.Program] = []
     var programNumbers: [[TriggerIndex.Condition]: UInt32] = [:]
     var specifications: [TriggerIndex.Specification] = []
+    var specificationNumbers: [[TriggerIndex.Condition]: Int32] = [:]
     var conditions: [TriggerIndex.Condition] = []
+    var conditionNumbers: [TriggerIndex.Condition: Int32] = [:]
+    var references: [Int32] = []
     var patterns: [TriggerIndex.Pattern] = []
     var globs: [Glob] = []
     var globNumbers: [String: Int32] = [:]
@@ -328,28 +341,61 @@ private struct Builder: ~Copyable {
         let separator = TriggerIndex.Condition(key: .none, patternStart: -1, patternEnd: -1)
         let signature = primary + [separator] + related.flatMap { $0 + [separator] }
         if let existing = programNumbers[signature] { return existing }
-        let primaryStart = Int32(conditions.count)
-        conditions.append(contentsOf: primary)
-        let primaryEnd = Int32(conditions.count)
-        let specificationStart = Int32(specifications.count)
-        for specification in related {
-            let start = Int32(conditions.count)
-            conditions.append(contentsOf: specification)
-            specifications.append(
-                TriggerIndex.Specification(conditionStart: start, conditionEnd: Int32(conditions.count))
-            )
-        }
+        // Conditions and specifications are interned too: a matcher remembers each one's result per event,
+        // so the many programs that share `kind = X` or the branch-scope specification test it once.
+        let primaryStart = Int32(references.count)
+        references.append(contentsOf: primary.map { conditionNumber($0) })
+        let primaryEnd = Int32(references.count)
+        let specificationNumbers = related.map { specificationNumber($0) }
+        let specificationStart = Int32(references.count)
+        references.append(contentsOf: specificationNumbers)
         programs.append(
             TriggerIndex.Program(
                 primaryStart: primaryStart,
                 primaryEnd: primaryEnd,
                 specificationStart: specificationStart,
-                specificationEnd: Int32(specifications.count)
+                specificationEnd: Int32(references.count)
             )
         )
         let number = UInt32(programs.count - 1)
         programNumbers[signature] = number
         return number
+    }
+
+    private mutating func conditionNumber(_ condition: TriggerIndex.Condition) -> Int32 {
+        if let number = conditionNumbers[condition] { return number }
+        conditions.append(condition)
+        conditionNumbers[condition] = Int32(conditions.count - 1)
+        return Int32(conditions.count - 1)
+    }
+
+    private mutating func specificationNumber(_ specification: [TriggerIndex.Condition]) -> Int32 {
+        if let number = specificationNumbers[specification] { return number }
+        let start = Int32(references.count)
+        references.append(contentsOf: specification.map { conditionNumber($0) })
+        specifications.append(
+            TriggerIndex.Specification(
+                conditionStart: start,
+                conditionEnd: Int32(references.count),
+                role: requiredRole(specification)
+            )
+        )
+        specificationNumbers[specification] = Int32(specifications.count - 1)
+        return Int32(specifications.count - 1)
+    }
+
+    /// The exact role a specification requires: a `prefect.resource.role` condition with one positive literal.
+    private func requiredRole(_ specification: [TriggerIndex.Condition]) -> Symbol {
+        for condition in specification where condition.key == .prefectResourceRole {
+            guard condition.patternEnd - condition.patternStart == 1 else { continue }
+            let pattern = patterns[Int(condition.patternStart)]
+            guard pattern.glob < 0, !pattern.negated else { continue }
+            let start = Int(pattern.literalStart)
+            let text = String(decoding: literalBytes[start..<(start + Int(pattern.literalCount))], as: UTF8.self)
+            guard let role = symbols.intern(text) else { preconditionFailure("symbol table full while compiling") }
+            return role
+        }
+        return .none
     }
 
     private mutating func compile(_ condition: ResourceSpecification.Condition) -> TriggerIndex.Condition {

@@ -40,13 +40,38 @@ public struct TriggerMatcher: ~Copyable {
     private let readerSlot: Int
     /// Event-name symbol → plan number + 1 (0: not built yet).
     private var planOfName: [Int32] = []
-    private var plans: [NamePlan] = []
+    /// Plans by number, boxed: reading one per event is one retain, not one per array inside.
+    private var plans: [PlanBox] = []
+
+    /// A built plan's arrays as `let`s of a final class: the match path reads elements in place, never
+    /// copying the plan (a struct copy would retain each of its arrays on every event).
+    private final class PlanBox {
+        let hits: [TriggerHit]
+        let runs: [NamePlan.Run]
+        let unindexed: [NamePlan.Run]
+        let dimensions: [NamePlan.Dimension]
+        let buckets: BucketTable
+        let bucketBase: Int
+
+        init(_ plan: NamePlan) {
+            hits = plan.hits
+            runs = plan.runs
+            unindexed = plan.unindexed
+            dimensions = plan.dimensions
+            buckets = plan.buckets
+            bucketBase = plan.bucketBase
+        }
+    }
     private var stamp: UInt32 = 0
     private var labelStamps: [UInt32] = []
     private var labelValueIDs: [UInt32] = []
     private var triggerStamps: [UInt32] = []
     private var programStamps: [UInt32] = []
     private var programResults: [Bool] = []
+    private var conditionStamps: [UInt32] = []
+    private var conditionResults: [Bool] = []
+    private var specificationStamps: [UInt32] = []
+    private var specificationResults: [Bool] = []
     /// Per bucket of every plan (plans number their buckets from `bucketBase`).
     private var bucketStamps: [UInt32] = []
     /// Unescaped values (rare: only labels with JSON escapes), reused. A class so that reading a value is
@@ -89,11 +114,15 @@ public struct TriggerMatcher: ~Copyable {
             index = shared.acquire(readerSlot: readerSlot)
             resetCaches()
         }
-        let plan = plans[planNumber(for: event)]
+        let number = planNumber(for: event)  // may append to `plans`: read the plan afterwards
+        let plan = plans[number]
         beginEvent(labelCount: event.header.labels.count)
         unsafe event.bytes.withUnsafeBytes { raw in
-            for run in plan.unindexed { unsafe collect(run, plan, event.header, raw, &hits) }
-            for (position, dimension) in plan.dimensions.enumerated() {
+            for position in plan.unindexed.indices {
+                unsafe collect(plan.unindexed[position], plan, event.header, raw, &hits)
+            }
+            for position in plan.dimensions.indices {
+                let dimension = plan.dimensions[position]
                 if !dimension.related {
                     unsafe visit(plan, position, dimension, 0, event.header, raw, &hits)
                 } else {
@@ -110,7 +139,7 @@ public struct TriggerMatcher: ~Copyable {
 
     @unsafe
     private mutating func visit(
-        _ plan: NamePlan,
+        _ plan: PlanBox,
         _ position: Int,
         _ dimension: NamePlan.Dimension,
         _ resource: Int,
@@ -132,14 +161,14 @@ public struct TriggerMatcher: ~Copyable {
             if bucketStamps[number] == stamp { return }
             bucketStamps[number] = stamp
         }
-        for run in plan.runs[bucket.runs] { unsafe collect(run, plan, header, raw, &hits) }
+        for position in bucket.runs { unsafe collect(plan.runs[position], plan, header, raw, &hits) }
     }
 
     /// Appends the run's hits when its program holds; a deduplicating run checks each trigger's stamp.
     @unsafe
     private mutating func collect(
         _ run: NamePlan.Run,
-        _ plan: NamePlan,
+        _ plan: PlanBox,
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer,
         _ hits: inout [TriggerHit]
@@ -150,7 +179,8 @@ public struct TriggerMatcher: ~Copyable {
             hits.append(contentsOf: plan.hits[range])
             return
         }
-        for hit in plan.hits[range] {
+        for position in range {
+            let hit = plan.hits[position]
             if triggerStamps[hit.trigger] == stamp { continue }
             triggerStamps[hit.trigger] = stamp
             hits.append(hit)
@@ -173,24 +203,49 @@ public struct TriggerMatcher: ~Copyable {
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer
     ) -> Bool {
-        for condition in program.primaryStart..<program.primaryEnd {
-            guard unsafe conditionHolds(index.conditions[Int(condition)], 0, header, raw) else { return false }
+        for reference in program.primaryStart..<program.primaryEnd {
+            guard unsafe primaryHolds(Int(index.references[Int(reference)]), header, raw) else { return false }
         }
-        for number in program.specificationStart..<program.specificationEnd {
-            let specification = index.specifications[Int(number)]
-            var satisfied = false
-            for resource in 1..<max(1, header.resources.count) where !satisfied {
-                satisfied = true
-                for condition in specification.conditionStart..<specification.conditionEnd {
-                    guard unsafe conditionHolds(index.conditions[Int(condition)], resource, header, raw) else {
-                        satisfied = false
-                        break
-                    }
-                }
-            }
-            guard satisfied else { return false }
+        for reference in program.specificationStart..<program.specificationEnd {
+            guard unsafe specificationHolds(Int(index.references[Int(reference)]), header, raw) else { return false }
         }
         return true
+    }
+
+    /// A condition on the primary resource, evaluated at most once per event.
+    @unsafe
+    private mutating func primaryHolds(_ number: Int, _ header: EventHeader, _ raw: UnsafeRawBufferPointer) -> Bool {
+        if conditionStamps[number] == stamp { return conditionResults[number] }
+        let result = unsafe conditionHolds(index.conditions[number], 0, header, raw)
+        conditionStamps[number] = stamp
+        conditionResults[number] = result
+        return result
+    }
+
+    /// Some related resource satisfies every condition of the specification; at most once per event.
+    @unsafe
+    private mutating func specificationHolds(
+        _ number: Int,
+        _ header: EventHeader,
+        _ raw: UnsafeRawBufferPointer
+    ) -> Bool {
+        if specificationStamps[number] == stamp { return specificationResults[number] }
+        let specification = index.specifications[number]
+        var satisfied = false
+        for resource in 1..<max(1, header.resources.count)
+        where !satisfied && (specification.role.isNone || header.resources[resource].role == specification.role) {
+            satisfied = true
+            for reference in specification.conditionStart..<specification.conditionEnd {
+                let condition = index.conditions[Int(index.references[Int(reference)])]
+                guard unsafe conditionHolds(condition, resource, header, raw) else {
+                    satisfied = false
+                    break
+                }
+            }
+        }
+        specificationStamps[number] = stamp
+        specificationResults[number] = satisfied
+        return satisfied
     }
 
     /// Prefect's `matches` over a list (OR): the label must be present; each pattern may be negated.
@@ -268,6 +323,8 @@ public struct TriggerMatcher: ~Copyable {
             for position in labelStamps.indices { labelStamps[position] = 0 }
             for position in triggerStamps.indices { triggerStamps[position] = 0 }
             for position in programStamps.indices { programStamps[position] = 0 }
+            for position in conditionStamps.indices { conditionStamps[position] = 0 }
+            for position in specificationStamps.indices { specificationStamps[position] = 0 }
             for position in bucketStamps.indices { bucketStamps[position] = 0 }
             stamp = 1
         }
@@ -285,6 +342,10 @@ public struct TriggerMatcher: ~Copyable {
         triggerStamps = Array(repeating: 0, count: index.triggers.count)
         programStamps = Array(repeating: 0, count: index.programs.count)
         programResults = Array(repeating: false, count: index.programs.count)
+        conditionStamps = Array(repeating: 0, count: index.conditions.count)
+        conditionResults = Array(repeating: false, count: index.conditions.count)
+        specificationStamps = Array(repeating: 0, count: index.specifications.count)
+        specificationResults = Array(repeating: false, count: index.specifications.count)
         for position in labelStamps.indices { labelStamps[position] = 0 }
         stamp = 0
     }
@@ -304,7 +365,7 @@ public struct TriggerMatcher: ~Copyable {
             bucketBase: bucketStamps.count
         )
         bucketStamps.append(contentsOf: repeatElement(0, count: plan.bucketCount))
-        plans.append(plan)
+        plans.append(PlanBox(plan))
         planOfName[name] = Int32(plans.count)
         return plans.count - 1
     }
