@@ -242,7 +242,11 @@ private struct Builder: ~Copyable {
         let candidates = triggers.map(Self.candidates)
         // How many triggers share each (dimension, value): a trigger goes where it has the fewest peers.
         var shares: [TriggerIndex.Dimension: [String: Int]] = [:]
+        var popularity: [TriggerIndex.Dimension: Int] = [:]
         for (position, trigger) in triggers.enumerated() where trigger.enabled {
+            for dimension in Set(candidates[position].map { $0.dimension(symbols: symbols) }) {
+                popularity[dimension, default: 0] += 1
+            }
             for candidate in candidates[position] {
                 for value in candidate.values {
                     shares[candidate.dimension(symbols: symbols), default: [:]][value, default: 0] += 1
@@ -252,7 +256,7 @@ private struct Builder: ~Copyable {
         for (position, trigger) in triggers.enumerated() {
             programOfTrigger.append(program(for: trigger))
             let best = candidates[position].min { left, right in
-                cost(left, shares) < cost(right, shares)
+                cost(left, shares, popularity) < cost(right, shares, popularity)
             }
             addKey(best, enabled: trigger.enabled)
             guard trigger.enabled else { continue }
@@ -260,10 +264,22 @@ private struct Builder: ~Copyable {
         }
     }
 
-    private func cost(_ candidate: Candidate, _ shares: [TriggerIndex.Dimension: [String: Int]]) -> (Int, Int) {
+    /// A bucket with at most this many peers is selective enough; among those, the most used dimension
+    /// wins, because every dimension a plan has costs each event a label lookup and a hash, while a few
+    /// extra bucket members cost only their (memoized) residual checks.
+    static let selectivePeerCountMax = 32
+
+    /// Orders candidates: selective buckets in popular dimensions first, then by peers, primary before related.
+    private func cost(
+        _ candidate: Candidate,
+        _ shares: [TriggerIndex.Dimension: [String: Int]],
+        _ popularity: [TriggerIndex.Dimension: Int]
+    ) -> (Int, Int, Int) {
         let dimension = candidate.dimension(symbols: symbols)
         let peers = candidate.values.reduce(0) { $0 + (shares[dimension]?[$1] ?? 0) }
-        return (peers, dimension.related ? 1 : 0)  // ties: the primary resource is cheaper to read
+        let related = dimension.related ? 1 : 0
+        if peers <= Self.selectivePeerCountMax { return (0, -(popularity[dimension] ?? 0), related) }
+        return (1, peers, related)
     }
 
     private mutating func addKey(_ candidate: Candidate?, enabled: Bool) {

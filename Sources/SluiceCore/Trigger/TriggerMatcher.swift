@@ -65,6 +65,8 @@ public struct TriggerMatcher: ~Copyable {
     private var stamp: UInt32 = 0
     private var labelStamps: [UInt32] = []
     private var labelValueIDs: [UInt32] = []
+    /// The decoder's node-kind symbol → literal value id + 1 (0: not looked up yet).
+    private var valueIDOfKind: [UInt32] = []
     private var triggerStamps: [UInt32] = []
     private var programStamps: [UInt32] = []
     private var programResults: [Bool] = []
@@ -152,7 +154,12 @@ public struct TriggerMatcher: ~Copyable {
         guard dimension.lengthMask & (1 << UInt64(length)) != 0 || header.labels[label].valueHasEscapes else {
             return
         }
-        let valueID = unsafe valueID(label, header, raw)
+        let valueID: UInt32
+        if resource == 0 && dimension.key == .infrahubNodeKind && !header.nodeKind.isNone {
+            valueID = unsafe kindValueID(header.nodeKind, label, header, raw)
+        } else {
+            valueID = unsafe self.valueID(label, header, raw)
+        }
         guard valueID != 0, let bucket = plan.buckets.find(UInt64(position + 1) << 32 | UInt64(valueID)) else {
             return
         }
@@ -301,6 +308,27 @@ public struct TriggerMatcher: ~Copyable {
         return valueID
     }
 
+    /// The value id of the primary node kind through the decoder's kind symbol: hashed once per kind and
+    /// index, then an array read.
+    @unsafe
+    private mutating func kindValueID(
+        _ kind: Symbol,
+        _ label: Int,
+        _ header: EventHeader,
+        _ raw: UnsafeRawBufferPointer
+    ) -> UInt32 {
+        let slot = Int(kind.rawValue)
+        if slot < valueIDOfKind.count, valueIDOfKind[slot] != 0 { return valueIDOfKind[slot] - 1 }
+        let valueID = unsafe self.valueID(label, header, raw)
+        if slot >= valueIDOfKind.count {
+            valueIDOfKind.append(
+                contentsOf: repeatElement(0, count: max(slot + 1, valueIDOfKind.count * 2) - valueIDOfKind.count)
+            )
+        }
+        valueIDOfKind[slot] = valueID + 1
+        return valueID
+    }
+
     /// Calls `body` with the label's unescaped UTF-8: in place, or unescaped into the reused scratch buffer.
     @unsafe
     private func withValue<Result>(
@@ -339,6 +367,7 @@ public struct TriggerMatcher: ~Copyable {
         planOfName.removeAll(keepingCapacity: true)
         plans.removeAll(keepingCapacity: true)
         bucketStamps.removeAll(keepingCapacity: true)
+        valueIDOfKind.removeAll(keepingCapacity: true)
         triggerStamps = Array(repeating: 0, count: index.triggers.count)
         programStamps = Array(repeating: 0, count: index.programs.count)
         programResults = Array(repeating: false, count: index.programs.count)
