@@ -119,22 +119,26 @@ public struct TriggerMatcher: ~Copyable {
         let number = planNumber(for: event)  // may append to `plans`: read the plan afterwards
         let plan = plans[number]
         beginEvent(labelCount: event.header.labels.count)
-        unsafe event.bytes.withUnsafeBytes { raw in
-            for position in plan.unindexed.indices {
-                unsafe collect(plan.unindexed[position], plan, event.header, raw, &hits)
-            }
-            for position in plan.dimensions.indices {
-                let dimension = plan.dimensions[position]
-                if !dimension.related {
-                    unsafe visit(plan, position, dimension, 0, event.header, raw, &hits)
-                } else {
-                    for resource in 1..<event.header.resources.count
-                    where dimension.role.isNone || event.header.resources[resource].role == dimension.role {
-                        unsafe visit(plan, position, dimension, resource, event.header, raw, &hits)
-                    }
+        // The bytes' address without a closure: a closure here captured (copied) the whole event, retaining
+        // its three arrays on every call. The pointer is used only during this call, while `event` — borrowed,
+        // immutable — keeps its byte array alive and unmoved.
+        let raw = unsafe event.bytes.withUnsafeBytes { unsafe $0 }
+        let header = event.header
+        for position in plan.unindexed.indices {
+            unsafe collect(plan.unindexed[position], plan, header, raw, &hits)
+        }
+        for position in plan.dimensions.indices {
+            let dimension = plan.dimensions[position]
+            if !dimension.related {
+                unsafe visit(plan, position, dimension, 0, header, raw, &hits)
+            } else {
+                for resource in 1..<header.resources.count
+                where dimension.role.isNone || header.resources[resource].role == dimension.role {
+                    unsafe visit(plan, position, dimension, resource, header, raw, &hits)
                 }
             }
         }
+        withExtendedLifetime(event) {}
     }
 
     // MARK: - Buckets, runs and programs
@@ -183,7 +187,7 @@ public struct TriggerMatcher: ~Copyable {
         guard unsafe holds(Int(run.program), header, raw) else { return }
         let range = Int(run.start)..<Int(run.end)
         guard run.deduplicate else {
-            hits.append(contentsOf: plan.hits[range])
+            for position in range { hits.append(plan.hits[position]) }  // no slice: no retain per run
             return
         }
         for position in range {
