@@ -5,17 +5,20 @@
 ///  event name ──► exact-name table (Symbol → triggers whose expect ∪ after are all exact names)
 ///             └─► pattern triggers (globs / empty expect), resolved once per interned name by each matcher
 ///  per name, each trigger sits in ONE place:
-///    a bucket keyed by (dimension, literal value id)   dimension = (primary | related, label key)
+///    a bucket keyed by (dimension, literal value id)   dimension = (primary | related [role], label key)
 ///    or the name's "unindexed" list                    (no exact positive label condition at all)
-///  every trigger: a residual program (conditions over interned label keys; literal patterns compare
-///  interned value ids, globs run on the value's UTF-8) shared by all triggers with the same conditions
+///  every trigger: a residual program = primary condition numbers + specification numbers; programs,
+///  conditions and specifications are interned, so a matcher evaluates each at most once per event
+///  (literal patterns compare bytes, globs run on the value's UTF-8)
 /// ```
-/// A trigger's bucket is its exact, positive label condition (`infrahub.node.kind = InfraDevice`,
-/// `infrahub.node.id = …`, a related `infrahub.resource.label = branch-7`) whose values the fewest triggers
-/// share, so a matcher looks up the event's value of each dimension once and only visits triggers whose
-/// value equals it: matching cost does not grow with triggers whose name or values cannot match.
-/// Literal values are interned into the index's own frozen table (``LiteralTable``); the event's values
-/// are looked up there (hash of the bytes in place), never turned into strings.
+/// A trigger's bucket is one of its exact, positive label conditions (`infrahub.node.kind = InfraDevice`,
+/// `infrahub.node.id = …`, a related `infrahub.resource.label = branch-7`): among the selective ones (at
+/// most `selectivePeerCountMax` triggers share the value) the most used dimension, else the one with the
+/// fewest peers. A matcher looks up the event's value of each dimension once (in the index's own frozen
+/// ``LiteralTable``, hashing the bytes in place; never a string) and visits only the triggers whose value
+/// equals it: matching cost does not grow with triggers whose name or values cannot match. Roles are never
+/// bucket keys (nearly every event carries each role); a specification's exact role instead restricts
+/// which related resources are read.
 ///
 /// Built once per configuration (``compile(_:symbols:)``) and replaced as a whole on change through a
 /// ``SharedTriggerIndex``: matching never takes a lock. Thread-safe: every stored property is immutable.

@@ -123,18 +123,23 @@ public struct TriggerMatcher: ~Copyable {
         // its three arrays on every call. The pointer is used only during this call, while `event` — borrowed,
         // immutable — keeps its byte array alive and unmoved.
         let raw = unsafe event.bytes.withUnsafeBytes { unsafe $0 }
-        let header = event.header
         for position in plan.unindexed.indices {
-            unsafe collect(plan.unindexed[position], plan, header, raw, &hits)
+            unsafe collect(plan.unindexed[position], plan, event.header, raw, &hits)
+        }
+        // Roles present among the related resources (bit `role & 63`): a related dimension whose role is
+        // absent is skipped without a scan.
+        var roles: UInt64 = 0
+        for resource in 1..<max(1, event.header.resources.count) {
+            roles |= 1 << UInt64(event.header.resources[resource].role.rawValue & 63)
         }
         for position in plan.dimensions.indices {
             let dimension = plan.dimensions[position]
             if !dimension.related {
-                unsafe visit(plan, position, dimension, 0, header, raw, &hits)
-            } else {
-                for resource in 1..<header.resources.count
-                where dimension.role.isNone || header.resources[resource].role == dimension.role {
-                    unsafe visit(plan, position, dimension, resource, header, raw, &hits)
+                unsafe visit(plan, position, dimension, 0, event.header, raw, &hits)
+            } else if dimension.role.isNone || roles & (1 << UInt64(dimension.role.rawValue & 63)) != 0 {
+                for resource in 1..<event.header.resources.count
+                where dimension.role.isNone || event.header.resources[resource].role == dimension.role {
+                    unsafe visit(plan, position, dimension, resource, event.header, raw, &hits)
                 }
             }
         }
