@@ -28,9 +28,11 @@ while let argument = arguments.next() {
 
 let configuration = FixtureGenerator.Configuration(eventCount: eventCount, seed: 42)
 var decoder = EventDecoder()
-var events: [Event] = []
+var decoded: [Event] = []
 var generator = FixtureGenerator(configuration)
-while let bytes = generator.next() { events.append(try decoder.decode(bytes)) }
+while let bytes = generator.next() { decoded.append(try decoder.decode(bytes)) }
+// A `let`, so passing `events[position]` borrows the element instead of copying it (and retaining its arrays).
+let events = decoded
 
 func triggers(_ count: Int) throws -> [TriggerDefinition] {
     var entries = TriggerFixtureGenerator(configuration, count: count)
