@@ -68,12 +68,11 @@ public struct TriggerMatcher: ~Copyable {
     /// The decoder's node-kind symbol → literal value id + 1 (0: not looked up yet).
     private var valueIDOfKind: [UInt32] = []
     private var triggerStamps: [UInt32] = []
-    private var programStamps: [UInt32] = []
-    private var programResults: [Bool] = []
-    private var conditionStamps: [UInt32] = []
-    private var conditionResults: [Bool] = []
-    private var specificationStamps: [UInt32] = []
-    private var specificationResults: [Bool] = []
+    /// Per-event memos of programs, primary conditions and specifications: `stamp << 1 | result`, so one
+    /// read says whether this event computed it and what it was, and one write records both.
+    private var programMemos: [UInt64] = []
+    private var conditionMemos: [UInt64] = []
+    private var specificationMemos: [UInt64] = []
     /// Per bucket of every plan (plans number their buckets from `bucketBase`).
     private var bucketStamps: [UInt32] = []
     /// Unescaped values (rare: only labels with JSON escapes), reused. A class so that reading a value is
@@ -192,7 +191,10 @@ public struct TriggerMatcher: ~Copyable {
         guard unsafe holds(Int(run.program), header, raw) else { return }
         let range = Int(run.start)..<Int(run.end)
         guard run.deduplicate else {
-            for position in range { hits.append(plan.hits[position]) }  // no slice: no retain per run
+            // One copy of the run, from the plan's storage (a slice would retain it per run).
+            unsafe plan.hits.withUnsafeBufferPointer { stored in
+                unsafe hits.append(contentsOf: UnsafeBufferPointer(rebasing: stored[range]))
+            }
             return
         }
         for position in range {
@@ -206,10 +208,10 @@ public struct TriggerMatcher: ~Copyable {
     /// The residual program, evaluated at most once per event.
     @unsafe
     private mutating func holds(_ program: Int, _ header: EventHeader, _ raw: UnsafeRawBufferPointer) -> Bool {
-        if programStamps[program] == stamp { return programResults[program] }
+        let memo = programMemos[program]
+        if memo >> 1 == UInt64(stamp) { return memo & 1 != 0 }
         let result = unsafe evaluate(index.programs[program], header, raw)
-        programStamps[program] = stamp
-        programResults[program] = result
+        programMemos[program] = UInt64(stamp) << 1 | (result ? 1 : 0)
         return result
     }
 
@@ -231,10 +233,10 @@ public struct TriggerMatcher: ~Copyable {
     /// A condition on the primary resource, evaluated at most once per event.
     @unsafe
     private mutating func primaryHolds(_ number: Int, _ header: EventHeader, _ raw: UnsafeRawBufferPointer) -> Bool {
-        if conditionStamps[number] == stamp { return conditionResults[number] }
+        let memo = conditionMemos[number]
+        if memo >> 1 == UInt64(stamp) { return memo & 1 != 0 }
         let result = unsafe conditionHolds(index.conditions[number], 0, header, raw)
-        conditionStamps[number] = stamp
-        conditionResults[number] = result
+        conditionMemos[number] = UInt64(stamp) << 1 | (result ? 1 : 0)
         return result
     }
 
@@ -245,7 +247,8 @@ public struct TriggerMatcher: ~Copyable {
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer
     ) -> Bool {
-        if specificationStamps[number] == stamp { return specificationResults[number] }
+        let memo = specificationMemos[number]
+        if memo >> 1 == UInt64(stamp) { return memo & 1 != 0 }
         let specification = index.specifications[number]
         var satisfied = false
         for resource in 1..<max(1, header.resources.count)
@@ -259,8 +262,7 @@ public struct TriggerMatcher: ~Copyable {
                 }
             }
         }
-        specificationStamps[number] = stamp
-        specificationResults[number] = satisfied
+        specificationMemos[number] = UInt64(stamp) << 1 | (satisfied ? 1 : 0)
         return satisfied
     }
 
@@ -359,9 +361,9 @@ public struct TriggerMatcher: ~Copyable {
         if stamp == 0 {  // wrapped: clear every stamp so none equals a future one by accident
             for position in labelStamps.indices { labelStamps[position] = 0 }
             for position in triggerStamps.indices { triggerStamps[position] = 0 }
-            for position in programStamps.indices { programStamps[position] = 0 }
-            for position in conditionStamps.indices { conditionStamps[position] = 0 }
-            for position in specificationStamps.indices { specificationStamps[position] = 0 }
+            for position in programMemos.indices { programMemos[position] = 0 }
+            for position in conditionMemos.indices { conditionMemos[position] = 0 }
+            for position in specificationMemos.indices { specificationMemos[position] = 0 }
             for position in bucketStamps.indices { bucketStamps[position] = 0 }
             stamp = 1
         }
@@ -378,12 +380,9 @@ public struct TriggerMatcher: ~Copyable {
         bucketStamps.removeAll(keepingCapacity: true)
         valueIDOfKind.removeAll(keepingCapacity: true)
         triggerStamps = Array(repeating: 0, count: index.triggers.count)
-        programStamps = Array(repeating: 0, count: index.programs.count)
-        programResults = Array(repeating: false, count: index.programs.count)
-        conditionStamps = Array(repeating: 0, count: index.conditions.count)
-        conditionResults = Array(repeating: false, count: index.conditions.count)
-        specificationStamps = Array(repeating: 0, count: index.specifications.count)
-        specificationResults = Array(repeating: false, count: index.specifications.count)
+        programMemos = Array(repeating: 0, count: index.programs.count)
+        conditionMemos = Array(repeating: 0, count: index.conditions.count)
+        specificationMemos = Array(repeating: 0, count: index.specifications.count)
         for position in labelStamps.indices { labelStamps[position] = 0 }
         stamp = 0
     }
