@@ -65,8 +65,8 @@ public struct TriggerMatcher: ~Copyable {
     private var stamp: UInt32 = 0
     private var labelStamps: [UInt32] = []
     private var labelValueIDs: [UInt32] = []
-    /// The decoder's node-kind symbol → literal value id + 1 (0: not looked up yet).
-    private var valueIDOfKind: [UInt32] = []
+    /// A decoder symbol (node kind, branch) → literal value id + 1 (0: not looked up yet).
+    private var valueIDOfSymbol: [UInt32] = []
     private var triggerStamps: [UInt32] = []
     /// Per-event memos of programs, primary conditions and specifications: `stamp << 1 | result`, so one
     /// read says whether this event computed it and what it was, and one write records both.
@@ -134,11 +134,27 @@ public struct TriggerMatcher: ~Copyable {
         for position in plan.dimensions.indices {
             let dimension = plan.dimensions[position]
             if !dimension.related {
-                unsafe visit(plan, position, dimension, 0, event.header, raw, &hits)
+                // The decoder interned the primary node kind: its value id is then an array read.
+                let kind = dimension.key == .infrahubNodeKind ? event.header.nodeKind : .none
+                _ = unsafe visit(plan, position, dimension, 0, event.header, raw, &hits, decoderSymbol: kind)
             } else if dimension.role.isNone || roles & (1 << UInt64(dimension.role.rawValue & 63)) != 0 {
+                // The decoder interned the label of the first branch resource that has one (`header.branch`).
+                var branch =
+                    dimension.role == .roleBranch && dimension.key == .infrahubResourceLabel
+                    ? event.header.branch : .none
                 for resource in 1..<event.header.resources.count
                 where dimension.role.isNone || event.header.resources[resource].role == dimension.role {
-                    unsafe visit(plan, position, dimension, resource, event.header, raw, &hits)
+                    let found = unsafe visit(
+                        plan,
+                        position,
+                        dimension,
+                        resource,
+                        event.header,
+                        raw,
+                        &hits,
+                        decoderSymbol: branch
+                    )
+                    if found { branch = .none }
                 }
             }
         }
@@ -155,28 +171,30 @@ public struct TriggerMatcher: ~Copyable {
         _ resource: Int,
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer,
-        _ hits: inout [TriggerHit]
-    ) {
-        guard let label = Self.labelPosition(dimension.key, header.resources[resource], header) else { return }
+        _ hits: inout [TriggerHit],
+        decoderSymbol: Symbol = .none
+    ) -> Bool {
+        guard let label = Self.labelPosition(dimension.key, header.resources[resource], header) else { return false }
         let length = min(Int(header.labels[label].valueByteCount), 63)
         guard dimension.lengthMask & (1 << UInt64(length)) != 0 || header.labels[label].valueHasEscapes else {
-            return
+            return true
         }
         let valueID: UInt32
-        if resource == 0 && dimension.key == .infrahubNodeKind && !header.nodeKind.isNone {
-            valueID = unsafe kindValueID(header.nodeKind, label, header, raw)
+        if !decoderSymbol.isNone {
+            valueID = unsafe symbolValueID(decoderSymbol, label, header, raw)
         } else {
             valueID = unsafe self.valueID(label, header, raw)
         }
         guard valueID != 0, let bucket = plan.buckets.find(UInt64(position + 1) << 32 | UInt64(valueID)) else {
-            return
+            return true
         }
         if dimension.related {
             let number = plan.bucketBase + bucket.number
-            if bucketStamps[number] == stamp { return }
+            if bucketStamps[number] == stamp { return true }
             bucketStamps[number] = stamp
         }
         for position in bucket.runs { unsafe collect(plan.runs[position], plan, header, raw, &hits) }
+        return true
     }
 
     /// Appends the run's hits when its program holds; a deduplicating run checks each trigger's stamp.
@@ -319,24 +337,24 @@ public struct TriggerMatcher: ~Copyable {
         return valueID
     }
 
-    /// The value id of the primary node kind through the decoder's kind symbol: hashed once per kind and
-    /// index, then an array read.
+    /// The value id of a label the decoder interned (the primary node kind, the branch label), through its
+    /// symbol: hashed once per symbol and index, then an array read.
     @unsafe
-    private mutating func kindValueID(
-        _ kind: Symbol,
+    private mutating func symbolValueID(
+        _ symbol: Symbol,
         _ label: Int,
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer
     ) -> UInt32 {
-        let slot = Int(kind.rawValue)
-        if slot < valueIDOfKind.count, valueIDOfKind[slot] != 0 { return valueIDOfKind[slot] - 1 }
+        let slot = Int(symbol.rawValue)
+        if slot < valueIDOfSymbol.count, valueIDOfSymbol[slot] != 0 { return valueIDOfSymbol[slot] - 1 }
         let valueID = unsafe self.valueID(label, header, raw)
-        if slot >= valueIDOfKind.count {
-            valueIDOfKind.append(
-                contentsOf: repeatElement(0, count: max(slot + 1, valueIDOfKind.count * 2) - valueIDOfKind.count)
+        if slot >= valueIDOfSymbol.count {
+            valueIDOfSymbol.append(
+                contentsOf: repeatElement(0, count: max(slot + 1, valueIDOfSymbol.count * 2) - valueIDOfSymbol.count)
             )
         }
-        valueIDOfKind[slot] = valueID + 1
+        valueIDOfSymbol[slot] = valueID + 1
         return valueID
     }
 
@@ -378,7 +396,7 @@ public struct TriggerMatcher: ~Copyable {
         planOfName.removeAll(keepingCapacity: true)
         plans.removeAll(keepingCapacity: true)
         bucketStamps.removeAll(keepingCapacity: true)
-        valueIDOfKind.removeAll(keepingCapacity: true)
+        valueIDOfSymbol.removeAll(keepingCapacity: true)
         triggerStamps = Array(repeating: 0, count: index.triggers.count)
         programMemos = Array(repeating: 0, count: index.programs.count)
         conditionMemos = Array(repeating: 0, count: index.conditions.count)
