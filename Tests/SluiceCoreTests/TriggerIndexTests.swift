@@ -182,13 +182,32 @@ struct RandomTriggers {
         let values = ["a\"b", "back\\slash", "tab\tx", "plain", "é\"", "\"quoted\""]
         var triggers: [TriggerDefinition] = []
         for (position, value) in values.enumerated() {
-            for pattern in [value, "!" + value, String(value.prefix(2)) + "*", "*"] {
+            for pattern in [value, "!" + value, String(value.prefix(2)) + "*", "*", "other"] {
                 triggers.append(
                     TriggerDefinition(
                         name: "t\(position)-\(pattern)",
                         events: EventNamePatterns(expect: ["x.y"]),
                         match: ResourceSpecification([("label", pattern)]),
                         matchRelated: [ResourceSpecification([("prefect.resource.role", "r"), ("label", pattern)])]
+                    )
+                )
+                // The labels the decoder interns (primary node kind, branch label) take the symbol paths.
+                triggers.append(
+                    TriggerDefinition(
+                        name: "k\(position)-\(pattern)",
+                        events: EventNamePatterns(expect: ["x.y"]),
+                        match: ResourceSpecification([("infrahub.node.kind", pattern)])
+                    )
+                )
+                triggers.append(
+                    TriggerDefinition(
+                        name: "b\(position)-\(pattern)",
+                        events: EventNamePatterns(expect: ["x.y"]),
+                        matchRelated: [
+                            ResourceSpecification([
+                                ("prefect.resource.role", "infrahub.branch"), ("infrahub.resource.label", pattern),
+                            ])
+                        ]
                     )
                 )
             }
@@ -200,8 +219,13 @@ struct RandomTriggers {
                 name: "x.y",
                 id: EventID.random(high: UInt64(position), low: 1),
                 occurred: Timestamp(secondsSinceEpoch: 1),
-                resource: ResourceDraft(id: "p", [("label", value)]),
-                related: [ResourceDraft(id: "q", role: "r", [("label", value)])]
+                resource: ResourceDraft(id: "p", [("label", value), ("infrahub.node.kind", value)]),
+                related: [
+                    ResourceDraft(id: "q", role: "r", [("label", value)]),
+                    ResourceDraft(id: "b0", role: "infrahub.branch"),  // no label: the decoder skips it
+                    ResourceDraft(id: "b1", role: "infrahub.branch", [("infrahub.resource.label", value)]),
+                    ResourceDraft(id: "b2", role: "infrahub.branch", [("infrahub.resource.label", "other")]),
+                ]
             )
             let event = try draft.build(with: &decoder)
             hits.removeAll()

@@ -5,17 +5,20 @@
 ///  event name ──► exact-name table (Symbol → triggers whose expect ∪ after are all exact names)
 ///             └─► pattern triggers (globs / empty expect), resolved once per interned name by each matcher
 ///  per name, each trigger sits in ONE place:
-///    a bucket keyed by (dimension, literal value id)   dimension = (primary | related, label key)
+///    a bucket keyed by (dimension, literal value id)   dimension = (primary | related [role], label key)
 ///    or the name's "unindexed" list                    (no exact positive label condition at all)
-///  every trigger: a residual program (conditions over interned label keys; literal patterns compare
-///  interned value ids, globs run on the value's UTF-8) shared by all triggers with the same conditions
+///  every trigger: a residual program = primary condition numbers + specification numbers; programs,
+///  conditions and specifications are interned, so a matcher evaluates each at most once per event
+///  (literal patterns compare bytes, globs run on the value's UTF-8)
 /// ```
-/// A trigger's bucket is its exact, positive label condition (`infrahub.node.kind = InfraDevice`,
-/// `infrahub.node.id = …`, a related `infrahub.resource.label = branch-7`) whose values the fewest triggers
-/// share, so a matcher looks up the event's value of each dimension once and only visits triggers whose
-/// value equals it: matching cost does not grow with triggers whose name or values cannot match.
-/// Literal values are interned into the index's own frozen table (``LiteralTable``); the event's values
-/// are looked up there (hash of the bytes in place), never turned into strings.
+/// A trigger's bucket is one of its exact, positive label conditions (`infrahub.node.kind = InfraDevice`,
+/// `infrahub.node.id = …`, a related `infrahub.resource.label = branch-7`): among the selective ones (at
+/// most `selectivePeerCountMax` triggers share the value) the most used dimension, else the one with the
+/// fewest peers. A matcher looks up the event's value of each dimension once (in the index's own frozen
+/// ``LiteralTable``, hashing the bytes in place; never a string) and visits only the triggers whose value
+/// equals it: matching cost does not grow with triggers whose name or values cannot match. Roles are never
+/// bucket keys (nearly every event carries each role); a specification's exact role instead restricts
+/// which related resources are read.
 ///
 /// Built once per configuration (``compile(_:symbols:)``) and replaced as a whole on change through a
 /// ``SharedTriggerIndex``: matching never takes a lock. Thread-safe: every stored property is immutable.
@@ -38,7 +41,11 @@ public final class TriggerIndex: Sendable {
     let programOfTrigger: [UInt32]
     let programs: [Program]
     let specifications: [Specification]
+    /// Distinct conditions (a program's or a specification's list holds their numbers).
     let conditions: [Condition]
+    /// Number lists: a program's primary condition numbers and specification numbers, a specification's
+    /// condition numbers.
+    let references: [Int32]
     let patterns: [Pattern]
     let globs: [Glob]
 
@@ -72,13 +79,17 @@ public final class TriggerIndex: Sendable {
         let patternEnd: Int32
     }
 
-    /// All conditions on one related resource (AND).
+    /// All conditions on one related resource (AND): `references[conditionStart..<conditionEnd]`.
     struct Specification: Hashable, Sendable {
         let conditionStart: Int32
         let conditionEnd: Int32
+        /// The decoder's symbol of the one exact role the specification requires (`.none`: no such role):
+        /// only related resources with that role can satisfy it.
+        let role: Symbol
     }
 
-    /// `match` on the primary resource, then each non-empty `match_related` specification.
+    /// `match` on the primary resource, then each non-empty `match_related` specification: ranges of
+    /// `references` holding condition numbers, then specification numbers.
     struct Program: Hashable, Sendable {
         let primaryStart: Int32
         let primaryEnd: Int32
@@ -100,6 +111,7 @@ public final class TriggerIndex: Sendable {
         programs = builder.programs
         specifications = builder.specifications
         conditions = builder.conditions
+        references = builder.references
         patterns = builder.patterns
         globs = builder.globs
     }
@@ -145,7 +157,8 @@ public final class TriggerIndex: Sendable {
             dimensions: dimensions.map { dimension in
                 let key = literals.labelKeys[dimension.key, default: "?"]
                 guard dimension.related else { return key }
-                return dimension.role.isNone ? "related \(key)" : "related \(literals.roleNames[dimension.role, default: "?"]) \(key)"
+                return dimension.role.isNone
+                    ? "related \(key)" : "related \(literals.roleNames[dimension.role, default: "?"]) \(key)"
             },
             indexedTriggerCount: indexed,
             unindexedTriggerCount: unindexed,
@@ -198,7 +211,10 @@ private struct Builder: ~Copyable {
     var programs: [TriggerIndex.Program] = []
     var programNumbers: [[TriggerIndex.Condition]: UInt32] = [:]
     var specifications: [TriggerIndex.Specification] = []
+    var specificationNumbers: [[TriggerIndex.Condition]: Int32] = [:]
     var conditions: [TriggerIndex.Condition] = []
+    var conditionNumbers: [TriggerIndex.Condition: Int32] = [:]
+    var references: [Int32] = []
     var patterns: [TriggerIndex.Pattern] = []
     var globs: [Glob] = []
     var globNumbers: [String: Int32] = [:]
@@ -229,7 +245,11 @@ private struct Builder: ~Copyable {
         let candidates = triggers.map(Self.candidates)
         // How many triggers share each (dimension, value): a trigger goes where it has the fewest peers.
         var shares: [TriggerIndex.Dimension: [String: Int]] = [:]
+        var popularity: [TriggerIndex.Dimension: Int] = [:]
         for (position, trigger) in triggers.enumerated() where trigger.enabled {
+            for dimension in Set(candidates[position].map { $0.dimension(symbols: symbols) }) {
+                popularity[dimension, default: 0] += 1
+            }
             for candidate in candidates[position] {
                 for value in candidate.values {
                     shares[candidate.dimension(symbols: symbols), default: [:]][value, default: 0] += 1
@@ -239,7 +259,7 @@ private struct Builder: ~Copyable {
         for (position, trigger) in triggers.enumerated() {
             programOfTrigger.append(program(for: trigger))
             let best = candidates[position].min { left, right in
-                cost(left, shares) < cost(right, shares)
+                cost(left, shares, popularity) < cost(right, shares, popularity)
             }
             addKey(best, enabled: trigger.enabled)
             guard trigger.enabled else { continue }
@@ -247,10 +267,22 @@ private struct Builder: ~Copyable {
         }
     }
 
-    private func cost(_ candidate: Candidate, _ shares: [TriggerIndex.Dimension: [String: Int]]) -> (Int, Int) {
+    /// A bucket with at most this many peers is selective enough; among those, the most used dimension
+    /// wins, because every dimension a plan has costs each event a label lookup and a hash, while a few
+    /// extra bucket members cost only their (memoized) residual checks.
+    static let selectivePeerCountMax = 32
+
+    /// Orders candidates: selective buckets in popular dimensions first, then by peers, primary before related.
+    private func cost(
+        _ candidate: Candidate,
+        _ shares: [TriggerIndex.Dimension: [String: Int]],
+        _ popularity: [TriggerIndex.Dimension: Int]
+    ) -> (Int, Int, Int) {
         let dimension = candidate.dimension(symbols: symbols)
         let peers = candidate.values.reduce(0) { $0 + (shares[dimension]?[$1] ?? 0) }
-        return (peers, dimension.related ? 1 : 0)  // ties: the primary resource is cheaper to read
+        let related = dimension.related ? 1 : 0
+        if peers <= Self.selectivePeerCountMax { return (0, -(popularity[dimension] ?? 0), related) }
+        return (1, peers, related)
     }
 
     private mutating func addKey(_ candidate: Candidate?, enabled: Bool) {
@@ -328,28 +360,61 @@ private struct Builder: ~Copyable {
         let separator = TriggerIndex.Condition(key: .none, patternStart: -1, patternEnd: -1)
         let signature = primary + [separator] + related.flatMap { $0 + [separator] }
         if let existing = programNumbers[signature] { return existing }
-        let primaryStart = Int32(conditions.count)
-        conditions.append(contentsOf: primary)
-        let primaryEnd = Int32(conditions.count)
-        let specificationStart = Int32(specifications.count)
-        for specification in related {
-            let start = Int32(conditions.count)
-            conditions.append(contentsOf: specification)
-            specifications.append(
-                TriggerIndex.Specification(conditionStart: start, conditionEnd: Int32(conditions.count))
-            )
-        }
+        // Conditions and specifications are interned too: a matcher remembers each one's result per event,
+        // so the many programs that share `kind = X` or the branch-scope specification test it once.
+        let primaryStart = Int32(references.count)
+        references.append(contentsOf: primary.map { conditionNumber($0) })
+        let primaryEnd = Int32(references.count)
+        let specificationNumbers = related.map { specificationNumber($0) }
+        let specificationStart = Int32(references.count)
+        references.append(contentsOf: specificationNumbers)
         programs.append(
             TriggerIndex.Program(
                 primaryStart: primaryStart,
                 primaryEnd: primaryEnd,
                 specificationStart: specificationStart,
-                specificationEnd: Int32(specifications.count)
+                specificationEnd: Int32(references.count)
             )
         )
         let number = UInt32(programs.count - 1)
         programNumbers[signature] = number
         return number
+    }
+
+    private mutating func conditionNumber(_ condition: TriggerIndex.Condition) -> Int32 {
+        if let number = conditionNumbers[condition] { return number }
+        conditions.append(condition)
+        conditionNumbers[condition] = Int32(conditions.count - 1)
+        return Int32(conditions.count - 1)
+    }
+
+    private mutating func specificationNumber(_ specification: [TriggerIndex.Condition]) -> Int32 {
+        if let number = specificationNumbers[specification] { return number }
+        let start = Int32(references.count)
+        references.append(contentsOf: specification.map { conditionNumber($0) })
+        specifications.append(
+            TriggerIndex.Specification(
+                conditionStart: start,
+                conditionEnd: Int32(references.count),
+                role: requiredRole(specification)
+            )
+        )
+        specificationNumbers[specification] = Int32(specifications.count - 1)
+        return Int32(specifications.count - 1)
+    }
+
+    /// The exact role a specification requires: a `prefect.resource.role` condition with one positive literal.
+    private func requiredRole(_ specification: [TriggerIndex.Condition]) -> Symbol {
+        for condition in specification where condition.key == .prefectResourceRole {
+            guard condition.patternEnd - condition.patternStart == 1 else { continue }
+            let pattern = patterns[Int(condition.patternStart)]
+            guard pattern.glob < 0, !pattern.negated else { continue }
+            let start = Int(pattern.literalStart)
+            let text = String(decoding: literalBytes[start..<(start + Int(pattern.literalCount))], as: UTF8.self)
+            guard let role = symbols.intern(text) else { preconditionFailure("symbol table full while compiling") }
+            return role
+        }
+        return .none
     }
 
     private mutating func compile(_ condition: ResourceSpecification.Condition) -> TriggerIndex.Condition {

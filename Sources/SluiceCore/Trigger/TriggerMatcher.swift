@@ -40,13 +40,39 @@ public struct TriggerMatcher: ~Copyable {
     private let readerSlot: Int
     /// Event-name symbol → plan number + 1 (0: not built yet).
     private var planOfName: [Int32] = []
-    private var plans: [NamePlan] = []
+    /// Plans by number, boxed: reading one per event is one retain, not one per array inside.
+    private var plans: [PlanBox] = []
+
+    /// A built plan's arrays as `let`s of a final class: the match path reads elements in place, never
+    /// copying the plan (a struct copy would retain each of its arrays on every event).
+    private final class PlanBox {
+        let hits: [TriggerHit]
+        let runs: [NamePlan.Run]
+        let unindexed: [NamePlan.Run]
+        let dimensions: [NamePlan.Dimension]
+        let buckets: BucketTable
+        let bucketBase: Int
+
+        init(_ plan: NamePlan) {
+            hits = plan.hits
+            runs = plan.runs
+            unindexed = plan.unindexed
+            dimensions = plan.dimensions
+            buckets = plan.buckets
+            bucketBase = plan.bucketBase
+        }
+    }
     private var stamp: UInt32 = 0
     private var labelStamps: [UInt32] = []
     private var labelValueIDs: [UInt32] = []
+    /// A decoder symbol (node kind, branch) → literal value id + 1 (0: not looked up yet).
+    private var valueIDOfSymbol: [UInt32] = []
     private var triggerStamps: [UInt32] = []
-    private var programStamps: [UInt32] = []
-    private var programResults: [Bool] = []
+    /// Per-event memos of programs, primary conditions and specifications: `stamp << 1 | result`, so one
+    /// read says whether this event computed it and what it was, and one write records both.
+    private var programMemos: [UInt64] = []
+    private var conditionMemos: [UInt64] = []
+    private var specificationMemos: [UInt64] = []
     /// Per bucket of every plan (plans number their buckets from `bucketBase`).
     private var bucketStamps: [UInt32] = []
     /// Unescaped values (rare: only labels with JSON escapes), reused. A class so that reading a value is
@@ -89,57 +115,93 @@ public struct TriggerMatcher: ~Copyable {
             index = shared.acquire(readerSlot: readerSlot)
             resetCaches()
         }
-        let plan = plans[planNumber(for: event)]
+        let number = planNumber(for: event)  // may append to `plans`: read the plan afterwards
+        let plan = plans[number]
         beginEvent(labelCount: event.header.labels.count)
-        unsafe event.bytes.withUnsafeBytes { raw in
-            for run in plan.unindexed { unsafe collect(run, plan, event.header, raw, &hits) }
-            for (position, dimension) in plan.dimensions.enumerated() {
-                if !dimension.related {
-                    unsafe visit(plan, position, dimension, 0, event.header, raw, &hits)
-                } else {
-                    for resource in 1..<event.header.resources.count
-                    where dimension.role.isNone || event.header.resources[resource].role == dimension.role {
-                        unsafe visit(plan, position, dimension, resource, event.header, raw, &hits)
-                    }
+        // The bytes' address without a closure: a closure here captured (copied) the whole event, retaining
+        // its three arrays on every call. The pointer is used only during this call, while `event` — borrowed,
+        // immutable — keeps its byte array alive and unmoved.
+        let raw = unsafe event.bytes.withUnsafeBytes { unsafe $0 }
+        for position in plan.unindexed.indices {
+            unsafe collect(plan.unindexed[position], plan, event.header, raw, &hits)
+        }
+        // Roles present among the related resources (bit `role & 63`): a related dimension whose role is
+        // absent is skipped without a scan.
+        var roles: UInt64 = 0
+        for resource in 1..<max(1, event.header.resources.count) {
+            roles |= 1 << UInt64(event.header.resources[resource].role.rawValue & 63)
+        }
+        for position in plan.dimensions.indices {
+            let dimension = plan.dimensions[position]
+            if !dimension.related {
+                // The decoder interned the primary node kind: its value id is then an array read.
+                let kind = dimension.key == .infrahubNodeKind ? event.header.nodeKind : .none
+                _ = unsafe visit(plan, position, dimension, 0, event.header, raw, &hits, decoderSymbol: kind)
+            } else if dimension.role.isNone || roles & (1 << UInt64(dimension.role.rawValue & 63)) != 0 {
+                // The decoder interned the label of the first branch resource that has one (`header.branch`).
+                var branch =
+                    dimension.role == .roleBranch && dimension.key == .infrahubResourceLabel
+                    ? event.header.branch : .none
+                for resource in 1..<event.header.resources.count
+                where dimension.role.isNone || event.header.resources[resource].role == dimension.role {
+                    let found = unsafe visit(
+                        plan,
+                        position,
+                        dimension,
+                        resource,
+                        event.header,
+                        raw,
+                        &hits,
+                        decoderSymbol: branch
+                    )
+                    if found { branch = .none }
                 }
             }
         }
+        withExtendedLifetime(event) {}
     }
 
     // MARK: - Buckets, runs and programs
 
     @unsafe
     private mutating func visit(
-        _ plan: NamePlan,
+        _ plan: PlanBox,
         _ position: Int,
         _ dimension: NamePlan.Dimension,
         _ resource: Int,
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer,
-        _ hits: inout [TriggerHit]
-    ) {
-        guard let label = Self.labelPosition(dimension.key, header.resources[resource], header) else { return }
+        _ hits: inout [TriggerHit],
+        decoderSymbol: Symbol = .none
+    ) -> Bool {
+        guard let label = Self.labelPosition(dimension.key, header.resources[resource], header) else { return false }
         let length = min(Int(header.labels[label].valueByteCount), 63)
         guard dimension.lengthMask & (1 << UInt64(length)) != 0 || header.labels[label].valueHasEscapes else {
-            return
+            return true
         }
-        let valueID = unsafe valueID(label, header, raw)
+        let valueID: UInt32
+        if !decoderSymbol.isNone {
+            valueID = unsafe symbolValueID(decoderSymbol, label, header, raw)
+        } else {
+            valueID = unsafe self.valueID(label, header, raw)
+        }
         guard valueID != 0, let bucket = plan.buckets.find(UInt64(position + 1) << 32 | UInt64(valueID)) else {
-            return
+            return true
         }
         if dimension.related {
             let number = plan.bucketBase + bucket.number
-            if bucketStamps[number] == stamp { return }
+            if bucketStamps[number] == stamp { return true }
             bucketStamps[number] = stamp
         }
-        for run in plan.runs[bucket.runs] { unsafe collect(run, plan, header, raw, &hits) }
+        for position in bucket.runs { unsafe collect(plan.runs[position], plan, header, raw, &hits) }
+        return true
     }
 
     /// Appends the run's hits when its program holds; a deduplicating run checks each trigger's stamp.
     @unsafe
     private mutating func collect(
         _ run: NamePlan.Run,
-        _ plan: NamePlan,
+        _ plan: PlanBox,
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer,
         _ hits: inout [TriggerHit]
@@ -147,10 +209,14 @@ public struct TriggerMatcher: ~Copyable {
         guard unsafe holds(Int(run.program), header, raw) else { return }
         let range = Int(run.start)..<Int(run.end)
         guard run.deduplicate else {
-            hits.append(contentsOf: plan.hits[range])
+            // One copy of the run, from the plan's storage (a slice would retain it per run).
+            unsafe plan.hits.withUnsafeBufferPointer { stored in
+                unsafe hits.append(contentsOf: UnsafeBufferPointer(rebasing: stored[range]))
+            }
             return
         }
-        for hit in plan.hits[range] {
+        for position in range {
+            let hit = plan.hits[position]
             if triggerStamps[hit.trigger] == stamp { continue }
             triggerStamps[hit.trigger] = stamp
             hits.append(hit)
@@ -160,10 +226,10 @@ public struct TriggerMatcher: ~Copyable {
     /// The residual program, evaluated at most once per event.
     @unsafe
     private mutating func holds(_ program: Int, _ header: EventHeader, _ raw: UnsafeRawBufferPointer) -> Bool {
-        if programStamps[program] == stamp { return programResults[program] }
+        let memo = programMemos[program]
+        if memo >> 1 == UInt64(stamp) { return memo & 1 != 0 }
         let result = unsafe evaluate(index.programs[program], header, raw)
-        programStamps[program] = stamp
-        programResults[program] = result
+        programMemos[program] = UInt64(stamp) << 1 | (result ? 1 : 0)
         return result
     }
 
@@ -173,24 +239,49 @@ public struct TriggerMatcher: ~Copyable {
         _ header: EventHeader,
         _ raw: UnsafeRawBufferPointer
     ) -> Bool {
-        for condition in program.primaryStart..<program.primaryEnd {
-            guard unsafe conditionHolds(index.conditions[Int(condition)], 0, header, raw) else { return false }
+        for reference in program.primaryStart..<program.primaryEnd {
+            guard unsafe primaryHolds(Int(index.references[Int(reference)]), header, raw) else { return false }
         }
-        for number in program.specificationStart..<program.specificationEnd {
-            let specification = index.specifications[Int(number)]
-            var satisfied = false
-            for resource in 1..<max(1, header.resources.count) where !satisfied {
-                satisfied = true
-                for condition in specification.conditionStart..<specification.conditionEnd {
-                    guard unsafe conditionHolds(index.conditions[Int(condition)], resource, header, raw) else {
-                        satisfied = false
-                        break
-                    }
-                }
-            }
-            guard satisfied else { return false }
+        for reference in program.specificationStart..<program.specificationEnd {
+            guard unsafe specificationHolds(Int(index.references[Int(reference)]), header, raw) else { return false }
         }
         return true
+    }
+
+    /// A condition on the primary resource, evaluated at most once per event.
+    @unsafe
+    private mutating func primaryHolds(_ number: Int, _ header: EventHeader, _ raw: UnsafeRawBufferPointer) -> Bool {
+        let memo = conditionMemos[number]
+        if memo >> 1 == UInt64(stamp) { return memo & 1 != 0 }
+        let result = unsafe conditionHolds(index.conditions[number], 0, header, raw)
+        conditionMemos[number] = UInt64(stamp) << 1 | (result ? 1 : 0)
+        return result
+    }
+
+    /// Some related resource satisfies every condition of the specification; at most once per event.
+    @unsafe
+    private mutating func specificationHolds(
+        _ number: Int,
+        _ header: EventHeader,
+        _ raw: UnsafeRawBufferPointer
+    ) -> Bool {
+        let memo = specificationMemos[number]
+        if memo >> 1 == UInt64(stamp) { return memo & 1 != 0 }
+        let specification = index.specifications[number]
+        var satisfied = false
+        for resource in 1..<max(1, header.resources.count)
+        where !satisfied && (specification.role.isNone || header.resources[resource].role == specification.role) {
+            satisfied = true
+            for reference in specification.conditionStart..<specification.conditionEnd {
+                let condition = index.conditions[Int(index.references[Int(reference)])]
+                guard unsafe conditionHolds(condition, resource, header, raw) else {
+                    satisfied = false
+                    break
+                }
+            }
+        }
+        specificationMemos[number] = UInt64(stamp) << 1 | (satisfied ? 1 : 0)
+        return satisfied
     }
 
     /// Prefect's `matches` over a list (OR): the label must be present; each pattern may be negated.
@@ -246,6 +337,27 @@ public struct TriggerMatcher: ~Copyable {
         return valueID
     }
 
+    /// The value id of a label the decoder interned (the primary node kind, the branch label), through its
+    /// symbol: hashed once per symbol and index, then an array read.
+    @unsafe
+    private mutating func symbolValueID(
+        _ symbol: Symbol,
+        _ label: Int,
+        _ header: EventHeader,
+        _ raw: UnsafeRawBufferPointer
+    ) -> UInt32 {
+        let slot = Int(symbol.rawValue)
+        if slot < valueIDOfSymbol.count, valueIDOfSymbol[slot] != 0 { return valueIDOfSymbol[slot] - 1 }
+        let valueID = unsafe self.valueID(label, header, raw)
+        if slot >= valueIDOfSymbol.count {
+            valueIDOfSymbol.append(
+                contentsOf: repeatElement(0, count: max(slot + 1, valueIDOfSymbol.count * 2) - valueIDOfSymbol.count)
+            )
+        }
+        valueIDOfSymbol[slot] = valueID + 1
+        return valueID
+    }
+
     /// Calls `body` with the label's unescaped UTF-8: in place, or unescaped into the reused scratch buffer.
     @unsafe
     private func withValue<Result>(
@@ -267,7 +379,9 @@ public struct TriggerMatcher: ~Copyable {
         if stamp == 0 {  // wrapped: clear every stamp so none equals a future one by accident
             for position in labelStamps.indices { labelStamps[position] = 0 }
             for position in triggerStamps.indices { triggerStamps[position] = 0 }
-            for position in programStamps.indices { programStamps[position] = 0 }
+            for position in programMemos.indices { programMemos[position] = 0 }
+            for position in conditionMemos.indices { conditionMemos[position] = 0 }
+            for position in specificationMemos.indices { specificationMemos[position] = 0 }
             for position in bucketStamps.indices { bucketStamps[position] = 0 }
             stamp = 1
         }
@@ -282,9 +396,11 @@ public struct TriggerMatcher: ~Copyable {
         planOfName.removeAll(keepingCapacity: true)
         plans.removeAll(keepingCapacity: true)
         bucketStamps.removeAll(keepingCapacity: true)
+        valueIDOfSymbol.removeAll(keepingCapacity: true)
         triggerStamps = Array(repeating: 0, count: index.triggers.count)
-        programStamps = Array(repeating: 0, count: index.programs.count)
-        programResults = Array(repeating: false, count: index.programs.count)
+        programMemos = Array(repeating: 0, count: index.programs.count)
+        conditionMemos = Array(repeating: 0, count: index.conditions.count)
+        specificationMemos = Array(repeating: 0, count: index.specifications.count)
         for position in labelStamps.indices { labelStamps[position] = 0 }
         stamp = 0
     }
@@ -304,7 +420,7 @@ public struct TriggerMatcher: ~Copyable {
             bucketBase: bucketStamps.count
         )
         bucketStamps.append(contentsOf: repeatElement(0, count: plan.bucketCount))
-        plans.append(plan)
+        plans.append(PlanBox(plan))
         planOfName[name] = Int32(plans.count)
         return plans.count - 1
     }
