@@ -151,3 +151,48 @@ import Testing
         #expect(changes == 1, "the change is in the log")
     }
 }
+
+/// GitHub deliveries go through the same pipeline as `github.*` events.
+@Suite(.serialized) struct PipelineGitHubTests {
+    @Test(.timeLimit(.minutes(1))) func gitHubDeliveriesAreEmittedAsEventsAndDelivered() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll"))
+        let json = """
+            {"webhooks": [{"name": "gitops", "url": "\(receiver.url("/gitops"))", "shared_key": "k",
+                           "event_type": "all", "branch_scope": "all_branches"}],
+             "triggers": [{"name": "pushes", "trigger": {"expect": ["github.push"]},
+                           "actions": [{"webhook": "gitops"}]}]}
+            """
+        let value = try JSONValue.parse(Array(json.utf8))
+        var configuration = PipelineConfiguration(
+            log: LogConfiguration(directory: temporary.path + "/log"),
+            triggers: try TriggerConfiguration(json: value)
+        )
+        configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
+        configuration.ioBackend = "epoll"
+        let pipeline = try Pipeline(configuration: configuration)
+        try pipeline.start()
+        let body = try readRepositoryFile("fixtures/github/push.json")
+        let delivery = GitHubDelivery(
+            event: "push",
+            deliveryID: "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+            body: body,
+            receivedAt: Timestamp(microsecondsSinceEpoch: 1_700_000_000_000_000)
+        )
+        #expect(pipeline.emit(gitHub: delivery) == .accepted(position: 0))
+        let broken = GitHubDelivery(
+            event: "push",
+            deliveryID: "x",
+            body: Array("{".utf8),
+            receivedAt: delivery.receivedAt
+        )
+        if case .invalid = pipeline.emit(gitHub: broken) {} else { Issue.record("a broken delivery is invalid") }
+        #expect(pipeline.flush(timeoutNanoseconds: 20_000_000_000))
+        pipeline.stop()
+        #expect(receiver.requests.count == 1)
+        let request = try JSONValue.parse(receiver.requests.first?.body ?? [])
+        #expect(request["event"]?.stringValue == "github.push")
+        #expect(request["id"]?.stringValue == "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+    }
+}
