@@ -101,7 +101,7 @@ let package = Package(
         // and epoll. `swift run -c release delivery-bench`.
         .executableTarget(
             name: "delivery-bench",
-            dependencies: [.product(name: "SluiceIO", package: "sluice")],
+            dependencies: ["LoopbackPeers", .product(name: "SluiceIO", package: "sluice")],
             path: "Sources/delivery-bench",
             swiftSettings: swiftSettings
         ),

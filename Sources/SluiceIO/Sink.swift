@@ -232,16 +232,9 @@ final class SinkState: Sendable {
 /// Running a sink from the command line: stop on SIGINT/SIGTERM, after a duration, or after a number of
 /// deliveries, reporting counts as it goes.
 package enum SinkRunner {
-    /// Blocks SIGINT and SIGTERM in the calling thread and the threads it starts afterwards, so
-    /// ``wait(for:durationSeconds:deliveredCountMax:report:)`` can take them with `sigtimedwait`.
-    /// Call before creating the ``Sink``.
-    package static func blockStopSignals() {
-        var signals = sigset_t()
-        unsafe sigemptyset(&signals)
-        unsafe sigaddset(&signals, SIGINT)
-        unsafe sigaddset(&signals, SIGTERM)
-        _ = unsafe pthread_sigmask(SIG_BLOCK, &signals, nil)
-    }
+    /// Blocks SIGINT and SIGTERM (``StopSignals/block()``) so ``wait(for:durationSeconds:deliveredCountMax:report:)``
+    /// can take them. Call before creating the ``Sink``.
+    package static func blockStopSignals() { StopSignals.block() }
 
     /// Waits until a stop signal, `durationSeconds`, or `deliveredCountMax` deliveries; calls `report`
     /// once a second when the counts changed. Returns why it stopped.
@@ -251,17 +244,11 @@ package enum SinkRunner {
         deliveredCountMax: Int?,
         report: (SinkStatistics) -> Void
     ) -> String {
-        var signals = sigset_t()
-        unsafe sigemptyset(&signals)
-        unsafe sigaddset(&signals, SIGINT)
-        unsafe sigaddset(&signals, SIGTERM)
         let start = monotonicNanoseconds()
         var lastRequests = -1
         var lastReport = start
         while true {
-            var timeout = timespec(tv_sec: 0, tv_nsec: 20_000_000)
-            let signal = unsafe sigtimedwait(&signals, nil, &timeout)
-            if signal == SIGINT || signal == SIGTERM { return "signal \(signal)" }
+            if let signal = StopSignals.wait(nanoseconds: 20_000_000) { return "signal \(signal)" }
             let now = monotonicNanoseconds()
             let statistics = sink.statistics
             if let deliveredCountMax, statistics.delivered >= deliveredCountMax {

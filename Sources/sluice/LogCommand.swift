@@ -42,15 +42,10 @@ struct Log: ParsableCommand {
         }
 
         func fsyncPolicy() throws -> FsyncPolicy {
-            switch fsync {
-            case "always": return .always
-            case "never": return .never
-            default:
-                guard fsync.hasPrefix("interval:"), let milliseconds = Int(fsync.dropFirst(9)), milliseconds > 0 else {
-                    throw ValidationError("--fsync must be always, never or interval:MILLISECONDS")
-                }
-                return .interval(milliseconds: milliseconds)
+            guard let policy = FsyncPolicy(parsing: fsync) else {
+                throw ValidationError("--fsync must be always, never or interval:MILLISECONDS")
             }
+            return policy
         }
 
         func run() throws {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import SluiceIO
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import SluiceIO
 
 /// `sluice run`: the pipeline as a process.
 struct Run: ParsableCommand {

@@ -6,6 +6,7 @@
 // Usage: swift run -c release delivery-bench [--rounds N] [--seconds S] [--connections C]
 //        [--backends uring,epoll] [--no-wrk]   (the last two for profiling one client alone)
 import Foundation
+import LoopbackPeers
 @_spi(Benchmarks) import SluiceIO
 
 var rounds = 3
@@ -25,52 +26,10 @@ while let argument = arguments.next() {
     }
 }
 
-func program(_ candidates: [String]) -> String {
-    guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        fatalError("missing \(candidates[0]); run scripts/ensure-system-packages")
-    }
-    return path
-}
-
-func freePort() -> UInt16 {
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-            bind(descriptor, raw, length) == 0 && getsockname(descriptor, raw, &length) == 0
-        }
-    }
-    return UInt16(bigEndian: address.sin_port)
-}
-
-let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-delivery-bench-\(getpid())").path
-try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(atPath: directory) }
-let port = freePort()
-let nginxConfiguration = """
-    worker_processes 1;
-    error_log \(directory)/error.log warn;
-    pid \(directory)/nginx.pid;
-    events { worker_connections 4096; }
-    http {
-        access_log off;
-        client_body_temp_path \(directory)/client_body;
-        proxy_temp_path \(directory)/proxy;
-        fastcgi_temp_path \(directory)/fastcgi;
-        uwsgi_temp_path \(directory)/uwsgi;
-        scgi_temp_path \(directory)/scgi;
-        keepalive_requests 100000000;
-        server {
-            listen 127.0.0.1:\(port);
-            location / { return 204; }
-        }
-    }
-    """
-try nginxConfiguration.write(toFile: "\(directory)/nginx.conf", atomically: true, encoding: .utf8)
+let nginx = try Nginx()
+defer { nginx.stop() }
+let directory = nginx.directory
+let port = nginx.port
 
 // wrk sends exactly the request Sluice sends (delivery 0's id and signature; Sluice signs each delivery).
 let body = DeliveryBenchmark.body()
@@ -84,16 +43,6 @@ for field in DeliveryBenchmark.headerFields(number: 1, body: body) {
 }
 try lua.write(toFile: "\(directory)/post.lua", atomically: true, encoding: .utf8)
 
-let nginx = Process()
-nginx.executableURL = URL(fileURLWithPath: program(["/usr/sbin/nginx"]))
-nginx.arguments = ["-p", directory, "-c", "\(directory)/nginx.conf", "-g", "daemon off;"]
-try nginx.run()
-defer {
-    nginx.terminate()
-    nginx.waitUntilExit()
-}
-usleep(300_000)
-
 struct WrkResult {
     var requestsPerSecond: Double
     /// wrk's CPU time (user + system, from RUSAGE_CHILDREN around its run) per request.
@@ -105,7 +54,7 @@ struct WrkResult {
 /// Parses wrk's `Requests/sec:` line and its `--latency` distribution (`50%  61.00us`).
 @MainActor func runWrk() throws -> WrkResult {
     let wrk = Process()
-    wrk.executableURL = URL(fileURLWithPath: program(["/usr/bin/wrk"]))
+    wrk.executableURL = URL(fileURLWithPath: try program(["/usr/bin/wrk"]))
     wrk.arguments = [
         "-t1", "-c\(connections)", "-d\(Int(seconds.rounded(.up)))s", "--latency", "-s", "\(directory)/post.lua",
         "http://127.0.0.1:\(port)/hook",

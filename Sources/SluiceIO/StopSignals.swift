@@ -13,14 +13,14 @@ public enum StopSignals {
     }
 
     /// Whether a stop signal arrived, waiting up to `waitingNanoseconds` for one.
-    public static func received(waitingNanoseconds: UInt64 = 0) -> Bool {
+    public static func received(waitingNanoseconds: UInt64 = 0) -> Bool { wait(nanoseconds: waitingNanoseconds) != nil }
+
+    /// The stop signal (SIGINT or SIGTERM) that arrived within `nanoseconds`, if any.
+    public static func wait(nanoseconds: UInt64) -> Int32? {
         var signals = set()
-        var timeout = timespec(
-            tv_sec: Int(waitingNanoseconds / 1_000_000_000),
-            tv_nsec: Int(waitingNanoseconds % 1_000_000_000)
-        )
+        var timeout = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
         let signal = unsafe sigtimedwait(&signals, nil, &timeout)
-        return signal == SIGINT || signal == SIGTERM
+        return signal == SIGINT || signal == SIGTERM ? signal : nil
     }
 
     private static func set() -> sigset_t {
