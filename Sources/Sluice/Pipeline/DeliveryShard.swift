@@ -82,6 +82,8 @@ final class PipelineCounters: Sendable {
 final class DeliveryShard: @unchecked Sendable {
     private struct Active {
         let job: DeliveryJob
+        /// The `webhook-id` of the pair (stable across attempts and restarts), computed once.
+        let webhookID: String
         var machine: DeliveryStateMachine
         var sentNanoseconds: UInt64 = 0
         var requestByteCount = 0
@@ -111,6 +113,10 @@ final class DeliveryShard: @unchecked Sendable {
     private var disabledWebhooks: Set<String> = []
     /// One circuit breaker per endpoint: while open, due attempts wait (no attempt used) instead of being sent.
     private var breakers: [HTTPOrigin: CircuitBreaker] = [:]
+    /// Reused for every request (its buffer grows to the largest request once).
+    private var encoder = HTTPRequestEncoder(byteCountReserved: 16_384)
+    /// Outcome records were queued since the journaler was last woken.
+    private var outcomesPending = false
     private var random: SplitMix64
     /// Set by the pipeline when no more jobs will come (the matcher has drained).
     let noMoreJobs = Atomic<Bool>(false)
@@ -134,6 +140,7 @@ final class DeliveryShard: @unchecked Sendable {
         outcomes = SPSCRing(capacity: configuration.outcomeQueueCapacity)
         wake = configuration.waitStrategy == .park ? ParkWaitStrategy() : configuration.waitStrategy.make()
         random = SplitMix64(seed: seed)
+        active.reserveCapacity(min(configuration.pendingDeliveryCountMax, 2 * configuration.inFlightMax + 1024))
     }
 
     /// The completion ring holds every request that can be in flight, so the client loop never waits.
@@ -201,6 +208,10 @@ final class DeliveryShard: @unchecked Sendable {
             {
                 break
             }
+            if outcomesPending {
+                outcomesPending = false
+                journalWake.wakeAll()
+            }
             if progressed {
                 idle = 0
                 continue
@@ -230,7 +241,11 @@ final class DeliveryShard: @unchecked Sendable {
         let name = job.routing.definitions[job.webhook].name
         let action =
             disabledWebhooks.contains(name) ? machine.endpointDisabled() : machine.timerFired(nowNanoseconds: now)
-        active[key] = Active(job: job, machine: machine)
+        active[key] = Active(
+            job: job,
+            webhookID: WebhookMessageID.make(eventID: job.eventID, webhookName: name),
+            machine: machine
+        )
         perform(action, key)
     }
 
@@ -246,11 +261,11 @@ final class DeliveryShard: @unchecked Sendable {
             timers.push(due, key)
         case .retryLater(let failure, _, let due):
             PipelineCounters.add(counters.failedAttempts)
-            record(job, attempt: failure.attempt, outcome: .retrying, failure: failure)
+            record(delivery, attempt: failure.attempt, outcome: .retrying, failure: failure)
             timers.push(due, key)
         case .succeeded(let statusCode, let attempt):
             PipelineCounters.add(counters.delivered)
-            record(job, attempt: attempt, outcome: .delivered, statusCode: statusCode)
+            record(delivery, attempt: attempt, outcome: .delivered, statusCode: statusCode)
             if let timing {
                 timing(
                     DeliveryTiming(
@@ -275,7 +290,7 @@ final class DeliveryShard: @unchecked Sendable {
             }
             PipelineCounters.add(counters.deadLettered)
             record(
-                job,
+                delivery,
                 attempt: deadLetter.attemptCount,
                 outcome: .deadLettered,
                 failure: deadLetter.lastFailure,
@@ -311,31 +326,31 @@ final class DeliveryShard: @unchecked Sendable {
                 return
             }
         }
-        let request = routing.signer.request(
-            webhookIndex: job.webhook,
-            body: body,
-            eventID: job.eventID,
-            timestampSeconds: UInt64(Timestamp.now().secondsSinceEpoch)
-        )
-        let url = routing.endpoints[job.webhook]
-        let head = HTTPRequestHead(
-            method: .post,
-            target: url.target,
-            host: url.authority,
-            headerFields: request.headers.map { HTTPHeaderField($0.name, $0.value) }
-        )
-        let clientRequest: HTTPClientRequest
+        var dynamicFields: [HTTPHeaderField] = []
+        let keys = routing.signer.keyIndices(webhookIndex: job.webhook)
+        if !keys.isEmpty {
+            let timestamp = UInt64(Timestamp.now().secondsSinceEpoch)
+            dynamicFields = [
+                HTTPHeaderField("webhook-id", delivery.webhookID),
+                HTTPHeaderField("webhook-timestamp", String(timestamp)),
+                HTTPHeaderField(
+                    "webhook-signature",
+                    routing.signer.signer.signatureHeader(
+                        keyIndices: keys,
+                        webhookID: delivery.webhookID,
+                        timestampSeconds: timestamp,
+                        body: body
+                    )
+                ),
+            ]
+        }
         do {
-            clientRequest = try HTTPClientRequest(
-                tag: key,
-                origin: routing.origins[job.webhook],
-                head: head,
-                body: request.body
-            )
+            try encoder.encode(routing.templates[job.webhook], dynamicHeaderFields: dynamicFields, body: body)
         } catch {
             finishAttempt(key, .configurationFailed("cannot encode the request: \(error)"))
             return
         }
+        let clientRequest = HTTPClientRequest(tag: key, origin: origin, method: .post, bytes: encoder.bytes)
         delivery.sentNanoseconds = monotonicNanoseconds()
         delivery.requestByteCount = clientRequest.bytes.count
         active[key] = delivery
@@ -372,19 +387,19 @@ final class DeliveryShard: @unchecked Sendable {
     }
 
     private func record(
-        _ job: DeliveryJob,
+        _ delivery: Active,
         attempt: Int,
         outcome: DeliveryOutcomeRecord.Outcome,
         statusCode: Int? = nil,
         failure: DeliveryFailure? = nil,
         message: String? = nil
     ) {
-        let definition = job.routing.definitions[job.webhook]
+        let job = delivery.job
         let record = DeliveryOutcomeRecord(
             eventSequence: job.eventSequence,
             eventID: job.eventID,
-            webhook: definition.name,
-            webhookID: WebhookMessageID.make(eventID: job.eventID, webhookName: definition.name),
+            webhook: job.routing.definitions[job.webhook].name,
+            webhookID: delivery.webhookID,
             attempt: attempt,
             outcome: outcome,
             statusCode: statusCode ?? failure?.statusCode,
@@ -397,6 +412,6 @@ final class DeliveryShard: @unchecked Sendable {
             journalWake.wakeAll()
             sched_yield()
         }
-        journalWake.wakeAll()
+        outcomesPending = true  // the journaler is woken once per loop turn, not per record
     }
 }

@@ -240,9 +240,23 @@ extension PipelineCore {
             }
         }
 
+        // With `interval` or `never`, nothing waits for each write to be synced, so small batches linger up
+        // to `lingerNanoseconds` to become one frame (fewer writes, better compression); `always` writes at
+        // once, its batches grow while the previous sync runs.
+        let lingers = configuration.log.fsync != .always
+        let lingerNanoseconds: UInt64 = 1_000_000
         while true {
             records.removeAll(keepingCapacity: true)
-            let end = min(barrier.available(from: next), next + 1024)
+            var end = min(barrier.available(from: next), next + 1024)
+            if lingers, end > next, end - next < 256, !stopping.load(ordering: .relaxed),
+                monotonicNanoseconds() - slots[next].emittedNanoseconds < lingerNanoseconds
+            {
+                usleep(100)  // a timed sleep, not a park: producers need not wake a lingering journaler
+                end = min(barrier.available(from: next), next + 1024)
+                if end - next < 256, monotonicNanoseconds() - slots[next].emittedNanoseconds < lingerNanoseconds {
+                    continue
+                }
+            }
             for position in next..<end {
                 slots.withSlot(position) { slot in
                     records.append(

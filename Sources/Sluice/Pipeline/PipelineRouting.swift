@@ -11,6 +11,9 @@ final class PipelineRouting: Sendable {
     let definitions: [WebhookDefinition]
     let endpoints: [HTTPURL]
     let origins: [HTTPOrigin]
+    /// Per webhook: the request line, `Host` and static headers (spec §c.6 order up to the signature
+    /// headers) encoded once; each request adds `webhook-id`, `webhook-timestamp`, `webhook-signature`.
+    let templates: [HTTPRequestTemplate]
     /// Per trigger (``TriggerIndex/triggers`` order): the webhook numbers of its webhook actions.
     let webhooksOfTrigger: [[Int]]
     /// Per webhook: the delivery shard that owns its endpoint.
@@ -29,6 +32,7 @@ final class PipelineRouting: Sendable {
         defaultBranch = configuration.triggers.defaultBranch
         var endpoints: [HTTPURL] = []
         var origins: [HTTPOrigin] = []
+        var templates: [HTTPRequestTemplate] = []
         var numberOfName: [String: Int] = [:]
         for (position, definition) in definitions.enumerated() {
             let url: HTTPURL
@@ -38,6 +42,26 @@ final class PipelineRouting: Sendable {
                 throw PipelineConfigurationError(field: "webhooks[\(position)].url", message: error.description)
             }
             endpoints.append(url)
+            let placeholder =
+                definition.signs
+                ? WebhookSignatureHeaders(webhookID: "", timestampSeconds: 0, signature: "") : nil
+            let staticHeaders = definition.request(body: [], signature: placeholder).headers
+                .filter { !WebhookDefinition.signatureHeaderNames.contains($0.name) }
+                .map { HTTPHeaderField($0.name, $0.value) }
+            do {
+                templates.append(
+                    try HTTPRequestTemplate(
+                        HTTPRequestHead(
+                            method: .post,
+                            target: url.target,
+                            host: url.authority,
+                            headerFields: staticHeaders
+                        )
+                    )
+                )
+            } catch {
+                throw PipelineConfigurationError(field: "webhooks[\(position)].headers", message: "\(error)")
+            }
             let tls =
                 url.isTLS
                 ? TLSClientOptions(validateCertificates: definition.validateCertificates, caFile: configuration.caFile)
@@ -47,6 +71,7 @@ final class PipelineRouting: Sendable {
         }
         self.endpoints = endpoints
         self.origins = origins
+        self.templates = templates
         webhooksOfTrigger = index.triggers.map { trigger in
             var numbers: [Int] = []
             for action in trigger.actions where action.kind == .webhook {

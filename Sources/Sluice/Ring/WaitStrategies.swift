@@ -55,7 +55,7 @@ public final class ParkWaitStrategy: RingWaitStrategy {
     private let waiters = Atomic<Int>(0)
     private let condition = MonotonicCondition()
 
-    public init(spinIterations: Int = 100, yieldIterations: Int = 20, parkTimeoutNanoseconds: Int = 10_000_000) {
+    public init(spinIterations: Int = 100, yieldIterations: Int = 2, parkTimeoutNanoseconds: Int = 10_000_000) {
         self.spinIterations = spinIterations
         self.yieldIterations = yieldIterations
         self.parkTimeoutNanoseconds = parkTimeoutNanoseconds
