@@ -69,6 +69,13 @@ final class FollowerProgress: Sendable {
             start = end
             batch += 1
             if batch % 10 == 0 {
+                // On a loaded machine the followers may not have run yet: give them up to 0.5 s to come
+                // within 100 records, so retention has something it may remove while they read.
+                for _ in 0..<500 {
+                    let slowest = progress.positions.map { $0.value.load(ordering: .acquiring) }.min()!
+                    if slowest + 100 >= UInt64(start) { break }
+                    usleep(1_000)
+                }
                 let slowest = progress.positions.map { $0.value.load(ordering: .acquiring) }.min()!
                 let report = try Retention.apply(
                     directory: directory,
