@@ -186,11 +186,8 @@ final class DeliveryShard: @unchecked Sendable {
             if handled > 0 { progressed = true }
             let now = monotonicNanoseconds()
             while let key = timers.popDue(now) {
-                if var delivery = active[key] {
-                    let action = delivery.machine.timerFired(nowNanoseconds: now)
-                    active[key] = delivery
-                    perform(action, key)
-                }
+                // In place (`?.`): copying a delivery out and back would retain its job and policy twice.
+                if let action = active[key]?.machine.timerFired(nowNanoseconds: now) { perform(action, key) }
                 progressed = true
             }
             while inFlight < configuration.inFlightMax, readyHead < ready.count {
@@ -250,15 +247,23 @@ final class DeliveryShard: @unchecked Sendable {
     }
 
     private func perform(_ action: DeliveryStateMachine.Action, _ key: UInt64) {
+        switch action {
+        case .none, .cancelled:
+            return
+        case .send:
+            ready.append(key)
+            return
+        case .armTimer(let due):
+            timers.push(due, key)
+            return
+        case .retryLater, .succeeded, .deadLetter:
+            break
+        }
         guard let delivery = active[key] else { return }
         let job = delivery.job
         switch action {
-        case .none, .cancelled:
+        case .none, .cancelled, .send, .armTimer:
             break
-        case .send:
-            ready.append(key)
-        case .armTimer(let due):
-            timers.push(due, key)
         case .retryLater(let failure, _, let due):
             PipelineCounters.add(counters.failedAttempts)
             record(delivery, attempt: failure.attempt, outcome: .retrying, failure: failure)
@@ -302,7 +307,7 @@ final class DeliveryShard: @unchecked Sendable {
     }
 
     private func send(_ key: UInt64) {
-        guard var delivery = active[key], case .inFlight = delivery.machine.state else { return }
+        guard let delivery = active[key], case .inFlight = delivery.machine.state else { return }
         let job = delivery.job
         let routing = job.routing
         let origin = routing.origins[job.webhook]
@@ -311,9 +316,7 @@ final class DeliveryShard: @unchecked Sendable {
         let permission = breaker.handle(.requestPermission(nowNanoseconds: now))
         breakers[origin] = breaker
         if case .reject(let retryAt) = permission {
-            let action = delivery.machine.deferred(untilNanoseconds: retryAt)
-            active[key] = delivery
-            perform(action, key)
+            if let action = active[key]?.machine.deferred(untilNanoseconds: retryAt) { perform(action, key) }
             return
         }
         let definition = routing.definitions[job.webhook]
@@ -351,9 +354,8 @@ final class DeliveryShard: @unchecked Sendable {
             return
         }
         let clientRequest = HTTPClientRequest(tag: key, origin: origin, method: .post, bytes: encoder.bytes)
-        delivery.sentNanoseconds = monotonicNanoseconds()
-        delivery.requestByteCount = clientRequest.bytes.count
-        active[key] = delivery
+        active[key]?.sentNanoseconds = monotonicNanoseconds()
+        active[key]?.requestByteCount = clientRequest.bytes.count
         inFlight += 1
         inFlightCount.store(inFlight, ordering: .relaxed)
         client!.submit(clientRequest)
@@ -363,8 +365,10 @@ final class DeliveryShard: @unchecked Sendable {
         inFlight -= 1
         inFlightCount.store(inFlight, ordering: .relaxed)
         let outcome = WebhookDeliverer.outcome(completion.result)
-        if let delivery = active[completion.tag], case .inFlight(let attempt, _) = delivery.machine.state {
-            let origin = delivery.job.routing.origins[delivery.job.webhook]
+        if case .inFlight(let attempt, _)? = active[completion.tag]?.machine.state,
+            let job = active[completion.tag]?.job
+        {
+            let origin = job.routing.origins[job.webhook]
             let now = monotonicNanoseconds()
             var breaker = breakers[origin] ?? CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now)
             // Opening and closing need no action here: permission is asked before every attempt.
@@ -375,15 +379,12 @@ final class DeliveryShard: @unchecked Sendable {
     }
 
     private func finishAttempt(_ key: UInt64, _ outcome: DeliveryAttemptOutcome) {
-        guard var delivery = active[key] else { return }
-        let action = delivery.machine.attemptFinished(
-            outcome,
-            nowNanoseconds: monotonicNanoseconds(),
-            nowWall: Timestamp.now(),
-            random: &random
-        )
-        active[key] = delivery
-        perform(action, key)
+        let now = monotonicNanoseconds()
+        let wall = Timestamp.now()
+        var random = self.random
+        let action = active[key]?.machine.attemptFinished(outcome, nowNanoseconds: now, nowWall: wall, random: &random)
+        self.random = random
+        if let action { perform(action, key) }
     }
 
     private func record(
