@@ -52,6 +52,7 @@ import Testing
         ("log: {fsync: sometimes}\n", "log.fsync", 1),
         ("pipeline:\n  wait: spin\n  colour: blue\n", "pipeline.colour", 3),
         ("pipeline: {retry_schedule_s: []}\n", "pipeline.retry_schedule_s", 1),
+        ("log: {frame_bytes: 1048576}\n", "log.frame_bytes", 1),
         ("webhooks:\n  - {name: a, url: \"ftp://x\", shared_key: k}\n", "webhooks[0].url", 2),
         (
             "triggers:\n  - {name: t, trigger: {expect: [infrahub.node.created]}, actions: [{webhook: nowhere}]}\n",
@@ -69,6 +70,12 @@ import Testing
         } catch {
             Issue.record("unexpected error \(error)")
         }
+    }
+
+    @Test func framesHoldTheLargestAcceptedEvent() {
+        let configuration = PipelineConfiguration(log: LogConfiguration(directory: "/tmp/x"))
+        #expect(configuration.log.frameByteCountMax >= configuration.eventLimits.eventByteCountMax + 16)
+        #expect(throws: Never.self) { try configuration.validate() }
     }
 
     @Test func workDirectoriesAreMadeAndRemovedWholly() throws {

@@ -73,12 +73,14 @@ public enum DeadLetterFiles {
                 body: request.encoded()
             )
         }
-        try writer.append(records, nowMicroseconds: now.microsecondsSinceEpoch, nowMonotonicNanoseconds: 0)
-        try writer.sync()
+        // The checkpoint moves back first (always safe): a crash before the records are durable then only
+        // costs a re-scan, never a redrive the next start would not see.
         let checkpoints = try CheckpointStore(directory: directory)
         let earliest = chosen.map(\.record.eventSequence).min()!
         let current = try checkpoints.read(name: pipelineCheckpointName) ?? 0
         if earliest < current { try checkpoints.write(name: pipelineCheckpointName, sequence: earliest) }
+        try writer.append(records, nowMicroseconds: now.microsecondsSinceEpoch, nowMonotonicNanoseconds: 0)
+        try writer.sync()
         return chosen
     }
 }

@@ -70,6 +70,11 @@ final class PipelineCounters: Sendable {
     static func add(_ counter: borrowing Atomic<Int>, _ amount: Int = 1) {
         counter.wrappingAdd(amount, ordering: .relaxed)
     }
+
+    /// For a counter another thread reads before reading what its producer wrote (`matched` in `flush`).
+    static func addReleasing(_ counter: borrowing Atomic<Int>, _ amount: Int) {
+        counter.wrappingAdd(amount, ordering: .releasing)
+    }
 }
 
 /// A delivery loop: takes jobs from the matcher, runs each delivery's ``DeliveryStateMachine`` (attempts,
@@ -200,8 +205,9 @@ final class DeliveryShard: @unchecked Sendable {
                 ready.removeFirst(readyHead)
                 readyHead = 0
             }
-            if noMoreJobs.load(ordering: .acquiring), backlog.isEmpty, jobs.count == 0,
-                inFlight == 0 || abandon.load(ordering: .relaxed), readyHead == ready.count
+            if abandon.load(ordering: .relaxed) { break }  // a drain that took too long: the rest resumes on restart
+            if noMoreJobs.load(ordering: .acquiring), backlog.isEmpty, jobs.count == 0, inFlight == 0,
+                readyHead == ready.count
             {
                 break
             }
@@ -213,8 +219,10 @@ final class DeliveryShard: @unchecked Sendable {
                 idle = 0
                 continue
             }
+            let full = active.count >= configuration.pendingDeliveryCountMax
             wake.wait(iteration: idle) {
-                jobs.count > 0 || completions.count > 0 || noMoreJobs.load(ordering: .relaxed)
+                (!full && jobs.count > 0) || completions.count > 0 || abandon.load(ordering: .relaxed)
+                    || noMoreJobs.load(ordering: .relaxed)
                     || (timers.earliest.map { $0 <= monotonicNanoseconds() } ?? false)
             }
             idle += 1

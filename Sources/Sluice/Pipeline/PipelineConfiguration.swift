@@ -54,7 +54,13 @@ public struct PipelineConfiguration: Sendable {
     /// A CA file for HTTPS endpoints (`nil`: the system store).
     public var caFile: String?
 
+    /// With the default event limits (1.5 MB events), a log configuration whose frames are smaller than
+    /// the largest event gets 2 MiB frames, so every valid event fits in one frame.
     public init(log: LogConfiguration, triggers: TriggerConfiguration = TriggerConfiguration()) {
+        var log = log
+        if log.frameByteCountMax < EventLimits().eventByteCountMax + Self.recordOverheadByteCount {
+            log.frameByteCountMax = 2 << 20
+        }
         self.log = log
         self.triggers = triggers
         webhooks = WebhookConfiguration()
@@ -101,6 +107,12 @@ public struct PipelineConfiguration: Sendable {
         } catch {
             throw fail("log", error.message)
         }
+        guard eventLimits.eventByteCountMax + Self.recordOverheadByteCount <= log.frameByteCountMax else {
+            throw fail(
+                "log.frame_bytes",
+                "must hold the largest event (\(eventLimits.eventByteCountMax) bytes + \(Self.recordOverheadByteCount)): an accepted event must fit in one frame"
+            )
+        }
         if let ioBackend, ioBackend != "uring", ioBackend != "epoll" {
             throw fail("pipeline.io", "must be uring or epoll")
         }
@@ -129,6 +141,11 @@ public struct PipelineConfiguration: Sendable {
             }
         }
     }
+}
+
+extension PipelineConfiguration {
+    /// A record's header in a frame (FORMAT.md "Records").
+    static let recordOverheadByteCount = 16
 }
 
 /// A pipeline setting that is out of bounds or inconsistent, and which field.

@@ -20,7 +20,9 @@ extension PipelineCore {
         writer = opened
         let store = try CheckpointStore(directory: log.directory)
         checkpoints = store
-        let checkpoint = try store.read(name: pipelineCheckpointName) ?? 0
+        // Never past the recovered log: with `fsync: never` a power loss can lose records the checkpoint
+        // (which is synced) already covered.
+        let checkpoint = min(try store.read(name: pipelineCheckpointName) ?? 0, opened.nextSequence)
         var recovery = PipelineRecovery(
             log: opened.recovery,
             checkpoint: checkpoint,
@@ -66,6 +68,7 @@ extension PipelineCore {
         let tracker = self.tracker
         let shards = self.shards
         let counters = self.counters
+        var undecodable: [String] = []
         try ingest.withLock { state throws(SegmentLogError) in
             var matcher = TriggerMatcher(index: routing.index)
             var hits: [TriggerHit] = []
@@ -74,7 +77,10 @@ extension PipelineCore {
                 do throws(EventDecodingError) {
                     try state.decoder.decodeHeader(record.body, into: &state.scratch)
                 } catch {
-                    return  // validated when emitted; a record another writer put here is not an event of ours
+                    // Validated when emitted, so the limits or the log changed: refuse to start rather
+                    // than pass the checkpoint over an event whose deliveries would then be lost.
+                    undecodable.append("event record \(record.sequence): \(error)")
+                    return
                 }
                 recovery.eventsRematched += 1
                 let event = Event(header: state.scratch, bytes: record.body)
@@ -107,6 +113,13 @@ extension PipelineCore {
                 tracker.matched(record.sequence, deliveries: resumed)
                 recovery.deliveriesResumed += resumed
             }
+        }
+        if let first = undecodable.first {
+            throw PipelineConfigurationError(
+                field: "event_limits",
+                message: "\(undecodable.count) event records after the checkpoint no longer decode (first: \(first)); "
+                    + "restore the limits they were accepted with"
+            )
         }
         PipelineCounters.add(counters.recoveredDeliveries, recovery.deliveriesResumed)
         PipelineCounters.add(counters.deliveriesQueued, recovery.deliveriesResumed)
@@ -246,6 +259,16 @@ extension PipelineCore {
         let lingers = configuration.log.fsync != .always
         let lingerNanoseconds: UInt64 = 1_000_000
         while true {
+            if failure != nil {
+                // The log failed: never call the writer again (a retried fsync may falsely succeed).
+                // Outcome records are dropped, not journaled: those deliveries are not final, so the
+                // next start sends them again. Nothing more is acknowledged.
+                for shard in shards { _ = shard.outcomes.pop(maximum: 4096) { _ in } }
+                if shardsDone.load(ordering: .acquiring) == shards.count { return }
+                journalWake.wait(iteration: idle) { shards.contains { $0.outcomes.count > 0 } }
+                idle += 1
+                continue
+            }
             records.removeAll(keepingCapacity: true)
             var end = min(barrier.available(from: next), next + 1024)
             if lingers, end > next, end - next < 256, !stopping.load(ordering: .relaxed),
@@ -324,10 +347,6 @@ extension PipelineCore {
                 settle(durable: writer.durableSequence)
             } catch {
                 fail("log: \(error)")
-                // Keep draining the outcome rings so the shards can finish; nothing more is acknowledged.
-                if shardsDone.load(ordering: .acquiring) == shards.count { return }
-                journalWake.wait(iteration: idle) { false }
-                idle += 1
             }
         }
     }
@@ -362,7 +381,8 @@ extension PipelineCore {
                 matcher = TriggerMatcher(index: routing.index)
             }
             let matchedAt = monotonicNanoseconds()
-            for position in next..<end {
+            var gaveUp = false
+            matching: for position in next..<end {
                 let slot = slots[position]
                 let event = Event(header: slot.header, bytes: slot.bytes)
                 let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
@@ -385,7 +405,12 @@ extension PipelineCore {
                     )
                     var waited = 0
                     while !shards[shard].jobs.tryPush(job) {
-                        // The shard is full: wake it and wait (this is what backs up to `emit`).
+                        // The shard is full: wake it and wait (this is what backs up to `emit`). A stop
+                        // gives up here: the event stays unsettled, so the next start re-matches it.
+                        if stopping.load(ordering: .relaxed) || failure != nil {
+                            gaveUp = true
+                            break matching
+                        }
                         shards[shard].wake.wakeAll()
                         waited += 1
                         if waited > 64 { sched_yield() }
@@ -394,7 +419,8 @@ extension PipelineCore {
                     PipelineCounters.add(counters.deliveriesQueued)
                 }
             }
-            PipelineCounters.add(counters.matched, end - next)
+            if gaveUp { break }  // see above; the rest is re-matched after a restart
+            PipelineCounters.addReleasing(counters.matched, end - next)
             next = end
             matchCursor.advance(to: next)
             for (shard, wasTouched) in touched.enumerated() where wasTouched {
@@ -423,7 +449,7 @@ extension PipelineCore {
     }
 
     func stop(drainTimeoutNanoseconds: UInt64) {
-        guard writer != nil else { return }
+        guard journalerThread != nil else { return }  // never started, or start failed before the threads
         ingest.withLock { $0.running = false }
         stopping.store(true, ordering: .releasing)
         journalWake.wakeAll()

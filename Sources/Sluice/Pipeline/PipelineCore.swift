@@ -62,7 +62,7 @@ final class PipelineCore: @unchecked Sendable {
         routingBox = Mutex(routing)
         let intervalNanoseconds: Int
         if case .interval(let milliseconds) = configuration.log.fsync {
-            intervalNanoseconds = min(10_000_000, milliseconds * 1_000_000)
+            intervalNanoseconds = max(1_000_000, min(10_000_000, milliseconds * 1_000_000))
         } else {
             intervalNanoseconds = 10_000_000
         }
