@@ -101,8 +101,14 @@ final class HTTPClientDriver: @unchecked Sendable {
             localQueue.append(request)
             return
         }
-        inbox.withLock { $0.append(.request(request)) }
-        wakeup.signal()
+        // Signal only when the inbox goes from empty to not empty: a non-empty inbox has a wake-up pending,
+        // and the loop consumes the eventfd before it drains the inbox, so no request is left behind.
+        let wasEmpty = inbox.withLock { inbox in
+            let empty = inbox.isEmpty
+            inbox.append(.request(request))
+            return empty
+        }
+        if wasEmpty { wakeup.signal() }
     }
 
     func stop() {
