@@ -7,7 +7,7 @@
 // The 100 webhooks watch the fixture's own node kinds (LoadTestSetup `webhooksOnStreamKinds`), so delivery
 // dominates; `--selective` keeps the generator's kinds instead (most events then match no webhook).
 // Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
-//        [--selective]
+//        [--selective]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
 import Foundation
 import LoopbackPeers
 import Sluice
@@ -54,6 +54,10 @@ func pipelineConfiguration(_ round: Int) throws -> PipelineConfiguration {
     configuration.webhooks = try WebhookConfiguration(json: json, environment: [:])
     configuration.log.fsync = .interval(milliseconds: 5)
     configuration.connectionCountMax = 64
+    if let wait = ProcessInfo.processInfo.environment["SLUICE_BENCH_WAIT"].flatMap(RingWaitStrategyKind.init(rawValue:))
+    {
+        configuration.waitStrategy = wait
+    }
     return configuration
 }
 
