@@ -93,6 +93,12 @@ public enum Replayer {
         var fixtureEvents = 0
         var lastProgress = start
         var progressLine = ProgressLine()
+        /// One progress line: deliveries from the delivery recorder, accepted events from the emitter's.
+        func showProgress(_ now: UInt64) {
+            var snapshot = deliveries.withLock { $0.progressSnapshot(atNanoseconds: now) }
+            snapshot.eventsAccepted = emitter.counters.eventsAccepted
+            progress(progressLine.render(snapshot))
+        }
         var stop = false
         var invalidLines: [String] = []
         repeat {
@@ -112,10 +118,7 @@ public enum Replayer {
                         }
                         if now - lastProgress >= 1_000_000_000 {
                             lastProgress = now
-                            let snapshot = deliveries.withLock { $0.progressSnapshot(atNanoseconds: now) }
-                            var combined = snapshot
-                            combined.eventsAccepted = emitter.counters.eventsAccepted
-                            progress(progressLine.render(combined))
+                            showProgress(now)
                         }
                         if let rate = options.rate {
                             // Open-loop pacing: event n is due at start + n / rate.
@@ -158,10 +161,7 @@ public enum Replayer {
         // Drain: wait for the deliveries of everything emitted, keeping the progress line going.
         let drainEnd = monotonicNanoseconds() + UInt64(options.drainTimeout.components.seconds) * 1_000_000_000
         while !pipeline.flush(timeoutNanoseconds: 200_000_000), monotonicNanoseconds() < drainEnd {
-            let now = monotonicNanoseconds()
-            var snapshot = deliveries.withLock { $0.progressSnapshot(atNanoseconds: now) }
-            snapshot.eventsAccepted = emitter.counters.eventsAccepted
-            progress(progressLine.render(snapshot))
+            showProgress(monotonicNanoseconds())
         }
         let end = monotonicNanoseconds()
         pipeline.stop()

@@ -24,11 +24,6 @@ struct DeliveryJob: Sendable {
     let matchedNanoseconds: UInt64
 }
 
-/// An outcome record on its way to the journaler.
-struct PendingOutcome: Sendable {
-    let record: DeliveryOutcomeRecord
-}
-
 /// A finished request from the HTTP client's loop thread.
 struct DeliveryCompletion: Sendable {
     let tag: UInt64
@@ -97,7 +92,8 @@ final class DeliveryShard: @unchecked Sendable {
     let number: Int
     let jobs: SPSCRing<DeliveryJob>
     let completions: SPSCRing<DeliveryCompletion>
-    let outcomes: SPSCRing<PendingOutcome>
+    /// Outcome records on their way to the journaler.
+    let outcomes: SPSCRing<DeliveryOutcomeRecord>
     /// Woken by the matcher (jobs) and the client loop (completions).
     let wake: any RingWaitStrategy
     private let journalWake: any RingWaitStrategy
@@ -143,7 +139,7 @@ final class DeliveryShard: @unchecked Sendable {
         jobs = SPSCRing(capacity: configuration.jobQueueCapacity)
         completions = SPSCRing(capacity: Self.completionCapacity(configuration.inFlightMax))
         outcomes = SPSCRing(capacity: configuration.outcomeQueueCapacity)
-        wake = configuration.waitStrategy == .park ? ParkWaitStrategy() : configuration.waitStrategy.make()
+        wake = configuration.waitStrategy.make()
         random = SplitMix64(seed: seed)
         active.reserveCapacity(min(configuration.pendingDeliveryCountMax, 2 * configuration.inFlightMax + 1024))
     }
@@ -417,7 +413,7 @@ final class DeliveryShard: @unchecked Sendable {
             at: Timestamp.now()
         )
         outcomeHook?(record)
-        while !outcomes.tryPush(PendingOutcome(record: record)) {
+        while !outcomes.tryPush(record) {
             journalWake.wakeAll()
             sched_yield()
         }

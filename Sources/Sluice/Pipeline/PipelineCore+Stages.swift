@@ -294,15 +294,15 @@ extension PipelineCore {
             let eventCount = records.count
             var outcomeFinals: [(offset: Int, event: UInt64)] = []
             for shard in shards {
-                _ = shard.outcomes.pop(maximum: 1024) { pending in
-                    if pending.record.outcome.isFinal {
-                        outcomeFinals.append((records.count, pending.record.eventSequence))
+                _ = shard.outcomes.pop(maximum: 1024) { outcome in
+                    if outcome.outcome.isFinal {
+                        outcomeFinals.append((records.count, outcome.eventSequence))
                     }
                     records.append(
                         LogRecord(
                             type: .deliveryOutcome,
-                            timestampMicroseconds: pending.record.at.microsecondsSinceEpoch,
-                            body: pending.record.encoded()
+                            timestampMicroseconds: outcome.at.microsecondsSinceEpoch,
+                            body: outcome.encoded()
                         )
                     )
                 }

@@ -9,7 +9,6 @@ final class PipelineRouting: Sendable {
     let generation: Int
     let index: TriggerIndex
     let definitions: [WebhookDefinition]
-    let endpoints: [HTTPURL]
     let origins: [HTTPOrigin]
     /// Per webhook: the request line, `Host` and static headers (spec §c.6 order up to the signature
     /// headers) encoded once; each request adds `webhook-id`, `webhook-timestamp`, `webhook-signature`.
@@ -30,7 +29,6 @@ final class PipelineRouting: Sendable {
         index = TriggerIndex.compile(triggers, symbols: symbols)
         definitions = configuration.webhooks.webhooks
         defaultBranch = configuration.triggers.defaultBranch
-        var endpoints: [HTTPURL] = []
         var origins: [HTTPOrigin] = []
         var templates: [HTTPRequestTemplate] = []
         var numberOfName: [String: Int] = [:]
@@ -41,7 +39,6 @@ final class PipelineRouting: Sendable {
             } catch {
                 throw PipelineConfigurationError(field: "webhooks[\(position)].url", message: error.description)
             }
-            endpoints.append(url)
             let placeholder =
                 definition.signs
                 ? WebhookSignatureHeaders(webhookID: "", timestampSeconds: 0, signature: "") : nil
@@ -69,7 +66,6 @@ final class PipelineRouting: Sendable {
             origins.append(HTTPOrigin(host: url.host, port: url.port, tls: tls))
             numberOfName[definition.name] = position
         }
-        self.endpoints = endpoints
         self.origins = origins
         self.templates = templates
         webhooksOfTrigger = index.triggers.map { trigger in
