@@ -10,22 +10,45 @@ public import SluiceCore
 /// the shape of Infrahub's ids (`msg_` + 32 hex digits). Renaming a webhook changes its ids.
 public enum WebhookMessageID {
     public static func make(eventID: EventID, webhookName: String) -> String {
-        var input = Array("sluice-webhook-id-v1".utf8)
-        input.append(0)
-        for shift in stride(from: 56, through: 0, by: -8) {
-            input.append(UInt8(truncatingIfNeeded: eventID.high >> UInt64(shift)))
-        }
-        for shift in stride(from: 56, through: 0, by: -8) {
-            input.append(UInt8(truncatingIfNeeded: eventID.low >> UInt64(shift)))
-        }
-        input.append(0)
-        input.append(contentsOf: webhookName.utf8)
-        var digest = [UInt8](repeating: 0, count: 32)
         var context = SHA256_CTX()
         unsafe _ = copenssl_sha256_init(&context)
-        unsafe input.withUnsafeBytes { unsafe _ = copenssl_sha256_update(&context, $0.baseAddress, $0.count) }
-        unsafe digest.withUnsafeMutableBufferPointer { unsafe _ = copenssl_sha256_final($0.baseAddress!, &context) }
-        return "msg_" + GitHubSignatureVerifier.hex(Array(digest[0..<16]))
+        // The fixed part on the stack: the prefix, 0x00, the id's 16 big-endian bytes, 0x00.
+        let prefix = "sluice-webhook-id-v1".utf8
+        unsafe withUnsafeTemporaryAllocation(of: UInt8.self, capacity: prefix.count + 18) { head in
+            var position = 0
+            for byte in prefix {
+                unsafe head[position] = byte
+                position += 1
+            }
+            unsafe head[position] = 0
+            position += 1
+            for half in [eventID.high, eventID.low] {
+                for shift in stride(from: 56, through: 0, by: -8) {
+                    unsafe head[position] = UInt8(truncatingIfNeeded: half >> UInt64(shift))
+                    position += 1
+                }
+            }
+            unsafe head[position] = 0
+            unsafe _ = copenssl_sha256_update(&context, head.baseAddress, head.count)
+        }
+        var name = webhookName
+        name.withUTF8 { unsafe _ = copenssl_sha256_update(&context, $0.baseAddress, $0.count) }
+        return unsafe withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { digest in
+            unsafe _ = copenssl_sha256_final(digest.baseAddress!, &context)
+            let hexDigits: StaticString = "0123456789abcdef"
+            return unsafe String(unsafeUninitializedCapacity: 36) { text in
+                unsafe text[0] = UInt8(ascii: "m")
+                unsafe text[1] = UInt8(ascii: "s")
+                unsafe text[2] = UInt8(ascii: "g")
+                unsafe text[3] = UInt8(ascii: "_")
+                for index in 0..<16 {
+                    let byte = unsafe digest[index]
+                    unsafe text[4 + 2 * index] = unsafe hexDigits.utf8Start[Int(byte >> 4)]
+                    unsafe text[5 + 2 * index] = unsafe hexDigits.utf8Start[Int(byte & 0x0F)]
+                }
+                return 36
+            }
+        }
     }
 }
 

@@ -159,9 +159,15 @@ package struct HTTPClientStatistics: Sendable, Equatable {
 ///
 /// ``submit(_:)`` may be called from any thread, including from `onComplete` (which runs on the loop
 /// thread; there the request is queued without a lock or a wake-up). Thread-safe.
+///
+/// A client made with ``init(configuration:ownerRunsLoop:onComplete:)`` has no thread of its own: its owner
+/// calls ``run(turn:)`` on a thread it dedicates to it and does its own work between I/O turns (the
+/// pipeline's delivery loops: signing, encoding and outcome handling share the I/O thread, so a request
+/// crosses no thread from its job to its completion).
 package final class HTTPClient: Sendable {
     private let driver: HTTPClientDriver
-    private let thread: LoopThread
+    /// `nil` when the owner runs the loop (``run(turn:)``).
+    private let thread: LoopThread?
     package var backend: IOBackendSelection { driver.configuration.backend }
 
     /// Starts the loop thread.
@@ -173,10 +179,35 @@ package final class HTTPClient: Sendable {
         try configuration.validate()
         let driver = try HTTPClientDriver(configuration: configuration, onComplete: onComplete)
         self.driver = driver
-        thread = try LoopThread { driver.runLoop() }
+        thread = try LoopThread(name: "sluice-http") { driver.runLoop() }
+    }
+
+    /// A client whose loop runs on the owner's thread, in ``run(turn:)`` (`ownerRunsLoop` must be true).
+    /// - Parameter onComplete: called on that thread, inside ``run(turn:)``, once per submitted request.
+    package init(
+        configuration: HTTPClientConfiguration,
+        ownerRunsLoop: Bool,
+        onComplete: @escaping @Sendable (_ tag: UInt64, _ result: HTTPClientResult) -> Void
+    ) throws(IOError) {
+        precondition(ownerRunsLoop, "without an owner-run loop, use init(configuration:onComplete:)")
+        try configuration.validate()
+        driver = try HTTPClientDriver(configuration: configuration, onComplete: onComplete)
+        thread = nil
     }
 
     deinit { shutdown() }
+
+    /// Runs the loop on the calling thread (a client made with `ownerRunsLoop`), calling `turn`
+    /// between I/O turns, until `turn` returns ``HTTPClientLoopWait/stop`` or ``shutdown()`` is called. On
+    /// return, connections are closed and every request still pending has failed with `OVERLOADED`.
+    package func run(turn: () -> HTTPClientLoopWait) {
+        precondition(thread == nil, "this client runs its own loop thread")
+        withoutActuallyEscaping(turn) { turn in driver.runLoop(turn: turn) }
+    }
+
+    /// Wakes a loop waiting in ``run(turn:)`` (``HTTPClientLoopWait/untilWoken`` or ``HTTPClientLoopWait/until(_:)``)
+    /// so that it calls `turn` again. Any thread.
+    package func wake() { driver.wake() }
 
     package func submit(_ request: HTTPClientRequest) {
         driver.submit(request)
@@ -187,8 +218,20 @@ package final class HTTPClient: Sendable {
     /// Stops the loop: pending requests fail with `OVERLOADED`, connections close, the thread ends.
     package func shutdown() {
         driver.stop()
-        thread.join()
+        thread?.join()
     }
+}
+
+/// What an owner-run loop (``HTTPClient/run(turn:)``) does after a turn of the owner's work.
+package enum HTTPClientLoopWait: Sendable, Equatable {
+    /// Collect ready completions without waiting (the owner has more to do).
+    case poll
+    /// Wait for I/O until this ``monotonicNanoseconds()`` deadline (the owner's next timer).
+    case until(UInt64)
+    /// Wait for I/O or ``HTTPClient/wake()``.
+    case untilWoken
+    /// End the loop.
+    case stop
 }
 
 /// Atomic counters behind ``HTTPClientStatistics``.

@@ -118,7 +118,10 @@ final class HTTPClientDriver: @unchecked Sendable {
 
     // MARK: The loop
 
-    func runLoop() {
+    /// Runs the loop on the calling thread until ``stop()`` (or until `turn` says ``HTTPClientLoopWait/stop``).
+    /// With `turn`, the owner's work runs on this thread between I/O turns: `turn` may call ``submit(_:)``
+    /// (queued without a lock or a wake-up) and returns how long the loop may then wait for I/O.
+    func runLoop(turn: (() -> HTTPClientLoopWait)? = nil) {
         loopThread.store(UInt(pthread_self()), ordering: .releasing)
         let backend: any IOBackend
         do {
@@ -135,8 +138,19 @@ final class HTTPClientDriver: @unchecked Sendable {
             userData: Self.housekeepingUserData
         )
         while !stopping {
+            var waitDeadline: UInt64? = nil
+            if let turn {
+                switch turn() {
+                case .poll: waitDeadline = 0
+                case .until(let deadline): waitDeadline = deadline
+                case .untilWoken: waitDeadline = nil
+                case .stop: stopping = true
+                }
+                flushLocalQueue()
+                if stopping { break }
+            }
             do {
-                try backend.run(waitDeadlineNanoseconds: nil) { userData, result in
+                try backend.run(waitDeadlineNanoseconds: waitDeadline) { userData, result in
                     handle(userData: userData, result: result)
                 }
             } catch {
@@ -166,12 +180,19 @@ final class HTTPClientDriver: @unchecked Sendable {
             }
             connection.completed(operation, result: result, driver: self)
         }
+        flushLocalQueue()
+    }
+
+    private func flushLocalQueue() {
         while !localQueue.isEmpty {
             let queued = localQueue
             localQueue.removeAll(keepingCapacity: true)
             for request in queued { enqueue(request) }
         }
     }
+
+    /// Wakes the loop from any thread (for an owner whose `turn` has new work).
+    func wake() { wakeup.signal() }
 
     private func drainInbox() {
         inbox.withLock { swap(&$0, &drained) }

@@ -145,7 +145,7 @@ package final class HTTPServer: Sendable {
         self.driver = driver
         do {
             try driver.prepare()
-            thread = try LoopThread { driver.runLoop() }
+            thread = try LoopThread(name: "sluice-server") { driver.runLoop() }
         } catch {
             Socket.close(listener.descriptor)
             throw error

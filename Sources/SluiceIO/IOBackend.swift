@@ -147,17 +147,23 @@ package final class LoopThread: @unchecked Sendable {
     private var joined = false
 
     private final class Start {
+        let name: String?
         let body: () -> Void
-        init(body: @escaping () -> Void) { self.body = body }
+        init(name: String?, body: @escaping () -> Void) {
+            self.name = name
+            self.body = body
+        }
     }
 
-    package init(body: @escaping @Sendable () -> Void) throws(IOError) {
-        let start = unsafe Unmanaged.passRetained(Start(body: body)).toOpaque()
+    /// - Parameter name: the thread's name in `top -H`, `perf` and debuggers (at most 15 bytes are kept).
+    package init(name: String? = nil, body: @escaping @Sendable () -> Void) throws(IOError) {
+        let start = unsafe Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
         let result = unsafe pthread_create(
             &thread,
             nil,
             { context in
                 let start = unsafe Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+                if let name = start.name { _ = unsafe cliburing_set_thread_name(name) }
                 start.body()
                 return nil
             },

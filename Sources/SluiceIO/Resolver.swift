@@ -32,7 +32,7 @@ package final class Resolver: Sendable {
 
     package init() throws(IOError) {
         let shared = self.shared
-        thread = try LoopThread { Resolver.serve(shared: shared) }
+        thread = try LoopThread(name: "sluice-resolve") { Resolver.serve(shared: shared) }
     }
 
     deinit {

@@ -232,7 +232,7 @@ final class TimerLoop: @unchecked Sendable {
         wakeup = try LoopWakeup()
         backend = try selection.makeBackend()
         backend.armWakeup(descriptor: wakeup.descriptor)
-        thread = try LoopThread { [self] in run(fire: fire) }
+        thread = try LoopThread(name: "sluice-timers") { [self] in run(fire: fire) }
     }
 
     func schedule(id: UInt64, atNanoseconds deadline: UInt64) {

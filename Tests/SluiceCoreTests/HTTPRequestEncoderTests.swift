@@ -49,6 +49,59 @@ import Testing
     }
 
     /// Once grown, the buffer keeps its storage: re-encoding the same shape reuses it.
+    @Test(arguments: [true, false])
+    func signedWebhookRequestIsTheGenericEncodingOfItsFields(keepAlive: Bool) throws {
+        let template = try HTTPRequestTemplate(
+            HTTPRequestHead(
+                method: .post,
+                target: "/hooks/a?x=1",
+                host: "example.test:8080",
+                headerFields: [HTTPHeaderField("content-type", "application/json"), HTTPHeaderField("x-a", "b")],
+                keepAlive: keepAlive
+            )
+        )
+        for body in [[], Array(#"{"data":{"é":1}}"#.utf8), [UInt8](repeating: 0x61, count: 10_000)] {
+            let signature = "v1,c2lnbmF0dXJl v1,b3RoZXI="
+            var encoder = HTTPRequestEncoder()
+            try encoder.encode(
+                template,
+                dynamicHeaderFields: [
+                    HTTPHeaderField("webhook-id", "msg_0123"),
+                    HTTPHeaderField("webhook-timestamp", "1700000000"),
+                    HTTPHeaderField("webhook-signature", signature),
+                ],
+                body: body
+            )
+            var signedID: [UInt8] = []
+            var signedBody: [UInt8] = []
+            let bytes = unsafe HTTPRequestEncoder.signedWebhookRequest(
+                template,
+                webhookID: "msg_0123",
+                timestampSeconds: 1_700_000_000,
+                signatureByteCount: signature.utf8.count,
+                body: body
+            ) { id, signedBytes, target in
+                signedID = unsafe Array(id)
+                signedBody = unsafe Array(signedBytes)
+                unsafe target.copyBytes(from: Array(signature.utf8))
+            }
+            #expect(bytes == encoder.bytes)
+            #expect(bytes.capacity >= bytes.count)
+            #expect(signedID == Array("msg_0123".utf8), "the signer gets the id as sent")
+            #expect(signedBody == body, "the signer gets the body as sent")
+        }
+    }
+
+    @Test func takenBytesAreTheRequestsOwn() throws {
+        var encoder = HTTPRequestEncoder()
+        let head = HTTPRequestHead(method: .post, target: "/", host: "h", headerFields: [])
+        try encoder.encode(head, body: [1, 2, 3])
+        let first = encoder.takeBytes()
+        try encoder.encode(head, body: [4])
+        #expect(first.suffix(3) == [1, 2, 3], "encoding the next request leaves a taken one alone")
+        #expect(encoder.bytes.last == 4)
+    }
+
     @Test func reusesItsBuffer() throws {
         var encoder = HTTPRequestEncoder(byteCountReserved: 4096)
         let body = [UInt8](repeating: 0x61, count: 1024)

@@ -6,6 +6,13 @@ import Testing
 /// Requests of webhook definitions, signed over exactly the bytes sent, with stable ids.
 @Suite struct WebhookRequestSigningTests {
     /// The complete request of spec §c.4 (key `supersecret`, fixed id and timestamp).
+    @Test func webhookIDIsTheDocumentedHash() {
+        // Expected value from Python's hashlib over the documented input (WebhookMessageID's doc comment):
+        // sha256(b"sluice-webhook-id-v1" + b"\0" + id (16 bytes, big-endian) + b"\0" + "hook-é".encode())[:16].hex()
+        let id = EventID(high: 0x0123_4567_89AB_CDEF, low: 0xFEDC_BA98_7654_3210)
+        #expect(WebhookMessageID.make(eventID: id, webhookName: "hook-é") == "msg_261a7404525feb8af2ac46fdcdbac700")
+    }
+
     @Test func specCompleteRequestExample() throws {
         var definition = WebhookDefinition(subscription: WebhookSubscription(name: "w"), url: "https://example.test/h")
         definition.keys = [try WebhookSigningKey(mode: .infrahub, secret: "supersecret")]

@@ -6,8 +6,9 @@
 // alone. Then the latency emit → 2xx at 50 % of the saturated event rate (p50, p99, p99.9).
 // The 100 webhooks watch the fixture's own node kinds (LoadTestSetup `webhooksOnStreamKinds`), so delivery
 // dominates; `--selective` keeps the generator's kinds instead (most events then match no webhook).
+// `--pipeline-only` runs just the pipeline rounds (no anchor, no latency run: for profiling with perf).
 // Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
-//        [--selective]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
+//        [--selective] [--pipeline-only]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
 import Foundation
 import LoopbackPeers
 import Sluice
@@ -23,6 +24,7 @@ let rounds = Int(option("--rounds", 3))
 let eventCount = Int(option("--events", 20_000))
 let deliverySeconds = option("--seconds", 3)
 let latencySeconds = option("--latency-seconds", 5)
+let pipelineOnly = CommandLine.arguments.contains("--pipeline-only")
 
 let nginx = try Nginx()
 defer { nginx.stop() }
@@ -79,6 +81,10 @@ for round in 0..<rounds {
     var report: LoadTestReport?
     for step in 0..<2 {
         if (step == 0) == deliveryFirst {
+            if pipelineOnly {
+                deliveryRate = .nan
+                continue
+            }
             let result = try DeliveryBenchmark.run(
                 port: nginx.port,
                 backend: backend,
@@ -113,20 +119,22 @@ print(
         + "(min \(String(format: "%.2f", ratios.min()!))x, max \(String(format: "%.2f", ratios.max()!))x)"
 )
 
-// Latency at half the saturated event rate, over a longer steady run.
-let rate = median(pipelineEvents) / 2
-var options = Replayer.Options(fixturePath: fixturePath)
-options.rate = rate
-options.duration = .milliseconds(Int64(latencySeconds * 1000))
-options.loop = true
-let steady = try Replayer.run(options, configuration: try pipelineConfiguration(rounds), progress: { _ in })
-print(
-    "at 50 % (\(format(rate)) events/s for \(latencySeconds) s, \(steady.counters.deliveriesSucceeded) deliveries): "
-        + "emit → 2xx p50 \(milliseconds(steady.endToEnd.p50Nanoseconds)), p99 \(milliseconds(steady.endToEnd.p99Nanoseconds)), "
-        + "p99.9 \(milliseconds(steady.endToEnd.p999Nanoseconds)), max \(milliseconds(steady.endToEnd.maxNanoseconds))"
-)
-for stage in steady.stages {
+if !pipelineOnly {
+    // Latency at half the saturated event rate, over a longer steady run.
+    let rate = median(pipelineEvents) / 2
+    var options = Replayer.Options(fixturePath: fixturePath)
+    options.rate = rate
+    options.duration = .milliseconds(Int64(latencySeconds * 1000))
+    options.loop = true
+    let steady = try Replayer.run(options, configuration: try pipelineConfiguration(rounds), progress: { _ in })
     print(
-        "  \(stage.stage.label): p50 \(milliseconds(stage.latency.p50Nanoseconds)), p99 \(milliseconds(stage.latency.p99Nanoseconds))"
+        "at 50 % (\(format(rate)) events/s for \(latencySeconds) s, \(steady.counters.deliveriesSucceeded) deliveries): "
+            + "emit → 2xx p50 \(milliseconds(steady.endToEnd.p50Nanoseconds)), p99 \(milliseconds(steady.endToEnd.p99Nanoseconds)), "
+            + "p99.9 \(milliseconds(steady.endToEnd.p999Nanoseconds)), max \(milliseconds(steady.endToEnd.maxNanoseconds))"
     )
+    for stage in steady.stages {
+        print(
+            "  \(stage.stage.label): p50 \(milliseconds(stage.latency.p50Nanoseconds)), p99 \(milliseconds(stage.latency.p99Nanoseconds))"
+        )
+    }
 }

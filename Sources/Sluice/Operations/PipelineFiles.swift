@@ -64,7 +64,7 @@ public enum PipelineFiles {
         var inputThread: LoopThread?
         if let path = options.inputPath {
             let limits = configuration.eventLimits
-            inputThread = try LoopThread {
+            inputThread = try LoopThread(name: "sluice-input") {
                 defer { inputDone.store(true, ordering: .releasing) }
                 do {
                     let reader = try LineReader(path: path, lineByteCountMax: limits.eventByteCountMax + 2)

@@ -37,11 +37,12 @@ public enum Replayer {
         let layout = LatencyRecorder.Layout(triggerNames: triggerNames, startNanoseconds: monotonicNanoseconds())
         var emitter = LatencyRecorder(layout: layout)
         let deliveries = Mutex(LatencyRecorder(layout: layout))
-        var triggerIndex: [String: Int] = [:]
-        for (position, name) in triggerNames.enumerated() where triggerIndex[name] == nil {
-            triggerIndex[name] = position
+        // Per trigger number: the recorder's row (the first trigger of that name).
+        var firstOfName: [String: Int] = [:]
+        for (position, name) in triggerNames.enumerated() where firstOfName[name] == nil {
+            firstOfName[name] = position
         }
-        let triggers = triggerIndex
+        let rowOfTrigger = triggerNames.map { firstOfName[$0]! }
         pipeline.onDelivered { timing in
             deliveries.withLock { recorder in
                 if timing.emittedNanoseconds > 0 {  // recovered deliveries have no emit time in this run
@@ -61,7 +62,8 @@ public enum Replayer {
                         toNanoseconds: timing.sentNanoseconds
                     )
                     recorder.recordDelivered(
-                        triggerIndex: triggers[timing.trigger],
+                        triggerIndex: timing.triggerNumber < rowOfTrigger.count
+                            ? rowOfTrigger[timing.triggerNumber] : nil,
                         emitNanoseconds: timing.emittedNanoseconds,
                         responseNanoseconds: timing.completedNanoseconds,
                         attempt: timing.attempt

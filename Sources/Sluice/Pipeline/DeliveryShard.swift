@@ -24,18 +24,14 @@ struct DeliveryJob: Sendable {
     let matchedNanoseconds: UInt64
 }
 
-/// A finished request from the HTTP client's loop thread.
-struct DeliveryCompletion: Sendable {
-    let tag: UInt64
-    let result: HTTPClientResult
-    let completedNanoseconds: UInt64
-}
-
 /// Times of one delivered (2xx) webhook, for load-test reports and latency profiles: monotonic
 /// nanoseconds at emit, durable (journaled), matched, sent (the successful attempt) and response.
 public struct DeliveryTiming: Sendable {
     public var webhook: String
     public var trigger: String
+    /// The trigger's position in the configuration's triggers (``TriggerConfiguration/allTriggers``) at
+    /// the routing generation the event was matched with.
+    public var triggerNumber: Int
     public var eventSequence: UInt64
     public var attempt: Int
     public var statusCode: Int
@@ -72,13 +68,14 @@ final class PipelineCounters: Sendable {
     }
 }
 
-/// A delivery loop: takes jobs from the matcher, runs each delivery's ``DeliveryStateMachine`` (attempts,
-/// retries on a timer heap, dead letters), signs and encodes requests, submits them to its own
-/// ``HTTPClient`` (one I/O loop thread, keep-alive pools per origin) and sends every outcome to the
-/// journaler. Everything here runs on the shard's thread except `onComplete`, which only queues.
+/// A delivery loop: one thread that is both the I/O loop of its own ``HTTPClient`` (keep-alive pools per
+/// origin) and the executor of its deliveries. Between I/O turns it takes jobs from the matcher, runs each
+/// delivery's ``DeliveryStateMachine`` (attempts, retries on a timer heap, dead letters), signs and
+/// encodes requests and submits them; completions arrive on the same thread, inside the I/O turn, and every
+/// outcome goes to the journaler. No request crosses a thread between its job and its outcome record.
 ///
 /// `@unchecked Sendable`: the mutable state is touched only by the shard's thread; the rings are SPSC
-/// (matcher → jobs, client loop → completions, shard → outcomes).
+/// (matcher → jobs, shard → outcomes), and other threads reach only the atomics and ``wakeUp()``.
 final class DeliveryShard: @unchecked Sendable {
     private struct Active {
         let job: DeliveryJob
@@ -91,11 +88,14 @@ final class DeliveryShard: @unchecked Sendable {
 
     let number: Int
     let jobs: SPSCRing<DeliveryJob>
-    let completions: SPSCRing<DeliveryCompletion>
     /// Outcome records on their way to the journaler.
     let outcomes: SPSCRing<DeliveryOutcomeRecord>
-    /// Woken by the matcher (jobs) and the client loop (completions).
-    let wake: any RingWaitStrategy
+    /// The loop is about to wait (or waits) for I/O: whoever gives it new work must ``wakeUp()`` it.
+    private let sleeping = Atomic<Bool>(false)
+    private let waitStrategy: RingWaitStrategyKind
+    private var idleTurns = 0
+    /// The loop has ended: completions that the client's shutdown reports are not outcomes.
+    private var closed = false
     private let journalWake: any RingWaitStrategy
     private let configuration: PipelineConfiguration
     private let counters: PipelineCounters
@@ -104,18 +104,19 @@ final class DeliveryShard: @unchecked Sendable {
     /// Called for each outcome record, on this shard's thread (set before ``run()``).
     var outcomeHook: (@Sendable (DeliveryOutcomeRecord) -> Void)?
     private var client: HTTPClient?
-    private var active: [UInt64: Active] = [:]
+    private var active: Slab<Active>
     private var ready: [UInt64] = []
     private var readyHead = 0
     private var timers = DeadlineHeap()
     private var backlog: [DeliveryJob] = []
     private var inFlight = 0
-    private var nextKey: UInt64 = 1
     private var disabledWebhooks: Set<String> = []
     /// One circuit breaker per endpoint: while open, due attempts wait (no attempt used) instead of being sent.
     private var breakers: [HTTPOrigin: CircuitBreaker] = [:]
-    /// Reused for every request (its buffer grows to the largest request once).
-    private var encoder = HTTPRequestEncoder(byteCountReserved: 16_384)
+    /// For unsigned webhooks (signed ones are built by ``HTTPRequestEncoder/signedWebhookRequest``).
+    private var encoder = HTTPRequestEncoder(byteCountReserved: 4_096)
+    /// `webhook-timestamp` is whole seconds: the wall clock is read once per loop turn.
+    private var turnTimestampSeconds: UInt64 = 0
     /// Outcome records were queued since the journaler was last woken.
     private var outcomesPending = false
     private var random: SplitMix64
@@ -137,99 +138,117 @@ final class DeliveryShard: @unchecked Sendable {
         self.counters = counters
         self.journalWake = journalWake
         jobs = SPSCRing(capacity: configuration.jobQueueCapacity)
-        completions = SPSCRing(capacity: Self.completionCapacity(configuration.inFlightMax))
         outcomes = SPSCRing(capacity: configuration.outcomeQueueCapacity)
-        wake = configuration.waitStrategy.make()
+        waitStrategy = configuration.waitStrategy
         random = SplitMix64(seed: seed)
-        active.reserveCapacity(min(configuration.pendingDeliveryCountMax, 2 * configuration.inFlightMax + 1024))
-    }
-
-    /// The completion ring holds every request that can be in flight, so the client loop never waits.
-    private static func completionCapacity(_ inFlightMax: Int) -> Int {
-        var capacity = 2
-        while capacity < inFlightMax { capacity <<= 1 }
-        return capacity
+        active = Slab(
+            reservingCapacity: min(configuration.pendingDeliveryCountMax, 2 * configuration.inFlightMax + 1024)
+        )
     }
 
     /// Jobs recovered from the log at start, delivered before new ones.
     func addRecovered(_ job: DeliveryJob) { backlog.append(job) }
 
-    /// Starts the HTTP client (its loop thread). Call before ``run()``.
+    /// Makes the HTTP client whose loop ``run()`` runs. Call before ``run()``.
     func startClient(backend: IOBackendSelection) throws(IOError) {
         var clientConfiguration = HTTPClientConfiguration(backend: backend)
         clientConfiguration.connectionCountMax = configuration.connectionCountMax
         clientConfiguration.pendingRequestCountMax = max(configuration.inFlightMax, 1)
         clientConfiguration.timeouts.requestNanoseconds = configuration.requestTimeoutNanoseconds
-        let completions = self.completions
-        let wake = self.wake
-        client = try HTTPClient(configuration: clientConfiguration) { tag, result in
-            let completion = DeliveryCompletion(tag: tag, result: result, completedNanoseconds: monotonicNanoseconds())
-            while !completions.tryPush(completion) { sched_yield() }  // never full: sized to in-flight
-            wake.wakeAll()
+        // `unowned`: the shard owns the client; the client's loop runs only inside `run()`.
+        client = try HTTPClient(configuration: clientConfiguration, ownerRunsLoop: true) { [unowned self] tag, result in
+            finish(tag: tag, result)
         }
+    }
+
+    /// Makes the loop take new work (jobs, `noMoreJobs`, `abandon`): a system call only when it waits.
+    /// Any thread; call after publishing the work.
+    func wakeUp() {
+        // The exchange is a full barrier: it orders the publication before the read of `sleeping`, and
+        // pairs with the fence after the loop sets it (Dekker), so a wake-up is never lost.
+        if sleeping.exchange(false, ordering: .sequentiallyConsistent) { client?.wake() }
     }
 
     /// Requests in flight (any thread; a snapshot).
     var inFlightSnapshot: Int { inFlightCount.load(ordering: .relaxed) }
 
-    /// The shard's loop; returns when the pipeline stops and everything in flight has an outcome.
+    /// The shard's loop; returns when the pipeline stops and everything in flight has an outcome (or on
+    /// `abandon`).
     func run() {
         backlog.reverse()  // popLast takes them in log order
-        var idle = 0
-        while true {
-            var progressed = false
-            while active.count < configuration.pendingDeliveryCountMax {
-                guard let job = backlog.popLast() ?? jobs.tryPop() else { break }
-                admit(job)
-                progressed = true
-            }
-            let handled = completions.pop(maximum: 512) { completion in finish(completion) }
-            if handled > 0 { progressed = true }
-            let now = monotonicNanoseconds()
-            while let key = timers.popDue(now) {
-                // In place (`?.`): copying a delivery out and back would retain its job and policy twice.
-                if let action = active[key]?.machine.timerFired(nowNanoseconds: now) { perform(action, key) }
-                progressed = true
-            }
-            while inFlight < configuration.inFlightMax, readyHead < ready.count {
-                let key = ready[readyHead]
-                readyHead += 1
-                send(key)
-                progressed = true
-            }
-            if readyHead > 4096, readyHead * 2 > ready.count {
-                ready.removeFirst(readyHead)
-                readyHead = 0
-            }
-            if abandon.load(ordering: .relaxed) { break }  // a drain that took too long: the rest resumes on restart
-            if noMoreJobs.load(ordering: .acquiring), backlog.isEmpty, jobs.count == 0, inFlight == 0,
-                readyHead == ready.count
-            {
-                break
-            }
-            if outcomesPending {
-                outcomesPending = false
-                journalWake.wakeAll()
-            }
-            if progressed {
-                idle = 0
-                continue
-            }
-            let full = active.count >= configuration.pendingDeliveryCountMax
-            wake.wait(iteration: idle) {
-                (!full && jobs.count > 0) || completions.count > 0 || abandon.load(ordering: .relaxed)
-                    || noMoreJobs.load(ordering: .relaxed)
-                    || (timers.earliest.map { $0 <= monotonicNanoseconds() } ?? false)
-            }
-            idle += 1
-        }
-        client?.shutdown()
+        client!.run { turn() }
+        closed = true
+        client!.shutdown()
     }
 
-    private func admit(_ job: DeliveryJob) {
-        let key = nextKey
-        nextKey += 1
+    /// One turn of delivery work between two I/O turns; says how long the loop may then wait.
+    private func turn() -> HTTPClientLoopWait {
+        // Woken by I/O rather than by `wakeUp`: say so, or the next job would signal for nothing.
+        if sleeping.load(ordering: .relaxed) { sleeping.store(false, ordering: .relaxed) }
+        var progressed = false
         let now = monotonicNanoseconds()
+        turnTimestampSeconds = UInt64(Timestamp.now().secondsSinceEpoch)
+        while canAdmit {
+            guard let job = backlog.popLast() ?? jobs.tryPop() else { break }
+            admit(job, now: now)
+            progressed = true
+        }
+        while let key = timers.popDue(now) {
+            // In place (`?.`): copying a delivery out and back would retain its job and policy twice.
+            if let action = active[key]?.machine.timerFired(nowNanoseconds: now) { perform(action, key) }
+            progressed = true
+        }
+        while inFlight < configuration.inFlightMax, readyHead < ready.count {
+            let key = ready[readyHead]
+            readyHead += 1
+            send(key, now: now)
+            progressed = true
+        }
+        if readyHead > 4096, readyHead * 2 > ready.count {
+            ready.removeFirst(readyHead)
+            readyHead = 0
+        }
+        if outcomesPending {
+            outcomesPending = false
+            journalWake.wakeAll()
+        }
+        if abandon.load(ordering: .relaxed) { return .stop }  // a drain that took too long: the rest resumes on restart
+        if noMoreJobs.load(ordering: .acquiring), backlog.isEmpty, jobs.count == 0, inFlight == 0,
+            readyHead == ready.count
+        {
+            return .stop
+        }
+        if progressed {
+            idleTurns = 0
+            return .poll
+        }
+        idleTurns += 1
+        switch waitStrategy {
+        case .spin:
+            return .poll
+        case .yield:
+            sched_yield()
+            return .poll
+        case .park:
+            if idleTurns < 2 { return .poll }
+        }
+        sleeping.store(true, ordering: .sequentiallyConsistent)
+        atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the exchange in wakeUp (Dekker)
+        if (canAdmit && jobs.count > 0) || abandon.load(ordering: .relaxed) {
+            sleeping.store(false, ordering: .relaxed)  // work arrived while going to sleep: take it instead
+            return .poll
+        }
+        // With `noMoreJobs` and requests still in flight, their completions end the wait.
+        return timers.earliest.map { .until($0) } ?? .untilWoken
+    }
+
+    /// Jobs are taken from the ring as long as fewer than `pendingDeliveryCountMax` deliveries are active:
+    /// the matcher and the journaler then rarely wait on this loop (measured: bounding admission by the
+    /// ready backlog instead cost a third of the throughput, because every stage upstream then spends its
+    /// time waiting on a full ring). Deliveries are still signed just before they are sent.
+    private var canAdmit: Bool { active.count < configuration.pendingDeliveryCountMax }
+
+    private func admit(_ job: DeliveryJob, now: UInt64) {
         var machine: DeliveryStateMachine
         if job.firstAttempt > 1 {
             machine = DeliveryStateMachine(
@@ -242,10 +261,12 @@ final class DeliveryShard: @unchecked Sendable {
         let name = job.routing.definitions[job.webhook].name
         let action =
             disabledWebhooks.contains(name) ? machine.endpointDisabled() : machine.timerFired(nowNanoseconds: now)
-        active[key] = Active(
-            job: job,
-            webhookID: WebhookMessageID.make(eventID: job.eventID, webhookName: name),
-            machine: machine
+        let key = active.insert(
+            Active(
+                job: job,
+                webhookID: WebhookMessageID.make(eventID: job.eventID, webhookName: name),
+                machine: machine
+            )
         )
         perform(action, key)
     }
@@ -256,30 +277,22 @@ final class DeliveryShard: @unchecked Sendable {
             return
         case .send:
             ready.append(key)
-            return
         case .armTimer(let due):
             timers.push(due, key)
-            return
-        case .retryLater, .succeeded, .deadLetter:
-            break
-        }
-        guard let delivery = active[key] else { return }
-        let job = delivery.job
-        switch action {
-        case .none, .cancelled, .send, .armTimer:
-            break
         case .retryLater(let failure, _, let due):
             PipelineCounters.add(counters.failedAttempts)
-            record(delivery, attempt: failure.attempt, outcome: .retrying, failure: failure)
+            record(key, attempt: failure.attempt, outcome: .retrying, failure: failure)
             timers.push(due, key)
         case .succeeded(let statusCode, let attempt):
             PipelineCounters.add(counters.delivered)
-            record(delivery, attempt: attempt, outcome: .delivered, statusCode: statusCode)
-            if let timing {
+            record(key, attempt: attempt, outcome: .delivered, statusCode: statusCode)
+            if let timing, let delivery = active[key] {
+                let job = delivery.job
                 timing(
                     DeliveryTiming(
                         webhook: job.routing.definitions[job.webhook].name,
                         trigger: job.routing.index.triggers[job.trigger].name,
+                        triggerNumber: job.trigger,
                         eventSequence: job.eventSequence,
                         attempt: attempt,
                         statusCode: statusCode,
@@ -292,30 +305,31 @@ final class DeliveryShard: @unchecked Sendable {
                     )
                 )
             }
-            active[key] = nil
+            active.remove(key)
         case .deadLetter(let deadLetter):
             if let failure = deadLetter.lastFailure, failure.attempt == deadLetter.attemptCount {
                 PipelineCounters.add(counters.failedAttempts)
             }
             PipelineCounters.add(counters.deadLettered)
             record(
-                delivery,
+                key,
                 attempt: deadLetter.attemptCount,
                 outcome: .deadLettered,
                 failure: deadLetter.lastFailure,
                 message: "\(deadLetter.reason.rawValue)" + (deadLetter.lastFailure.map { ": \($0.message)" } ?? "")
             )
-            if deadLetter.disablesEndpoint { disabledWebhooks.insert(job.routing.definitions[job.webhook].name) }
-            active[key] = nil
+            if deadLetter.disablesEndpoint, let job = active[key]?.job {
+                disabledWebhooks.insert(job.routing.definitions[job.webhook].name)
+            }
+            active.remove(key)
         }
     }
 
-    private func send(_ key: UInt64) {
+    private func send(_ key: UInt64, now: UInt64) {
         guard let delivery = active[key], case .inFlight = delivery.machine.state else { return }
         let job = delivery.job
         let routing = job.routing
         let origin = routing.origins[job.webhook]
-        let now = monotonicNanoseconds()
         var breaker = breakers[origin] ?? CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now)
         let permission = breaker.handle(.requestPermission(nowNanoseconds: now))
         breakers[origin] = breaker
@@ -333,57 +347,60 @@ final class DeliveryShard: @unchecked Sendable {
                 return
             }
         }
-        var dynamicFields: [HTTPHeaderField] = []
+        let bytes: [UInt8]
         let keys = routing.signer.keyIndices(webhookIndex: job.webhook)
         if !keys.isEmpty {
-            let timestamp = UInt64(Timestamp.now().secondsSinceEpoch)
-            dynamicFields = [
-                HTTPHeaderField("webhook-id", delivery.webhookID),
-                HTTPHeaderField("webhook-timestamp", String(timestamp)),
-                HTTPHeaderField(
-                    "webhook-signature",
-                    routing.signer.signer.signatureHeader(
-                        keyIndices: keys,
-                        webhookID: delivery.webhookID,
-                        timestampSeconds: timestamp,
-                        body: body
-                    )
-                ),
-            ]
+            let signer = routing.signer.signer
+            let timestamp = turnTimestampSeconds
+            bytes = unsafe HTTPRequestEncoder.signedWebhookRequest(
+                routing.templates[job.webhook],
+                webhookID: delivery.webhookID,
+                timestampSeconds: timestamp,
+                signatureByteCount: keys.count * (SignatureValue.byteCount + 1) - 1,
+                body: body
+            ) { webhookID, body, signature in
+                _ = unsafe signer.signatureHeader(
+                    keyIndices: keys,
+                    webhookID: webhookID,
+                    timestampSeconds: timestamp,
+                    body: body,
+                    into: signature
+                )
+            }
+        } else {
+            do {
+                try encoder.encode(routing.templates[job.webhook], dynamicHeaderFields: [], body: body)
+            } catch {
+                finishAttempt(key, .configurationFailed("cannot encode the request: \(error)"))
+                return
+            }
+            bytes = encoder.takeBytes()
         }
-        do {
-            try encoder.encode(routing.templates[job.webhook], dynamicHeaderFields: dynamicFields, body: body)
-        } catch {
-            finishAttempt(key, .configurationFailed("cannot encode the request: \(error)"))
-            return
-        }
-        let clientRequest = HTTPClientRequest(tag: key, origin: origin, method: .post, bytes: encoder.bytes)
-        active[key]?.sentNanoseconds = monotonicNanoseconds()
-        active[key]?.requestByteCount = clientRequest.bytes.count
+        active[key]?.sentNanoseconds = now
+        active[key]?.requestByteCount = bytes.count
         inFlight += 1
         inFlightCount.store(inFlight, ordering: .relaxed)
-        client!.submit(clientRequest)
+        client!.submit(HTTPClientRequest(tag: key, origin: origin, method: .post, bytes: bytes))
     }
 
-    private func finish(_ completion: DeliveryCompletion) {
+    /// A request's result, on this thread inside an I/O turn.
+    private func finish(tag: UInt64, _ result: HTTPClientResult) {
+        guard !closed else { return }  // the client's shutdown after an abandon: left to the restart
         inFlight -= 1
         inFlightCount.store(inFlight, ordering: .relaxed)
-        let outcome = WebhookDeliverer.outcome(completion.result)
-        if case .inFlight(let attempt, _)? = active[completion.tag]?.machine.state,
-            let job = active[completion.tag]?.job
-        {
+        let outcome = WebhookDeliverer.outcome(result)
+        let now = monotonicNanoseconds()
+        if case .inFlight(let attempt, _)? = active[tag]?.machine.state, let job = active[tag]?.job {
             let origin = job.routing.origins[job.webhook]
-            let now = monotonicNanoseconds()
             var breaker = breakers[origin] ?? CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now)
             // Opening and closing need no action here: permission is asked before every attempt.
             _ = breaker.record(outcome.classify(attempt: attempt), nowNanoseconds: now)
             breakers[origin] = breaker
         }
-        finishAttempt(completion.tag, outcome)
+        finishAttempt(tag, outcome, now: now)
     }
 
-    private func finishAttempt(_ key: UInt64, _ outcome: DeliveryAttemptOutcome) {
-        let now = monotonicNanoseconds()
+    private func finishAttempt(_ key: UInt64, _ outcome: DeliveryAttemptOutcome, now: UInt64 = monotonicNanoseconds()) {
         let wall = Timestamp.now()
         var random = self.random
         let action = active[key]?.machine.attemptFinished(outcome, nowNanoseconds: now, nowWall: wall, random: &random)
@@ -392,13 +409,14 @@ final class DeliveryShard: @unchecked Sendable {
     }
 
     private func record(
-        _ delivery: Active,
+        _ key: UInt64,
         attempt: Int,
         outcome: DeliveryOutcomeRecord.Outcome,
         statusCode: Int? = nil,
         failure: DeliveryFailure? = nil,
         message: String? = nil
     ) {
+        guard let delivery = active[key] else { return }
         let job = delivery.job
         let record = DeliveryOutcomeRecord(
             eventSequence: job.eventSequence,

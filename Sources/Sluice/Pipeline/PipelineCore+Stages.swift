@@ -134,15 +134,15 @@ extension PipelineCore {
         }
         for shard in shards {
             threads.append(
-                try LoopThread { [self] in
+                try LoopThread(name: "sluice-deliver\(shard.number)") { [self] in
                     shard.run()
                     shardsDone.wrappingAdd(1, ordering: .releasing)
                     journalWake.wakeAll()
                 }
             )
         }
-        threads.append(try LoopThread { [self] in runMatcher() })
-        journalerThread = try LoopThread { [self] in runJournaler() }
+        threads.append(try LoopThread(name: "sluice-match") { [self] in runMatcher() })
+        journalerThread = try LoopThread(name: "sluice-journal") { [self] in runJournaler() }
         ingest.withLock { $0.running = true }
         return recovery
     }
@@ -258,6 +258,8 @@ extension PipelineCore {
         // once, its batches grow while the previous sync runs.
         let lingers = configuration.log.fsync != .always
         let lingerNanoseconds: UInt64 = 1_000_000
+        /// When the journaler first saw outcome records it has not written yet (0: none waiting).
+        var outcomesWaitingSince: UInt64 = 0
         while true {
             if failure != nil {
                 // The log failed: never call the writer again (a retried fsync may falsely succeed).
@@ -270,16 +272,23 @@ extension PipelineCore {
                 continue
             }
             records.removeAll(keepingCapacity: true)
-            var end = min(barrier.available(from: next), next + 1024)
-            if lingers, end > next, end - next < 256, !stopping.load(ordering: .relaxed),
-                monotonicNanoseconds() - slots[next].emittedNanoseconds < lingerNanoseconds
-            {
-                usleep(100)  // a timed sleep, not a park: producers need not wake a lingering journaler
-                end = min(barrier.available(from: next), next + 1024)
-                if end - next < 256, monotonicNanoseconds() - slots[next].emittedNanoseconds < lingerNanoseconds {
-                    continue
+            let end = min(barrier.available(from: next), next + 1024)
+            if lingers, !stopping.load(ordering: .relaxed) {
+                // Outcome records linger too: written alone, each batch of a few would be a frame (an LZ4
+                // call, a checksum and a write) of its own.
+                let outcomesWaiting = shards.reduce(0) { $0 + $1.outcomes.count }
+                if end - next < 256, outcomesWaiting < 512, end > next || outcomesWaiting > 0 {
+                    let now = monotonicNanoseconds()
+                    if outcomesWaiting > 0, outcomesWaitingSince == 0 { outcomesWaitingSince = now }
+                    var oldest = outcomesWaiting > 0 ? outcomesWaitingSince : now
+                    if end > next { oldest = min(oldest, slots[next].emittedNanoseconds) }
+                    if now - oldest < lingerNanoseconds {
+                        usleep(100)  // a timed sleep, not a park: producers need not wake a lingering journaler
+                        continue
+                    }
                 }
             }
+            outcomesWaitingSince = 0
             for position in next..<end {
                 slots.withSlot(position) { slot in
                     records.append(
@@ -411,7 +420,7 @@ extension PipelineCore {
                             gaveUp = true
                             break matching
                         }
-                        shards[shard].wake.wakeAll()
+                        shards[shard].wakeUp()
                         waited += 1
                         if waited > 64 { sched_yield() }
                     }
@@ -424,14 +433,14 @@ extension PipelineCore {
             next = end
             matchCursor.advance(to: next)
             for (shard, wasTouched) in touched.enumerated() where wasTouched {
-                shards[shard].wake.wakeAll()
+                shards[shard].wakeUp()
                 touched[shard] = false
             }
         }
         matcherDone.store(true, ordering: .releasing)
         for shard in shards {
             shard.noMoreJobs.store(true, ordering: .releasing)
-            shard.wake.wakeAll()
+            shard.wakeUp()
         }
         journalWake.wakeAll()
     }
@@ -459,7 +468,7 @@ extension PipelineCore {
             if monotonicNanoseconds() >= deadline {
                 for shard in shards { shard.abandon.store(true, ordering: .relaxed) }
             }
-            for shard in shards { shard.wake.wakeAll() }
+            for shard in shards { shard.wakeUp() }
             usleep(1_000)
         }
         for thread in threads { thread.join() }

@@ -100,6 +100,6 @@ final class PipelineCore: @unchecked Sendable {
         stopping.store(true, ordering: .releasing)
         journalWake.wakeAll()
         matchWake.wakeAll()
-        for shard in shards { shard.wake.wakeAll() }
+        for shard in shards { shard.wakeUp() }
     }
 }

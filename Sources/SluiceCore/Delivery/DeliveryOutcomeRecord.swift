@@ -63,44 +63,36 @@ public struct DeliveryOutcomeRecord: Sendable, Equatable {
     /// The record body.
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(256)
-        func key(_ name: String) {
-            out.append(out.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
-            JSONString.appendQuoted(name, to: &out)
-            out.append(UInt8(ascii: ":"))
-        }
-        func optionalString(_ value: String?) {
-            if let value { JSONString.appendQuoted(value, to: &out) } else { out.append(contentsOf: "null".utf8) }
-        }
-        key("event_sequence")
-        out.append(contentsOf: String(eventSequence).utf8)
-        key("event_id")
-        out.append(UInt8(ascii: "\""))
+        out.reserveCapacity(224 + webhook.utf8.count + (message?.utf8.count ?? 0))
+        out.append(contentsOf: #"{"event_sequence":"#.utf8)
+        HTTPBytes.appendDecimal(eventSequence, to: &out)
+        out.append(contentsOf: #","event_id":""#.utf8)
         eventID.append(to: &out)
-        out.append(UInt8(ascii: "\""))
-        key("webhook")
+        out.append(contentsOf: #"","webhook":"#.utf8)
         JSONString.appendQuoted(webhook, to: &out)
-        key("webhook_id")
+        out.append(contentsOf: #","webhook_id":"#.utf8)
         JSONString.appendQuoted(webhookID, to: &out)
-        key("attempt")
+        out.append(contentsOf: #","attempt":"#.utf8)
         out.append(contentsOf: String(attempt).utf8)
-        key("outcome")
+        out.append(contentsOf: #","outcome":"#.utf8)
         JSONString.appendQuoted(outcome.rawValue, to: &out)
-        key("status")
+        out.append(contentsOf: #","status":"#.utf8)
         if let statusCode {
             out.append(contentsOf: String(statusCode).utf8)
         } else {
             out.append(contentsOf: "null".utf8)
         }
-        key("failure_class")
-        optionalString(failureClass?.rawValue)
-        key("message")
-        optionalString(message)
-        key("at")
-        out.append(UInt8(ascii: "\""))
+        out.append(contentsOf: #","failure_class":"#.utf8)
+        if let failureClass {
+            JSONString.appendQuoted(failureClass.rawValue, to: &out)
+        } else {
+            out.append(contentsOf: "null".utf8)
+        }
+        out.append(contentsOf: #","message":"#.utf8)
+        if let message { JSONString.appendQuoted(message, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: #","at":""#.utf8)
         at.append(.prefect, to: &out)
-        out.append(UInt8(ascii: "\""))
-        out.append(UInt8(ascii: "}"))
+        out.append(contentsOf: #""}"#.utf8)
         return out
     }
 

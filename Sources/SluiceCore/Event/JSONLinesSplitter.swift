@@ -87,13 +87,9 @@ public struct JSONLinesSplitter {
 
     @unsafe
     private static func indexOfNewline(_ raw: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        var position = start
-        let end = raw.count
-        while position < end {
-            if unsafe raw[position] == 0x0A { return position }
-            position += 1
-        }
-        return nil
+        guard let base = raw.baseAddress, start < raw.count else { return nil }
+        let position = unsafe ByteScan.first(0x0A, base, from: start, to: raw.count)
+        return position < raw.count ? position : nil
     }
 
     @unsafe

@@ -55,6 +55,17 @@ enum HTTPBytes {
         return true
     }
 
+    /// The number of decimal digits of `value` (1 for 0).
+    static func decimalDigitCount(_ value: UInt64) -> Int {
+        var count = 1
+        var remaining = value
+        while remaining >= 10 {
+            remaining /= 10
+            count += 1
+        }
+        return count
+    }
+
     /// Appends `value` in decimal without building a `String`.
     static func appendDecimal(_ value: UInt64, to target: inout [UInt8]) {
         var divisor: UInt64 = 1

@@ -104,6 +104,72 @@ public struct HTTPRequestEncoder: Sendable {
         bytes.append(contentsOf: body)
     }
 
+    /// A signed webhook request (spec §c.6) in one array of exactly its size: `template`'s prefix, then
+    /// `webhook-id`, `webhook-timestamp` and `webhook-signature`, then `Content-Length`, then `body` — the
+    /// bytes ``encode(_:dynamicHeaderFields:body:)`` writes for those three fields, without building them.
+    /// `sign` gets the id and the body as they lie in the request and writes the signature header value,
+    /// exactly `signatureByteCount` bytes, into the third buffer. `webhookID` must be a valid header value
+    /// (it is not checked here: the caller makes it).
+    ///
+    /// The array is the request's own (one allocation, no copy), so it can be handed to a connection
+    /// while the next request is encoded.
+    public static func signedWebhookRequest(
+        _ template: HTTPRequestTemplate,
+        webhookID: String,
+        timestampSeconds: UInt64,
+        signatureByteCount: Int,
+        body: [UInt8],
+        sign: (
+            _ webhookID: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer,
+            _ signature: UnsafeMutableRawBufferPointer
+        ) -> Void
+    ) -> [UInt8] {
+        let keepAlive = template.head.keepAlive
+        let contentLength =
+            body.count > 0 || template.head.method.conventionallyHasBody
+            ? 16 + HTTPBytes.decimalDigitCount(UInt64(body.count)) + 2 : 0
+        let byteCount =
+            template.prefix.count + 12 + webhookID.utf8.count + 2 + 19
+            + HTTPBytes.decimalDigitCount(timestampSeconds) + 2 + 19 + signatureByteCount + 2 + contentLength
+            + (keepAlive ? 0 : 19) + 2 + body.count
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(byteCount)
+        bytes.append(contentsOf: template.prefix)
+        bytes.append(contentsOf: "webhook-id: ".utf8)
+        let idStart = bytes.count
+        bytes.append(contentsOf: webhookID.utf8)
+        let idEnd = bytes.count
+        bytes.append(contentsOf: "\r\nwebhook-timestamp: ".utf8)
+        HTTPBytes.appendDecimal(timestampSeconds, to: &bytes)
+        bytes.append(contentsOf: "\r\nwebhook-signature: ".utf8)
+        let signatureStart = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: signatureByteCount))
+        bytes.append(contentsOf: "\r\n".utf8)
+        appendSuffix(method: template.head.method, bodyByteCount: body.count, keepAlive: keepAlive, to: &bytes)
+        let bodyStart = bytes.count
+        bytes.append(contentsOf: body)
+        assert(bytes.count == byteCount, "signed webhook request size")
+        unsafe bytes.withUnsafeMutableBytes { raw in
+            // Three disjoint ranges of the request: read the id and the body, write the signature.
+            let readable = UnsafeRawBufferPointer(raw)
+            unsafe sign(
+                UnsafeRawBufferPointer(rebasing: readable[idStart..<idEnd]),
+                UnsafeRawBufferPointer(rebasing: readable[bodyStart...]),
+                UnsafeMutableRawBufferPointer(rebasing: raw[signatureStart..<(signatureStart + signatureByteCount)])
+            )
+        }
+        return bytes
+    }
+
+    /// Hands out ``bytes`` as the request's own array and starts the next request in a new buffer (the
+    /// encoder's buffer is reused only while nobody else holds it; a request handed to a connection does).
+    public mutating func takeBytes() -> [UInt8] {
+        let taken = bytes
+        bytes = []
+        bytes.reserveCapacity(taken.count)
+        return taken
+    }
+
     /// Request line, `Host` and the head's header fields.
     static func appendPrefix(_ head: HTTPRequestHead, to target: inout [UInt8]) {
         target.append(contentsOf: head.method.rawValue.utf8)

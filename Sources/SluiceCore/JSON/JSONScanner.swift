@@ -92,7 +92,10 @@ public struct JSONScanner {
 
     // MARK: - Tokens
 
+    @inline(__always)
     public mutating func skipWhitespace() {
+        // Compact JSON has none: one comparison in the common case.
+        if index < count, byte(at: index) > 0x20 { return }
         while index < count {
             switch byte(at: index) {
             case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"): index += 1
@@ -153,15 +156,8 @@ public struct JSONScanner {
         let start = index
         var hasEscapes = false
         while true {
-            // Fast path: plain printable ASCII.
-            while index < count {
-                let b = byte(at: index)
-                if b >= 0x20 && b < 0x80 && b != UInt8(ascii: "\"") && b != UInt8(ascii: "\\") {
-                    index += 1
-                } else {
-                    break
-                }
-            }
+            // Fast path: plain printable ASCII, eight bytes at a time.
+            index = unsafe ByteScan.plainStringEnd(base, from: index, to: count)
             guard index < count else {
                 throw JSONError(code: .invalidString, byteOffset: start - 1, message: "unterminated string")
             }

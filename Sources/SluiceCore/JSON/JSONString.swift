@@ -76,9 +76,19 @@ public enum JSONString {
         target.append(UInt8(ascii: "\""))
     }
 
-    /// Appends `"…"` for a Swift string.
+    /// Appends `"…"` for a Swift string (copied as is when nothing in it needs an escape).
     public static func appendQuoted(_ string: String, to target: inout [UInt8]) {
-        appendQuoted(string.utf8, to: &target)
+        var string = string
+        string.withUTF8 { utf8 in
+            target.append(UInt8(ascii: "\""))
+            if let base = utf8.baseAddress, unsafe ByteScan.plainStringEnd(base, from: 0, to: utf8.count) == utf8.count
+            {
+                unsafe target.append(contentsOf: utf8)
+            } else {
+                unsafe appendEscaped(utf8, to: &target)
+            }
+            target.append(UInt8(ascii: "\""))
+        }
     }
 
     /// The letter of a two-character escape (`\"`, `\\`, `\n`, `\r`, `\t`, `\b`, `\f`), if `byte` has one.
@@ -147,25 +157,29 @@ extension JSONScanner {
 public enum JSONCompactor {
     /// - Precondition: `source` is valid JSON (string boundaries are trusted).
     public static func append(_ source: UnsafeRawBufferPointer, to target: inout [UInt8]) {
-        target.reserveCapacity(target.count + source.count)
-        var inString = false
-        var escaped = false
+        let count = source.count
+        guard count > 0, let base = source.baseAddress else { return }
+        target.reserveCapacity(target.count + count)
         var runStart = 0
         var position = 0
-        let count = source.count
         while position < count {
-            let byte = unsafe source[position]
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
+            let byte = unsafe base.load(fromByteOffset: position, as: UInt8.self)
+            if byte == UInt8(ascii: "\"") {
+                // Inside a string nothing is removed: jump to its closing quote, eight bytes at a time.
+                position += 1
+                while position < count {
+                    position = unsafe ByteScan.quoteOrBackslash(base, from: position, to: count)
+                    guard position < count else { break }
+                    if unsafe base.load(fromByteOffset: position, as: UInt8.self) == UInt8(ascii: "\\") {
+                        position += 2  // the escaped byte cannot end the string
+                    } else {
+                        position += 1  // the closing quote
+                        break
+                    }
                 }
-            } else if byte == UInt8(ascii: "\"") {
-                inString = true
-            } else if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
+                continue
+            }
+            if byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 {
                 if position > runStart {
                     unsafe target.append(contentsOf: UnsafeRawBufferPointer(rebasing: source[runStart..<position]))
                 }
