@@ -112,7 +112,12 @@ final class DeliveryShard: @unchecked Sendable {
     private var inFlight = 0
     private var disabledWebhooks: Set<String> = []
     /// One circuit breaker per endpoint: while open, due attempts wait (no attempt used) instead of being sent.
-    private var breakers: [HTTPOrigin: CircuitBreaker] = [:]
+    private var breakers: [CircuitBreaker] = []
+    private var breakerOfOrigin: [HTTPOrigin: Int] = [:]
+    /// Per webhook of ``breakerRouting``: its endpoint's breaker (found once per routing, not hashed per
+    /// request).
+    private var breakerOfWebhook: [Int] = []
+    private var breakerRouting: PipelineRouting?
     /// For unsigned webhooks (signed ones are built by ``HTTPRequestEncoder/signedWebhookRequest``).
     private var encoder = HTTPRequestEncoder(byteCountReserved: 4_096)
     /// `webhook-timestamp` is whole seconds: the wall clock is read once per loop turn.
@@ -260,7 +265,8 @@ final class DeliveryShard: @unchecked Sendable {
         }
         let name = job.routing.definitions[job.webhook].name
         let action =
-            disabledWebhooks.contains(name) ? machine.endpointDisabled() : machine.timerFired(nowNanoseconds: now)
+            !disabledWebhooks.isEmpty && disabledWebhooks.contains(name)
+            ? machine.endpointDisabled() : machine.timerFired(nowNanoseconds: now)
         let key = active.insert(
             Active(
                 job: job,
@@ -330,9 +336,8 @@ final class DeliveryShard: @unchecked Sendable {
         let job = delivery.job
         let routing = job.routing
         let origin = routing.origins[job.webhook]
-        var breaker = breakers[origin] ?? CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now)
-        let permission = breaker.handle(.requestPermission(nowNanoseconds: now))
-        breakers[origin] = breaker
+        let breaker = breakerIndex(routing, job.webhook, now: now)
+        let permission = breakers[breaker].handle(.requestPermission(nowNanoseconds: now))
         if case .reject(let retryAt) = permission {
             if let action = active[key]?.machine.deferred(untilNanoseconds: retryAt) { perform(action, key) }
             return
@@ -383,6 +388,20 @@ final class DeliveryShard: @unchecked Sendable {
         client!.submit(HTTPClientRequest(tag: key, origin: origin, method: .post, bytes: bytes))
     }
 
+    /// The breaker of `webhook`'s endpoint (created closed on first use).
+    private func breakerIndex(_ routing: PipelineRouting, _ webhook: Int, now: UInt64) -> Int {
+        if routing !== breakerRouting {
+            breakerRouting = routing
+            breakerOfWebhook = routing.origins.map { origin in
+                if let index = breakerOfOrigin[origin] { return index }
+                breakers.append(CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now))
+                breakerOfOrigin[origin] = breakers.count - 1
+                return breakers.count - 1
+            }
+        }
+        return breakerOfWebhook[webhook]
+    }
+
     /// A request's result, on this thread inside an I/O turn.
     private func finish(tag: UInt64, _ result: HTTPClientResult) {
         guard !closed else { return }  // the client's shutdown after an abandon: left to the restart
@@ -390,12 +409,14 @@ final class DeliveryShard: @unchecked Sendable {
         inFlightCount.store(inFlight, ordering: .relaxed)
         let outcome = WebhookDeliverer.outcome(result)
         let now = monotonicNanoseconds()
-        if case .inFlight(let attempt, _)? = active[tag]?.machine.state, let job = active[tag]?.job {
-            let origin = job.routing.origins[job.webhook]
-            var breaker = breakers[origin] ?? CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now)
+        if case .inFlight(let attempt, _)? = active[tag]?.machine.state, let routing = active[tag]?.job.routing,
+            let webhook = active[tag]?.job.webhook
+        {
             // Opening and closing need no action here: permission is asked before every attempt.
-            _ = breaker.record(outcome.classify(attempt: attempt), nowNanoseconds: now)
-            breakers[origin] = breaker
+            _ = breakers[breakerIndex(routing, webhook, now: now)].record(
+                outcome.classify(attempt: attempt),
+                nowNanoseconds: now
+            )
         }
         finishAttempt(tag, outcome, now: now)
     }

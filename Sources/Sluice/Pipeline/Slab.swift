@@ -30,9 +30,9 @@ struct Slab<Element> {
     /// The element of `key`, `nil` once removed. Modified in place (no copy out and back); setting it to
     /// `nil` removes it.
     subscript(key: UInt64) -> Element? {
-        get {
-            guard let index = validIndex(key) else { return nil }
-            return entries[index]
+        // `_read` lends the stored element: `slab[key]?.field` copies the field, not the whole element.
+        _read {
+            if let index = validIndex(key) { yield entries[index] } else { yield nil }
         }
         _modify {
             guard let index = validIndex(key) else {
