@@ -111,4 +111,65 @@ import Testing
         #expect(seen == Set(expected.keys), "seed \(seed): exactly the matched pairs arrived")
         #expect(Set(webhookIDs.values).count == webhookIDs.count, "webhook-ids are distinct per pair")
     }
+
+    /// The two request paths of a delivery loop besides the signed standard one: a custom webhook without a
+    /// key (unsigned: no signature headers) and a transform webhook with a key (its command's output is the
+    /// body, and the signature covers that output).
+    @Test(.timeLimit(.minutes(2))) func unsignedCustomAndSignedTransformWebhooksDeliverTheirBodies() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll"))
+        let json = """
+            {"webhooks": [
+               {"name": "plain", "url": "\(receiver.url("/plain"))", "kind": "custom", "event_type": "all"},
+               {"name": "shout", "url": "\(receiver.url("/shout"))", "kind": "transform", "shared_key": "t-key",
+                "event_type": "all",
+                "transform": {"command": ["python3", "-c", "import json, sys; print(json.dumps({'text': json.load(sys.stdin)['event']}))"],
+                              "timeout_seconds": 10}}]}
+            """
+        let value = try JSONValue.parse(Array(json.utf8))
+        var configuration = PipelineConfiguration(
+            log: LogConfiguration(directory: temporary.path + "/log"),
+            triggers: try TriggerConfiguration(json: value)
+        )
+        configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
+        configuration.ioBackend = "epoll"
+        var generator = FixtureGenerator(.init(eventCount: 12, seed: 21))
+        var events: [[UInt8]] = []
+        while let event = generator.next() { events.append(event) }
+        let pipeline = try Pipeline(configuration: configuration)
+        try pipeline.start()
+        emitAll(events, into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 60_000_000_000))
+        #expect(pipeline.statistics.failedAttempts == 0)
+        pipeline.stop()
+
+        var decoder = EventDecoder()
+        var bodies: Set<[UInt8]> = []
+        var names: Set<String> = []
+        for bytes in events {
+            let body = try decoder.decode(bytes).webhookBody()
+            bodies.insert(body)
+            names.insert(try JSONValue.parse(body)["event"]?.stringValue ?? "")
+        }
+        let plain = receiver.requests.filter { $0.path == "/plain" }
+        let shout = receiver.requests.filter { $0.path == "/shout" }
+        #expect(plain.count == shout.count && !plain.isEmpty, "both webhooks get the same events")
+        for request in plain {
+            #expect(bodies.contains(request.body), "the standard body, byte for byte")
+            #expect(!request.headers.contains { $0.name.hasPrefix("webhook-") }, "unsigned: no signature headers")
+        }
+        let verifier = try WebhookVerifier(infrahubSharedKey: "t-key")
+        for request in shout {
+            let text = try JSONValue.parse(request.body)["text"]?.stringValue ?? "?"
+            #expect(names.contains(text), "the transform's output is the body: \(text)")
+            #expect(throws: Never.self, "the signature covers the transformed body") {
+                try verifier.verify(
+                    headers: request.headers,
+                    body: request.body,
+                    nowSeconds: Int64(Date().timeIntervalSince1970)
+                )
+            }
+        }
+    }
 }

@@ -292,24 +292,8 @@ final class DeliveryShard: @unchecked Sendable {
         case .succeeded(let statusCode, let attempt):
             PipelineCounters.add(counters.delivered)
             record(key, attempt: attempt, outcome: .delivered, statusCode: statusCode)
-            if let timing, let delivery = active[key] {
-                let job = delivery.job
-                timing(
-                    DeliveryTiming(
-                        webhook: job.routing.definitions[job.webhook].name,
-                        trigger: job.routing.index.triggers[job.trigger].name,
-                        triggerNumber: job.trigger,
-                        eventSequence: job.eventSequence,
-                        attempt: attempt,
-                        statusCode: statusCode,
-                        emittedNanoseconds: job.emittedNanoseconds,
-                        durableNanoseconds: job.durableNanoseconds,
-                        matchedNanoseconds: job.matchedNanoseconds,
-                        sentNanoseconds: delivery.sentNanoseconds,
-                        completedNanoseconds: monotonicNanoseconds(),
-                        requestByteCount: delivery.requestByteCount
-                    )
-                )
+            if let timing, let deliveryTiming = active.withElement(key, { Self.timing(of: $0, attempt, statusCode) }) {
+                timing(deliveryTiming)
             }
             active.remove(key)
         case .deadLetter(let deadLetter):
@@ -331,38 +315,86 @@ final class DeliveryShard: @unchecked Sendable {
         }
     }
 
+    private static func timing(of delivery: borrowing Active, _ attempt: Int, _ statusCode: Int) -> DeliveryTiming {
+        DeliveryTiming(
+            webhook: delivery.job.routing.definitions[delivery.job.webhook].name,
+            trigger: delivery.job.routing.index.triggers[delivery.job.trigger].name,
+            triggerNumber: delivery.job.trigger,
+            eventSequence: delivery.job.eventSequence,
+            attempt: attempt,
+            statusCode: statusCode,
+            emittedNanoseconds: delivery.job.emittedNanoseconds,
+            durableNanoseconds: delivery.job.durableNanoseconds,
+            matchedNanoseconds: delivery.job.matchedNanoseconds,
+            sentNanoseconds: delivery.sentNanoseconds,
+            completedNanoseconds: monotonicNanoseconds(),
+            requestByteCount: delivery.requestByteCount
+        )
+    }
+
     private func send(_ key: UInt64, now: UInt64) {
-        guard let delivery = active[key], case .inFlight = delivery.machine.state else { return }
-        let job = delivery.job
-        let routing = job.routing
-        let origin = routing.origins[job.webhook]
-        let breaker = breakerIndex(routing, job.webhook, now: now)
-        let permission = breakers[breaker].handle(.requestPermission(nowNanoseconds: now))
-        if case .reject(let retryAt) = permission {
+        guard case .inFlight? = active[key]?.machine.state, let routing = active[key]?.job.routing,
+            let webhook = active[key]?.job.webhook
+        else { return }
+        let breaker = breakerIndex(routing, webhook, now: now)
+        if case .reject(let retryAt) = breakers[breaker].handle(.requestPermission(nowNanoseconds: now)) {
             if let action = active[key]?.machine.deferred(untilNanoseconds: retryAt) { perform(action, key) }
             return
         }
-        let definition = routing.definitions[job.webhook]
-        var body = job.body
+        // Built from the delivery in place: its job, body and id are lent, not copied.
+        let built = active.withElement(key) { delivery in build(delivery, routing: routing) }
+        guard let built else { return }
+        switch built {
+        case .failure(let failure):
+            finishAttempt(key, failure.outcome, now: now)
+        case .success(let bytes):
+            active[key]?.sentNanoseconds = now
+            active[key]?.requestByteCount = bytes.count
+            inFlight += 1
+            inFlightCount.store(inFlight, ordering: .relaxed)
+            client!.submit(HTTPClientRequest(tag: key, origin: routing.origins[webhook], method: .post, bytes: bytes))
+        }
+    }
+
+    private struct BuildFailure: Error {
+        let outcome: DeliveryAttemptOutcome
+    }
+
+    /// The request bytes of `delivery`'s next attempt: the body (transformed for a transform webhook),
+    /// signed with the webhook's keys at this turn's timestamp.
+    private func build(_ delivery: borrowing Active, routing: PipelineRouting) -> Result<[UInt8], BuildFailure> {
+        let webhook = delivery.job.webhook
+        let definition = routing.definitions[webhook]
+        var transformed: [UInt8]?
         if definition.kind == .transform, let transform = definition.transform {
-            switch TransformRunner.run(transform, input: job.body) {
-            case .success(let transformed): body = transformed
+            switch TransformRunner.run(transform, input: delivery.job.body) {
+            case .success(let output): transformed = output
             case .failure(let failure):
-                finishAttempt(key, .configurationFailed("transform: \(failure)"))
-                return
+                return .failure(BuildFailure(outcome: .configurationFailed("transform: \(failure)")))
             }
         }
-        let bytes: [UInt8]
-        let keys = routing.signer.keyIndices(webhookIndex: job.webhook)
-        if !keys.isEmpty {
-            let signer = routing.signer.signer
-            let timestamp = turnTimestampSeconds
-            bytes = unsafe HTTPRequestEncoder.signedWebhookRequest(
-                routing.templates[job.webhook],
+        let keys = routing.signer.keyIndices(webhookIndex: webhook)
+        guard !keys.isEmpty else {
+            do {
+                try encoder.encode(
+                    routing.templates[webhook],
+                    dynamicHeaderFields: [],
+                    body: transformed ?? delivery.job.body
+                )
+            } catch {
+                return .failure(BuildFailure(outcome: .configurationFailed("cannot encode the request: \(error)")))
+            }
+            return .success(encoder.takeBytes())
+        }
+        let signer = routing.signer.signer
+        let timestamp = turnTimestampSeconds
+        return .success(
+            unsafe HTTPRequestEncoder.signedWebhookRequest(
+                routing.templates[webhook],
                 webhookID: delivery.webhookID,
                 timestampSeconds: timestamp,
                 signatureByteCount: keys.count * (SignatureValue.byteCount + 1) - 1,
-                body: body
+                body: transformed ?? delivery.job.body
             ) { webhookID, body, signature in
                 _ = unsafe signer.signatureHeader(
                     keyIndices: keys,
@@ -372,20 +404,7 @@ final class DeliveryShard: @unchecked Sendable {
                     into: signature
                 )
             }
-        } else {
-            do {
-                try encoder.encode(routing.templates[job.webhook], dynamicHeaderFields: [], body: body)
-            } catch {
-                finishAttempt(key, .configurationFailed("cannot encode the request: \(error)"))
-                return
-            }
-            bytes = encoder.takeBytes()
-        }
-        active[key]?.sentNanoseconds = now
-        active[key]?.requestByteCount = bytes.count
-        inFlight += 1
-        inFlightCount.store(inFlight, ordering: .relaxed)
-        client!.submit(HTTPClientRequest(tag: key, origin: origin, method: .post, bytes: bytes))
+        )
     }
 
     /// The breaker of `webhook`'s endpoint (created closed on first use).
@@ -437,20 +456,21 @@ final class DeliveryShard: @unchecked Sendable {
         failure: DeliveryFailure? = nil,
         message: String? = nil
     ) {
-        guard let delivery = active[key] else { return }
-        let job = delivery.job
-        let record = DeliveryOutcomeRecord(
-            eventSequence: job.eventSequence,
-            eventID: job.eventID,
-            webhook: job.routing.definitions[job.webhook].name,
-            webhookID: delivery.webhookID,
-            attempt: attempt,
-            outcome: outcome,
-            statusCode: statusCode ?? failure?.statusCode,
-            failureClass: failure?.failureClass,
-            message: message ?? failure?.message,
-            at: Timestamp.now()
-        )
+        let made = active.withElement(key) { delivery in
+            DeliveryOutcomeRecord(
+                eventSequence: delivery.job.eventSequence,
+                eventID: delivery.job.eventID,
+                webhook: delivery.job.routing.definitions[delivery.job.webhook].name,
+                webhookID: delivery.webhookID,
+                attempt: attempt,
+                outcome: outcome,
+                statusCode: statusCode ?? failure?.statusCode,
+                failureClass: failure?.failureClass,
+                message: message ?? failure?.message,
+                at: Timestamp.now()
+            )
+        }
+        guard let record = made else { return }
         outcomeHook?(record)
         while !outcomes.tryPush(record) {
             journalWake.wakeAll()

@@ -46,6 +46,13 @@ struct Slab<Element> {
         }
     }
 
+    /// Calls `body` with the element of `key` lent in place (no copy, so no retains of what it holds);
+    /// `nil` when the key is gone.
+    func withElement<Result>(_ key: UInt64, _ body: (borrowing Element) throws -> Result) rethrows -> Result? {
+        guard let index = validIndex(key) else { return nil }
+        return try body(entries[index]!)
+    }
+
     /// Removes the element of `key` (nothing if it is gone already).
     mutating func remove(_ key: UInt64) {
         guard let index = validIndex(key) else { return }
