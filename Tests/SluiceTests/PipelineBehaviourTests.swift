@@ -12,14 +12,7 @@ import Testing
             {"webhooks": [{"name": "everything", "url": "\(url)", "shared_key": "k",
                            "event_type": "all", "branch_scope": "all_branches"}]}
             """
-        let value = try JSONValue.parse(Array(json.utf8))
-        var configuration = PipelineConfiguration(
-            log: LogConfiguration(directory: directory),
-            triggers: try TriggerConfiguration(json: value)
-        )
-        configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
-        configuration.ioBackend = "epoll"
-        return configuration
+        return try pipelineConfiguration(json: json, logDirectory: directory)
     }
 
     static func events(_ count: Int, seed: UInt64) -> [[UInt8]] {
@@ -164,13 +157,7 @@ import Testing
              "triggers": [{"name": "pushes", "trigger": {"expect": ["github.push"]},
                            "actions": [{"webhook": "gitops"}]}]}
             """
-        let value = try JSONValue.parse(Array(json.utf8))
-        var configuration = PipelineConfiguration(
-            log: LogConfiguration(directory: temporary.path + "/log"),
-            triggers: try TriggerConfiguration(json: value)
-        )
-        configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
-        configuration.ioBackend = "epoll"
+        let configuration = try pipelineConfiguration(json: json, logDirectory: temporary.path + "/log")
         let pipeline = try Pipeline(configuration: configuration)
         try pipeline.start()
         let body = try readRepositoryFile("fixtures/github/push.json")

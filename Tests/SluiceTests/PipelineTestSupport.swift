@@ -48,6 +48,25 @@ final class RecordingReceiver: Sendable {
 }
 
 /// The backends to run pipeline tests on: epoll always; io_uring where the kernel allows it.
+/// A pipeline configuration from webhook and trigger JSON (the `sluice run` configuration shape), logging to
+/// `logDirectory`, on `backend`.
+func pipelineConfiguration(
+    json: String,
+    logDirectory: String,
+    backend: String = "epoll"
+) throws
+    -> PipelineConfiguration
+{
+    let value = try JSONValue.parse(Array(json.utf8))
+    var configuration = PipelineConfiguration(
+        log: LogConfiguration(directory: logDirectory),
+        triggers: try TriggerConfiguration(json: value)
+    )
+    configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
+    configuration.ioBackend = backend
+    return configuration
+}
+
 func pipelineBackends() -> [IOBackendSelection] {
     var selections: [IOBackendSelection] = []
     if let epoll = try? IOBackendSelection.detect(override: "epoll") { selections.append(epoll) }

@@ -26,13 +26,7 @@ import Testing
                {"name": "merges", "url": "\(receiver.url("/merges"))", "shared_key": "merge-secret",
                 "event_type": "infrahub.branch.merged", "branch_scope": "other_branches"}]}
             """
-        let value = try JSONValue.parse(Array(json.utf8))
-        var configuration = PipelineConfiguration(
-            log: LogConfiguration(directory: logDirectory),
-            triggers: try TriggerConfiguration(json: value)
-        )
-        configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
-        configuration.ioBackend = backend
+        var configuration = try pipelineConfiguration(json: json, logDirectory: logDirectory, backend: backend)
         configuration.ringCapacity = 256
         configuration.log.fsync = .interval(milliseconds: 5)
         return configuration
@@ -127,13 +121,7 @@ import Testing
                 "transform": {"command": ["python3", "-c", "import json, sys; print(json.dumps({'text': json.load(sys.stdin)['event']}))"],
                               "timeout_seconds": 10}}]}
             """
-        let value = try JSONValue.parse(Array(json.utf8))
-        var configuration = PipelineConfiguration(
-            log: LogConfiguration(directory: temporary.path + "/log"),
-            triggers: try TriggerConfiguration(json: value)
-        )
-        configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
-        configuration.ioBackend = "epoll"
+        let configuration = try pipelineConfiguration(json: json, logDirectory: temporary.path + "/log")
         var generator = FixtureGenerator(.init(eventCount: 12, seed: 21))
         var events: [[UInt8]] = []
         while let event = generator.next() { events.append(event) }
