@@ -53,6 +53,7 @@ import Testing
         ("pipeline:\n  wait: spin\n  colour: blue\n", "pipeline.colour", 3),
         ("pipeline: {retry_schedule_s: []}\n", "pipeline.retry_schedule_s", 1),
         ("log: {frame_bytes: 1048576}\n", "log.frame_bytes", 1),
+        ("pipeline: {transform_concurrency: 0}\n", "pipeline.transform_concurrency", 1),
         ("webhooks:\n  - {name: a, url: \"ftp://x\", shared_key: k}\n", "webhooks[0].url", 2),
         (
             "triggers:\n  - {name: t, trigger: {expect: [infrahub.node.created]}, actions: [{webhook: nowhere}]}\n",

@@ -67,6 +67,26 @@ func pipelineConfiguration(
     return configuration
 }
 
+/// Runs `count` generated fixture events (`seed`) through a pipeline made from `configuration` until every
+/// delivery is final; returns the events and whether the flush finished in time, with the statistics.
+func deliverGenerated(
+    _ count: Int,
+    seed: UInt64,
+    configuration: PipelineConfiguration
+) throws -> (
+    events: [[UInt8]], flushed: Bool, statistics: PipelineStatistics
+) {
+    var generator = FixtureGenerator(.init(eventCount: count, seed: seed))
+    var events: [[UInt8]] = []
+    while let event = generator.next() { events.append(event) }
+    let pipeline = try Pipeline(configuration: configuration)
+    try pipeline.start()
+    emitAll(events, into: pipeline)
+    let flushed = pipeline.flush(timeoutNanoseconds: 60_000_000_000)
+    pipeline.stop()
+    return (events, flushed, pipeline.statistics)
+}
+
 func pipelineBackends() -> [IOBackendSelection] {
     var selections: [IOBackendSelection] = []
     if let epoll = try? IOBackendSelection.detect(override: "epoll") { selections.append(epoll) }

@@ -122,15 +122,8 @@ import Testing
                               "timeout_seconds": 10}}]}
             """
         let configuration = try pipelineConfiguration(json: json, logDirectory: temporary.path + "/log")
-        var generator = FixtureGenerator(.init(eventCount: 12, seed: 21))
-        var events: [[UInt8]] = []
-        while let event = generator.next() { events.append(event) }
-        let pipeline = try Pipeline(configuration: configuration)
-        try pipeline.start()
-        emitAll(events, into: pipeline)
-        #expect(pipeline.flush(timeoutNanoseconds: 60_000_000_000))
-        #expect(pipeline.statistics.failedAttempts == 0)
-        pipeline.stop()
+        let (events, flushed, statistics) = try deliverGenerated(12, seed: 21, configuration: configuration)
+        #expect(flushed && statistics.failedAttempts == 0)
 
         var decoder = EventDecoder()
         var bodies: Set<[UInt8]> = []
@@ -159,5 +152,31 @@ import Testing
                 )
             }
         }
+    }
+
+    /// A transform that takes a second runs beside the loop: the other webhook's deliveries on the same
+    /// endpoint (same delivery loop) all arrive before the first transformed one.
+    @Test(.timeLimit(.minutes(2))) func slowTransformsDoNotStallTheOtherDeliveriesOfTheirLoop() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll"))
+        let json = """
+            {"webhooks": [
+               {"name": "slow", "url": "\(receiver.url("/slow"))", "kind": "transform", "event_type": "all",
+                "branch_scope": "all_branches",
+                "transform": {"command": ["python3", "-c", "import sys, time; time.sleep(1); sys.stdout.write(sys.stdin.read())"],
+                              "timeout_seconds": 20}},
+               {"name": "fast", "url": "\(receiver.url("/fast"))", "kind": "custom", "event_type": "all", "branch_scope": "all_branches"}]}
+            """
+        var configuration = try pipelineConfiguration(json: json, logDirectory: temporary.path + "/log")
+        configuration.transformConcurrency = 4
+        let (events, flushed, statistics) = try deliverGenerated(8, seed: 4, configuration: configuration)
+        #expect(flushed && statistics.failedAttempts == 0)
+        let paths = receiver.requests.map(\.path)
+        #expect(
+            paths.filter { $0 == "/slow" }.count == events.count && paths.filter { $0 == "/fast" }.count == events.count
+        )
+        let firstSlow = paths.firstIndex(of: "/slow") ?? 0
+        #expect(paths[..<firstSlow].allSatisfy { $0 == "/fast" } && firstSlow == events.count, "order: \(paths)")
     }
 }

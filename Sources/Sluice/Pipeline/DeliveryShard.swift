@@ -104,6 +104,8 @@ final class DeliveryShard: @unchecked Sendable {
     /// Called for each outcome record, on this shard's thread (set before ``run()``).
     var outcomeHook: (@Sendable (DeliveryOutcomeRecord) -> Void)?
     private var client: HTTPClient?
+    /// Runs transform commands off this loop (threads start with the first transform).
+    private var transforms: TransformPool?
     private var active: Slab<Active>
     private var ready: [UInt64] = []
     private var readyHead = 0
@@ -164,6 +166,7 @@ final class DeliveryShard: @unchecked Sendable {
         client = try HTTPClient(configuration: clientConfiguration, ownerRunsLoop: true) { [unowned self] tag, result in
             finish(tag: tag, result)
         }
+        transforms = TransformPool(threadCount: configuration.transformConcurrency) { [unowned self] in wakeUp() }
     }
 
     /// Makes the loop take new work (jobs, `noMoreJobs`, `abandon`): a system call only when it waits.
@@ -183,6 +186,7 @@ final class DeliveryShard: @unchecked Sendable {
         backlog.reverse()  // popLast takes them in log order
         client!.run { turn() }
         closed = true
+        transforms?.shutdown()
         client!.shutdown()
     }
 
@@ -193,6 +197,10 @@ final class DeliveryShard: @unchecked Sendable {
         var progressed = false
         let now = monotonicNanoseconds()
         turnTimestampSeconds = UInt64(Timestamp.now().secondsSinceEpoch)
+        if let transforms, transforms.hasResults {
+            for done in transforms.takeResults() { transformFinished(done, now: now) }
+            progressed = true
+        }
         while canAdmit {
             guard let job = backlog.popLast() ?? jobs.tryPop() else { break }
             admit(job, now: now)
@@ -239,7 +247,7 @@ final class DeliveryShard: @unchecked Sendable {
         }
         sleeping.store(true, ordering: .sequentiallyConsistent)
         atomicMemoryFence(ordering: .sequentiallyConsistent)  // pairs with the exchange in wakeUp (Dekker)
-        if (canAdmit && jobs.count > 0) || abandon.load(ordering: .relaxed) {
+        if (canAdmit && jobs.count > 0) || abandon.load(ordering: .relaxed) || (transforms?.hasResults ?? false) {
             sleeping.store(false, ordering: .relaxed)  // work arrived while going to sleep: take it instead
             return .poll
         }
@@ -341,8 +349,47 @@ final class DeliveryShard: @unchecked Sendable {
             if let action = active[key]?.machine.deferred(untilNanoseconds: retryAt) { perform(action, key) }
             return
         }
+        if routing.definitions[webhook].kind == .transform, let transform = routing.definitions[webhook].transform,
+            let body = active[key]?.job.body
+        {
+            // The command runs on the pool; `transformFinished` sends its output.
+            inFlight += 1
+            inFlightCount.store(inFlight, ordering: .relaxed)
+            do {
+                try transforms!.submit(TransformPool.Job(key: key, transform: transform, input: body))
+            } catch {
+                inFlight -= 1
+                inFlightCount.store(inFlight, ordering: .relaxed)
+                finishAttempt(
+                    key,
+                    .configurationFailed("transform: cannot start a transform thread: \(error)"),
+                    now: now
+                )
+            }
+            return
+        }
+        submit(key, routing: routing, webhook: webhook, transformed: nil, now: now)
+    }
+
+    /// A transform ended: its output is the body of the attempt, or the attempt failed.
+    private func transformFinished(_ done: TransformPool.Done, now: UInt64) {
+        inFlight -= 1
+        inFlightCount.store(inFlight, ordering: .relaxed)
+        guard case .inFlight? = active[done.key]?.machine.state, let routing = active[done.key]?.job.routing,
+            let webhook = active[done.key]?.job.webhook
+        else { return }
+        switch done.result {
+        case .success(let output):
+            submit(done.key, routing: routing, webhook: webhook, transformed: output, now: now)
+        case .failure(let failure):
+            finishAttempt(done.key, .configurationFailed("transform: \(failure)"), now: now)
+        }
+    }
+
+    /// Builds the attempt's request and hands it to the client.
+    private func submit(_ key: UInt64, routing: PipelineRouting, webhook: Int, transformed: [UInt8]?, now: UInt64) {
         // Built from the delivery in place: its job, body and id are lent, not copied.
-        let built = active.withElement(key) { delivery in build(delivery, routing: routing) }
+        let built = active.withElement(key) { delivery in build(delivery, routing: routing, transformed: transformed) }
         guard let built else { return }
         switch built {
         case .failure(let failure):
@@ -360,19 +407,14 @@ final class DeliveryShard: @unchecked Sendable {
         let outcome: DeliveryAttemptOutcome
     }
 
-    /// The request bytes of `delivery`'s next attempt: the body (transformed for a transform webhook),
-    /// signed with the webhook's keys at this turn's timestamp.
-    private func build(_ delivery: borrowing Active, routing: PipelineRouting) -> Result<[UInt8], BuildFailure> {
+    /// The request bytes of `delivery`'s next attempt: its body (or a transform's output), signed with the
+    /// webhook's keys at this turn's timestamp.
+    private func build(
+        _ delivery: borrowing Active,
+        routing: PipelineRouting,
+        transformed: [UInt8]?
+    ) -> Result<[UInt8], BuildFailure> {
         let webhook = delivery.job.webhook
-        let definition = routing.definitions[webhook]
-        var transformed: [UInt8]?
-        if definition.kind == .transform, let transform = definition.transform {
-            switch TransformRunner.run(transform, input: delivery.job.body) {
-            case .success(let output): transformed = output
-            case .failure(let failure):
-                return .failure(BuildFailure(outcome: .configurationFailed("transform: \(failure)")))
-            }
-        }
         let keys = routing.signer.keyIndices(webhookIndex: webhook)
         guard !keys.isEmpty else {
             do {

@@ -14,7 +14,8 @@ public import SluiceStorage
 /// log: {directory: /var/lib/sluice, fsync: always, compression: lz4}
 /// pipeline: {ring_capacity: 16384, wait: park, delivery_shards: 1, connections: 64,
 ///            request_timeout_ms: 10000, retry_schedule_s: [0, 5, 300, 1800, 7200, 18000, 36000, 36000],
-///            retry_jitter_percent: 10, in_flight_max: 4096, pending_deliveries_max: 1000000}
+///            retry_jitter_percent: 10, in_flight_max: 4096, pending_deliveries_max: 1000000,
+///            transform_concurrency: 4}
 /// ```
 public struct PipelineConfiguration: Sendable {
     /// The segment log: the source of truth (events, delivery outcomes).
@@ -38,6 +39,8 @@ public struct PipelineConfiguration: Sendable {
     public var connectionCountMax = 64
     /// Requests in flight per shard (sent, response not yet handled); more wait in the shard.
     public var inFlightMax = 4_096
+    /// Transform commands run at once per delivery loop (on threads of their own, never on the loop).
+    public var transformConcurrency = 4
     /// Deliveries a shard holds at once (waiting for a retry, queued or in flight); when reached the
     /// shard stops taking jobs, which backs up to the matcher and then to `emit`.
     public var pendingDeliveryCountMax = 1_000_000
@@ -85,6 +88,9 @@ public struct PipelineConfiguration: Sendable {
         }
         guard (1...1_000_000).contains(inFlightMax) else {
             throw fail("pipeline.in_flight_max", "must be 1 to 1000000")
+        }
+        guard (1...256).contains(transformConcurrency) else {
+            throw fail("pipeline.transform_concurrency", "must be 1 to 256")
         }
         guard pendingDeliveryCountMax >= inFlightMax else {
             throw fail("pipeline.pending_deliveries_max", "must be at least in_flight_max (\(inFlightMax))")
