@@ -225,7 +225,12 @@ final class DeliveryShard: @unchecked Sendable {
             outcomesPending = false
             journalWake.wakeAll()
         }
-        if abandon.load(ordering: .relaxed) { return .stop }  // a drain that took too long: the rest resumes on restart
+        if abandon.load(ordering: .relaxed) {
+            // A drain that took too long: the rest resumes on restart. The client's shutdown then fails
+            // what is in flight; those are not attempts (nothing is recorded for them).
+            closed = true
+            return .stop
+        }
         if noMoreJobs.load(ordering: .acquiring), backlog.isEmpty, jobs.count == 0, inFlight == 0,
             readyHead == ready.count
         {
