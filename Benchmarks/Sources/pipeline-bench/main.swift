@@ -7,8 +7,10 @@
 // The 100 webhooks watch the fixture's own node kinds (LoadTestSetup `webhooksOnStreamKinds`), so delivery
 // dominates; `--selective` keeps the generator's kinds instead (most events then match no webhook).
 // `--pipeline-only` runs just the pipeline rounds (no anchor, no latency run: for profiling with perf).
+// `--matched-anchor` also runs delivery alone with bodies of the fixture's mean webhook body size (the
+// pipeline's requests are larger than the anchor's 1 KiB ones), for a second, same-size ratio.
 // Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
-//        [--selective] [--pipeline-only]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
+//        [--selective] [--pipeline-only] [--matched-anchor]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
 import Foundation
 import LoopbackPeers
 import Sluice
@@ -25,6 +27,7 @@ let eventCount = Int(option("--events", 20_000))
 let deliverySeconds = option("--seconds", 3)
 let latencySeconds = option("--latency-seconds", 5)
 let pipelineOnly = CommandLine.arguments.contains("--pipeline-only")
+let matchedAnchor = CommandLine.arguments.contains("--matched-anchor")
 
 let nginx = try Nginx()
 defer { nginx.stop() }
@@ -75,6 +78,20 @@ var alone: [Double] = []
 var pipelineDeliveries: [Double] = []
 var pipelineEvents: [Double] = []
 var ratios: [Double] = []
+var matchedAlone: [Double] = []
+var matchedRatios: [Double] = []
+/// The mean standard body of the fixture's events (what the pipeline's requests carry).
+let meanBodyByteCount: Int = try {
+    guard matchedAnchor else { return 0 }
+    var decoder = EventDecoder()
+    var total = 0
+    var count = 0
+    for line in try String(contentsOfFile: fixturePath, encoding: .utf8).split(separator: "\n") {
+        total += try decoder.decode(Array(line.utf8)).webhookBody().count
+        count += 1
+    }
+    return total / max(count, 1)
+}()
 for round in 0..<rounds {
     let deliveryFirst = round % 2 == 0
     var deliveryRate = 0.0
@@ -92,6 +109,16 @@ for round in 0..<rounds {
                 seconds: deliverySeconds
             )
             deliveryRate = result.deliveriesPerSecond
+            if matchedAnchor {
+                let matched = try DeliveryBenchmark.run(
+                    port: nginx.port,
+                    backend: backend,
+                    connections: 64,
+                    seconds: deliverySeconds,
+                    bodyByteCount: meanBodyByteCount
+                )
+                matchedAlone.append(matched.deliveriesPerSecond)
+            }
         } else {
             report = try Replayer.run(
                 Replayer.Options(fixturePath: fixturePath),
@@ -106,6 +133,13 @@ for round in 0..<rounds {
     pipelineDeliveries.append(result.deliveriesPerSecond)
     pipelineEvents.append(result.eventsAcceptedPerSecond)
     ratios.append(result.deliveriesPerSecond / deliveryRate)
+    if let matched = matchedAlone.last, matchedAlone.count == round + 1 {
+        matchedRatios.append(result.deliveriesPerSecond / matched)
+        print(
+            "  round \(round + 1): delivery alone with \(meanBodyByteCount)-byte bodies \(format(matched))/s; ratio "
+                + String(format: "%.2f", matchedRatios.last!) + "x"
+        )
+    }
     print(
         "  round \(round + 1): delivery alone \(format(deliveryRate))/s; pipeline \(format(result.deliveriesPerSecond)) deliveries/s, "
             + "\(format(result.eventsAcceptedPerSecond)) events/s (\(result.counters.deliveriesSucceeded) deliveries of "
@@ -118,6 +152,14 @@ print(
         + "vs delivery alone \(format(median(alone)))/s: ratio median \(String(format: "%.2f", median(ratios)))x "
         + "(min \(String(format: "%.2f", ratios.min()!))x, max \(String(format: "%.2f", ratios.max()!))x)"
 )
+
+if !matchedRatios.isEmpty {
+    print(
+        "same-size anchor: delivery alone with \(meanBodyByteCount)-byte bodies \(format(median(matchedAlone)))/s: "
+            + "ratio median \(String(format: "%.2f", median(matchedRatios)))x "
+            + "(min \(String(format: "%.2f", matchedRatios.min()!))x, max \(String(format: "%.2f", matchedRatios.max()!))x)"
+    )
+}
 
 if !pipelineOnly {
     // Latency at half the saturated event rate, over a longer steady run.
