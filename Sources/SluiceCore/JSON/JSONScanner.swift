@@ -110,23 +110,31 @@ public struct JSONScanner {
         return index < count ? byte(at: index) : nil
     }
 
+    @inline(__always)
     public mutating func expect(_ expected: UInt8, _ what: StaticString) throws(JSONError) {
         skipWhitespace()
+        if index < count, byte(at: index) == expected {
+            index += 1
+            return
+        }
+        throw unexpected(what)
+    }
+
+    /// The error of a failed ``expect(_:_:)`` (out of line: the hot path only compares).
+    @inline(never)
+    private func unexpected(_ what: StaticString) -> JSONError {
         guard index < count else {
-            throw JSONError(code: .unexpectedEnd, byteOffset: index, message: "expected \(what), found end of input")
+            return JSONError(code: .unexpectedEnd, byteOffset: index, message: "expected \(what), found end of input")
         }
-        let found = byte(at: index)
-        guard found == expected else {
-            throw JSONError(
-                code: .unexpectedByte,
-                byteOffset: index,
-                message: "expected \(what), found \(describe(found))"
-            )
-        }
-        index += 1
+        return JSONError(
+            code: .unexpectedByte,
+            byteOffset: index,
+            message: "expected \(what), found \(describe(byte(at: index)))"
+        )
     }
 
     /// Consumes `byte` if it is next; returns whether it was.
+    @inline(__always)
     public mutating func consume(_ expected: UInt8) -> Bool {
         skipWhitespace()
         if index < count && byte(at: index) == expected {
