@@ -163,6 +163,10 @@ final class SettledTracker: Sendable {
                     webhook.head += 1
                 }
                 webhook.advanceHead()
+                if webhook.head > 0 {  // O(the deliveries of one interval): what stays is young or pending
+                    webhook.entries.removeFirst(webhook.head)
+                    webhook.head = 0
+                }
                 let checkpoint =
                     webhook.head < webhook.entries.count ? webhook.entries[webhook.head].sequence : state.matchedEnd
                 let pending = webhook.carried.map {
