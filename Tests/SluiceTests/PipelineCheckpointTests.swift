@@ -13,7 +13,8 @@ import Testing
 /// exactly the carried pairs; the file round-trips and a damaged one falls back to `pipeline.checkpoint`;
 /// a log with only the old `pipeline.checkpoint` starts as before.
 @Suite(.serialized) struct PipelineCheckpointTests {
-    /// `good` always answers 204; `bad` answers 503 while `failing` is set.
+    /// `good` always answers 204; while `failing` is set, `bad` answers 503 and `gone` 422 (a dead letter
+    /// at once in these tests).
     final class Endpoints: Sendable {
         final class Flag: Sendable {
             let value = Atomic<Bool>(true)
@@ -26,7 +27,8 @@ import Testing
         init() throws {
             let failing = self.failing
             receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll")) { request in
-                request.path == "/bad" && failing.value.load(ordering: .relaxed) ? 503 : 204
+                guard failing.value.load(ordering: .relaxed) else { return 204 }
+                return request.path == "/bad" ? 503 : request.path == "/gone" ? 422 : 204
             }
         }
 
@@ -37,14 +39,19 @@ import Testing
         }
     }
 
-    static func configuration(_ endpoints: Endpoints, directory: String) throws -> PipelineConfiguration {
-        let json = """
-            {"webhooks": [
-              {"name": "good", "url": "\(endpoints.receiver.url("/good"))", "shared_key": "k",
-               "event_type": "all", "branch_scope": "all_branches"},
-              {"name": "bad", "url": "\(endpoints.receiver.url("/bad"))", "shared_key": "k",
-               "event_type": "all", "branch_scope": "all_branches"}]}
+    /// `good` and `bad`, and with `names` other webhooks (path `/name`) subscribed to every event too.
+    static func configuration(
+        _ endpoints: Endpoints,
+        directory: String,
+        names: [String] = ["good", "bad"]
+    ) throws -> PipelineConfiguration {
+        let webhooks = names.map { name in
             """
+            {"name": "\(name)", "url": "\(endpoints.receiver.url("/" + name))", "shared_key": "k",
+             "event_type": "all", "branch_scope": "all_branches"}
+            """
+        }
+        let json = "{\"webhooks\": [" + webhooks.joined(separator: ",") + "]}"
         let value = try JSONValue.parse(Array(json.utf8))
         var configuration = PipelineConfiguration(
             log: LogConfiguration(directory: directory),
@@ -249,6 +256,83 @@ import Testing
         child.waitUntilExit()
         let configuration = try PipelineConfiguration.load(path: configurationPath, environment: [:])
         try Self.expectRestartResendsCarried(events.count, endpoints: endpoints, configuration: configuration)
+    }
+
+    @Test(.timeLimit(.minutes(2))) func redriveBehindTheWebhookCheckpointsIsDeliveredAfterRestart() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let endpoints = try Endpoints()
+        let directory = temporary.path + "/log"
+        var configuration = try Self.configuration(endpoints, directory: directory, names: ["good", "bad", "gone"])
+        configuration.retryPolicy.deadLetterStatusCodes.insert(422)
+        let events = PipelineBehaviourTests.events(60, seed: 76)
+        do {
+            let first = try Self.runUntilCarried(events, endpoints: endpoints, configuration: configuration)
+            #expect(Self.waitUntil { (try? DeadLetterFiles.list(directory: directory).count) == events.count })
+            #expect(
+                try Self.waitUntil {
+                    try Self.readCheckpoints(directory)?.webhooks.first { $0.name == "gone" }?.checkpoint
+                        == Self.readCheckpoints(directory)?.matchedEnd
+                },
+                "gone's dead letters are final: its checkpoint is past them"
+            )
+            first.stop(drainTimeoutNanoseconds: 100_000_000)
+        }
+        // The settled checkpoint is already at the oldest pending (bad) delivery, the earliest redriven
+        // event: only the lowered per-webhook file makes the next start see the redrive.
+        let settled = try CheckpointStore(directory: directory).read(name: "pipeline")
+        let redriven = try DeadLetterFiles.redrive(directory: directory, webhook: "gone")
+        #expect(redriven.count == events.count)
+        #expect(redriven.map(\.record.eventSequence).min() == settled)
+        let goodBefore = endpoints.requests("/good").count
+        let goneBefore = endpoints.requests("/gone").count
+        endpoints.failing.set(false)
+        let pipeline = try Pipeline(configuration: configuration)
+        let recovery = try pipeline.start()
+        #expect(recovery.checkpointNote == nil)
+        // Every checkpoint was lowered to the earliest redriven event (bad's oldest pending one too), so
+        // bad's pairs are re-matched rather than carried.
+        #expect(recovery.checkpoint == settled)
+        #expect(recovery.deliveriesCarried == 0)
+        #expect(recovery.deliveriesResumed == 2 * events.count, "bad's pending pairs and gone's redriven ones")
+        #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+        pipeline.stop()
+        #expect(endpoints.requests("/good").count == goodBefore)
+        #expect(endpoints.requests("/gone").count == goneBefore + events.count)
+        #expect(try DeadLetterFiles.list(directory: directory).isEmpty)
+    }
+
+    @Test(.timeLimit(.minutes(2))) func renamedWebhookDropsItsPendingPairsVisiblyAndStartsFromTheCheckpoint() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let endpoints = try Endpoints()
+        let directory = temporary.path + "/log"
+        let configuration = try Self.configuration(endpoints, directory: directory)
+        let events = PipelineBehaviourTests.events(90, seed: 77)
+        do {
+            let first = try Self.runUntilCarried(
+                Array(events[0..<60]),
+                endpoints: endpoints,
+                configuration: configuration
+            )
+            first.stop(drainTimeoutNanoseconds: 100_000_000)
+        }
+        // `bad` renamed `renamed` (a new path too): names are the identity, so bad's pending pairs are dropped
+        // and counted, and `renamed` gets only events after the checkpoint.
+        endpoints.failing.set(false)
+        let renamed = try Self.configuration(endpoints, directory: directory, names: ["good", "renamed"])
+        let pipeline = try Pipeline(configuration: renamed)
+        let recovery = try pipeline.start()
+        #expect(recovery.deliveriesDropped == 60)
+        #expect(recovery.deliveriesResumed == 0)
+        #expect(PipelineFiles.describe(recovery, directory: directory).contains("60 pending deliveries dropped"))
+        emitAll(Array(events[60...]), into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+        pipeline.stop()
+        #expect(endpoints.requests("/renamed").count == 30, "only the events after the checkpoint")
+        #expect(endpoints.requests("/good").count == 90)
+        let file = try #require(try Self.readCheckpoints(directory))
+        #expect(file.webhooks.map(\.name).sorted() == ["good", "renamed"], "the removed webhook is gone from the file")
     }
 
     // MARK: (c) the file format
