@@ -295,7 +295,7 @@ extension PipelineCore {
         var records: [LogRecord] = []
         /// Appended batches not yet durable: (ring end, log end).
         var appended: [(ringEnd: Int, logEnd: UInt64)] = []
-        /// Outcomes not yet durable, for the tracker: (log sequence of the record, the outcome).
+        /// Outcomes (final and retrying) not yet durable, for the tracker: (log sequence of the record, the outcome).
         var finals: [(record: UInt64, outcome: SettledTracker.Journaled)] = []
         var durableOutcomes: [SettledTracker.Journaled] = []
         var checkpointed: WebhookCheckpoints?
@@ -303,7 +303,8 @@ extension PipelineCore {
         var checkpointIntervalNanoseconds: UInt64 = 100_000_000
         var idle = 0
 
-        func settle(durable: UInt64) {
+        /// `final`: the last call before the journaler returns (the checkpoint is written then too).
+        func settle(durable: UInt64, final: Bool = false) {
             var ringEnd = journalCursor.value
             var drop = 0
             for batch in appended {
@@ -321,21 +322,20 @@ extension PipelineCore {
                 matchWake.wakeAll()
             }
             durableOutcomes.removeAll(keepingCapacity: true)
-            for final in finals {
-                guard final.record < durable else { break }
-                durableOutcomes.append(final.outcome)
+            for waiting in finals {
+                guard waiting.record < durable else { break }
+                durableOutcomes.append(waiting.outcome)
             }
             if !durableOutcomes.isEmpty {
                 finals.removeFirst(durableOutcomes.count)
                 tracker.journaled(durableOutcomes)
             }
             let now = monotonicNanoseconds()
-            if now - checkpointedAt >= checkpointIntervalNanoseconds || stopping.load(ordering: .relaxed) {
+            if now - checkpointedAt >= checkpointIntervalNanoseconds || final {
                 let snapshot = tracker.snapshot()
                 // Rewritten only when what a restart does changes: attempts alone changing need no write,
                 // since a restart reads the outcome records from the re-match point on anyway.
-                if let checkpointed, Self.sameRecovery(checkpointed, snapshot) {
-                } else {
+                if checkpointed.map({ Self.sameRecovery($0, snapshot) }) != true {
                     do {
                         let bytes = snapshot.encoded()
                         try checkpoints?.replaceFile(named: pipelineWebhookCheckpointsFileName, with: bytes)
@@ -439,7 +439,7 @@ extension PipelineCore {
                         shards.allSatisfy({ $0.outcomes.count == 0 }), next == sequencer.claimed
                     {
                         try writer.sync()
-                        settle(durable: writer.durableSequence)
+                        settle(durable: writer.durableSequence, final: true)
                         return
                     }
                     if failure != nil, shardsDone.load(ordering: .acquiring) == shards.count { return }
