@@ -27,7 +27,39 @@ public struct CheckpointStore: Sendable {
         bytes.appendLittleEndianForCheckpoint(UInt16(0))
         bytes.appendLittleEndianForCheckpoint(sequence)
         bytes.appendLittleEndianForCheckpoint(CRC32C.checksum(bytes))
-        let path = directory + "/" + name + ".checkpoint"
+        try replace(path: directory + "/" + name + ".checkpoint", with: bytes)
+    }
+
+    /// Replaces the file `fileName` in the directory with `bytes` atomically, as checkpoints are replaced
+    /// (temporary file, `fsync`, rename, directory `fsync`). For checkpoint-like files of other formats
+    /// (`pipeline.webhooks`, FORMAT.md).
+    public func replaceFile(named fileName: String, with bytes: [UInt8]) throws(SegmentLogError) {
+        try replace(path: directory + "/" + fileName, with: bytes)
+    }
+
+    /// The whole content of the file `fileName` in the directory, or `nil` when there is none.
+    public func readFile(named fileName: String) throws(SegmentLogError) -> [UInt8]? {
+        let path = directory + "/" + fileName
+        guard unsafe access(path, F_OK) == 0 else { return nil }
+        let file = try FileDescriptor(path: path, flags: O_RDONLY)
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = try file.read(into: &chunk, count: chunk.count, fileOffset: UInt64(bytes.count))
+            if count == 0 { return bytes }
+            bytes.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    /// Removes the file `fileName` (if present) and syncs the directory.
+    public func removeFile(named fileName: String) throws(SegmentLogError) {
+        let path = directory + "/" + fileName
+        guard unsafe access(path, F_OK) == 0 else { return }
+        _ = try systemCall("unlink", path: path) { unsafe unlink(path) }
+        try LogDirectory.sync(directory)
+    }
+
+    private func replace(path: String, with bytes: [UInt8]) throws(SegmentLogError) {
         let temporaryPath = path + ".tmp"
         do {
             let file = try FileDescriptor(path: temporaryPath, flags: O_WRONLY | O_CREAT | O_TRUNC)

@@ -75,10 +75,31 @@ public enum DeadLetterFiles {
         }
         // The checkpoint moves back first (always safe): a crash before the records are durable then only
         // costs a re-scan, never a redrive the next start would not see.
+        // The per-webhook checkpoints move back too: the file goes first (without it a start re-matches from
+        // `pipeline.checkpoint`, always safe), then the settled checkpoint, then the file returns lowered.
         let checkpoints = try CheckpointStore(directory: directory)
         let earliest = chosen.map(\.record.eventSequence).min()!
         let current = try checkpoints.read(name: pipelineCheckpointName) ?? 0
-        if earliest < current { try checkpoints.write(name: pipelineCheckpointName, sequence: earliest) }
+        let perWebhook = try? checkpoints.readFile(named: pipelineWebhookCheckpointsFileName).map {
+            try WebhookCheckpoints(decoding: $0)
+        }
+        try checkpoints.removeFile(named: pipelineWebhookCheckpointsFileName)
+        let settled = min(earliest, current)
+        if settled < current { try checkpoints.write(name: pipelineCheckpointName, sequence: settled) }
+        if let file = perWebhook ?? nil, file.settled == current {
+            var lowered = file
+            lowered.settled = settled
+            lowered.rematchFrom = min(file.rematchFrom, earliest)
+            lowered.webhooks = file.webhooks.map { webhook in
+                let checkpoint = min(webhook.checkpoint, earliest)
+                return WebhookCheckpoints.Webhook(
+                    name: webhook.name,
+                    checkpoint: checkpoint,
+                    pending: webhook.pending.filter { $0.eventSequence < checkpoint }
+                )
+            }
+            try checkpoints.replaceFile(named: pipelineWebhookCheckpointsFileName, with: lowered.encoded())
+        }
         try writer.append(records, nowMicroseconds: now.microsecondsSinceEpoch, nowMonotonicNanoseconds: 0)
         try writer.sync()
         return chosen

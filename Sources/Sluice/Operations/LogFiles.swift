@@ -111,9 +111,11 @@ public enum LogFiles {
     /// index finds the first frame to read, so a read from late in the log does not scan what comes
     /// before (a missing index is built from the segment on the fly). The summary covers the frames read.
     /// Damage is an error naming the file and offset (a torn tail too: open the writer to recover it).
+    /// With `toSequence`, reading ends before the first frame that starts at or after it.
     public static func forEachRecord(
         directory: String,
         fromSequence: UInt64 = 0,
+        toSequence: UInt64 = .max,
         fromTimestampMicroseconds: Int64? = nil,
         filter: EventFilter? = nil,
         _ body: (StoredRecord) -> Void
@@ -125,6 +127,7 @@ public enum LogFiles {
         for (position, segment) in segments.enumerated() {
             let next = position + 1 < segments.count ? segments[position + 1].firstSequence : UInt64.max
             if next <= fromSequence && next != UInt64.max { continue }
+            if segment.firstSequence >= toSequence { break }
             let reader = try SegmentReader(path: directory + "/" + segment.name)
             if fromSequence > segment.firstSequence || fromTimestampMicroseconds != nil {
                 var entries = try SegmentIndex.load(
@@ -148,6 +151,7 @@ public enum LogFiles {
             frames: while true {
                 switch try reader.nextFrame() {
                 case .frame(let header, let fileOffset):
+                    if header.firstSequence >= toSequence { break frames }
                     summary.frameCount += 1
                     summary.recordCount += Int(header.recordCount)
                     summary.storedByteCount += UInt64(header.storedByteCount)
@@ -171,7 +175,7 @@ public enum LogFiles {
                         else { continue }
                     }
                     unsafe try reader.forEachRecord(of: header, at: fileOffset) { record, payload in
-                        guard record.sequence >= fromSequence else { return }
+                        guard record.sequence >= fromSequence, record.sequence < toSequence else { return }
                         if let from = fromTimestampMicroseconds, record.timestampMicroseconds < from { return }
                         let bytes = unsafe Array(payload[record.bodyRange])
                         guard

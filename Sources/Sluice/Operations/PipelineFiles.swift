@@ -162,7 +162,14 @@ public enum PipelineFiles {
             text += "\(recovery.log.droppedRecordCount) records)"
         }
         text += "; checkpoint \(recovery.checkpoint), \(recovery.eventsRematched) events re-matched, "
-        text += "\(recovery.deliveriesResumed) deliveries resumed, \(recovery.deliveriesAlreadyFinal) already final"
+        text +=
+            "\(recovery.deliveriesResumed) deliveries resumed (\(recovery.deliveriesCarried) carried by the webhook "
+        text += "checkpoints), \(recovery.deliveriesAlreadyFinal) already final"
+        if recovery.deliveriesDropped > 0 {
+            text += "; \(recovery.deliveriesDropped) pending deliveries dropped (webhook removed or renamed, no longer "
+            text += "matched, or event gone)"
+        }
+        if let note = recovery.checkpointNote { text += "; " + note }
         return text
     }
 

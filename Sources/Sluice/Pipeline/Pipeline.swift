@@ -132,14 +132,23 @@ public struct PipelineStatistics: Sendable, Equatable {
 public struct PipelineRecovery: Sendable, Equatable {
     /// The segment log's own recovery (torn tail truncated, …).
     public var log: RecoveryReport
-    /// The checkpoint it started from: every event below it was settled.
+    /// Where it re-matched from: the lowest per-webhook checkpoint (`pipeline.webhooks`), or
+    /// `pipeline.checkpoint` when that file is missing or unusable (see `checkpointNote`).
     public var checkpoint: UInt64
     /// Events after the checkpoint, re-matched.
     public var eventsRematched: Int
-    /// Deliveries without a final outcome, queued again.
+    /// Deliveries without a final outcome, queued again (`deliveriesCarried` included).
     public var deliveriesResumed: Int
     /// Deliveries found final (delivered or dead-lettered) after the checkpoint.
     public var deliveriesAlreadyFinal: Int
     /// The I/O backend the delivery loops use, and why (`SLUICE_IO`, detection).
     public var ioBackend: String
+    /// Pending deliveries below their webhook's checkpoint, carried by `pipeline.webhooks`, queued again.
+    public var deliveriesCarried: Int
+    /// Carried pending deliveries not queued again: their webhook is no longer configured (removed or
+    /// renamed), their triggers no longer send the event to it, or the event is gone from the log.
+    public var deliveriesDropped: Int
+    /// Why `pipeline.webhooks` was not used as written (damaged, stale, or `pipeline.checkpoint` moved
+    /// back below it), with the file and what the start did instead; `nil` when it was.
+    public var checkpointNote: String?
 }

@@ -7,9 +7,6 @@ import Synchronization
 internal import Glibc
 #endif
 
-/// The name of the pipeline's checkpoint file in the log directory (`pipeline.checkpoint`, FORMAT.md).
-let pipelineCheckpointName = "pipeline"
-
 extension PipelineCore {
     // MARK: Start and recovery
 
@@ -20,16 +17,18 @@ extension PipelineCore {
         writer = opened
         let store = try CheckpointStore(directory: log.directory)
         checkpoints = store
-        // Never past the recovered log: with `fsync: never` a power loss can lose records the checkpoint
-        // (which is synced) already covered.
-        let checkpoint = min(try store.read(name: pipelineCheckpointName) ?? 0, opened.nextSequence)
+        let loaded = try RecoveryCheckpoints.load(store: store, logEnd: opened.nextSequence)
+        let checkpoint = loaded.rematchFrom
         var recovery = PipelineRecovery(
             log: opened.recovery,
             checkpoint: checkpoint,
             eventsRematched: 0,
             deliveriesResumed: 0,
             deliveriesAlreadyFinal: 0,
-            ioBackend: ""
+            ioBackend: "",
+            deliveriesCarried: 0,
+            deliveriesDropped: 0,
+            checkpointNote: loaded.note
         )
 
         // Pass 1: what the log says about deliveries after the checkpoint, in log order.
@@ -62,56 +61,126 @@ extension PipelineCore {
             )
         }
 
-        // Pass 2: re-match the events after the checkpoint; queue every pair without a final outcome.
         let routing = routingBox.withLock { $0 }
-        tracker = SettledTracker(settled: checkpoint)
+        tracker = SettledTracker(matchedEnd: checkpoint)
         let tracker = self.tracker
+        let slots = tracker.slots(for: routing.definitions.map(\.name))
+        // Per webhook (routing number): events below this are not re-matched for it.
+        let checkpointOfWebhook = routing.definitions.map { loaded.checkpointOf[$0.name] ?? loaded.newWebhookStart }
+        // The pending pairs the checkpoints carry, by event: (webhook number, attempts made).
+        var carried: [UInt64: [(webhook: Int, attempt: Int)]] = [:]
+        var numberOfName: [String: Int] = [:]
+        for (number, definition) in routing.definitions.enumerated() { numberOfName[definition.name] = number }
+        for (name, pending) in loaded.pendingOf {
+            guard let number = numberOfName[name] else {
+                // A webhook no longer configured (removed, or renamed: names are the identity).
+                recovery.deliveriesDropped += pending.count
+                continue
+            }
+            for pair in pending {
+                let key = Pair(event: pair.eventSequence, webhook: name)
+                if final.contains(key) {
+                    recovery.deliveriesAlreadyFinal += 1
+                    continue
+                }
+                carried[pair.eventSequence, default: []].append((number, lastAttempt[key] ?? Int(pair.attempt)))
+            }
+        }
+
         let shards = self.shards
         let counters = self.counters
         var undecodable: [String] = []
         try ingest.withLock { state throws(SegmentLogError) in
             var matcher = TriggerMatcher(index: routing.index)
             var hits: [TriggerHit] = []
-            _ = try LogFiles.forEachRecord(directory: log.directory, fromSequence: checkpoint) { record in
-                guard record.type == .event else { return }
-                do throws(EventDecodingError) {
-                    try state.decoder.decodeHeader(record.body, into: &state.scratch)
-                } catch {
-                    // Validated when emitted, so the limits or the log changed: refuse to start rather
-                    // than pass the checkpoint over an event whose deliveries would then be lost.
-                    undecodable.append("event record \(record.sequence): \(error)")
-                    return
-                }
-                recovery.eventsRematched += 1
-                let event = Event(header: state.scratch, bytes: record.body)
-                let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
-                var resumed = 0
-                var body: [UInt8]?
-                for (webhook, trigger) in pairs {
-                    let pair = Pair(event: record.sequence, webhook: routing.definitions[webhook].name)
-                    if final.contains(pair) {
-                        recovery.deliveriesAlreadyFinal += 1
-                        continue
-                    }
-                    if body == nil { body = event.webhookBody() }
-                    shards[routing.shardOfWebhook[webhook]].addRecovered(
-                        DeliveryJob(
-                            routing: routing,
+            func queue(_ event: Event, sequence: UInt64, webhook: Int, trigger: Int, attempt: Int, body: inout [UInt8]?)
+            {
+                if body == nil { body = event.webhookBody() }
+                shards[routing.shardOfWebhook[webhook]].addRecovered(
+                    DeliveryJob(
+                        routing: routing,
+                        webhook: webhook,
+                        trigger: trigger,
+                        eventSequence: sequence,
+                        eventID: event.header.id,
+                        body: body!,
+                        firstAttempt: attempt + 1,
+                        emittedNanoseconds: 0,
+                        durableNanoseconds: 0,
+                        matchedNanoseconds: 0
+                    )
+                )
+            }
+
+            // The carried pairs: read their events (runs of nearby sequences in one read), re-match them
+            // for the trigger, and queue each pair whose webhook still matches.
+            let wanted = carried.keys.sorted()
+            var runStart = 0
+            while runStart < wanted.count {
+                var runEnd = runStart + 1
+                while runEnd < wanted.count, wanted[runEnd] - wanted[runEnd - 1] < 4096 { runEnd += 1 }
+                var found = 0
+                _ = try LogFiles.forEachRecord(
+                    directory: log.directory,
+                    fromSequence: wanted[runStart],
+                    toSequence: wanted[runEnd - 1] + 1
+                ) { record in
+                    guard record.type == .event, let pending = carried[record.sequence],
+                        let event = Self.decodeRecovered(record, state: &state, undecodable: &undecodable)
+                    else { return }
+                    found += pending.count
+                    let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                    var body: [UInt8]?
+                    for (webhook, attempt) in pending {
+                        guard let trigger = pairs.first(where: { $0.webhook == webhook })?.trigger else {
+                            recovery.deliveriesDropped += 1  // its triggers no longer send this event to it
+                            continue
+                        }
+                        queue(
+                            event,
+                            sequence: record.sequence,
                             webhook: webhook,
                             trigger: trigger,
-                            eventSequence: record.sequence,
-                            eventID: event.header.id,
-                            body: body!,
-                            firstAttempt: (lastAttempt[pair] ?? 0) + 1,
-                            emittedNanoseconds: 0,
-                            durableNanoseconds: 0,
-                            matchedNanoseconds: 0
+                            attempt: attempt,
+                            body: &body
                         )
-                    )
-                    resumed += 1
+                        tracker.carry(record.sequence, slot: slots[webhook], attempt: attempt)
+                        recovery.deliveriesCarried += 1
+                    }
                 }
-                tracker.matched(record.sequence, deliveries: resumed)
-                recovery.deliveriesResumed += resumed
+                let expected = wanted[runStart..<runEnd].reduce(0) { $0 + carried[$1]!.count }
+                recovery.deliveriesDropped += expected - found  // the event is gone from the log (retention)
+                runStart = runEnd
+            }
+
+            // Pass 2: re-match the events after the checkpoint; queue every pair without a final outcome
+            // whose event is at or after its webhook's checkpoint.
+            _ = try LogFiles.forEachRecord(directory: log.directory, fromSequence: checkpoint) { record in
+                guard record.type == .event,
+                    let event = Self.decodeRecovered(record, state: &state, undecodable: &undecodable)
+                else { return }
+                recovery.eventsRematched += 1
+                var pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                var body: [UInt8]?
+                pairs.removeAll { pair in
+                    guard record.sequence >= checkpointOfWebhook[pair.webhook] else { return true }
+                    let key = Pair(event: record.sequence, webhook: routing.definitions[pair.webhook].name)
+                    if final.contains(key) {
+                        recovery.deliveriesAlreadyFinal += 1
+                        return true
+                    }
+                    queue(
+                        event,
+                        sequence: record.sequence,
+                        webhook: pair.webhook,
+                        trigger: pair.trigger,
+                        attempt: lastAttempt[key] ?? 0,
+                        body: &body
+                    )
+                    return false
+                }
+                tracker.matched(record.sequence, webhooks: pairs, slots: slots)
+                recovery.deliveriesResumed += pairs.count
             }
         }
         if let first = undecodable.first {
@@ -121,6 +190,7 @@ extension PipelineCore {
                     + "restore the limits they were accepted with"
             )
         }
+        recovery.deliveriesResumed += recovery.deliveriesCarried
         PipelineCounters.add(counters.recoveredDeliveries, recovery.deliveriesResumed)
         PipelineCounters.add(counters.deliveriesQueued, recovery.deliveriesResumed)
 
@@ -145,6 +215,23 @@ extension PipelineCore {
         journalerThread = try LoopThread(name: "sluice-journal") { [self] in runJournaler() }
         ingest.withLock { $0.running = true }
         return recovery
+    }
+
+    /// Decodes an event record read back from the log, or notes why it does not decode.
+    private static func decodeRecovered(
+        _ record: StoredRecord,
+        state: inout Ingest,
+        undecodable: inout [String]
+    ) -> Event? {
+        do throws(EventDecodingError) {
+            try state.decoder.decodeHeader(record.body, into: &state.scratch)
+        } catch {
+            // Validated when emitted, so the limits or the log changed: refuse to start rather than pass
+            // the checkpoint over an event whose deliveries would then be lost.
+            undecodable.append("event record \(record.sequence): \(error)")
+            return nil
+        }
+        return Event(header: state.scratch, bytes: record.body)
     }
 
     /// The (webhook, trigger) pairs `event` is delivered to: each webhook once, for the first trigger that
@@ -208,13 +295,16 @@ extension PipelineCore {
         var records: [LogRecord] = []
         /// Appended batches not yet durable: (ring end, log end).
         var appended: [(ringEnd: Int, logEnd: UInt64)] = []
-        /// Final outcomes not yet durable: (log sequence of the record, event sequence).
-        var finals: [(record: UInt64, event: UInt64)] = []
-        var checkpointed = tracker.settled
+        /// Outcomes (final and retrying) not yet durable, for the tracker: (log sequence of the record, the outcome).
+        var finals: [(record: UInt64, outcome: SettledTracker.Journaled)] = []
+        var durableOutcomes: [SettledTracker.Journaled] = []
+        var checkpointed: WebhookCheckpoints?
         var checkpointedAt = monotonicNanoseconds()
+        var checkpointIntervalNanoseconds: UInt64 = 100_000_000
         var idle = 0
 
-        func settle(durable: UInt64) {
+        /// `final`: the last call before the journaler returns (the checkpoint is written then too).
+        func settle(durable: UInt64, final: Bool = false) {
             var ringEnd = journalCursor.value
             var drop = 0
             for batch in appended {
@@ -231,20 +321,30 @@ extension PipelineCore {
                 journalCursor.advance(to: ringEnd)
                 matchWake.wakeAll()
             }
-            var finished = 0
-            for final in finals {
-                guard final.record < durable else { break }
-                tracker.finished(final.event)
-                finished += 1
+            durableOutcomes.removeAll(keepingCapacity: true)
+            for waiting in finals {
+                guard waiting.record < durable else { break }
+                durableOutcomes.append(waiting.outcome)
             }
-            if finished > 0 { finals.removeFirst(finished) }
+            if !durableOutcomes.isEmpty {
+                finals.removeFirst(durableOutcomes.count)
+                tracker.journaled(durableOutcomes)
+            }
             let now = monotonicNanoseconds()
-            if now - checkpointedAt >= 100_000_000 || stopping.load(ordering: .relaxed) {
-                let settled = tracker.settled
-                if settled != checkpointed {
+            if now - checkpointedAt >= checkpointIntervalNanoseconds || final {
+                let snapshot = tracker.snapshot()
+                // Rewritten only when what a restart does changes: attempts alone changing need no write,
+                // since a restart reads the outcome records from the re-match point on anyway.
+                if checkpointed.map({ Self.sameRecovery($0, snapshot) }) != true {
                     do {
-                        try checkpoints?.write(name: pipelineCheckpointName, sequence: settled)
-                        checkpointed = settled
+                        let bytes = snapshot.encoded()
+                        try checkpoints?.replaceFile(named: pipelineWebhookCheckpointsFileName, with: bytes)
+                        if checkpointed?.settled != snapshot.settled {
+                            try checkpoints?.write(name: pipelineCheckpointName, sequence: snapshot.settled)
+                        }
+                        checkpointed = snapshot
+                        // Large files (many carried pairs) are written less often: about 2.5 MB/s at most.
+                        checkpointIntervalNanoseconds = max(100_000_000, UInt64(bytes.count) * 400)
                     } catch {
                         fail("checkpoint: \(error)")
                     }
@@ -301,11 +401,21 @@ extension PipelineCore {
                 }
             }
             let eventCount = records.count
-            var outcomeFinals: [(offset: Int, event: UInt64)] = []
+            var outcomeFinals: [(offset: Int, outcome: SettledTracker.Journaled)] = []
             for shard in shards {
                 _ = shard.outcomes.pop(maximum: 1024) { outcome in
-                    if outcome.outcome.isFinal {
-                        outcomeFinals.append((records.count, outcome.eventSequence))
+                    if outcome.outcome.isFinal || outcome.outcome == .retrying {
+                        outcomeFinals.append(
+                            (
+                                records.count,
+                                SettledTracker.Journaled(
+                                    eventSequence: outcome.eventSequence,
+                                    webhook: outcome.webhook,
+                                    attempt: outcome.attempt,
+                                    final: outcome.outcome.isFinal
+                                )
+                            )
+                        )
                     }
                     records.append(
                         LogRecord(
@@ -329,7 +439,7 @@ extension PipelineCore {
                         shards.allSatisfy({ $0.outcomes.count == 0 }), next == sequencer.claimed
                     {
                         try writer.sync()
-                        settle(durable: writer.durableSequence)
+                        settle(durable: writer.durableSequence, final: true)
                         return
                     }
                     if failure != nil, shardsDone.load(ordering: .acquiring) == shards.count { return }
@@ -349,7 +459,7 @@ extension PipelineCore {
                 for (offset, position) in (next..<end).enumerated() {
                     slots.withSlot(position) { $0.logSequence = range.lowerBound + UInt64(offset) }
                 }
-                for final in outcomeFinals { finals.append((range.lowerBound + UInt64(final.offset), final.event)) }
+                for final in outcomeFinals { finals.append((range.lowerBound + UInt64(final.offset), final.outcome)) }
                 PipelineCounters.add(counters.outcomesJournaled, records.count - eventCount)
                 next = end
                 appended.append((end, range.upperBound))
@@ -360,12 +470,25 @@ extension PipelineCore {
         }
     }
 
+    /// Whether a restart from `old` does the same as from `new`: equal but for attempts, which a restart
+    /// also reads from the outcome records after the re-match point.
+    static func sameRecovery(_ old: WebhookCheckpoints, _ new: WebhookCheckpoints) -> Bool {
+        guard old.settled == new.settled, old.rematchFrom == new.rematchFrom, old.matchedEnd == new.matchedEnd,
+            old.webhooks.count == new.webhooks.count
+        else { return false }
+        return zip(old.webhooks, new.webhooks).allSatisfy { old, new in
+            old.name == new.name && old.checkpoint == new.checkpoint
+                && old.pending.map(\.eventSequence) == new.pending.map(\.eventSequence)
+        }
+    }
+
     // MARK: Matcher
 
     private func runMatcher() {
         let barrier = RingBarrier(sequencer: sequencer, dependencies: [journalCursor])
         var routing = routingBox.withLock { $0 }
         var matcher = TriggerMatcher(index: routing.index)
+        var trackerSlots = tracker.slots(for: routing.definitions.map(\.name))
         var hits: [TriggerHit] = []
         var next = 0
         var idle = 0
@@ -388,6 +511,7 @@ extension PipelineCore {
             if routingGeneration.load(ordering: .acquiring) != routing.generation {
                 routing = routingBox.withLock { $0 }
                 matcher = TriggerMatcher(index: routing.index)
+                trackerSlots = tracker.slots(for: routing.definitions.map(\.name))
             }
             let matchedAt = monotonicNanoseconds()
             var gaveUp = false
@@ -395,7 +519,7 @@ extension PipelineCore {
                 let slot = slots[position]
                 let event = Event(header: slot.header, bytes: slot.bytes)
                 let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
-                tracker.matched(slot.logSequence, deliveries: pairs.count)
+                tracker.matched(slot.logSequence, webhooks: pairs, slots: trackerSlots)
                 guard !pairs.isEmpty else { continue }
                 let body = event.webhookBody()
                 for (webhook, trigger) in pairs {

@@ -41,7 +41,7 @@ final class PipelineCore: @unchecked Sendable {
     let sequencer: RingSequencer
     let slots: RingSlots<EventSlot>
     let shards: [DeliveryShard]
-    var tracker = SettledTracker(settled: 0)
+    var tracker = SettledTracker(matchedEnd: 0)
     var writer: SegmentLogWriter?
     var checkpoints: CheckpointStore?
     var threads: [LoopThread] = []

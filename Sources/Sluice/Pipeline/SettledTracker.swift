@@ -1,74 +1,214 @@
+import SluiceCore
 import Synchronization
 
-/// Which events still have deliveries to finish, in log order. Everything below ``settled`` has every
-/// delivery recorded as final (delivered or dead-lettered) in the durable log: that is the pipeline's
-/// checkpoint, from which a restart re-matches.
+/// Which deliveries are not final yet, per webhook: the state behind the per-webhook checkpoints
+/// (`pipeline.webhooks`, FORMAT.md) and the settled checkpoint (`pipeline.checkpoint`).
 ///
-/// The matcher reports each event in log order with its number of deliveries; the journaler reports each
-/// final outcome once it is durable. A mutex (two short critical sections per delivery) guards it; it is
-/// not on the per-event match path beyond one call per event.
+/// Each webhook (by name: a slot, stable while the pipeline runs) keeps a queue of its matched deliveries in
+/// log order, and a set of *carried* pairs: deliveries still pending that were moved out of the queue.
+/// ``snapshot()`` (the journaler, every ~100 ms) moves every delivery that was already pending at the
+/// previous snapshot into the carried set, so one endpoint retrying for hours neither holds back its
+/// webhook's checkpoint nor makes the queue grow with the events since: the queues hold about one interval
+/// of deliveries, and the carried sets hold only pending deliveries (bounded by `pendingDeliveryCountMax`).
+///
+/// The matcher reports each event in log order with its deliveries (``matched(_:webhooks:slots:)``); the
+/// journaler reports each durable outcome, final or retrying (``journaled(_:)``). A mutex guards it: one
+/// short critical section per event and one per batch of outcomes.
 final class SettledTracker: Sendable {
-    private struct State {
-        /// Events with pending deliveries (or not yet passed), sorted by sequence; `head` is the first live one.
-        var sequences: [UInt64] = []
-        var pending: [Int] = []
+    private struct Entry {
+        var sequence: UInt64
+        var attempt: UInt32
+        var final: Bool
+    }
+
+    private struct Webhook {
+        var name: String
+        /// Matched deliveries in log order from `head` on (`head` is the first not final).
+        var entries: [Entry] = []
         var head = 0
+        /// Pending deliveries moved out of `entries`: event sequence → attempts made.
+        var carried: [UInt64: UInt32] = [:]
+
+        /// Binary search for the entry of `sequence` at or after `head`.
+        func position(of sequence: UInt64) -> Int? {
+            var low = head
+            var high = entries.count
+            while low < high {
+                let middle = (low + high) / 2
+                if entries[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+            }
+            return low < entries.count && entries[low].sequence == sequence ? low : nil
+        }
+
+        mutating func advanceHead() {
+            while head < entries.count, entries[head].final { head += 1 }
+            if head > 1024, head * 2 > entries.count {
+                entries.removeFirst(head)
+                head = 0
+            }
+        }
+    }
+
+    private struct State {
+        var webhooks: [Webhook] = []
+        var slotOfName: [String: Int] = [:]
         /// One past the last event reported by the matcher.
-        var matchedEnd: UInt64 = 0
+        var matchedEnd: UInt64
+        /// `matchedEnd` at the previous snapshot: deliveries below it and still pending get carried.
+        var carryBelow: UInt64
         var pendingDeliveries = 0
+        var carriedCount = 0
+    }
+
+    /// One outcome record that is durable: the pair, its attempt, and whether it is final.
+    struct Journaled {
+        var eventSequence: UInt64
+        var webhook: String
+        var attempt: Int
+        var final: Bool
     }
 
     private let state: Mutex<State>
 
-    /// Starts with everything below `settled` settled.
-    init(settled: UInt64) {
-        var initial = State()
-        initial.matchedEnd = settled
-        state = Mutex(initial)
+    /// Starts with every delivery below `matchedEnd` settled or carried (see ``carry(_:slot:attempt:)``).
+    init(matchedEnd: UInt64) {
+        state = Mutex(State(matchedEnd: matchedEnd, carryBelow: matchedEnd))
     }
 
-    /// The matcher matched the event at log `sequence` to `deliveries` webhooks (call in log order).
-    func matched(_ sequence: UInt64, deliveries: Int) {
+    /// The slot of each of `names` (created on first use); the matcher maps a routing's webhook numbers
+    /// through this once per routing generation.
+    func slots(for names: [String]) -> [Int] {
+        state.withLock { state in
+            names.map { name in
+                if let slot = state.slotOfName[name] { return slot }
+                state.webhooks.append(Webhook(name: name))
+                state.slotOfName[name] = state.webhooks.count - 1
+                return state.webhooks.count - 1
+            }
+        }
+    }
+
+    /// A pending delivery from a checkpoint: carried, not queued (call before the matcher runs).
+    func carry(_ sequence: UInt64, slot: Int, attempt: Int) {
+        state.withLock { state in
+            precondition(state.webhooks[slot].carried.updateValue(UInt32(clamping: attempt), forKey: sequence) == nil)
+            state.carriedCount += 1
+            state.pendingDeliveries += 1
+        }
+    }
+
+    /// The matcher matched the event at log `sequence` to `webhooks` (routing numbers; `slots` maps them;
+    /// call in log order, for every event).
+    func matched(_ sequence: UInt64, webhooks: [(webhook: Int, trigger: Int)], slots: [Int]) {
         state.withLock { state in
             precondition(sequence >= state.matchedEnd, "events are reported in log order")
             state.matchedEnd = sequence + 1
-            guard deliveries > 0 else { return }
-            state.sequences.append(sequence)
-            state.pending.append(deliveries)
-            state.pendingDeliveries += deliveries
+            for pair in webhooks {
+                state.webhooks[slots[pair.webhook]].entries.append(Entry(sequence: sequence, attempt: 0, final: false))
+            }
+            state.pendingDeliveries += webhooks.count
         }
     }
 
-    /// One delivery of the event at `sequence` is final and durable.
-    func finished(_ sequence: UInt64) {
+    /// Outcome records that are durable, in log order.
+    func journaled(_ outcomes: [Journaled]) {
+        guard !outcomes.isEmpty else { return }
         state.withLock { state in
-            var low = state.head
-            var high = state.sequences.count
-            while low < high {
-                let middle = (low + high) / 2
-                if state.sequences[middle] < sequence { low = middle + 1 } else { high = middle }
-            }
-            guard low < state.sequences.count, state.sequences[low] == sequence, state.pending[low] > 0 else {
-                preconditionFailure("a delivery of event \(sequence) finished twice or was never matched")
-            }
-            state.pending[low] -= 1
-            state.pendingDeliveries -= 1
-            while state.head < state.pending.count, state.pending[state.head] == 0 { state.head += 1 }
-            if state.head > 1024, state.head * 2 > state.sequences.count {
-                state.sequences.removeFirst(state.head)
-                state.pending.removeFirst(state.head)
-                state.head = 0
+            for outcome in outcomes {
+                guard let slot = state.slotOfName[outcome.webhook] else {
+                    precondition(!outcome.final, "a delivery to '\(outcome.webhook)' finished but was never matched")
+                    continue
+                }
+                let attempt = UInt32(clamping: outcome.attempt)
+                if let position = state.webhooks[slot].position(of: outcome.eventSequence) {
+                    if outcome.final {
+                        precondition(!state.webhooks[slot].entries[position].final, "a delivery finished twice")
+                        state.webhooks[slot].entries[position].final = true
+                        state.pendingDeliveries -= 1
+                        state.webhooks[slot].advanceHead()
+                    } else {
+                        state.webhooks[slot].entries[position].attempt = attempt
+                    }
+                } else if outcome.final {
+                    guard state.webhooks[slot].carried.removeValue(forKey: outcome.eventSequence) != nil else {
+                        preconditionFailure(
+                            "a delivery of event \(outcome.eventSequence) finished twice or was never matched"
+                        )
+                    }
+                    state.carriedCount -= 1
+                    state.pendingDeliveries -= 1
+                } else if state.webhooks[slot].carried[outcome.eventSequence] != nil {
+                    state.webhooks[slot].carried[outcome.eventSequence] = attempt
+                }
             }
         }
     }
 
-    /// Every event below this log sequence is settled.
-    var settled: UInt64 {
+    /// Carries every delivery that was already pending at the previous snapshot, then returns the
+    /// checkpoints (webhooks by name, carried pairs sorted). O(webhooks + carried pairs).
+    func snapshot() -> WebhookCheckpoints {
         state.withLock { state in
-            state.head < state.sequences.count ? state.sequences[state.head] : state.matchedEnd
+            let boundary = state.carryBelow
+            var webhooks: [WebhookCheckpoints.Webhook] = []
+            var settled = state.matchedEnd
+            for slot in state.webhooks.indices {
+                var webhook = state.webhooks[slot]
+                state.webhooks[slot] = Webhook(name: webhook.name)  // no copy-on-write of the arrays below
+                while webhook.head < webhook.entries.count, webhook.entries[webhook.head].sequence < boundary {
+                    let entry = webhook.entries[webhook.head]
+                    if !entry.final {
+                        webhook.carried[entry.sequence] = entry.attempt
+                        state.carriedCount += 1
+                    }
+                    webhook.head += 1
+                }
+                webhook.advanceHead()
+                if webhook.head > 0 {  // O(the deliveries of one interval): what stays is young or pending
+                    webhook.entries.removeFirst(webhook.head)
+                    webhook.head = 0
+                }
+                let checkpoint =
+                    webhook.head < webhook.entries.count ? webhook.entries[webhook.head].sequence : state.matchedEnd
+                let pending = webhook.carried.map {
+                    WebhookCheckpoints.Pending(eventSequence: $0.key, attempt: $0.value)
+                }
+                .sorted { $0.eventSequence < $1.eventSequence }
+                settled = min(settled, checkpoint, pending.first?.eventSequence ?? .max)
+                webhooks.append(
+                    WebhookCheckpoints.Webhook(name: webhook.name, checkpoint: checkpoint, pending: pending)
+                )
+                state.webhooks[slot] = webhook
+            }
+            state.carryBelow = state.matchedEnd
+            let rematchFrom = webhooks.reduce(state.matchedEnd) { min($0, $1.checkpoint) }
+            return WebhookCheckpoints(
+                settled: settled,
+                rematchFrom: rematchFrom,
+                matchedEnd: state.matchedEnd,
+                webhooks: webhooks
+            )
         }
     }
 
-    /// Deliveries matched and not yet final.
+    /// Deliveries matched (or carried) and not yet final.
     var pendingDeliveries: Int { state.withLock { $0.pendingDeliveries } }
+
+    /// What the tracker holds, for tests and statistics.
+    struct Size: Equatable {
+        /// Queue entries across webhooks (final ones not yet dropped included).
+        var queued: Int
+        /// Carried pending pairs.
+        var carried: Int
+        var pending: Int
+    }
+
+    var size: Size {
+        state.withLock { state in
+            Size(
+                queued: state.webhooks.reduce(0) { $0 + $1.entries.count },
+                carried: state.carriedCount,
+                pending: state.pendingDeliveries
+            )
+        }
+    }
 }
