@@ -84,16 +84,25 @@ extension PipelineCore {
                 }
                 recovery.eventsRematched += 1
                 let event = Event(header: state.scratch, bytes: record.body)
-                let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                var pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                let firing =
+                    routing.hasStatefulTriggers
+                    ? Self.firingDeliveries(of: event, pairs: &pairs, routing: routing) : nil
                 var resumed = 0
-                var body: [UInt8]?
-                for (webhook, trigger) in pairs {
+                var eventBody: [UInt8]?
+                for (position, (webhook, trigger)) in pairs.enumerated() {
                     let pair = Pair(event: record.sequence, webhook: routing.definitions[webhook].name)
                     if final.contains(pair) {
                         recovery.deliveriesAlreadyFinal += 1
                         continue
                     }
-                    if body == nil { body = event.webhookBody() }
+                    let body: [UInt8]
+                    if let firing, position < firing.count {
+                        body = firing.body
+                    } else {
+                        if eventBody == nil { eventBody = event.webhookBody() }
+                        body = eventBody!
+                    }
                     shards[routing.shardOfWebhook[webhook]].addRecovered(
                         DeliveryJob(
                             routing: routing,
@@ -101,7 +110,7 @@ extension PipelineCore {
                             trigger: trigger,
                             eventSequence: record.sequence,
                             eventID: event.header.id,
-                            body: body!,
+                            body: body,
                             firstAttempt: (lastAttempt[pair] ?? 0) + 1,
                             emittedNanoseconds: 0,
                             durableNanoseconds: 0,
@@ -120,6 +129,25 @@ extension PipelineCore {
                 message: "\(undecodable.count) event records after the checkpoint no longer decode (first: \(first)); "
                     + "restore the limits they were accepted with"
             )
+        }
+        if routing.hasStatefulTriggers {
+            // Stateful triggers: rebuild their windows from the log (StatefulTriggers.recover).
+            let directory = log.directory
+            let configuration = self.configuration
+            recoveredStateful = try ingest.withLock { state throws(SegmentLogError) in
+                try StatefulTriggers.recover(
+                    routing: routing,
+                    symbols: state.decoder.symbols,
+                    directory: directory,
+                    checkpoint: checkpoint,
+                    now: Timestamp.now(),
+                    configuration: configuration
+                ) { bytes in
+                    var header = EventHeader()
+                    guard (try? state.decoder.decodeHeader(bytes, into: &header)) != nil else { return nil }
+                    return Event(header: header, bytes: bytes)
+                }
+            }
         }
         PipelineCounters.add(counters.recoveredDeliveries, recovery.deliveriesResumed)
         PipelineCounters.add(counters.deliveriesQueued, recovery.deliveriesResumed)
@@ -158,13 +186,34 @@ extension PipelineCore {
         hits.removeAll(keepingCapacity: true)
         matcher.match(event, into: &hits)
         var pairs: [(webhook: Int, trigger: Int)] = []
-        for hit in hits where hit.expects {
+        func add(_ hit: TriggerHit) {
             for webhook in routing.webhooksOfTrigger[hit.trigger]
             where !pairs.contains(where: { $0.webhook == webhook }) {
                 pairs.append((webhook, hit.trigger))
             }
         }
+        if routing.hasStatefulTriggers {
+            // Stateful triggers deliver through their `sluice.trigger.fired` events (StatefulTriggers).
+            for hit in hits where hit.expects && !routing.isStatefulTrigger[hit.trigger] { add(hit) }
+        } else {
+            for hit in hits where hit.expects { add(hit) }
+        }
         return pairs
+    }
+
+    /// With stateful triggers: when `event` is a `sluice.trigger.fired` of a stateful trigger, its webhooks
+    /// come first in `pairs` (each webhook still once) and take `body`; `count` says how many they are.
+    static func firingDeliveries(
+        of event: Event,
+        pairs: inout [(webhook: Int, trigger: Int)],
+        routing: PipelineRouting
+    ) -> (count: Int, body: [UInt8])? {
+        guard let firing = StatefulTriggers.firing(of: event, routing: routing) else { return nil }
+        let webhooks = routing.webhooksOfTrigger[firing.trigger]
+        guard !webhooks.isEmpty else { return nil }
+        pairs.removeAll { webhooks.contains($0.webhook) }
+        pairs.insert(contentsOf: webhooks.map { ($0, firing.trigger) }, at: 0)
+        return (webhooks.count, firing.body)
     }
 
     // MARK: Ingest
@@ -370,7 +419,13 @@ extension PipelineCore {
         var next = 0
         var idle = 0
         var touched = [Bool](repeating: false, count: shards.count)
+        /// Only with stateful triggers (or while outcome events of earlier ones are on their way).
+        var stateful = recoveredStateful
+        recoveredStateful = nil
         while true {
+            if routing.hasStatefulTriggers || stateful != nil {
+                statefulTurn(&stateful, routing: routing)
+            }
             let end = barrier.available(from: next)
             if end == next {
                 if stopping.load(ordering: .acquiring),
@@ -394,11 +449,27 @@ extension PipelineCore {
             matching: for position in next..<end {
                 let slot = slots[position]
                 let event = Event(header: slot.header, bytes: slot.bytes)
-                let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
-                tracker.matched(slot.logSequence, deliveries: pairs.count)
+                var pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                var firing: (count: Int, body: [UInt8])?
+                var held = 0
+                if stateful != nil {
+                    if let released = stateful!.arrived(event) { tracker.finished(released) }
+                    if routing.hasStatefulTriggers {
+                        firing = Self.firingDeliveries(of: event, pairs: &pairs, routing: routing)
+                        held = stateful!.observe(event, hits: hits, routing: routing, sequence: slot.logSequence)
+                    }
+                }
+                tracker.matched(slot.logSequence, deliveries: pairs.count + held)
                 guard !pairs.isEmpty else { continue }
-                let body = event.webhookBody()
-                for (webhook, trigger) in pairs {
+                var eventBody: [UInt8] = []
+                for (position, (webhook, trigger)) in pairs.enumerated() {
+                    let body: [UInt8]
+                    if let firing, position < firing.count {
+                        body = firing.body
+                    } else {
+                        if eventBody.isEmpty { eventBody = event.webhookBody() }
+                        body = eventBody
+                    }
                     let shard = routing.shardOfWebhook[webhook]
                     let job = DeliveryJob(
                         routing: routing,
@@ -443,6 +514,31 @@ extension PipelineCore {
             shard.wakeUp()
         }
         journalWake.wakeAll()
+    }
+
+    /// One matcher turn of the stateful triggers: (re)build the machine for a new routing (a
+    /// reconfiguration resets every stateful trigger; queued outcome events and holds carry over), move its
+    /// clock to the wall clock, and emit the outcome events it queued.
+    private func statefulTurn(_ stateful: inout StatefulTriggers?, routing: PipelineRouting) {
+        if routing.hasStatefulTriggers {
+            if stateful?.generation != routing.generation {
+                let configuration = self.configuration
+                let now = Timestamp.now()
+                let fresh = ingest.withLock { state in
+                    StatefulTriggers(
+                        routing: routing,
+                        symbols: state.decoder.symbols,
+                        start: now,
+                        configuration: configuration
+                    )
+                }
+                if stateful == nil { stateful = fresh } else { stateful!.replaceMachine(with: fresh) }
+            }
+            stateful!.advance(to: Timestamp.now(), routing: routing)
+        }
+        guard stateful!.hasUnsent else { return }
+        let tracker = self.tracker
+        stateful!.send({ self.emit($0) }, release: { tracker.finished($0) })
     }
 
     // MARK: Control

@@ -42,6 +42,8 @@ final class PipelineCore: @unchecked Sendable {
     let slots: RingSlots<EventSlot>
     let shards: [DeliveryShard]
     var tracker = SettledTracker(settled: 0)
+    /// Stateful trigger windows rebuilt by `start()` for the matcher thread to take over.
+    var recoveredStateful: StatefulTriggers?
     var writer: SegmentLogWriter?
     var checkpoints: CheckpointStore?
     var threads: [LoopThread] = []
