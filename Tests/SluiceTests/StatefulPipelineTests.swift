@@ -265,6 +265,49 @@ import Testing
         if let last = alerts.last { #expect(throws: Never.self) { try Self.verify(last, key: Self.alertsKey) } }
     }
 
+    @Test(.timeLimit(.minutes(1))) func reconfigurationCarriesUnchangedTriggersAndResetsChangedOnes() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll"))
+        let directory = temporary.path + "/log"
+        func configuration(_ triggers: [TriggerDefinition]) throws -> PipelineConfiguration {
+            try Self.configuration(receiver: receiver, directory: directory, triggers: triggers)
+        }
+        func alerts() -> [RecordingReceiver.Received] { receiver.requests.filter { $0.path == "/alerts" } }
+        let pipeline = try Pipeline(configuration: try configuration([Self.flapping]))
+        try pipeline.start()
+        emitAll([Self.nodeEvent("A", number: 200), Self.nodeEvent("A", number: 201)], into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 10_000_000_000))
+        // Another trigger comes; `flapping` is unchanged, so A's window (2 of 3) carries over.
+        let other = TriggerDefinition(
+            name: "other",
+            events: EventNamePatterns(expect: ["app.*"]),
+            threshold: 2,
+            withinSeconds: 10
+        )
+        let second = try configuration([other, Self.flapping])
+        try pipeline.reconfigure(webhooks: second.webhooks, triggers: second.triggers)
+        let third = Self.nodeEvent("A", number: 202)
+        emitAll([third, Self.nodeEvent("B", number: 203)], into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 10_000_000_000))
+        #expect(alerts().count == 1, "the window carried over the reconfiguration")
+        // `flapping` changes (threshold 2): its windows start over, so B's earlier event does not count.
+        var changed = Self.flapping
+        changed.threshold = 2
+        let fourth = try configuration([changed])
+        try pipeline.reconfigure(webhooks: fourth.webhooks, triggers: fourth.triggers)
+        emitAll([Self.nodeEvent("B", number: 204)], into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 10_000_000_000))
+        #expect(alerts().count == 1, "a changed trigger starts fresh")
+        let last = Self.nodeEvent("B", number: 205)
+        emitAll([last], into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 10_000_000_000))
+        pipeline.stop()
+        var decoder = EventDecoder()
+        let bodies = try [third, last].map { try decoder.decode($0).webhookBody() }
+        #expect(alerts().map(\.body) == bodies)
+    }
+
     @Test func statefulTriggersPassTheConfigurationCheckWithUniqueNames() throws {
         let temporary = TemporaryDirectory()
         defer { withExtendedLifetime(temporary) {} }

@@ -186,17 +186,14 @@ extension PipelineCore {
         hits.removeAll(keepingCapacity: true)
         matcher.match(event, into: &hits)
         var pairs: [(webhook: Int, trigger: Int)] = []
-        func add(_ hit: TriggerHit) {
+        let skipsStateful = routing.hasStatefulTriggers
+        for hit in hits where hit.expects {
+            // Stateful triggers deliver through their `sluice.trigger.fired` events (StatefulTriggers).
+            if skipsStateful && routing.isStatefulTrigger[hit.trigger] { continue }
             for webhook in routing.webhooksOfTrigger[hit.trigger]
             where !pairs.contains(where: { $0.webhook == webhook }) {
                 pairs.append((webhook, hit.trigger))
             }
-        }
-        if routing.hasStatefulTriggers {
-            // Stateful triggers deliver through their `sluice.trigger.fired` events (StatefulTriggers).
-            for hit in hits where hit.expects && !routing.isStatefulTrigger[hit.trigger] { add(hit) }
-        } else {
-            for hit in hits where hit.expects { add(hit) }
         }
         return pairs
     }
@@ -443,6 +440,8 @@ extension PipelineCore {
             if routingGeneration.load(ordering: .acquiring) != routing.generation {
                 routing = routingBox.withLock { $0 }
                 matcher = TriggerMatcher(index: routing.index)
+                // The machine follows before this batch: hits number the new routing's triggers.
+                if routing.hasStatefulTriggers || stateful != nil { statefulTurn(&stateful, routing: routing) }
             }
             let matchedAt = monotonicNanoseconds()
             var gaveUp = false
@@ -461,15 +460,11 @@ extension PipelineCore {
                 }
                 tracker.matched(slot.logSequence, deliveries: pairs.count + held)
                 guard !pairs.isEmpty else { continue }
-                var eventBody: [UInt8] = []
+                // A firing's webhooks come first and take its body; the rest take the event's.
+                let firingCount = firing?.count ?? 0
+                let eventBody = firingCount < pairs.count ? event.webhookBody() : []
                 for (position, (webhook, trigger)) in pairs.enumerated() {
-                    let body: [UInt8]
-                    if let firing, position < firing.count {
-                        body = firing.body
-                    } else {
-                        if eventBody.isEmpty { eventBody = event.webhookBody() }
-                        body = eventBody
-                    }
+                    let body = position < firingCount ? firing!.body : eventBody
                     let shard = routing.shardOfWebhook[webhook]
                     let job = DeliveryJob(
                         routing: routing,
@@ -517,8 +512,9 @@ extension PipelineCore {
     }
 
     /// One matcher turn of the stateful triggers: (re)build the machine for a new routing (a
-    /// reconfiguration resets every stateful trigger; queued outcome events and holds carry over), move its
-    /// clock to the wall clock, and emit the outcome events it queued.
+    /// reconfiguration carries the windows of unchanged triggers, see `StatefulTriggers.replaceMachine`;
+    /// queued outcome events and holds carry over), move its clock to the wall clock, and emit the outcome
+    /// events it queued. The matcher parks at most 10 ms, so a window ends at most that late.
     private func statefulTurn(_ stateful: inout StatefulTriggers?, routing: PipelineRouting) {
         if routing.hasStatefulTriggers {
             if stateful?.generation != routing.generation {

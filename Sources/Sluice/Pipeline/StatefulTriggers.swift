@@ -21,8 +21,8 @@ import SluiceStorage
 ///   that event's log sequence like any delivery (outcome records, restart, dead letters and redrive apply
 ///   unchanged). Its id — and so every `webhook-id` — is derived from the firing, not drawn at random, so a
 ///   firing recomputed after a restart has the same id and is recognized as already journaled.
-/// - The event that made a trigger fire is not settled (the checkpoint stays below it) until the outcome
-///   events it produced are durable, so a crash in between re-feeds it at restart.
+/// - The event that made a trigger fire or resolve is not settled (the checkpoint stays below it) until
+///   the outcome events it produced are durable, so a crash in between re-feeds it at restart.
 ///
 /// Owned by the matcher thread (and by `start()` before the threads run). Not thread-safe.
 struct StatefulTriggers {
@@ -40,7 +40,7 @@ struct StatefulTriggers {
     /// The largest event the pipeline accepts: a triggering event is embedded only when the firing fits.
     private let eventByteCountMax: Int
 
-    /// The events named by ``outcomeEventName(_:)`` carry resources `sluice.trigger.<trigger name>`.
+    /// Outcome events carry the resource `sluice.trigger.<trigger name>`.
     static let resourcePrefix = "sluice.trigger."
 
     /// - Parameter symbols: the ingest decoder's table (call under the ingest lock).
@@ -56,10 +56,35 @@ struct StatefulTriggers {
         eventByteCountMax = configuration.eventLimits.eventByteCountMax
     }
 
-    /// Takes `fresh`'s machine and generation, keeping the outcome events on their way and their holds.
+    /// Takes `fresh`'s machine and generation (a reconfiguration), keeping the outcome events on their way
+    /// and their holds. A stateful trigger whose definition is unchanged apart from its actions (same name,
+    /// events, match, posture, threshold, within, for_each) keeps its windows; a changed, new or re-enabled
+    /// one starts fresh, and a removed one's windows are dropped.
     mutating func replaceMachine(with fresh: StatefulTriggers) {
+        var next = fresh.machine
+        next.adopt(from: machine, mapping: Self.unchanged(from: machine.triggers, to: next.triggers))
         generation = fresh.generation
-        machine = fresh.machine
+        machine = next
+    }
+
+    /// Old trigger number → new trigger number, for stateful triggers whose state rules did not change.
+    static func unchanged(from old: [TriggerDefinition], to new: [TriggerDefinition]) -> [Int: Int] {
+        func rules(_ trigger: TriggerDefinition) -> TriggerDefinition? {
+            guard trigger.enabled, !TriggerStateMachine.isStateless(trigger) else { return nil }
+            var rules = trigger
+            rules.actions = []
+            return rules
+        }
+        var newByName: [String: Int] = [:]
+        for (number, trigger) in new.enumerated() where rules(trigger) != nil { newByName[trigger.name] = number }
+        var mapping: [Int: Int] = [:]
+        for (number, trigger) in old.enumerated() {
+            guard let rule = rules(trigger), let target = newByName[trigger.name], rules(new[target]) == rule else {
+                continue
+            }
+            mapping[number] = target
+        }
+        return mapping
     }
 
     var hasUnsent: Bool { !unsent.isEmpty }
@@ -102,9 +127,9 @@ struct StatefulTriggers {
     }
 
     /// Emits the queued outcome events through `emit` (the ingest path); stops at the first backpressure
-    /// (the rest waits for the next matcher turn). Returns the holds to release now: those of events that
-    /// could not be emitted at all (invalid, or the pipeline stopped — then the event stays unsettled
-    /// only when `stopped` is false).
+    /// (the rest waits for the next matcher turn). An outcome event that can never be journaled (invalid)
+    /// gives its hold to `release`; one refused because the pipeline stops keeps its hold, so the event
+    /// stays unsettled and the next start re-feeds it.
     mutating func send(_ emit: ([UInt8]) -> Pipeline.EmitResult, release: (UInt64) -> Void) {
         var sent = 0
         for entry in unsent {
@@ -130,9 +155,6 @@ struct StatefulTriggers {
         guard !holds.isEmpty else { return nil }
         return holds.removeValue(forKey: event.header.id)
     }
-
-    /// Outcome events emitted and not yet back, and those not yet emitted.
-    var inFlightCount: Int { holds.count + unsent.count }
 
     // MARK: Outcome events
 
@@ -243,8 +265,8 @@ struct StatefulTriggers {
     // MARK: Restart
 
     /// Rebuilds the machine after a restart by re-feeding the log (see the README, "Stateful triggers"):
-    /// every event record from `horizon` = (the earlier of the first event after `checkpoint` and `now`)
-    /// − 2 × the longest window, in log order, with the clock following the record times, then to `now`.
+    /// every event record from `horizon` = (the earlier of `now` and the earliest `occurred` after
+    /// `checkpoint`) − 2 × the longest window, in log order, with the clock following the record times, then to `now`.
     /// Outcome events found in the log are remembered and never emitted again; outcomes the re-feed
     /// computes that the log lacks are queued (without holds). Global Proactive windows (no `for_each`)
     /// restart: their outcomes from the re-feed are dropped.

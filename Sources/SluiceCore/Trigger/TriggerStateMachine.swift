@@ -307,6 +307,33 @@ public struct TriggerStateMachine {
         return bucket
     }
 
+    // MARK: - Reconfiguration
+
+    /// Takes over from `old` (a machine over an earlier configuration, on the same symbol table) the
+    /// windows of every trigger that `mapping` maps (old trigger number → this machine's number): open
+    /// buckets with their counts and ends, fired Proactive buckets awaiting resolution, and pending
+    /// resolutions. Triggers not mapped keep the fresh state this machine started with.
+    public mutating func adopt(from old: TriggerStateMachine, mapping: [Int: Int]) {
+        guard !mapping.isEmpty else { return }
+        func mapped(_ key: BucketKey) -> BucketKey? {
+            mapping[key.trigger].map { BucketKey(trigger: $0, values: key.values) }
+        }
+        for (key, bucket) in old.buckets {
+            guard let key = mapped(key) else { continue }
+            var carried = replace(key, start: bucket.start, end: bucket.end, count: bucket.count)
+            carried.lastEvent = bucket.lastEvent
+            buckets[key] = carried
+        }
+        for key in old.firedProactively {
+            if let key = mapped(key) { firedProactively.insert(key) }
+        }
+        for (deadline, timer) in old.wheel.pending {
+            guard case .resolve(let key, let start, let end, let count) = timer, let key = mapped(key) else { continue }
+            wheel.schedule(at: deadline, .resolve(key, start: start, end: end, count: count))
+        }
+        droppedBucketCount += old.droppedBucketCount
+    }
+
     /// Open buckets (for tests and statistics).
     public var bucketCount: Int { buckets.count }
 
