@@ -215,7 +215,8 @@ extension PipelineCore {
 
     // MARK: Ingest
 
-    func emit(_ bytes: [UInt8]) -> Pipeline.EmitResult {
+    /// `fromMatcher`: an outcome event of the matcher's (its position is recorded before it is published).
+    func emit(_ bytes: [UInt8], fromMatcher: Bool = false) -> Pipeline.EmitResult {
         let sequencer = self.sequencer
         let slots = self.slots
         let counters = self.counters
@@ -237,6 +238,7 @@ extension PipelineCore {
                 slot.bytes = bytes
                 slot.emittedNanoseconds = monotonicNanoseconds()
             }
+            if fromMatcher { internalPositions.withLock { $0.positions.append(position) } }
             sequencer.publish(claim)
             PipelineCounters.add(counters.accepted)
             return .accepted(position: position)
@@ -244,6 +246,18 @@ extension PipelineCore {
     }
 
     var acknowledgedCount: Int { journalCursor.value }
+
+    var acknowledgedEmittedCount: Int {
+        let acknowledged = journalCursor.value  // first: every internal position below it is recorded
+        return internalPositions.withLock { state in
+            let below = state.positions.prefix { $0 < acknowledged }.count
+            if below > 0 {
+                state.positions.removeFirst(below)
+                state.folded += below
+            }
+            return acknowledged - state.folded
+        }
+    }
 
     // MARK: Journaler
 
@@ -534,7 +548,7 @@ extension PipelineCore {
         }
         guard stateful!.hasUnsent else { return }
         let tracker = self.tracker
-        stateful!.send({ self.emit($0) }, release: { tracker.finished($0) })
+        stateful!.send({ self.emit($0, fromMatcher: true) }, release: { tracker.finished($0) })
     }
 
     // MARK: Control
