@@ -308,6 +308,37 @@ import Testing
         #expect(alerts().map(\.body) == bodies)
     }
 
+    @Test(.timeLimit(.minutes(1))) func aTriggeringEventThatCannotBeEmbeddedDeliversTheFiringItself() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll"))
+        let directory = temporary.path + "/log"
+        var configuration = try Self.configuration(receiver: receiver, directory: directory, triggers: [Self.flapping])
+        // Embedded two levels deeper than in the event itself, `{"deep":{"er":1}}` breaks this limit.
+        configuration.eventLimits.nestingDepthMax = 5
+        let pipeline = try Pipeline(configuration: configuration)
+        try pipeline.start()
+        var random = SplitMix64(seed: 77)
+        let events = (0..<3).map { _ in
+            EventDraft(
+                name: "infrahub.node.updated",
+                id: random.nextEventID(),
+                occurred: Timestamp.now(),
+                resource: ResourceDraft(id: "infrahub.node.D", [("infrahub.node.id", "D")]),
+                payloadData: Array(#"{"deep":{"er":1}}"#.utf8)
+            ).encoded()
+        }
+        emitAll(events, into: pipeline)
+        #expect(pipeline.flush(timeoutNanoseconds: 10_000_000_000))
+        pipeline.stop()
+        let alerts = receiver.requests.filter { $0.path == "/alerts" }
+        #expect(alerts.count == 1, "the firing is not lost")
+        let body = try JSONValue.parse(alerts.first?.body ?? [])
+        #expect(body["event"] == "sluice.trigger.fired")
+        #expect(body[path: ["data", "triggering_event_omitted"]] == true)
+        #expect(body[path: ["data", "count"]] == .integer(3))
+    }
+
     @Test func statefulTriggersPassTheConfigurationCheckWithUniqueNames() throws {
         let temporary = TemporaryDirectory()
         defer { withExtendedLifetime(temporary) {} }

@@ -32,7 +32,7 @@ struct StatefulTriggers {
     private var outcomes: [TriggerOutcome] = []
     /// Outcome events not yet accepted by `emit` (backpressure), oldest first; `hold` is the log sequence
     /// of the event whose settlement waits for this one.
-    private(set) var unsent: [(id: EventID, bytes: [UInt8], hold: UInt64?)] = []
+    private(set) var unsent: [(id: EventID, bytes: [UInt8], fallback: [UInt8]?, hold: UInt64?)] = []
     /// Emitted, not yet back from the log: outcome event id → held event sequence.
     private var holds: [EventID: UInt64] = [:]
     /// Ids of outcome events already in the log (found by ``recover``): never emitted again.
@@ -118,9 +118,14 @@ struct StatefulTriggers {
         for outcome in outcomes {
             let trigger = routing.index.triggers[outcome.trigger]
             let embedded = triggering.flatMap { $0.header.id == outcome.triggeringEventID ? $0 : nil }
-            let (id, bytes) = Self.outcomeEvent(outcome, trigger: trigger, triggering: embedded, eventByteCountMax)
+            let (id, bytes, fallback) = Self.outcomeEvent(
+                outcome,
+                trigger: trigger,
+                triggering: embedded,
+                eventByteCountMax
+            )
             guard !journaled.contains(id) else { continue }
-            unsent.append((id, bytes, hold))
+            unsent.append((id, bytes, fallback, hold))
             if hold != nil { held += 1 }
         }
         return held
@@ -133,11 +138,18 @@ struct StatefulTriggers {
     mutating func send(_ emit: ([UInt8]) -> Pipeline.EmitResult, release: (UInt64) -> Void) {
         var sent = 0
         for entry in unsent {
-            switch emit(entry.bytes) {
+            var result = emit(entry.bytes)
+            var fellBack = false
+            if case .invalid = result, let fallback = entry.fallback {
+                result = emit(fallback)
+                fellBack = true
+            }
+            switch result {
             case .accepted:
                 if let hold = entry.hold { holds[entry.id] = hold }
             case .backpressure:
                 unsent.removeFirst(sent)
+                if fellBack { unsent[0] = (entry.id, entry.fallback!, nil, entry.hold) }
                 return
             case .invalid:
                 if let hold = entry.hold { release(hold) }  // cannot be journaled: never settle-blocking
@@ -202,30 +214,29 @@ struct StatefulTriggers {
 
     /// The outcome's event with its derived id; a Reactive firing embeds the triggering event's standard
     /// body as `payload.data.triggering_event` when the firing stays within `eventByteCountMax`
-    /// (otherwise `triggering_event_omitted: true`).
+    /// (otherwise `triggering_event_omitted: true`). `fallback`, when it embedded one, is the same event
+    /// with `triggering_event_omitted: true`, for when the embedding breaks another event limit (nesting).
     static func outcomeEvent(
         _ outcome: TriggerOutcome,
         trigger: TriggerDefinition,
         triggering: Event?,
         _ eventByteCountMax: Int
-    ) -> (id: EventID, bytes: [UInt8]) {
+    ) -> (id: EventID, bytes: [UInt8], fallback: [UInt8]?) {
         var draft = outcome.event
         draft.id = outcomeID(outcome, trigger: trigger)
-        if outcome.kind == .fired, trigger.posture == .reactive, let triggering, var data = draft.payloadData,
+        guard outcome.kind == .fired, trigger.posture == .reactive, let triggering, var data = draft.payloadData,
             data.last == UInt8(ascii: "}")
-        {
-            data.removeLast()
-            let body = triggering.webhookBody()
-            if data.count + body.count + 4_096 <= eventByteCountMax {
-                data.append(contentsOf: #","triggering_event":"#.utf8)
-                data.append(contentsOf: body)
-            } else {
-                data.append(contentsOf: #","triggering_event_omitted":true"#.utf8)
-            }
-            data.append(UInt8(ascii: "}"))
-            draft.payloadData = data
-        }
-        return (draft.id, draft.encoded())
+        else { return (draft.id, draft.encoded(), nil) }
+        data.removeLast()
+        var omitted = draft
+        omitted.payloadData = data + Array(#","triggering_event_omitted":true}"#.utf8)
+        let body = triggering.webhookBody()
+        guard data.count + body.count + 4_096 <= eventByteCountMax else { return (draft.id, omitted.encoded(), nil) }
+        data.append(contentsOf: #","triggering_event":"#.utf8)
+        data.append(contentsOf: body)
+        data.append(UInt8(ascii: "}"))
+        draft.payloadData = data
+        return (draft.id, draft.encoded(), omitted.encoded())
     }
 
     /// A firing's id, the same whenever the same firing is computed again (after a restart):
