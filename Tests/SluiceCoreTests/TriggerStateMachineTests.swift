@@ -68,6 +68,43 @@ final class StatefulHarness {
         [("github.state", "failure"), ("github.environment", environment)]
     }
 
+    /// A reconfiguration's new machine takes the windows (and pending resolutions) of mapped triggers, by
+    /// their new numbers; an unmapped trigger starts fresh.
+    @Test func adoptCarriesTheWindowsOfMappedTriggersOnly() throws {
+        let harness = StatefulHarness([Self.failedDeployments()])
+        for seconds in [0.0, 100, 200, 300] {
+            try harness.emit("github.deployment_status", at: seconds, Self.failure("prod"))
+        }
+        let other = TriggerDefinition(name: "other", events: EventNamePatterns(expect: ["x"]), threshold: 2)
+        let triggers = [other, Self.failedDeployments()]
+        func machine(at seconds: Double, adopting mapping: [Int: Int]) -> TriggerStateMachine {
+            var next = TriggerStateMachine(
+                triggers: triggers,
+                symbols: harness.decoder.symbols,
+                start: StatefulHarness.time(seconds),
+                seed: 7
+            )
+            next.adopt(from: harness.machine, mapping: mapping)
+            return next
+        }
+        let before = harness.machine
+        harness.matcher = TriggerMatcher(index: TriggerIndex.compile(triggers, symbols: harness.decoder.symbols))
+        harness.machine = machine(at: 350, adopting: [0: 1])
+        let fired = try harness.emit("github.deployment_status", at: 400, Self.failure("prod"))
+        #expect(fired.map(\.kind) == [.fired], "4 carried + 1 reach the threshold")
+        #expect(fired.first?.trigger == 1)
+        #expect(fired.first?.count == 5)
+        // The fired window's resolution (at its end, 600 s) is carried by the next adoption too.
+        harness.machine = machine(at: 450, adopting: [1: 1])
+        let resolved = harness.advance(to: 700)
+        #expect(resolved.map(\.kind) == [.resolved])
+        #expect(resolved.first?.trigger == 1)
+        // Not mapped: the 4 earlier events are gone.
+        harness.machine = before
+        harness.machine = machine(at: 350, adopting: [:])
+        #expect(try harness.emit("github.deployment_status", at: 400, Self.failure("prod")).isEmpty)
+    }
+
     @Test func reactiveFiresOneTickBeforeTheWindowEnds() throws {
         let harness = StatefulHarness([Self.failedDeployments()])
         for seconds in [0.0, 100, 200, 300] {

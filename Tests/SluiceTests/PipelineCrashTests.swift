@@ -10,47 +10,39 @@ import Testing
 /// acknowledged event that matches a webhook was delivered at least once, every duplicate carries the
 /// same `webhook-id`, and nothing arrived that no trigger matched.
 @Suite(.serialized) struct PipelineCrashTests {
-    @Test(.timeLimit(.minutes(5))) func acknowledgedEventsAreDeliveredAtLeastOnceAcrossSIGKILL() throws {
-        guard CommandLineTests.available else {
-            print("skipping: \(CommandLineTests.executable) not built")
-            return
-        }
-        let rounds = ProcessInfo.processInfo.environment["SLUICE_PIPELINE_CRASH_ROUNDS"].flatMap(Int.init) ?? 20
-        let seed = testSeed()
-        var random = SplitMix64(seed: seed)
-        let temporary = TemporaryDirectory()
-        defer { withExtendedLifetime(temporary) {} }
+    /// What each crash test runs with: a seed, a temporary directory and a `sluice sink` (key
+    /// `crash-key`) recording to `recordPath`. `nil` when the `sluice` executable is not built (skipped).
+    struct CrashRig {
+        let seed: UInt64
+        let temporary: TemporaryDirectory
+        let recordPath: String
+        let sink: SinkProcess
 
-        // The sink: a real process on loopback that verifies signatures and records every request.
-        let recordPath = temporary.path + "/sink.jsonl"
-        let sink = Process()
-        sink.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
-        sink.arguments = [
-            "sink", "--port", "0", "--infrahub-key", "crash-key", "--record", recordPath,
-            "--faults-json", #"{"faults": [{"rate": 1.0, "delay_ms": 2}]}"#,
-        ]
-        let sinkOutput = Pipe()
-        sink.standardOutput = sinkOutput
-        let sinkErrors = Pipe()
-        sink.standardError = sinkErrors
-        try sink.run()
-        defer { if sink.isRunning { sink.terminate() } }
-        var port = ""
-        var buffered = Data()
-        while port.isEmpty {
-            let chunk = sinkOutput.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            buffered.append(chunk)
-            let text = String(decoding: buffered, as: UTF8.self)
-            if let range = text.range(of: "http://127.0.0.1:") {
-                port = String(text[range.upperBound...].prefix { $0.isNumber })
+        static func start() throws -> CrashRig? {
+            guard CommandLineTests.available else {
+                print("skipping: \(CommandLineTests.executable) not built")
+                return nil
             }
+            let temporary = TemporaryDirectory()
+            // The sink: a real process on loopback that verifies signatures and records every request.
+            let recordPath = temporary.path + "/sink.jsonl"
+            guard let sink = try SinkProcess.start(key: "crash-key", record: recordPath) else { return nil }
+            return CrashRig(seed: testSeed(), temporary: temporary, recordPath: recordPath, sink: sink)
         }
-        if port.isEmpty {
-            let errors = String(decoding: sinkErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            Issue.record("the sink did not start: \(errors)")
-            return
+
+        func end() {
+            if sink.process.isRunning { sink.process.terminate() }
+            withExtendedLifetime(temporary) {}
         }
+    }
+
+    @Test(.timeLimit(.minutes(5))) func acknowledgedEventsAreDeliveredAtLeastOnceAcrossSIGKILL() throws {
+        let rounds = ProcessInfo.processInfo.environment["SLUICE_PIPELINE_CRASH_ROUNDS"].flatMap(Int.init) ?? 20
+        guard let rig = try CrashRig.start() else { return }
+        defer { rig.end() }
+        let (seed, temporary, recordPath, sink) = (rig.seed, rig.temporary, rig.recordPath, rig.sink.process)
+        var random = SplitMix64(seed: seed)
+        let port = rig.sink.port
 
         let configurationPath = temporary.path + "/config.yaml"
         let configuration = """
@@ -75,37 +67,12 @@ import Testing
             offered.append(contentsOf: chunk)
             let input = temporary.path + "/round-\(round).jsonl"
             try Data(chunk.map { $0 + [0x0A] }.joined()).write(to: URL(fileURLWithPath: input))
-            let child = Process()
-            child.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
-            child.arguments = [
-                "run", "--config", configurationPath, "--input", input, "--report-acknowledged", "--exit-when-done",
-                "--status-interval", "0",
-            ]
-            let output = Pipe()
-            child.standardOutput = output
-            child.standardError = FileHandle.nullDevice
-            try child.run()
-            let killAfterAcks = 1 + random.next(below: 4)
-            var acks = 0
-            var durable = 0
-            var lines = Data()
-            reading: while true {
-                let data = output.fileHandleForReading.availableData
-                if data.isEmpty { break }  // finished on its own
-                lines.append(data)
-                while let newline = lines.firstIndex(of: 0x0A) {
-                    let line = String(decoding: lines[lines.startIndex..<newline], as: UTF8.self)
-                    lines.removeSubrange(lines.startIndex...newline)
-                    if line.hasPrefix("ack "), let count = Int(line.dropFirst(4)) {
-                        durable = max(durable, count)
-                        acks += 1
-                        if acks >= killAfterAcks { break reading }
-                    }
-                }
-            }
-            usleep(UInt32(random.next(below: 30_000)))
-            kill(child.processIdentifier, SIGKILL)
-            child.waitUntilExit()
+            let durable = try runAndKill(
+                configuration: configurationPath,
+                input: input,
+                killAfterAcks: 1 + random.next(below: 4),
+                random: &random
+            )
             acknowledged.append(contentsOf: chunk.prefix(durable))
         }
 
@@ -188,6 +155,112 @@ import Testing
             "pipeline crash test: \(rounds) rounds, \(acknowledged.count) of \(offered.count) events acknowledged, "
                 + "\(required.count) required deliveries, \(arrivals.count) pairs arrived, "
                 + "\(arrivalCount - arrivals.count) duplicates (seed \(seed))"
+        )
+    }
+
+    /// Stateful triggers under `kill -9`: each node gets two updates (threshold 2 within 600 s per node);
+    /// the child is killed at random moments and restarted on the same log, and what it did not
+    /// acknowledge is offered again. Every node whose two events were acknowledged has its firing
+    /// delivered, each firing under one `webhook-id`, and the log holds one firing per node.
+    @Test(.timeLimit(.minutes(3))) func statefulFiringsOfAcknowledgedEventsSurviveSIGKILL() throws {
+        let rounds = 8
+        guard let rig = try CrashRig.start() else { return }
+        defer { rig.end() }
+        let (seed, temporary, recordPath, sink) = (rig.seed, rig.temporary, rig.recordPath, rig.sink.process)
+        var random = SplitMix64(seed: seed)
+        let configurationPath = temporary.path + "/config.yaml"
+        try """
+        webhooks:
+          - {name: alerts, url: "http://127.0.0.1:\(rig.sink.port)/alerts", shared_key: crash-key, active: false}
+        triggers:
+          - name: twice
+            trigger: {expect: [infrahub.node.updated], threshold: 2, within: 600, for_each: [infrahub.node.id]}
+            actions: [{webhook: alerts}]
+        log: {directory: log, fsync: always}
+        pipeline: {retry_schedule_s: [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5]}
+        """.write(toFile: configurationPath, atomically: true, encoding: .utf8)
+
+        // Like a producer that retries: what a run did not acknowledge is offered again in the next one,
+        // so a node's first event may be acknowledged by one run and its second by a later one.
+        var nodeOfEvent: [String: String] = [:]  // event id → node
+        var acknowledged: Set<String> = []
+        var pending: [(id: String, bytes: [UInt8])] = []
+        for round in 0..<rounds {
+            var chunk = pending
+            for node in 0..<50 {
+                for _ in 0..<2 {
+                    let id = random.nextEventID()
+                    let name = "r\(round)n\(node)"
+                    let resource = ResourceDraft(id: "infrahub.node.\(name)", [("infrahub.node.id", name)])
+                    let draft = EventDraft(
+                        name: "infrahub.node.updated",
+                        id: id,
+                        occurred: Timestamp.now(),
+                        resource: resource
+                    )
+                    chunk.append((id.description, draft.encoded()))
+                    nodeOfEvent[id.description] = name
+                }
+            }
+            let input = temporary.path + "/round-\(round).jsonl"
+            try Data(chunk.map { $0.bytes + [0x0A] }.joined()).write(to: URL(fileURLWithPath: input))
+            let durable = try runAndKill(
+                configuration: configurationPath,
+                input: input,
+                killAfterAcks: 1 + random.next(below: 2),
+                random: &random
+            )
+            for entry in chunk.prefix(durable) { acknowledged.insert(entry.id) }
+            pending = Array(chunk.dropFirst(durable))
+        }
+        let eventsOfNode = Dictionary(grouping: nodeOfEvent.keys) { nodeOfEvent[$0]! }
+        let required = Set(eventsOfNode.filter { $0.value.allSatisfy(acknowledged.contains) }.keys)
+        let final = try CommandLineTests.run([
+            "run", "--config", configurationPath, "--exit-when-done", "--done-timeout", "60", "--status-interval", "0",
+        ])
+        #expect(final.status == 0, "seed \(seed): the last run settles: \(final.standardError)")
+        sink.interrupt()
+        sink.waitUntilExit()
+
+        var webhookIDsOfEvent: [String: Set<String>] = [:]  // triggering event id → webhook-ids
+        var unverified = 0
+        for line in try String(contentsOfFile: recordPath, encoding: .utf8).split(separator: "\n") {
+            let record = try JSONValue.parse(Array(line.utf8))
+            guard record["status"]?.int64Value.map({ (200..<300).contains($0) }) == true else { continue }
+            if record["signature"]?.stringValue != "valid" { unverified += 1 }
+            webhookIDsOfEvent[record["event_id"]?.stringValue ?? "?", default: []].insert(
+                record["webhook_id"]?.stringValue ?? "?"
+            )
+        }
+        #expect(unverified == 0, "seed \(seed): every delivery carried a valid signature")
+        #expect(!required.isEmpty, "seed \(seed): some nodes had both events acknowledged")
+        let deliveredNodes = Set(webhookIDsOfEvent.keys.compactMap { nodeOfEvent[$0] })
+        for node in required.subtracting(deliveredNodes).sorted() {
+            Issue.record("seed \(seed): node \(node) had both events acknowledged, its firing was not delivered")
+        }
+        for (event, ids) in webhookIDsOfEvent {
+            #expect(nodeOfEvent[event] != nil, "seed \(seed): \(event) is an event of a node")
+            #expect(ids.count == 1, "seed \(seed): the firing at \(event) arrived under one webhook-id")
+        }
+        #expect(
+            Dictionary(grouping: webhookIDsOfEvent.keys) { nodeOfEvent[$0] ?? "?" }.values.allSatisfy { $0.count == 1 },
+            "seed \(seed): one firing per node delivered"
+        )
+        var firings: [String: Int] = [:]
+        var decoder = EventDecoder()
+        _ = try LogFiles.forEachRecord(directory: temporary.path + "/log") { record in
+            guard record.type == .event, let event = try? decoder.decode(record.body),
+                event.string(event.header.nameReference) == "sluice.trigger.fired",
+                let data = try? JSONValue.parse(Array(event.bytes[event.header.payloadDataRange!])),
+                let node = data[path: ["triggering_labels", "infrahub.node.id"]]?.stringValue
+            else { return }
+            firings[node, default: 0] += 1
+        }
+        #expect(firings.values.allSatisfy { $0 == 1 }, "seed \(seed): one firing per node in the log")
+        print(
+            "stateful crash test: \(rounds) rounds, \(acknowledged.count) of \(nodeOfEvent.count) events acknowledged, "
+                + "\(required.count) nodes with both, \(webhookIDsOfEvent.count) firings delivered, "
+                + "\(firings.count) in the log (seed \(seed))"
         )
     }
 }

@@ -4,6 +4,7 @@ import SluiceCrypto
 import SluiceIO
 import SluiceTestSupport
 import Synchronization
+import Testing
 
 /// A webhook receiver on 127.0.0.1 for pipeline tests: records every request (path, headers, body) and
 /// answers with the status `respond` picks (204 by default).
@@ -119,4 +120,80 @@ func emitAll(_ events: [[UInt8]], into pipeline: Pipeline) -> [Int] {
         }
     }
     return positions
+}
+
+/// A `sluice sink` child process on 127.0.0.1 that verifies Infrahub signatures with `key` and records every
+/// request to `record` (2 ms answer delay); `nil` (with a recorded issue) when it does not start.
+struct SinkProcess {
+    let process: Process
+    let port: String
+
+    static func start(key: String, record: String) throws -> SinkProcess? {
+        let sink = Process()
+        sink.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
+        sink.arguments = [
+            "sink", "--port", "0", "--infrahub-key", key, "--record", record,
+            "--faults-json", #"{"faults": [{"rate": 1.0, "delay_ms": 2}]}"#,
+        ]
+        let sinkOutput = Pipe()
+        sink.standardOutput = sinkOutput
+        let sinkErrors = Pipe()
+        sink.standardError = sinkErrors
+        try sink.run()
+        var port = ""
+        var buffered = Data()
+        while port.isEmpty {
+            let chunk = sinkOutput.fileHandleForReading.availableData
+            guard !chunk.isEmpty else { break }
+            buffered.append(chunk)
+            let text = String(decoding: buffered, as: UTF8.self)
+            if let range = text.range(of: "http://127.0.0.1:") {
+                port = String(text[range.upperBound...].prefix { $0.isNumber })
+            }
+        }
+        if port.isEmpty {
+            let errors = String(decoding: sinkErrors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            Issue.record("the sink did not start: \(errors)")
+            sink.terminate()
+            return nil
+        }
+        return SinkProcess(process: sink, port: port)
+    }
+}
+
+/// Runs `sluice run --config C --input FILE --report-acknowledged --exit-when-done` and SIGKILLs it after
+/// `killAfterAcks` `ack N` lines and a random delay under 30 ms (or when it ends on its own); returns
+/// the largest acknowledged count it reported.
+func runAndKill(configuration: String, input: String, killAfterAcks: Int, random: inout SplitMix64) throws -> Int {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: CommandLineTests.executable)
+    child.arguments = [
+        "run", "--config", configuration, "--input", input, "--report-acknowledged", "--exit-when-done",
+        "--status-interval", "0",
+    ]
+    let output = Pipe()
+    child.standardOutput = output
+    child.standardError = FileHandle.nullDevice
+    try child.run()
+    var acks = 0
+    var durable = 0
+    var lines = Data()
+    reading: while true {
+        let data = output.fileHandleForReading.availableData
+        if data.isEmpty { break }  // finished on its own
+        lines.append(data)
+        while let newline = lines.firstIndex(of: 0x0A) {
+            let line = String(decoding: lines[lines.startIndex..<newline], as: UTF8.self)
+            lines.removeSubrange(lines.startIndex...newline)
+            if line.hasPrefix("ack "), let count = Int(line.dropFirst(4)) {
+                durable = max(durable, count)
+                acks += 1
+                if acks >= killAfterAcks { break reading }
+            }
+        }
+    }
+    usleep(UInt32(random.next(below: 30_000)))
+    kill(child.processIdentifier, SIGKILL)
+    child.waitUntilExit()
+    return durable
 }

@@ -112,7 +112,7 @@ public enum PipelineFiles {
                 break
             }
             if options.reportAcknowledged {
-                let acknowledged = pipeline.acknowledgedCount
+                let acknowledged = pipeline.acknowledgedEmittedCount
                 if acknowledged != reportedAcknowledged {
                     outputLine("ack \(acknowledged)")
                     reportedAcknowledged = acknowledged
@@ -138,8 +138,8 @@ public enum PipelineFiles {
             }
         }
         pipeline.stop()
-        if options.reportAcknowledged, pipeline.acknowledgedCount != reportedAcknowledged {
-            outputLine("ack \(pipeline.acknowledgedCount)")
+        if options.reportAcknowledged, pipeline.acknowledgedEmittedCount != reportedAcknowledged {
+            outputLine("ack \(pipeline.acknowledgedEmittedCount)")
         }
         if inputDone.load(ordering: .acquiring) { inputThread?.join() }
         if let failure = inputFailure.withLock({ $0 }) { errorLine("error: \(failure)") }

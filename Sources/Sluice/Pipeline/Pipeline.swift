@@ -77,7 +77,13 @@ public final class Pipeline: Sendable {
     }
 
     /// Events emitted so far that are durable in the log (the ring positions below this are acknowledged).
+    /// Counts the outcome events of stateful triggers too, which the pipeline emits itself.
     public var acknowledgedCount: Int { core.acknowledgedCount }
+
+    /// Of the events the callers of ``emit(_:)`` got `accepted` for, how many are durable: the first N in
+    /// acceptance order (the outcome events stateful triggers emit are left out). With no stateful
+    /// trigger it equals ``acknowledgedCount``.
+    public var acknowledgedEmittedCount: Int { core.acknowledgedEmittedCount }
 
     /// Waits until every accepted event is journaled and matched and every delivery has a final outcome
     /// (delivered or dead-lettered), or until `timeoutNanoseconds` pass. Returns whether it got there.

@@ -56,6 +56,9 @@ public struct PipelineConfiguration: Sendable {
     public var ioBackend: String?
     /// A CA file for HTTPS endpoints (`nil`: the system store).
     public var caFile: String?
+    /// The shortest Proactive window (Prefect's 10 s, which the configuration file enforces). Only tests
+    /// in this package lower it, to see Proactive windows end without waiting 10 s.
+    package var proactiveWithinMinimumSeconds: Double = 10
 
     /// With the default event limits (1.5 MB events), a log configuration whose frames are smaller than
     /// the largest event gets 2 MiB frames, so every valid event fits in one frame.
@@ -70,8 +73,8 @@ public struct PipelineConfiguration: Sendable {
         webhooks.defaultBranch = triggers.defaultBranch
     }
 
-    /// Checks every bound and that each trigger action names a configured webhook, and that each webhook
-    /// URL can be sent to.
+    /// Checks every bound, that each trigger action names a configured webhook, that each webhook URL can
+    /// be sent to, and that stateful triggers have unique names.
     public func validate() throws(PipelineConfigurationError) {
         func fail(_ field: String, _ message: String) -> PipelineConfigurationError {
             PipelineConfigurationError(field: field, message: message)
@@ -131,6 +134,7 @@ public struct PipelineConfiguration: Sendable {
                 throw fail("webhooks[\(position)].url", error.description)
             }
         }
+        var statefulNames: [String: Int] = [:]
         for (position, trigger) in triggers.allTriggers.enumerated() {
             for (actionPosition, action) in trigger.actions.enumerated()
             where action.kind == .webhook && !names.contains(action.reference) {
@@ -139,12 +143,14 @@ public struct PipelineConfiguration: Sendable {
                     "names webhook '\(action.reference)', which is not configured"
                 )
             }
-            if !TriggerStateMachine.isStateless(trigger) {
+            // A stateful trigger's outcome events name it (`sluice.trigger.<name>`): the name must be unique.
+            if !TriggerStateMachine.isStateless(trigger), let first = statefulNames[trigger.name] {
                 throw fail(
-                    "triggers[\(position)]",
-                    "trigger '\(trigger.name)' is stateful (threshold, within, after, for_each or Proactive); the pipeline runs stateless triggers only so far"
+                    "triggers[\(position)].name",
+                    "stateful trigger '\(trigger.name)' has the same name as triggers[\(first)]; its fired/resolved events name it, so stateful trigger names must be unique"
                 )
             }
+            if !TriggerStateMachine.isStateless(trigger) { statefulNames[trigger.name] = position }
         }
     }
 }

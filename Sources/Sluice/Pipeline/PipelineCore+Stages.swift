@@ -93,8 +93,34 @@ extension PipelineCore {
         try ingest.withLock { state throws(SegmentLogError) in
             var matcher = TriggerMatcher(index: routing.index)
             var hits: [TriggerHit] = []
-            func queue(_ event: Event, sequence: UInt64, webhook: Int, trigger: Int, attempt: Int, body: inout [UInt8]?)
-            {
+            func queue(
+                _ event: Event,
+                sequence: UInt64,
+                webhook: Int,
+                trigger: Int,
+                attempt: Int,
+                body: inout [UInt8]?,
+                firing: (count: Int, body: [UInt8])?,
+                firingWebhooks: ArraySlice<(webhook: Int, trigger: Int)>
+            ) {
+                if let firing, firingWebhooks.contains(where: { $0.webhook == webhook }) {
+                    // A stateful trigger's firing: its webhooks take the firing's body.
+                    shards[routing.shardOfWebhook[webhook]].addRecovered(
+                        DeliveryJob(
+                            routing: routing,
+                            webhook: webhook,
+                            trigger: trigger,
+                            eventSequence: sequence,
+                            eventID: event.header.id,
+                            body: firing.body,
+                            firstAttempt: attempt + 1,
+                            emittedNanoseconds: 0,
+                            durableNanoseconds: 0,
+                            matchedNanoseconds: 0
+                        )
+                    )
+                    return
+                }
                 if body == nil { body = event.webhookBody() }
                 shards[routing.shardOfWebhook[webhook]].addRecovered(
                     DeliveryJob(
@@ -129,7 +155,11 @@ extension PipelineCore {
                         let event = Self.decodeRecovered(record, state: &state, undecodable: &undecodable)
                     else { return }
                     found += pending.count
-                    let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                    var pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                    let firing =
+                        routing.hasStatefulTriggers
+                        ? Self.firingDeliveries(of: event, pairs: &pairs, routing: routing) : nil
+                    let firingWebhooks = pairs.prefix(firing?.count ?? 0)
                     var body: [UInt8]?
                     for (webhook, attempt) in pending {
                         guard let trigger = pairs.first(where: { $0.webhook == webhook })?.trigger else {
@@ -142,7 +172,9 @@ extension PipelineCore {
                             webhook: webhook,
                             trigger: trigger,
                             attempt: attempt,
-                            body: &body
+                            body: &body,
+                            firing: firing,
+                            firingWebhooks: firingWebhooks
                         )
                         tracker.carry(record.sequence, slot: slots[webhook], attempt: attempt)
                         recovery.deliveriesCarried += 1
@@ -161,6 +193,10 @@ extension PipelineCore {
                 else { return }
                 recovery.eventsRematched += 1
                 var pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                let firing =
+                    routing.hasStatefulTriggers
+                    ? Self.firingDeliveries(of: event, pairs: &pairs, routing: routing) : nil
+                let firingWebhooks = pairs.prefix(firing?.count ?? 0)
                 var body: [UInt8]?
                 pairs.removeAll { pair in
                     guard record.sequence >= checkpointOfWebhook[pair.webhook] else { return true }
@@ -175,7 +211,9 @@ extension PipelineCore {
                         webhook: pair.webhook,
                         trigger: pair.trigger,
                         attempt: lastAttempt[key] ?? 0,
-                        body: &body
+                        body: &body,
+                        firing: firing,
+                        firingWebhooks: firingWebhooks
                     )
                     return false
                 }
@@ -191,6 +229,25 @@ extension PipelineCore {
             )
         }
         recovery.deliveriesResumed += recovery.deliveriesCarried
+        if routing.hasStatefulTriggers {
+            // Stateful triggers: rebuild their windows from the log (StatefulTriggers.recover).
+            let directory = log.directory
+            let configuration = self.configuration
+            recoveredStateful = try ingest.withLock { state throws(SegmentLogError) in
+                try StatefulTriggers.recover(
+                    routing: routing,
+                    symbols: state.decoder.symbols,
+                    directory: directory,
+                    checkpoint: checkpoint,
+                    now: Timestamp.now(),
+                    configuration: configuration
+                ) { bytes in
+                    var header = EventHeader()
+                    guard (try? state.decoder.decodeHeader(bytes, into: &header)) != nil else { return nil }
+                    return Event(header: header, bytes: bytes)
+                }
+            }
+        }
         PipelineCounters.add(counters.recoveredDeliveries, recovery.deliveriesResumed)
         PipelineCounters.add(counters.deliveriesQueued, recovery.deliveriesResumed)
 
@@ -245,7 +302,10 @@ extension PipelineCore {
         hits.removeAll(keepingCapacity: true)
         matcher.match(event, into: &hits)
         var pairs: [(webhook: Int, trigger: Int)] = []
+        let skipsStateful = routing.hasStatefulTriggers
         for hit in hits where hit.expects {
+            // Stateful triggers deliver through their `sluice.trigger.fired` events (StatefulTriggers).
+            if skipsStateful && routing.isStatefulTrigger[hit.trigger] { continue }
             for webhook in routing.webhooksOfTrigger[hit.trigger]
             where !pairs.contains(where: { $0.webhook == webhook }) {
                 pairs.append((webhook, hit.trigger))
@@ -254,9 +314,25 @@ extension PipelineCore {
         return pairs
     }
 
+    /// With stateful triggers: when `event` is a `sluice.trigger.fired` of a stateful trigger, its webhooks
+    /// come first in `pairs` (each webhook still once) and take `body`; `count` says how many they are.
+    static func firingDeliveries(
+        of event: Event,
+        pairs: inout [(webhook: Int, trigger: Int)],
+        routing: PipelineRouting
+    ) -> (count: Int, body: [UInt8])? {
+        guard let firing = StatefulTriggers.firing(of: event, routing: routing) else { return nil }
+        let webhooks = routing.webhooksOfTrigger[firing.trigger]
+        guard !webhooks.isEmpty else { return nil }
+        pairs.removeAll { webhooks.contains($0.webhook) }
+        pairs.insert(contentsOf: webhooks.map { ($0, firing.trigger) }, at: 0)
+        return (webhooks.count, firing.body)
+    }
+
     // MARK: Ingest
 
-    func emit(_ bytes: [UInt8]) -> Pipeline.EmitResult {
+    /// `fromMatcher`: an outcome event of the matcher's (its position is recorded before it is published).
+    func emit(_ bytes: [UInt8], fromMatcher: Bool = false) -> Pipeline.EmitResult {
         let sequencer = self.sequencer
         let slots = self.slots
         let counters = self.counters
@@ -278,6 +354,7 @@ extension PipelineCore {
                 slot.bytes = bytes
                 slot.emittedNanoseconds = monotonicNanoseconds()
             }
+            if fromMatcher { internalPositions.withLock { $0.positions.append(position) } }
             sequencer.publish(claim)
             PipelineCounters.add(counters.accepted)
             return .accepted(position: position)
@@ -285,6 +362,18 @@ extension PipelineCore {
     }
 
     var acknowledgedCount: Int { journalCursor.value }
+
+    var acknowledgedEmittedCount: Int {
+        let acknowledged = journalCursor.value  // first: every internal position below it is recorded
+        return internalPositions.withLock { state in
+            let below = state.positions.prefix { $0 < acknowledged }.count
+            if below > 0 {
+                state.positions.removeFirst(below)
+                state.folded += below
+            }
+            return acknowledged - state.folded
+        }
+    }
 
     // MARK: Journaler
 
@@ -493,7 +582,13 @@ extension PipelineCore {
         var next = 0
         var idle = 0
         var touched = [Bool](repeating: false, count: shards.count)
+        /// Only with stateful triggers (or while outcome events of earlier ones are on their way).
+        var stateful = recoveredStateful
+        recoveredStateful = nil
         while true {
+            if routing.hasStatefulTriggers || stateful != nil {
+                statefulTurn(&stateful, routing: routing)
+            }
             let end = barrier.available(from: next)
             if end == next {
                 if stopping.load(ordering: .acquiring),
@@ -512,17 +607,31 @@ extension PipelineCore {
                 routing = routingBox.withLock { $0 }
                 matcher = TriggerMatcher(index: routing.index)
                 trackerSlots = tracker.slots(for: routing.definitions.map(\.name))
+                // The machine follows before this batch: hits number the new routing's triggers.
+                if routing.hasStatefulTriggers || stateful != nil { statefulTurn(&stateful, routing: routing) }
             }
             let matchedAt = monotonicNanoseconds()
             var gaveUp = false
             matching: for position in next..<end {
                 let slot = slots[position]
                 let event = Event(header: slot.header, bytes: slot.bytes)
-                let pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
-                tracker.matched(slot.logSequence, webhooks: pairs, slots: trackerSlots)
+                var pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+                var firing: (count: Int, body: [UInt8])?
+                var held = 0
+                if stateful != nil {
+                    if let released = stateful!.arrived(event) { tracker.released(released) }
+                    if routing.hasStatefulTriggers {
+                        firing = Self.firingDeliveries(of: event, pairs: &pairs, routing: routing)
+                        held = stateful!.observe(event, hits: hits, routing: routing, sequence: slot.logSequence)
+                    }
+                }
+                tracker.matched(slot.logSequence, webhooks: pairs, slots: trackerSlots, holds: held)
                 guard !pairs.isEmpty else { continue }
-                let body = event.webhookBody()
-                for (webhook, trigger) in pairs {
+                // A firing's webhooks come first and take its body; the rest take the event's.
+                let firingCount = firing?.count ?? 0
+                let eventBody = firingCount < pairs.count ? event.webhookBody() : []
+                for (position, (webhook, trigger)) in pairs.enumerated() {
+                    let body = position < firingCount ? firing!.body : eventBody
                     let shard = routing.shardOfWebhook[webhook]
                     let job = DeliveryJob(
                         routing: routing,
@@ -567,6 +676,32 @@ extension PipelineCore {
             shard.wakeUp()
         }
         journalWake.wakeAll()
+    }
+
+    /// One matcher turn of the stateful triggers: (re)build the machine for a new routing (a
+    /// reconfiguration carries the windows of unchanged triggers, see `StatefulTriggers.replaceMachine`;
+    /// queued outcome events and holds carry over), move its clock to the wall clock, and emit the outcome
+    /// events it queued. The matcher parks at most 10 ms, so a window ends at most that late.
+    private func statefulTurn(_ stateful: inout StatefulTriggers?, routing: PipelineRouting) {
+        if routing.hasStatefulTriggers {
+            if stateful?.generation != routing.generation {
+                let configuration = self.configuration
+                let now = Timestamp.now()
+                let fresh = ingest.withLock { state in
+                    StatefulTriggers(
+                        routing: routing,
+                        symbols: state.decoder.symbols,
+                        start: now,
+                        configuration: configuration
+                    )
+                }
+                if stateful == nil { stateful = fresh } else { stateful!.replaceMachine(with: fresh) }
+            }
+            stateful!.advance(to: Timestamp.now(), routing: routing)
+        }
+        guard stateful!.hasUnsent else { return }
+        let tracker = self.tracker
+        stateful!.send({ self.emit($0, fromMatcher: true) }, release: { tracker.released($0) })
     }
 
     // MARK: Control

@@ -42,6 +42,11 @@ final class PipelineCore: @unchecked Sendable {
     let slots: RingSlots<EventSlot>
     let shards: [DeliveryShard]
     var tracker = SettledTracker(matchedEnd: 0)
+    /// Stateful trigger windows rebuilt by `start()` for the matcher thread to take over.
+    var recoveredStateful: StatefulTriggers?
+    /// Ring positions of the outcome events the matcher emitted (rare), recorded before they are published,
+    /// and how many below the acknowledged ones were folded away: for ``acknowledgedEmittedCount``.
+    let internalPositions = Mutex<(folded: Int, positions: [Int])>((0, []))
     var writer: SegmentLogWriter?
     var checkpoints: CheckpointStore?
     var threads: [LoopThread] = []

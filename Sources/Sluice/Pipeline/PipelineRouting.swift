@@ -19,6 +19,15 @@ final class PipelineRouting: Sendable {
     let shardOfWebhook: [Int]
     let signer: WebhookRequestSigner
     let defaultBranch: String
+    /// Per trigger: it needs the ``TriggerStateMachine`` (enabled and not
+    /// ``TriggerStateMachine/isStateless(_:)``); its hits never deliver per event.
+    let isStatefulTrigger: [Bool]
+    /// Some trigger is stateful: only then does the matcher do any stateful work per event.
+    let hasStatefulTriggers: Bool
+    /// Stateful triggers by name, to find the trigger a `sluice.trigger.fired` event comes from.
+    let statefulTriggerOfName: [String: Int]
+    /// The longest window of a stateful trigger (Proactive `within: 0` counts 10 s), in microseconds.
+    let longestWindowMicroseconds: Int64
 
     /// Compiles `configuration`; `symbols` must be the ingest decoder's table, used by no other thread
     /// during the call.
@@ -84,5 +93,18 @@ final class PipelineRouting: Sendable {
             return shard
         }
         signer = WebhookRequestSigner(definitions: definitions)
+        isStatefulTrigger = index.triggers.map { $0.enabled && !TriggerStateMachine.isStateless($0) }
+        hasStatefulTriggers = isStatefulTrigger.contains(true)
+        var statefulTriggerOfName: [String: Int] = [:]
+        var longest: Double = 0
+        for (number, trigger) in index.triggers.enumerated() where isStatefulTrigger[number] {
+            statefulTriggerOfName[trigger.name] = number
+            longest = max(
+                longest,
+                trigger.posture == .proactive ? max(trigger.withinSeconds, 10) : trigger.withinSeconds
+            )
+        }
+        self.statefulTriggerOfName = statefulTriggerOfName
+        longestWindowMicroseconds = Int64((longest * 1e6).rounded())
     }
 }

@@ -58,6 +58,11 @@ final class SettledTracker: Sendable {
         var carryBelow: UInt64
         var pendingDeliveries = 0
         var carriedCount = 0
+        /// Events held unsettled by something other than a delivery — a stateful trigger's outcome event not
+        /// durable yet — in log order from `holdHead`: (sequence, holds left). Short-lived (the matcher's own
+        /// events come back within a batch), never carried: they hold back `settled` and `rematchFrom`.
+        var holds: [(sequence: UInt64, count: Int)] = []
+        var holdHead = 0
     }
 
     /// One outcome record that is durable: the pair, its attempt, and whether it is final.
@@ -99,7 +104,9 @@ final class SettledTracker: Sendable {
 
     /// The matcher matched the event at log `sequence` to `webhooks` (routing numbers; `slots` maps them;
     /// call in log order, for every event).
-    func matched(_ sequence: UInt64, webhooks: [(webhook: Int, trigger: Int)], slots: [Int]) {
+    /// `holds`: how many outcome events of stateful triggers this event caused (each ``released(_:)``
+    /// once durable).
+    func matched(_ sequence: UInt64, webhooks: [(webhook: Int, trigger: Int)], slots: [Int], holds: Int = 0) {
         state.withLock { state in
             precondition(sequence >= state.matchedEnd, "events are reported in log order")
             state.matchedEnd = sequence + 1
@@ -107,6 +114,32 @@ final class SettledTracker: Sendable {
                 state.webhooks[slots[pair.webhook]].entries.append(Entry(sequence: sequence, attempt: 0, final: false))
             }
             state.pendingDeliveries += webhooks.count
+            if holds > 0 {
+                state.holds.append((sequence, holds))
+                state.pendingDeliveries += holds
+            }
+        }
+    }
+
+    /// One hold of the event at `sequence` (see ``matched(_:webhooks:slots:holds:)``) is released.
+    func released(_ sequence: UInt64) {
+        state.withLock { state in
+            var low = state.holdHead
+            var high = state.holds.count
+            while low < high {
+                let middle = (low + high) / 2
+                if state.holds[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+            }
+            guard low < state.holds.count, state.holds[low].sequence == sequence, state.holds[low].count > 0 else {
+                preconditionFailure("a hold of event \(sequence) was released twice or never taken")
+            }
+            state.holds[low].count -= 1
+            state.pendingDeliveries -= 1
+            while state.holdHead < state.holds.count, state.holds[state.holdHead].count == 0 { state.holdHead += 1 }
+            if state.holdHead > 256, state.holdHead * 2 > state.holds.count {
+                state.holds.removeFirst(state.holdHead)
+                state.holdHead = 0
+            }
         }
     }
 
@@ -180,7 +213,10 @@ final class SettledTracker: Sendable {
                 state.webhooks[slot] = webhook
             }
             state.carryBelow = state.matchedEnd
-            let rematchFrom = webhooks.reduce(state.matchedEnd) { min($0, $1.checkpoint) }
+            // A held event must be re-matched (and re-fed to the stateful triggers) after a restart.
+            let oldestHold = state.holdHead < state.holds.count ? state.holds[state.holdHead].sequence : .max
+            settled = min(settled, oldestHold)
+            let rematchFrom = min(webhooks.reduce(state.matchedEnd) { min($0, $1.checkpoint) }, oldestHold)
             return WebhookCheckpoints(
                 settled: settled,
                 rematchFrom: rematchFrom,

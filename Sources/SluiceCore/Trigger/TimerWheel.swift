@@ -53,6 +53,11 @@ public struct TimerWheel<Payload> {
         count += 1
     }
 
+    /// Every timer not yet due, in no particular order (to carry timers over to another wheel).
+    public var pending: [(deadline: Timestamp, payload: Payload)] {
+        slots.flatMap { $0.map { ($0.deadline, $0.payload) } }
+    }
+
     /// Moves the wheel to `now` and appends every timer whose deadline is ≤ `now` to `due`, ordered.
     public mutating func advance(to now: Timestamp, into due: inout [(deadline: Timestamp, payload: Payload)]) {
         let nowTick = Self.tick(now, tickMicroseconds)

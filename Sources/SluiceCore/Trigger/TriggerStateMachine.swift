@@ -44,6 +44,8 @@ public struct TriggerOutcome: Sendable, Equatable {
 public struct TriggerStateMachine {
     public let triggers: [TriggerDefinition]
     public let bucketCountMax: Int
+    /// A Proactive window is at least this long (Prefect's 10 s; `within: 0` means this).
+    public let proactiveWithinMinimumSeconds: Double
     /// Events that found no room for a new bucket.
     public private(set) var droppedBucketCount = 0
     /// Prefect's `PRECEDING_EVENT_LOOKBACK`.
@@ -90,16 +92,20 @@ public struct TriggerStateMachine {
     ///   - symbols: the decoder's table (the `for_each` label keys are interned once, here).
     ///   - start: the clock now; Proactive triggers without `for_each` open their first window here.
     ///   - seed: for the ids of the outcome events.
+    ///   - proactiveWithinMinimumSeconds: Prefect's 10 s; shorter only for tests that cannot wait.
     public init(
         triggers: [TriggerDefinition],
         symbols: SymbolTable,
         start: Timestamp,
         seed: UInt64,
-        bucketCountMax: Int = 100_000
+        bucketCountMax: Int = 100_000,
+        proactiveWithinMinimumSeconds: Double = 10
     ) {
         precondition(bucketCountMax >= 1, "bucketCountMax must be at least 1")
+        precondition(proactiveWithinMinimumSeconds > 0, "proactiveWithinMinimumSeconds must be positive")
         self.triggers = triggers
         self.bucketCountMax = bucketCountMax
+        self.proactiveWithinMinimumSeconds = proactiveWithinMinimumSeconds
         self.now = start
         wheel = TimerWheel(start: start)
         random = SplitMix64(seed: seed)
@@ -131,9 +137,11 @@ public struct TriggerStateMachine {
             && trigger.events.after.isEmpty
     }
 
-    /// The window in microseconds (Proactive `within: 0` means Prefect's minimum, 10 s).
+    /// The window in microseconds (Proactive `within: 0` means the minimum, Prefect's 10 s).
     private func within(_ trigger: TriggerDefinition) -> Int64 {
-        let seconds = trigger.posture == .proactive ? max(trigger.withinSeconds, 10) : trigger.withinSeconds
+        let seconds =
+            trigger.posture == .proactive
+            ? max(trigger.withinSeconds, proactiveWithinMinimumSeconds) : trigger.withinSeconds
         return Int64((seconds * 1e6).rounded())
     }
 
@@ -297,6 +305,33 @@ public struct TriggerStateMachine {
             wheel.schedule(at: sweep, .bucketEnd(key, generation: generation))
         }
         return bucket
+    }
+
+    // MARK: - Reconfiguration
+
+    /// Takes over from `old` (a machine over an earlier configuration, on the same symbol table) the
+    /// windows of every trigger that `mapping` maps (old trigger number → this machine's number): open
+    /// buckets with their counts and ends, fired Proactive buckets awaiting resolution, and pending
+    /// resolutions. Triggers not mapped keep the fresh state this machine started with.
+    public mutating func adopt(from old: TriggerStateMachine, mapping: [Int: Int]) {
+        guard !mapping.isEmpty else { return }
+        func mapped(_ key: BucketKey) -> BucketKey? {
+            mapping[key.trigger].map { BucketKey(trigger: $0, values: key.values) }
+        }
+        for (key, bucket) in old.buckets {
+            guard let key = mapped(key) else { continue }
+            var carried = replace(key, start: bucket.start, end: bucket.end, count: bucket.count)
+            carried.lastEvent = bucket.lastEvent
+            buckets[key] = carried
+        }
+        for key in old.firedProactively {
+            if let key = mapped(key) { firedProactively.insert(key) }
+        }
+        for (deadline, timer) in old.wheel.pending {
+            guard case .resolve(let key, let start, let end, let count) = timer, let key = mapped(key) else { continue }
+            wheel.schedule(at: deadline, .resolve(key, start: start, end: end, count: count))
+        }
+        droppedBucketCount += old.droppedBucketCount
     }
 
     /// Open buckets (for tests and statistics).
