@@ -29,9 +29,8 @@ import Testing
         // Read both pipes concurrently enough: stderr of pip is short; read stdout, then stderr.
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
         return Outcome(
-            status: process.terminationStatus,
+            status: process.reapedStatus(),
             output: String(decoding: outputData, as: UTF8.self),
             error: String(decoding: errorData, as: UTF8.self)
         )

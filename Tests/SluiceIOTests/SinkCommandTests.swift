@@ -72,9 +72,9 @@ import Testing
             #expect(response.statusCode == 204)
         }
         let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        let status = process.reapedStatus()
         let standardError = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(process.terminationStatus == 0, "\(standardError)")
+        #expect(status == 0, "\(standardError)")
         #expect(
             standardError.contains("I/O backend: \(kind) (forced by SLUICE_IO=\(kind.rawValue))"),
             "\(standardError)"

@@ -19,8 +19,7 @@ func runProgram(
     process.standardOutput = FileHandle.nullDevice
     try process.run()
     let data = errors.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    return (process.reapedStatus(), String(decoding: data, as: UTF8.self))
 }
 
 /// The path of an installed program, or `nil`.
@@ -154,7 +153,7 @@ final class NginxPeer {
     deinit {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            _ = process.reapedStatus()
         }
     }
 }

@@ -32,9 +32,8 @@ import Testing
         }
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
         return Outcome(
-            status: process.terminationStatus,
+            status: process.reapedStatus(),
             standardOutput: String(decoding: outputData, as: UTF8.self),
             standardError: String(decoding: errorData, as: UTF8.self)
         )

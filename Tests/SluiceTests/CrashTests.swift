@@ -64,7 +64,7 @@ import Testing
             }
             usleep(UInt32(random.next(below: 3000)))
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            _ = process.reapedStatus()
             #expect(start != nil, "round \(round), seed \(seed): the child reported its start")
 
             // Recover (truncates a torn tail), then read everything back.

@@ -253,7 +253,7 @@ import Testing
         )
         #expect(endpoints.requests("/good").count == events.count)
         kill(child.processIdentifier, SIGKILL)
-        child.waitUntilExit()
+        _ = child.reapedStatus()
         let configuration = try PipelineConfiguration.load(path: configurationPath, environment: [:])
         try Self.expectRestartResendsCarried(events.count, endpoints: endpoints, configuration: configuration)
     }

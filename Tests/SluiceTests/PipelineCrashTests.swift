@@ -82,7 +82,7 @@ import Testing
         ])
         #expect(final.status == 0, "seed \(seed): the last run settles: \(final.standardError)")
         sink.interrupt()
-        sink.waitUntilExit()
+        _ = sink.reapedStatus()
 
         // What arrived, by webhook-id (each pair's id is derived from the event id and the webhook name).
         var arrivedIDs: [String: Int] = [:]  // webhook-id → 2xx arrivals
@@ -220,7 +220,7 @@ import Testing
         ])
         #expect(final.status == 0, "seed \(seed): the last run settles: \(final.standardError)")
         sink.interrupt()
-        sink.waitUntilExit()
+        _ = sink.reapedStatus()
 
         var webhookIDsOfEvent: [String: Set<String>] = [:]  // triggering event id → webhook-ids
         var unverified = 0

@@ -194,6 +194,6 @@ func runAndKill(configuration: String, input: String, killAfterAcks: Int, random
     }
     usleep(UInt32(random.next(below: 30_000)))
     kill(child.processIdentifier, SIGKILL)
-    child.waitUntilExit()
+    _ = child.reapedStatus()
     return durable
 }
