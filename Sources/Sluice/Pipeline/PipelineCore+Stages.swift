@@ -17,6 +17,7 @@ extension PipelineCore {
         writer = opened
         let store = try CheckpointStore(directory: log.directory)
         checkpoints = store
+        checkpointWriter = try CheckpointWriter(store: store) { [weak self] text in self?.fail(text) }
         let loaded = try RecoveryCheckpoints.load(store: store, logEnd: opened.nextSequence)
         let checkpoint = loaded.rematchFrom
         var recovery = PipelineRecovery(
@@ -247,6 +248,7 @@ extension PipelineCore {
                     return Event(header: header, bytes: bytes)
                 }
             }
+            for sequence in recoveredStateful?.recoveredHolds ?? [] { tracker.hold(sequence) }
         }
         PipelineCounters.add(counters.recoveredDeliveries, recovery.deliveriesResumed)
         PipelineCounters.add(counters.deliveriesQueued, recovery.deliveriesResumed)
@@ -379,6 +381,7 @@ extension PipelineCore {
 
     private func runJournaler() {
         guard let writer else { return }
+        defer { checkpointWriter?.stop() }  // everything submitted is on disk before the journaler ends
         let barrier = RingBarrier(sequencer: sequencer)
         var next = 0
         var records: [LogRecord] = []
@@ -425,19 +428,17 @@ extension PipelineCore {
                 // Rewritten only when what a restart does changes: attempts alone changing need no write,
                 // since a restart reads the outcome records from the re-match point on anyway.
                 if checkpointed.map({ Self.sameRecovery($0, snapshot) }) != true {
-                    do {
-                        let bytes = snapshot.encoded()
-                        try checkpoints?.replaceFile(named: pipelineWebhookCheckpointsFileName, with: bytes)
-                        if checkpointed?.settled != snapshot.settled {
-                            try checkpoints?.write(name: pipelineCheckpointName, sequence: snapshot.settled)
-                        }
-                        checkpointed = snapshot
-                        // Large files (many carried pairs) are written less often: about 2.5 MB/s at most.
-                        checkpointIntervalNanoseconds = max(100_000_000, UInt64(bytes.count) * 400)
-                    } catch {
-                        fail("checkpoint: \(error)")
-                    }
+                    // Written by the checkpoint thread: its fsyncs do not hold up the next log batch.
+                    let bytes = snapshot.encoded()
+                    checkpointWriter?.submit(
+                        webhooks: bytes,
+                        settled: checkpointed?.settled != snapshot.settled ? snapshot.settled : nil
+                    )
+                    checkpointed = snapshot
+                    // Large files (many carried pairs) are written less often: about 2.5 MB/s at most.
+                    checkpointIntervalNanoseconds = max(100_000_000, UInt64(bytes.count) * 400)
                 }
+                if final { checkpointWriter?.drain() }
                 checkpointedAt = now
             }
         }
@@ -717,7 +718,10 @@ extension PipelineCore {
     }
 
     func stop(drainTimeoutNanoseconds: UInt64) {
-        guard journalerThread != nil else { return }  // never started, or start failed before the threads
+        guard journalerThread != nil else {  // never started, or start failed before the threads
+            checkpointWriter?.stop()
+            return
+        }
         ingest.withLock { $0.running = false }
         stopping.store(true, ordering: .releasing)
         journalWake.wakeAll()

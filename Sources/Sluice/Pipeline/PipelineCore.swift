@@ -49,6 +49,8 @@ final class PipelineCore: @unchecked Sendable {
     let internalPositions = Mutex<(folded: Int, positions: [Int])>((0, []))
     var writer: SegmentLogWriter?
     var checkpoints: CheckpointStore?
+    /// Writes the checkpoint files off the journaler (made by `start()`).
+    var checkpointWriter: CheckpointWriter?
     var threads: [LoopThread] = []
     var journalerThread: LoopThread?
     var timing: (@Sendable (DeliveryTiming) -> Void)?

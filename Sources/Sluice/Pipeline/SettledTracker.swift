@@ -121,6 +121,25 @@ final class SettledTracker: Sendable {
         }
     }
 
+    /// Holds the already matched event at `sequence` once more (recovery: an outcome event of a stateful
+    /// trigger the log lacks, re-computed by the re-feed, holds its triggering event until it is durable).
+    func hold(_ sequence: UInt64) {
+        state.withLock { state in
+            var low = state.holdHead
+            var high = state.holds.count
+            while low < high {
+                let middle = (low + high) / 2
+                if state.holds[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+            }
+            if low < state.holds.count, state.holds[low].sequence == sequence {
+                state.holds[low].count += 1
+            } else {
+                state.holds.insert((sequence, 1), at: low)
+            }
+            state.pendingDeliveries += 1
+        }
+    }
+
     /// One hold of the event at `sequence` (see ``matched(_:webhooks:slots:holds:)``) is released.
     func released(_ sequence: UInt64) {
         state.withLock { state in

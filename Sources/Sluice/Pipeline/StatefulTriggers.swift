@@ -89,6 +89,9 @@ struct StatefulTriggers {
 
     var hasUnsent: Bool { !unsent.isEmpty }
 
+    /// The log sequences the queued outcome events hold (after ``recover``: the tracker must hold them too).
+    var recoveredHolds: [UInt64] { unsent.compactMap(\.hold) }
+
     // MARK: Events and time
 
     /// Feeds the stateful hits of `event` (the hits `TriggerMatcher` left in `hits`) to the machine and
@@ -132,9 +135,10 @@ struct StatefulTriggers {
     }
 
     /// Emits the queued outcome events through `emit` (the ingest path); stops at the first backpressure
-    /// (the rest waits for the next matcher turn). An outcome event that can never be journaled (invalid)
-    /// gives its hold to `release`; one refused because the pipeline stops keeps its hold, so the event
-    /// stays unsettled and the next start re-feeds it.
+    /// or refusal (the rest waits for the next matcher turn; the matcher's first turns can come before
+    /// `start` opens ingest). An outcome event that can never be journaled (invalid) gives its hold to
+    /// `release`; at a stop the unsent keep their holds, so the events stay unsettled and the next start
+    /// re-feeds them.
     mutating func send(_ emit: ([UInt8]) -> Pipeline.EmitResult, release: (UInt64) -> Void) {
         var sent = 0
         for entry in unsent {
@@ -154,7 +158,11 @@ struct StatefulTriggers {
             case .invalid:
                 if let hold = entry.hold { release(hold) }  // cannot be journaled: never settle-blocking
             case .stopped:
-                break  // held events stay unsettled: the next start re-feeds them
+                // Not running (yet: the matcher's first turns come before `start` opens ingest, or any
+                // more: a stop). Keep this and the rest for the next turn; at a stop, held events stay
+                // unsettled and the next start re-feeds them.
+                unsent.removeFirst(sent)
+                return
             }
             sent += 1
         }
@@ -279,7 +287,8 @@ struct StatefulTriggers {
     /// every event record from `horizon` = (the earlier of `now` and the earliest `occurred` after
     /// `checkpoint`) − 2 × the longest window, in log order, with the clock following the record times, then to `now`.
     /// Outcome events found in the log are remembered and never emitted again; outcomes the re-feed
-    /// computes that the log lacks are queued (without holds). Global Proactive windows (no `for_each`)
+    /// computes that the log lacks are queued, each holding its triggering event (``recoveredHolds``; the
+    /// caller gives them to the tracker). Global Proactive windows (no `for_each`)
     /// restart: their outcomes from the re-feed are dropped.
     ///
     /// - Parameter decode: decodes an event record's body (the ingest decoder, under its lock).
@@ -320,7 +329,9 @@ struct StatefulTriggers {
             }
             hits.removeAll(keepingCapacity: true)
             matcher.match(event, into: &hits)
-            _ = triggers.observe(event, hits: hits, routing: routing, sequence: nil)
+            // With a hold on the triggering event: an outcome the log lacks keeps that event unsettled until
+            // it is durable, so a crash before then re-feeds it again (see `recoveredHolds`).
+            _ = triggers.observe(event, hits: hits, routing: routing, sequence: record.sequence)
         }
         triggers.advance(to: now, routing: routing)
         triggers.unsent.removeAll { entry in
