@@ -63,6 +63,17 @@ final class SettledTracker: Sendable {
         /// events come back within a batch), never carried: they hold back `settled` and `rematchFrom`.
         var holds: [(sequence: UInt64, count: Int)] = []
         var holdHead = 0
+
+        /// The position in `holds` (from `holdHead`) of the first hold at or after `sequence`.
+        func holdPosition(of sequence: UInt64) -> Int {
+            var low = holdHead
+            var high = holds.count
+            while low < high {
+                let middle = (low + high) / 2
+                if holds[middle].sequence < sequence { low = middle + 1 } else { high = middle }
+            }
+            return low
+        }
     }
 
     /// One outcome record that is durable: the pair, its attempt, and whether it is final.
@@ -125,12 +136,7 @@ final class SettledTracker: Sendable {
     /// trigger the log lacks, re-computed by the re-feed, holds its triggering event until it is durable).
     func hold(_ sequence: UInt64) {
         state.withLock { state in
-            var low = state.holdHead
-            var high = state.holds.count
-            while low < high {
-                let middle = (low + high) / 2
-                if state.holds[middle].sequence < sequence { low = middle + 1 } else { high = middle }
-            }
+            let low = state.holdPosition(of: sequence)
             if low < state.holds.count, state.holds[low].sequence == sequence {
                 state.holds[low].count += 1
             } else {
@@ -143,12 +149,7 @@ final class SettledTracker: Sendable {
     /// One hold of the event at `sequence` (see ``matched(_:webhooks:slots:holds:)``) is released.
     func released(_ sequence: UInt64) {
         state.withLock { state in
-            var low = state.holdHead
-            var high = state.holds.count
-            while low < high {
-                let middle = (low + high) / 2
-                if state.holds[middle].sequence < sequence { low = middle + 1 } else { high = middle }
-            }
+            let low = state.holdPosition(of: sequence)
             guard low < state.holds.count, state.holds[low].sequence == sequence, state.holds[low].count > 0 else {
                 preconditionFailure("a hold of event \(sequence) was released twice or never taken")
             }
