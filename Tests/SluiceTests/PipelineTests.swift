@@ -3,6 +3,7 @@ import Sluice
 import SluiceCrypto
 import SluiceIO
 import SluiceTestSupport
+import Synchronization
 import Testing
 
 /// The assembled pipeline end to end on loopback: generated fixture → emit → log → match → sign →
@@ -178,5 +179,45 @@ import Testing
         )
         let firstSlow = paths.firstIndex(of: "/slow") ?? 0
         #expect(paths[..<firstSlow].allSatisfy { $0 == "/fast" } && firstSlow == events.count, "order: \(paths)")
+    }
+
+    /// A transform runs once per delivery: its retries resend the first output (the command counts its
+    /// runs in a file).
+    @Test(.timeLimit(.minutes(2))) func transformRetriesResendTheFirstOutput() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let seen = Mutex<Set<String>>([])
+        // The first attempt of every delivery fails (503), the second succeeds.
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll")) { request in
+            let id = request.headers.first { $0.name == "webhook-id" }?.value ?? ""
+            return seen.withLock { $0.insert(id).inserted } ? 503 : 204
+        }
+        let runs = temporary.path + "/runs"
+        let json = """
+            {"webhooks": [
+               {"name": "once", "url": "\(receiver.url("/once"))", "kind": "transform", "shared_key": "k",
+                "event_type": "all", "branch_scope": "all_branches",
+                "transform": {"command": ["sh", "-c", "echo run >> \(runs); cat"], "timeout_seconds": 10}}]}
+            """
+        var configuration = try pipelineConfiguration(json: json, logDirectory: temporary.path + "/log")
+        configuration.retryPolicy.delayNanoseconds = [0, 10_000_000]
+        configuration.retryPolicy.jitterPercent = 0
+        configuration.circuitBreaker.requestCountMin = 1_000_000
+        let (events, flushed, statistics) = try deliverGenerated(6, seed: 8, configuration: configuration)
+        #expect(flushed && statistics.delivered == events.count)
+        #expect(statistics.failedAttempts == events.count, "one failed attempt each")
+        let bodies = receiver.requests.map(\.body)
+        #expect(bodies.count == 2 * events.count)
+        let runCount = try String(contentsOfFile: runs, encoding: .utf8).split(separator: "\n").count
+        #expect(runCount == events.count, "the command ran once per delivery, not once per attempt")
+        for (id, requests) in Dictionary(
+            grouping: receiver.requests,
+            by: { $0.headers.first { $0.name == "webhook-id" }?.value ?? "" }
+        ) {
+            #expect(
+                requests.count == 2 && requests[0].body == requests[1].body,
+                "\(id): the retry resent the same bytes"
+            )
+        }
     }
 }

@@ -84,6 +84,8 @@ final class DeliveryShard: @unchecked Sendable {
         var machine: DeliveryStateMachine
         var sentNanoseconds: UInt64 = 0
         var requestByteCount = 0
+        /// A transform webhook's body, from its command's first successful run (retries resend these bytes).
+        var transformed: [UInt8]?
     }
 
     let number: Int
@@ -354,6 +356,10 @@ final class DeliveryShard: @unchecked Sendable {
             if let action = active[key]?.machine.deferred(untilNanoseconds: retryAt) { perform(action, key) }
             return
         }
+        if let transformed = active[key]?.transformed {
+            submit(key, routing: routing, webhook: webhook, transformed: transformed, now: now)
+            return
+        }
         if routing.definitions[webhook].kind == .transform, let transform = routing.definitions[webhook].transform,
             let body = active[key]?.job.body
         {
@@ -385,6 +391,7 @@ final class DeliveryShard: @unchecked Sendable {
         else { return }
         switch done.result {
         case .success(let output):
+            active[done.key]?.transformed = output
             submit(done.key, routing: routing, webhook: webhook, transformed: output, now: now)
         case .failure(let failure):
             finishAttempt(done.key, .configurationFailed("transform: \(failure)"), now: now)
