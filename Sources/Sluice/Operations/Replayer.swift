@@ -102,6 +102,7 @@ public enum Replayer {
             progress(progressLine.render(snapshot))
         }
         var stop = false
+        var backoff: UInt32 = 50
         var invalidLines: [String] = []
         repeat {
             let reader = try LineReader(path: options.fixturePath, lineByteCountMax: lineByteCountMax)
@@ -134,12 +135,17 @@ public enum Replayer {
                         let result = pipeline.emit(bytes)
                         switch result {
                         case .accepted:
+                            backoff = 50
                             emitter.recordEmit(.accepted, byteCount: bytes.count, atNanoseconds: now)
                             emitted += 1
                             return
                         case .backpressure:
                             emitter.recordEmit(.backpressured, byteCount: bytes.count, atNanoseconds: now)
-                            usleep(50)
+                            // Back off (50 µs doubling to 1 ms): the ring holds far more than a millisecond of
+                            // work, and a load generator spinning on a full ring takes CPU from the stages.
+                            usleep(backoff)
+                            backoff = min(backoff * 2, 1_000)
+                            continue
                         case .invalid(let error):
                             emitter.recordEmit(.invalid, byteCount: bytes.count, atNanoseconds: now)
                             if invalidLines.count < 10 {
