@@ -104,25 +104,14 @@ extension PipelineCore {
                 firing: (count: Int, body: [UInt8])?,
                 firingWebhooks: ArraySlice<(webhook: Int, trigger: Int)>
             ) {
+                // A stateful trigger's firing: its webhooks take the firing's body; the rest the event's.
+                let jobBody: [UInt8]
                 if let firing, firingWebhooks.contains(where: { $0.webhook == webhook }) {
-                    // A stateful trigger's firing: its webhooks take the firing's body.
-                    shards[routing.shardOfWebhook[webhook]].addRecovered(
-                        DeliveryJob(
-                            routing: routing,
-                            webhook: webhook,
-                            trigger: trigger,
-                            eventSequence: sequence,
-                            eventID: event.header.id,
-                            body: firing.body,
-                            firstAttempt: attempt + 1,
-                            emittedNanoseconds: 0,
-                            durableNanoseconds: 0,
-                            matchedNanoseconds: 0
-                        )
-                    )
-                    return
+                    jobBody = firing.body
+                } else {
+                    if body == nil { body = event.webhookBody() }
+                    jobBody = body!
                 }
-                if body == nil { body = event.webhookBody() }
                 shards[routing.shardOfWebhook[webhook]].addRecovered(
                     DeliveryJob(
                         routing: routing,
@@ -130,7 +119,7 @@ extension PipelineCore {
                         trigger: trigger,
                         eventSequence: sequence,
                         eventID: event.header.id,
-                        body: body!,
+                        body: jobBody,
                         firstAttempt: attempt + 1,
                         emittedNanoseconds: 0,
                         durableNanoseconds: 0,

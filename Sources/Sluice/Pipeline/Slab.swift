@@ -46,7 +46,7 @@ struct Slab<Element> {
         }
     }
 
-    /// Calls `body` with the element of `key` lent in place (no copy, so no retains of what it holds);
+    /// Calls `body` with the element of `key` borrowed where it is stored (not taken out and put back);
     /// `nil` when the key is gone.
     func withElement<Result>(_ key: UInt64, _ body: (borrowing Element) throws -> Result) rethrows -> Result? {
         guard let index = validIndex(key) else { return nil }
