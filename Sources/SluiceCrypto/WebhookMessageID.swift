@@ -22,11 +22,10 @@ public enum WebhookMessageID {
             }
             unsafe head[position] = 0
             position += 1
-            for half in [eventID.high, eventID.low] {
-                for shift in stride(from: 56, through: 0, by: -8) {
-                    unsafe head[position] = UInt8(truncatingIfNeeded: half >> UInt64(shift))
-                    position += 1
-                }
+            for index in 0..<16 {  // high then low half, big-endian (no array of the two halves)
+                let half = index < 8 ? eventID.high : eventID.low
+                unsafe head[position] = UInt8(truncatingIfNeeded: half >> UInt64(56 - 8 * (index & 7)))
+                position += 1
             }
             unsafe head[position] = 0
             unsafe _ = copenssl_sha256_update(&context, head.baseAddress, head.count)

@@ -125,15 +125,27 @@ public final class SegmentLogWriter {
         var frameStart = 0
         while frameStart < records.count {
             let frameEnd = framePrefix(records, from: frameStart)
-            let (frame, entry) = encodeFrame(records[frameStart..<frameEnd], firstSequence: nextSequence)
-            if needsRoll(adding: frame.count, nowMicroseconds: nowMicroseconds) {
+            let header = encodeFrame(records[frameStart..<frameEnd], firstSequence: nextSequence)
+            if needsRoll(adding: FrameHeader.byteCount + Int(header.storedByteCount), nowMicroseconds: nowMicroseconds)
+            {
                 try flushPending()
                 try roll(nowMicroseconds: nowMicroseconds)
             }
-            var located = entry
-            located.fileOffset = activeByteCount + UInt64(pending.count)
-            pendingIndex += SegmentIndex.encode(located)
-            pending.append(contentsOf: frame)
+            pendingIndex += SegmentIndex.encode(
+                SegmentIndexEntry(header, fileOffset: activeByteCount + UInt64(pending.count))
+            )
+            // Header and stored bytes go straight into the write buffer (reused across appends): a frame
+            // array of its own per append would be fresh memory and one more copy.
+            header.encode(into: &pending)
+            if header.compression == .lz4Block {
+                unsafe lz4.scratch.withUnsafeBufferPointer { scratch in
+                    unsafe pending.append(
+                        contentsOf: UnsafeBufferPointer(rebasing: scratch[0..<Int(header.storedByteCount)])
+                    )
+                }
+            } else {
+                pending.append(contentsOf: payload)
+            }
             nextSequence += UInt64(frameEnd - frameStart)
             frameStart = frameEnd
         }
@@ -170,8 +182,9 @@ public final class SegmentLogWriter {
         return end
     }
 
-    /// The frame's bytes and its index entry (file offset still to be filled in).
-    private func encodeFrame(_ records: ArraySlice<LogRecord>, firstSequence: UInt64) -> ([UInt8], SegmentIndexEntry) {
+    /// Encodes `records` as one frame's payload into `payload`, compressed into `lz4.scratch` when the log
+    /// compresses; returns the frame's header (its stored bytes are the scratch's prefix, or `payload`).
+    private func encodeFrame(_ records: ArraySlice<LogRecord>, firstSequence: UInt64) -> FrameHeader {
         payload.removeAll(keepingCapacity: true)
         var mask: UInt8 = 0
         var minTimestamp = Int64.max
@@ -193,8 +206,6 @@ public final class SegmentLogWriter {
         if configuration.compression == .lz4Block {
             compressedCount = unsafe payload.withUnsafeBytes { raw in unsafe lz4.compress(raw) }
         }
-        var frame: [UInt8] = []
-        frame.reserveCapacity(FrameHeader.byteCount + (compressedCount ?? payload.count))
         let storedChecksum: UInt32
         if let compressedCount {
             storedChecksum = unsafe lz4.scratch.withUnsafeBytes { raw in
@@ -203,7 +214,7 @@ public final class SegmentLogWriter {
         } else {
             storedChecksum = unsafe payload.withUnsafeBytes { raw in unsafe FrameChecksum.update(0, raw) }
         }
-        let header = FrameHeader(
+        return FrameHeader(
             compression: compressedCount == nil ? .none : .lz4Block,
             recordTypeMask: mask,
             firstSequence: firstSequence,
@@ -214,13 +225,6 @@ public final class SegmentLogWriter {
             minTimestampMicroseconds: minTimestamp,
             maxTimestampMicroseconds: maxTimestamp
         )
-        header.encode(into: &frame)
-        if let compressedCount {
-            frame.append(contentsOf: lz4.scratch[0..<compressedCount])
-        } else {
-            frame.append(contentsOf: payload)
-        }
-        return (frame, SegmentIndexEntry(header, fileOffset: 0))
     }
 
     // MARK: - Writing, syncing, rolling

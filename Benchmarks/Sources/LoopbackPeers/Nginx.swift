@@ -42,6 +42,19 @@ public final class Nginx {
         usleep(300_000)
     }
 
+    /// CPU time (user + system, nanoseconds) nginx's master and worker processes have used so far, from
+    /// `/proc/<pid>/schedstat`; 0 when it cannot be read.
+    public func cpuNanoseconds() -> UInt64 {
+        let master = process.processIdentifier
+        let children =
+            (try? String(contentsOfFile: "/proc/\(master)/task/\(master)/children", encoding: .utf8))?
+            .split(separator: " ").compactMap { Int32($0) } ?? []
+        return ([master] + children).reduce(0) { total, pid in
+            let stat = (try? String(contentsOfFile: "/proc/\(pid)/schedstat", encoding: .utf8)) ?? ""
+            return total + (stat.split(separator: " ").first.flatMap { UInt64($0) } ?? 0)
+        }
+    }
+
     public func stop() {
         process.terminate()
         process.waitUntilExit()

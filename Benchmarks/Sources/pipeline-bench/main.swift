@@ -9,8 +9,9 @@
 // `--pipeline-only` runs just the pipeline rounds (no anchor, no latency run: for profiling with perf).
 // `--matched-anchor` also runs delivery alone with bodies of the fixture's mean webhook body size (the
 // pipeline's requests are larger than the anchor's 1 KiB ones), for a second, same-size ratio.
+// `--cpu` prints, per round, the CPU time per delivery of this process and of nginx for each side.
 // Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
-//        [--selective] [--pipeline-only] [--matched-anchor]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
+//        [--selective] [--pipeline-only] [--matched-anchor] [--cpu]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
 import Foundation
 import LoopbackPeers
 import Sluice
@@ -28,6 +29,100 @@ let deliverySeconds = option("--seconds", 3)
 let latencySeconds = option("--latency-seconds", 5)
 let pipelineOnly = CommandLine.arguments.contains("--pipeline-only")
 let matchedAnchor = CommandLine.arguments.contains("--matched-anchor")
+let reportsCPU = CommandLine.arguments.contains("--cpu")
+
+/// CPU time (user + system, nanoseconds) this process has used so far, its exited threads included.
+func processCPUNanoseconds() -> UInt64 {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let microseconds =
+        (Int64(usage.ru_utime.tv_sec) + Int64(usage.ru_stime.tv_sec)) * 1_000_000 + Int64(usage.ru_utime.tv_usec)
+        + Int64(usage.ru_stime.tv_usec)
+    return UInt64(microseconds) * 1_000
+}
+/// CPU time one side of a round used: this process's (and per thread name), and nginx's.
+struct CPUSpent {
+    var ownNanoseconds: UInt64
+    var nginxNanoseconds: UInt64
+    var threadsBefore: [String: UInt64]?
+    var threadsAfter: [String: UInt64]?
+
+    /// The figures per delivery, for `--cpu`.
+    func lines(_ label: String, deliveries: Int) -> String {
+        let count = Double(max(deliveries, 1))
+        var text = String(
+            format: "    cpu per delivery, %@: %.1f µs own + %.1f µs nginx",
+            label,
+            Double(ownNanoseconds) / 1e3 / count,
+            Double(nginxNanoseconds) / 1e3 / count
+        )
+        if let threadsBefore, let threadsAfter {
+            text += "\n" + stageLine(threadsBefore, threadsAfter, deliveries: deliveries)
+        }
+        return text
+    }
+}
+
+/// Runs `body`; returns its result and the CPU time it cost this process and nginx.
+@MainActor func measuringCPU<T>(_ body: () throws -> T) rethrows -> (T, CPUSpent) {
+    let ownBefore = processCPUNanoseconds()
+    let nginxBefore = nginx.cpuNanoseconds()
+    let threadsBefore = sampler?.totals()
+    let result = try body()
+    let spent = CPUSpent(
+        ownNanoseconds: processCPUNanoseconds() - ownBefore,
+        nginxNanoseconds: nginx.cpuNanoseconds() - nginxBefore,
+        threadsBefore: threadsBefore,
+        threadsAfter: sampler?.totals()
+    )
+    return (result, spent)
+}
+
+/// With `--cpu`: this process's threads' CPU time by thread name, sampled from `/proc/self/task` every
+/// 20 ms (a thread's last sample before it ends counts), so each stage's cost per delivery can be shown.
+final class ThreadCPUSampler: @unchecked Sendable {
+    private let lock = NSLock()
+    /// Thread id → (name, CPU nanoseconds at its last sample).
+    private var threads: [Int32: (name: String, nanoseconds: UInt64)] = [:]
+    private var running = true
+
+    init() {
+        Thread.detachNewThread { [self] in
+            while lock.withLock({ running }) {
+                sample()
+                usleep(20_000)
+            }
+        }
+    }
+
+    func sample() {
+        let tids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        for tid in tids.compactMap({ Int32($0) }) {
+            guard
+                let comm = try? String(contentsOfFile: "/proc/self/task/\(tid)/comm", encoding: .utf8),
+                let stat = try? String(contentsOfFile: "/proc/self/task/\(tid)/schedstat", encoding: .utf8),
+                let nanoseconds = stat.split(separator: " ").first.flatMap({ UInt64($0) })
+            else { continue }
+            let name = comm.trimmingCharacters(in: .whitespacesAndNewlines)
+            lock.withLock { threads[tid] = (name, nanoseconds) }
+        }
+    }
+
+    /// CPU nanoseconds per thread name so far.
+    func totals() -> [String: UInt64] {
+        sample()
+        return lock.withLock { threads.values.reduce(into: [:]) { $0[$1.name, default: 0] += $1.nanoseconds } }
+    }
+}
+let sampler = reportsCPU ? ThreadCPUSampler() : nil
+/// The CPU µs per delivery of each thread name between two `totals()`.
+func stageLine(_ before: [String: UInt64], _ after: [String: UInt64], deliveries: Int) -> String {
+    let lines = after.compactMap { name, nanoseconds -> (String, Double)? in
+        let spent = Double(nanoseconds - (before[name] ?? 0)) / 1e3 / Double(max(deliveries, 1))
+        return spent >= 0.05 ? (name, spent) : nil
+    }.sorted { $0.1 > $1.1 }
+    return "      by thread: " + lines.map { String(format: "%@ %.2f", $0.0, $0.1) }.joined(separator: ", ") + " µs"
+}
 
 let nginx = try Nginx()
 defer { nginx.stop() }
@@ -59,6 +154,12 @@ func pipelineConfiguration(_ round: Int) throws -> PipelineConfiguration {
     configuration.webhooks = try WebhookConfiguration(json: json, environment: [:])
     configuration.log.fsync = .interval(milliseconds: 5)
     configuration.connectionCountMax = 64
+    if let jobs = ProcessInfo.processInfo.environment["SLUICE_BENCH_JOBS"].flatMap(Int.init) {
+        configuration.jobQueueCapacity = jobs
+    }
+    if let pending = ProcessInfo.processInfo.environment["SLUICE_BENCH_PENDING"].flatMap(Int.init) {
+        configuration.pendingDeliveryCountMax = pending
+    }
     if let wait = ProcessInfo.processInfo.environment["SLUICE_BENCH_WAIT"].flatMap(RingWaitStrategyKind.init(rawValue:))
     {
         configuration.waitStrategy = wait
@@ -102,12 +203,10 @@ for round in 0..<rounds {
                 deliveryRate = .nan
                 continue
             }
-            let result = try DeliveryBenchmark.run(
-                port: nginx.port,
-                backend: backend,
-                connections: 64,
-                seconds: deliverySeconds
-            )
+            let (result, spent) = try measuringCPU {
+                try DeliveryBenchmark.run(port: nginx.port, backend: backend, connections: 64, seconds: deliverySeconds)
+            }
+            if reportsCPU { print(spent.lines("delivery alone", deliveries: result.deliveries)) }
             deliveryRate = result.deliveriesPerSecond
             if matchedAnchor {
                 let matched = try DeliveryBenchmark.run(
@@ -120,11 +219,18 @@ for round in 0..<rounds {
                 matchedAlone.append(matched.deliveriesPerSecond)
             }
         } else {
-            report = try Replayer.run(
-                Replayer.Options(fixturePath: fixturePath),
-                configuration: try pipelineConfiguration(round),
-                progress: { _ in }
-            )
+            let configuration = try pipelineConfiguration(round)
+            let (replayed, spent) = try measuringCPU {
+                try Replayer.run(
+                    Replayer.Options(fixturePath: fixturePath),
+                    configuration: configuration,
+                    progress: { _ in }
+                )
+            }
+            if reportsCPU {
+                print(spent.lines("pipeline", deliveries: Int(replayed.counters.deliveriesSucceeded)))
+            }
+            report = replayed
         }
     }
     let result = report!
