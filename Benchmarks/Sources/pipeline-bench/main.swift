@@ -9,7 +9,10 @@
 // `--pipeline-only` runs just the pipeline rounds (no anchor, no latency run: for profiling with perf).
 // `--matched-anchor` also runs delivery alone with bodies of the fixture's mean webhook body size (the
 // pipeline's requests are larger than the anchor's 1 KiB ones), for a second, same-size ratio.
-// `--cpu` prints, per round, the CPU time per delivery of this process and of nginx for each side.
+// `--cpu` prints, per round, the CPU time per delivery of this process and of nginx for each side, and
+// the pipeline's per thread (sampled from /proc/self/task every 20 ms).
+// For experiments: SLUICE_BENCH_JOBS=N sets `job_queue_capacity`, SLUICE_BENCH_PENDING=N
+// `pending_deliveries_max`.
 // Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
 //        [--selective] [--pipeline-only] [--matched-anchor] [--cpu]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
 import Foundation

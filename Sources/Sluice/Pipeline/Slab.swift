@@ -7,12 +7,16 @@
 struct Slab<Element> {
     private var entries: [Element?] = []
     private var generations: [UInt32] = []
+    /// Whether each slot holds an element (read instead of comparing the optional with `nil`, which copies
+    /// the element on every lookup).
+    private var occupied: [Bool] = []
     private var free: [Int] = []
     private(set) var count = 0
 
     init(reservingCapacity capacity: Int = 0) {
         entries.reserveCapacity(capacity)
         generations.reserveCapacity(capacity)
+        occupied.reserveCapacity(capacity)
     }
 
     /// Stores `element` and returns its key.
@@ -20,10 +24,12 @@ struct Slab<Element> {
         count += 1
         if let index = free.popLast() {
             entries[index] = element
+            occupied[index] = true
             return Self.key(index: index, generation: generations[index])
         }
         entries.append(element)
         generations.append(0)
+        occupied.append(true)
         return Self.key(index: entries.count - 1, generation: 0)
     }
 
@@ -42,7 +48,7 @@ struct Slab<Element> {
                 return
             }
             yield &entries[index]
-            if entries[index] == nil { release(index) }
+            if case .none = entries[index] { release(index) }
         }
     }
 
@@ -50,7 +56,13 @@ struct Slab<Element> {
     /// `nil` when the key is gone.
     func withElement<Result>(_ key: UInt64, _ body: (borrowing Element) throws -> Result) rethrows -> Result? {
         guard let index = validIndex(key) else { return nil }
-        return try body(entries[index]!)
+        // Through the payload's address (a single-payload enum keeps its payload at offset 0): unwrapping
+        // `entries[index]!` would copy the element, a retain and a release of every reference in it.
+        return try unsafe entries.withUnsafeBufferPointer { buffer in
+            try unsafe UnsafeRawPointer(buffer.baseAddress! + index).withMemoryRebound(to: Element.self, capacity: 1) {
+                try body(unsafe $0.pointee)
+            }
+        }
     }
 
     /// Removes the element of `key` (nothing if it is gone already).
@@ -61,6 +73,7 @@ struct Slab<Element> {
     }
 
     private mutating func release(_ index: Int) {
+        occupied[index] = false
         generations[index] &+= 1
         free.append(index)
         count -= 1
@@ -68,8 +81,7 @@ struct Slab<Element> {
 
     private func validIndex(_ key: UInt64) -> Int? {
         let index = Int(truncatingIfNeeded: key & 0xFFFF_FFFF)
-        guard index < entries.count, generations[index] == UInt32(truncatingIfNeeded: key >> 32),
-            entries[index] != nil
+        guard index < entries.count, generations[index] == UInt32(truncatingIfNeeded: key >> 32), occupied[index]
         else { return nil }
         return index
     }
