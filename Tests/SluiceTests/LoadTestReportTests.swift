@@ -248,6 +248,16 @@ import Testing
         #expect(report.timeSeries.map(\.deliveriesSucceeded) == [1, 0])
         #expect(report.triggers.map(\.name) == ["a"])
         #expect(report.eventsAcceptedPerSecond == 0.75)
+        // A later window start (the replayer's first emit) shortens the rates' window, not the series.
+        let fromFirstEmit = LoadTestReport(
+            configuration: Self.configuration,
+            recorders: [recorder],
+            startNanoseconds: start + second,
+            endNanoseconds: start + 4 * second
+        )
+        #expect(fromFirstEmit.elapsedNanoseconds == 3 * second)
+        #expect(fromFirstEmit.eventsAcceptedPerSecond == 1)
+        #expect(fromFirstEmit.timeSeries.map(\.eventsAccepted) == [1, 1])
         // Each failure class counts in its own slot and nowhere else.
         let classes = DeliveryFailureClass.allCases
         for (row, failureClass) in classes.enumerated() {

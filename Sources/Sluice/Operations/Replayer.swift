@@ -187,6 +187,7 @@ public enum Replayer {
         return LoadTestReport(
             configuration: summary,
             recorders: [emitter, deliveries.withLock { $0 }],
+            startNanoseconds: start,  // the first emit: the pipeline's start-up is not part of the rates
             endNanoseconds: end
         )
     }

@@ -119,14 +119,22 @@ public struct LoadTestReport: Sendable, Equatable {
     /// The histograms behind ``triggers``, same order: renderers merge the tail into "others".
     let triggerHistograms: [Histogram<UInt32>]
 
-    /// Merges `recorders` (one per thread) and summarizes them over `[layout start, endNanoseconds)`.
+    /// Merges `recorders` (one per thread) and summarizes them over `[startNanoseconds, endNanoseconds)`.
+    /// - Parameter startNanoseconds: where the rates' window starts (the replayer passes its first emit,
+    ///   so the pipeline's start-up is not counted); `nil` is the layout's start. The time series is
+    ///   always numbered from the layout's start.
     /// - Precondition: `recorders` is not empty and they share one layout.
     /// - Complexity: O(recorders × histogram sizes).
-    public init(configuration: Configuration, recorders: [LatencyRecorder], endNanoseconds: UInt64) {
+    public init(
+        configuration: Configuration,
+        recorders: [LatencyRecorder],
+        startNanoseconds: UInt64? = nil,
+        endNanoseconds: UInt64
+    ) {
         precondition(!recorders.isEmpty, "a report needs at least one recorder")
         var merged = recorders[0]
         for recorder in recorders.dropFirst() { merged.merge(recorder) }
-        let start = merged.layout.startNanoseconds
+        let start = startNanoseconds ?? merged.layout.startNanoseconds
         let elapsed = endNanoseconds >= start ? endNanoseconds - start : 0
         let seconds = Double(elapsed) / 1e9
         func perSecond(_ count: UInt64) -> Double { seconds > 0 ? Double(count) / seconds : 0 }
