@@ -316,7 +316,7 @@ final class DeliveryShard: @unchecked Sendable {
     /// Enough of ``jobs`` is free for a waiting matcher to be worth waking.
     var hasJobSpace: Bool { jobs.count <= jobs.capacity - jobSpaceCount }
 
-    private func admit(_ job: DeliveryJob, now: UInt64) {
+    private func admit(_ job: consuming DeliveryJob, now: UInt64) {
         var machine: DeliveryStateMachine
         if job.firstAttempt > 1 {
             machine = DeliveryStateMachine(
@@ -330,13 +330,9 @@ final class DeliveryShard: @unchecked Sendable {
         let action =
             !disabledWebhooks.isEmpty && disabledWebhooks.contains(name)
             ? machine.endpointDisabled() : machine.timerFired(nowNanoseconds: now)
-        let key = active.insert(
-            Active(
-                job: job,
-                webhookID: WebhookMessageID.make(eventID: job.eventID, webhookName: name),
-                machine: machine
-            )
-        )
+        let webhookID = WebhookMessageID.make(eventID: job.eventID, webhookName: name)
+        // `consume`: the job moves into the slab (no retain and release of its routing and body).
+        let key = active.insert(Active(job: consume job, webhookID: webhookID, machine: machine))
         perform(action, key, now: now)
     }
 

@@ -20,14 +20,14 @@ struct Slab<Element> {
     }
 
     /// Stores `element` and returns its key.
-    mutating func insert(_ element: Element) -> UInt64 {
+    mutating func insert(_ element: consuming Element) -> UInt64 {
         count += 1
         if let index = free.popLast() {
-            entries[index] = element
+            entries[index] = consume element
             occupied[index] = true
             return Self.key(index: index, generation: generations[index])
         }
-        entries.append(element)
+        entries.append(consume element)
         generations.append(0)
         occupied.append(true)
         return Self.key(index: entries.count - 1, generation: 0)
