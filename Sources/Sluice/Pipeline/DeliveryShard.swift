@@ -94,7 +94,10 @@ final class PipelineCounters: Sendable {
 /// `@unchecked Sendable`: the mutable state is touched only by the shard's thread; the rings are SPSC
 /// (matcher → jobs, shard → outcomes), and other threads reach only the atomics and ``wakeUp()``.
 final class DeliveryShard: @unchecked Sendable {
-    private struct Active {
+    /// One delivery the loop holds. A class: every lookup in the slab then lends one reference (a retain),
+    /// where a struct was copied out field by field (a retain and a release of each of its references,
+    /// several times per delivery). Touched only on the shard's thread.
+    private final class Active {
         let job: DeliveryJob
         /// The `webhook-id` of the pair (stable across attempts and restarts), computed once.
         let webhookID: String
@@ -103,6 +106,12 @@ final class DeliveryShard: @unchecked Sendable {
         var requestByteCount = 0
         /// A transform webhook's body, from its command's first successful run (retries resend these bytes).
         var transformed: [UInt8]?
+
+        init(job: consuming DeliveryJob, webhookID: String, machine: DeliveryStateMachine) {
+            self.job = job
+            self.webhookID = webhookID
+            self.machine = machine
+        }
     }
 
     let number: Int
@@ -415,7 +424,8 @@ final class DeliveryShard: @unchecked Sendable {
             if let action = active[key]?.machine.deferred(untilNanoseconds: retryAt) { perform(action, key, now: now) }
             return
         }
-        if let transformed = active[key]?.transformed {
+        // `withElement`, not `active[key]?.transformed`: the slab's read accessor copies the whole delivery.
+        if let transformed = active.withElement(key, { $0.transformed }) ?? nil {
             submit(key, routing: routing, webhook: webhook, transformed: transformed, now: now)
             return
         }
@@ -459,8 +469,16 @@ final class DeliveryShard: @unchecked Sendable {
 
     /// Builds the attempt's request and hands it to the client.
     private func submit(_ key: UInt64, routing: PipelineRouting, webhook: Int, transformed: [UInt8]?, now: UInt64) {
-        // Built from the delivery in place: its job, body and id are lent, not copied.
-        let built = active.withElement(key) { delivery in build(delivery, routing: routing, transformed: transformed) }
+        // Built from the delivery's fields in place (passing the whole delivery on made the closure copy it,
+        // a retain and a release of every reference in it).
+        let built = active.withElement(key) { delivery in
+            build(
+                webhook: delivery.job.webhook,
+                webhookID: delivery.webhookID,
+                body: transformed ?? delivery.job.body,
+                routing: routing
+            )
+        }
         guard let built else { return }
         switch built {
         case .failure(let failure):
@@ -478,21 +496,21 @@ final class DeliveryShard: @unchecked Sendable {
         let outcome: DeliveryAttemptOutcome
     }
 
-    /// The request bytes of `delivery`'s next attempt: its body (or a transform's output), signed with the
+    /// The request bytes of an attempt of `webhook`: `body` (the event's or a transform's output), signed with the
     /// webhook's keys at this turn's timestamp.
     private func build(
-        _ delivery: borrowing Active,
-        routing: PipelineRouting,
-        transformed: [UInt8]?
+        webhook: Int,
+        webhookID: String,
+        body: [UInt8],
+        routing: PipelineRouting
     ) -> Result<[UInt8], BuildFailure> {
-        let webhook = delivery.job.webhook
         let keys = routing.signer.keyIndices(webhookIndex: webhook)
         guard !keys.isEmpty else {
             do {
                 try encoder.encode(
                     routing.templates[webhook],
                     dynamicHeaderFields: [],
-                    body: transformed ?? delivery.job.body
+                    body: body
                 )
             } catch {
                 return .failure(BuildFailure(outcome: .configurationFailed("cannot encode the request: \(error)")))
@@ -504,10 +522,10 @@ final class DeliveryShard: @unchecked Sendable {
         return .success(
             unsafe HTTPRequestEncoder.signedWebhookRequest(
                 routing.templates[webhook],
-                webhookID: delivery.webhookID,
+                webhookID: webhookID,
                 timestampSeconds: timestamp,
                 signatureByteCount: keys.count * (SignatureValue.byteCount + 1) - 1,
-                body: transformed ?? delivery.job.body
+                body: body
             ) { webhookID, body, signature in
                 _ = unsafe signer.signatureHeader(
                     keyIndices: keys,

@@ -34,9 +34,9 @@ struct Slab<Element> {
     }
 
     /// The element of `key`, `nil` once removed. Modified in place (no copy out and back); setting it to
-    /// `nil` removes it.
+    /// `nil` removes it. Reading copies the element (the array's element read does): on hot paths read
+    /// fields through ``withElement(_:_:)``.
     subscript(key: UInt64) -> Element? {
-        // `_read` lends the stored element: `slab[key]?.field` copies the field, not the whole element.
         _read {
             if let index = validIndex(key) { yield entries[index] } else { yield nil }
         }
