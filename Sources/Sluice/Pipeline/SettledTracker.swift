@@ -200,6 +200,17 @@ final class SettledTracker: Sendable {
     /// Carries every delivery that was already pending at the previous snapshot, then returns the
     /// checkpoints (webhooks by name, carried pairs sorted). O(webhooks + carried pairs).
     func snapshot() -> WebhookCheckpoints {
+        // The pending pairs are sorted after the lock is released: with thousands of deliveries queued,
+        // sorting them under it held up the matcher (its `matched` waits on this lock) every snapshot.
+        var snapshot = snapshotUnsorted()
+        for index in snapshot.webhooks.indices {
+            snapshot.webhooks[index].pending.sort { $0.eventSequence < $1.eventSequence }
+        }
+        return snapshot
+    }
+
+    /// ``snapshot()`` with each webhook's pending pairs in no particular order.
+    private func snapshotUnsorted() -> WebhookCheckpoints {
         state.withLock { state in
             let boundary = state.carryBelow
             var webhooks: [WebhookCheckpoints.Webhook] = []
@@ -225,8 +236,7 @@ final class SettledTracker: Sendable {
                 let pending = webhook.carried.map {
                     WebhookCheckpoints.Pending(eventSequence: $0.key, attempt: $0.value)
                 }
-                .sorted { $0.eventSequence < $1.eventSequence }
-                settled = min(settled, checkpoint, pending.first?.eventSequence ?? .max)
+                settled = min(settled, checkpoint, webhook.carried.keys.min() ?? .max)
                 webhooks.append(
                     WebhookCheckpoints.Webhook(name: webhook.name, checkpoint: checkpoint, pending: pending)
                 )
