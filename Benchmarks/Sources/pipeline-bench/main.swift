@@ -12,7 +12,7 @@
 // `--cpu` prints, per round, the CPU time per delivery of this process and of nginx for each side, and
 // the pipeline's per thread (sampled from /proc/self/task every 20 ms).
 // For experiments: SLUICE_BENCH_JOBS=N sets `job_queue_capacity`, SLUICE_BENCH_PENDING=N
-// `pending_deliveries_max`.
+// `pending_deliveries_max`, SLUICE_BENCH_CONNECTIONS=N the pipeline's `connections` (the anchor keeps 64).
 // Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
 //        [--selective] [--pipeline-only] [--matched-anchor] [--cpu]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
 import Foundation
@@ -157,6 +157,9 @@ func pipelineConfiguration(_ round: Int) throws -> PipelineConfiguration {
     configuration.webhooks = try WebhookConfiguration(json: json, environment: [:])
     configuration.log.fsync = .interval(milliseconds: 5)
     configuration.connectionCountMax = 64
+    if let connections = ProcessInfo.processInfo.environment["SLUICE_BENCH_CONNECTIONS"].flatMap(Int.init) {
+        configuration.connectionCountMax = connections
+    }
     if let jobs = ProcessInfo.processInfo.environment["SLUICE_BENCH_JOBS"].flatMap(Int.init) {
         configuration.jobQueueCapacity = jobs
     }

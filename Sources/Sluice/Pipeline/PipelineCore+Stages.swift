@@ -605,8 +605,16 @@ extension PipelineCore {
             let matchedAt = monotonicNanoseconds()
             var gaveUp = false
             matching: for position in next..<end {
-                let slot = slots[position]
-                let event = Event(header: slot.header, bytes: slot.bytes)
+                // Read in place: copying the whole slot out would retain its header's arrays and bytes twice.
+                let (event, slot) = slots.withSlot(position) { slot in
+                    (
+                        Event(header: slot.header, bytes: slot.bytes),
+                        (
+                            logSequence: slot.logSequence, emittedNanoseconds: slot.emittedNanoseconds,
+                            durableNanoseconds: slot.durableNanoseconds
+                        )
+                    )
+                }
                 var pairs = Self.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
                 var firing: (count: Int, body: [UInt8])?
                 var held = 0
