@@ -253,7 +253,6 @@ final class DeliveryShard: @unchecked Sendable {
             if hasJobSpace { jobSpace.wakeAll() }  // one fence and a load while the matcher is not waiting
         }
         while let key = timers.popDue(now) {
-            // In place (`?.`): copying a delivery out and back would retain its job and policy twice.
             if let action = active[key]?.machine.timerFired(nowNanoseconds: now) { perform(action, key, now: now) }
             progressed = true
         }
@@ -317,9 +316,8 @@ final class DeliveryShard: @unchecked Sendable {
             && ready.count - readyHead + inFlight < admitAheadMax
     }
 
-    /// Deliveries ready to send or in flight at most, before the loop takes more jobs from ``jobs``:
-    /// a job's body is then read soon after the matcher wrote it (still in the shared cache), and
-    /// the rest wait in the bounded queue, where they cost the matcher nothing.
+    /// Deliveries ready to send or in flight at most, before the loop takes more jobs from ``jobs``
+    /// (`in_flight_max` + 1,024); the rest wait in the bounded queue.
     private let admitAheadMax: Int
 
     /// Enough of ``jobs`` is free for a waiting matcher to be worth waking.
@@ -424,7 +422,6 @@ final class DeliveryShard: @unchecked Sendable {
             if let action = active[key]?.machine.deferred(untilNanoseconds: retryAt) { perform(action, key, now: now) }
             return
         }
-        // `withElement`, not `active[key]?.transformed`: the slab's read accessor copies the whole delivery.
         if let transformed = active.withElement(key, { $0.transformed }) ?? nil {
             submit(key, routing: routing, webhook: webhook, transformed: transformed, now: now)
             return
@@ -469,8 +466,7 @@ final class DeliveryShard: @unchecked Sendable {
 
     /// Builds the attempt's request and hands it to the client.
     private func submit(_ key: UInt64, routing: PipelineRouting, webhook: Int, transformed: [UInt8]?, now: UInt64) {
-        // Built from the delivery's fields in place (passing the whole delivery on made the closure copy it,
-        // a retain and a release of every reference in it).
+        // Built from the delivery's fields (its body and id are lent, not copied).
         let built = active.withElement(key) { delivery in
             build(
                 webhook: delivery.job.webhook,

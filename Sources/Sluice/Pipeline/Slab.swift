@@ -34,8 +34,7 @@ struct Slab<Element> {
     }
 
     /// The element of `key`, `nil` once removed. Modified in place (no copy out and back); setting it to
-    /// `nil` removes it. Reading copies the element (the array's element read does): on hot paths read
-    /// fields through ``withElement(_:_:)``.
+    /// `nil` removes it. Reading copies the element out of the array (for a class, a retain).
     subscript(key: UInt64) -> Element? {
         _read {
             if let index = validIndex(key) { yield entries[index] } else { yield nil }
@@ -52,17 +51,11 @@ struct Slab<Element> {
         }
     }
 
-    /// Calls `body` with the element of `key` borrowed where it is stored (not taken out and put back);
-    /// `nil` when the key is gone.
+    /// Calls `body` with the element of `key` (read out of the array: keep elements classes, or small, on
+    /// hot paths); `nil` when the key is gone.
     func withElement<Result>(_ key: UInt64, _ body: (borrowing Element) throws -> Result) rethrows -> Result? {
         guard let index = validIndex(key) else { return nil }
-        // Through the payload's address (a single-payload enum keeps its payload at offset 0): unwrapping
-        // `entries[index]!` would copy the element, a retain and a release of every reference in it.
-        return try unsafe entries.withUnsafeBufferPointer { buffer in
-            try unsafe UnsafeRawPointer(buffer.baseAddress! + index).withMemoryRebound(to: Element.self, capacity: 1) {
-                try body(unsafe $0.pointee)
-            }
-        }
+        return try body(entries[index]!)
     }
 
     /// Removes the element of `key` (nothing if it is gone already).
