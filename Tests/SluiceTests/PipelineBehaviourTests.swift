@@ -119,6 +119,44 @@ import Testing
         )
     }
 
+    @Test(.timeLimit(.minutes(2))) func aStalledEndpointHoldsOnlyItsOwnDeliveries() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let open = Atomic<Bool>(false)
+        let stalled = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll")) { _ in
+            while !open.load(ordering: .relaxed) { usleep(1_000) }  // answers nothing until opened
+            return 204
+        }
+        let healthy = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll"))
+        let json = """
+            {"webhooks": [
+              {"name": "stalled", "url": "\(stalled.url("/hook"))", "shared_key": "k", "event_type": "all",
+               "branch_scope": "all_branches"},
+              {"name": "healthy", "url": "\(healthy.url("/hook"))", "shared_key": "k", "event_type": "all",
+               "branch_scope": "all_branches"}]}
+            """
+        var configuration = try pipelineConfiguration(json: json, logDirectory: temporary.path + "/log")
+        // One shard for both endpoints; at most 2 × 2 requests per endpoint in the client, 64 in all.
+        configuration.connectionCountMax = 2
+        configuration.inFlightMax = 64
+        configuration.requestTimeoutNanoseconds = 120_000_000_000
+        let events = Self.events(300, seed: 5)
+        let pipeline = try Pipeline(configuration: configuration)
+        try pipeline.start()
+        emitAll(events, into: pipeline)
+        // The stalled endpoint's deliveries wait in the shard, not in the client, so the healthy endpoint's
+        // requests are never queued behind them (before, 64 stalled requests filled `in_flight_max`).
+        let deadline = Date().addingTimeInterval(30)
+        while healthy.requests.count < events.count, Date() < deadline { usleep(5_000) }
+        #expect(healthy.requests.count == events.count, "every event reached the healthy endpoint")
+        #expect(stalled.requests.count <= 4, "the stalled endpoint holds at most its own 4 requests")
+        open.store(true, ordering: .relaxed)
+        #expect(pipeline.flush(timeoutNanoseconds: 60_000_000_000))
+        pipeline.stop()
+        #expect(stalled.requests.count == events.count, "and gets everything once it answers")
+        #expect(pipeline.statistics.delivered == 2 * events.count)
+    }
+
     @Test(.timeLimit(.minutes(2))) func reconfigurationSwapsWebhooksWhileRunning() throws {
         let temporary = TemporaryDirectory()
         defer { withExtendedLifetime(temporary) {} }

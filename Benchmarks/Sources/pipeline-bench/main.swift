@@ -12,7 +12,8 @@
 // `--cpu` prints, per round, the CPU time per delivery of this process and of nginx for each side, and
 // the pipeline's per thread (sampled from /proc/self/task every 20 ms).
 // For experiments: SLUICE_BENCH_JOBS=N sets `job_queue_capacity`, SLUICE_BENCH_PENDING=N
-// `pending_deliveries_max`, SLUICE_BENCH_CONNECTIONS=N the pipeline's `connections` (the anchor keeps 64).
+// `pending_deliveries_max`, SLUICE_BENCH_CONNECTIONS=N the pipeline's `connections` (the anchor keeps 64),
+// SLUICE_BENCH_IN_FLIGHT=N `in_flight_max`.
 // Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
 //        [--selective] [--pipeline-only] [--matched-anchor] [--cpu]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
 import Foundation
@@ -159,6 +160,10 @@ func pipelineConfiguration(_ round: Int) throws -> PipelineConfiguration {
     configuration.connectionCountMax = 64
     if let connections = ProcessInfo.processInfo.environment["SLUICE_BENCH_CONNECTIONS"].flatMap(Int.init) {
         configuration.connectionCountMax = connections
+    }
+    if let inFlight = ProcessInfo.processInfo.environment["SLUICE_BENCH_IN_FLIGHT"].flatMap(Int.init) {
+        configuration.inFlightMax = inFlight
+        configuration.pendingDeliveryCountMax = max(configuration.pendingDeliveryCountMax, inFlight)
     }
     if let jobs = ProcessInfo.processInfo.environment["SLUICE_BENCH_JOBS"].flatMap(Int.init) {
         configuration.jobQueueCapacity = jobs
