@@ -106,7 +106,7 @@ final class DeliveryShard: @unchecked Sendable {
         var requestByteCount = 0
         /// A transform webhook's body, from its command's first successful run (retries resend these bytes).
         var transformed: [UInt8]?
-        /// The endpoint (breaker number) of the request in the client, or -1: its completion frees a place.
+        /// The endpoint number of the request in the client, or -1: its completion frees a place.
         var submittedEndpoint = -1
 
         init(job: consuming DeliveryJob, webhookID: String, machine: DeliveryStateMachine) {
@@ -114,6 +114,18 @@ final class DeliveryShard: @unchecked Sendable {
             self.webhookID = webhookID
             self.machine = machine
         }
+    }
+
+    /// One endpoint (origin) the loop delivers to, numbered on first use (``endpointNumber(_:_:now:)``).
+    private struct Endpoint {
+        var breaker: CircuitBreaker
+        /// Requests of this endpoint in the client.
+        var requests = 0
+        /// Deliveries waiting for one of those requests to end before theirs is built. A request is built
+        /// and signed only while its endpoint has fewer than ``endpointRequestsMax`` in the client: built
+        /// earlier, it would wait in the client's queue for a connection, its bytes going cold (measured:
+        /// up to 4,096 requests queued per endpoint cost the loop ~2 µs a delivery against 128).
+        var waiting = KeyQueue()
     }
 
     let number: Int
@@ -142,31 +154,23 @@ final class DeliveryShard: @unchecked Sendable {
     /// Runs transform commands off this loop (threads start with the first transform).
     private var transforms: TransformPool?
     private var active: Slab<Active>
-    private var ready: [UInt64] = []
-    private var readyHead = 0
+    private var ready = KeyQueue()
     private var timers = DeadlineHeap()
     private var backlog: [DeliveryJob] = []
     private var inFlight = 0
     private var disabledWebhooks: Set<String> = []
-    /// One circuit breaker per endpoint: while open, due attempts wait (no attempt used) instead of being sent.
-    private var breakers: [CircuitBreaker] = []
-    private var breakerOfOrigin: [HTTPOrigin: Int] = [:]
-    /// Per webhook of ``breakerRouting``: its endpoint's breaker (found once per routing, not hashed per
+    /// Per endpoint: its circuit breaker (while open, due attempts wait, no attempt used, instead of being
+    /// sent), its requests in the client and the deliveries waiting for them.
+    private var endpoints: [Endpoint] = []
+    private var endpointOfOrigin: [HTTPOrigin: Int] = [:]
+    /// Per webhook of ``endpointRouting``: its endpoint's number (found once per routing, not hashed per
     /// request).
-    private var breakerOfWebhook: [Int] = []
-    /// Per endpoint (breaker number): requests in the client, and the deliveries waiting for one of them
-    /// to end (a FIFO from its head) before their request is built. A request is built and signed only
-    /// when its endpoint has fewer than ``endpointRequestsMax`` in the client: built earlier, it would
-    /// wait in the client's queue for a connection, its bytes going cold (measured: up to 4,096 requests
-    /// queued per endpoint cost the loop ~2 µs a delivery against 128).
-    private var endpointRequests: [Int] = []
-    private var endpointWaiting: [[UInt64]] = []
-    private var endpointWaitingHead: [Int] = []
-    /// Deliveries in ``endpointWaiting`` (all endpoints).
+    private var endpointOfWebhook: [Int] = []
+    private var endpointRouting: PipelineRouting?
+    /// Deliveries waiting for their endpoint (all endpoints' ``Endpoint/waiting``).
     private var waitingCount = 0
     /// Two requests per keep-alive connection: one on the wire, one ready behind it.
     private let endpointRequestsMax: Int
-    private var breakerRouting: PipelineRouting?
     /// For unsigned webhooks (signed ones are built by ``HTTPRequestEncoder/signedWebhookRequest``).
     private var encoder = HTTPRequestEncoder(byteCountReserved: 4_096)
     /// `webhook-timestamp` is whole seconds: the wall clock is read once per loop turn.
@@ -271,15 +275,9 @@ final class DeliveryShard: @unchecked Sendable {
             if let action = active[key]?.machine.timerFired(nowNanoseconds: now) { perform(action, key, now: now) }
             progressed = true
         }
-        while inFlight < configuration.inFlightMax, readyHead < ready.count {
-            let key = ready[readyHead]
-            readyHead += 1
+        while inFlight < configuration.inFlightMax, let key = ready.popFirst() {
             send(key, now: now)
             progressed = true
-        }
-        if readyHead > 4096, readyHead * 2 > ready.count {
-            ready.removeFirst(readyHead)
-            readyHead = 0
         }
         if outcomesPending {
             outcomesPending = false
@@ -292,7 +290,7 @@ final class DeliveryShard: @unchecked Sendable {
             return .stop
         }
         if noMoreJobs.load(ordering: .acquiring), backlog.isEmpty, jobs.count == 0, inFlight == 0, waitingCount == 0,
-            readyHead == ready.count
+            ready.isEmpty
         {
             return .stop
         }
@@ -328,7 +326,7 @@ final class DeliveryShard: @unchecked Sendable {
     /// stays a few thousand deliveries. Deliveries are still signed just before they are sent.
     private var canAdmit: Bool {
         active.count < configuration.pendingDeliveryCountMax
-            && ready.count - readyHead + inFlight + waitingCount < admitAheadMax
+            && ready.count + inFlight + waitingCount < admitAheadMax
     }
 
     /// Deliveries ready to send or in flight at most, before the loop takes more jobs from ``jobs``
@@ -432,13 +430,13 @@ final class DeliveryShard: @unchecked Sendable {
 
     private func send(_ key: UInt64, now: UInt64) {
         guard let (routing, webhook, _) = inFlightTarget(key) else { return }
-        let breaker = breakerIndex(routing, webhook, now: now)
-        if endpointRequests[breaker] >= endpointRequestsMax {
-            endpointWaiting[breaker].append(key)  // sent when one of the endpoint's requests ends
+        let endpoint = endpointNumber(routing, webhook, now: now)
+        if endpoints[endpoint].requests >= endpointRequestsMax {
+            endpoints[endpoint].waiting.append(key)  // sent when one of the endpoint's requests ends
             waitingCount += 1
             return
         }
-        if case .reject(let retryAt) = breakers[breaker].handle(.requestPermission(nowNanoseconds: now)) {
+        if case .reject(let retryAt) = endpoints[endpoint].breaker.handle(.requestPermission(nowNanoseconds: now)) {
             if let action = active[key]?.machine.deferred(untilNanoseconds: retryAt) { perform(action, key, now: now) }
             return
         }
@@ -500,8 +498,8 @@ final class DeliveryShard: @unchecked Sendable {
         case .failure(let failure):
             finishAttempt(key, failure.outcome, now: now)
         case .success(let bytes):
-            let endpoint = breakerIndex(routing, webhook, now: now)
-            endpointRequests[endpoint] += 1
+            let endpoint = endpointNumber(routing, webhook, now: now)
+            endpoints[endpoint].requests += 1
             if let delivery = active[key] {
                 delivery.sentNanoseconds = now
                 delivery.requestByteCount = bytes.count
@@ -559,40 +557,20 @@ final class DeliveryShard: @unchecked Sendable {
         )
     }
 
-    /// The breaker of `webhook`'s endpoint (created closed on first use).
-    private func breakerIndex(_ routing: PipelineRouting, _ webhook: Int, now: UInt64) -> Int {
-        if routing !== breakerRouting {
-            breakerRouting = routing
-            breakerOfWebhook = routing.origins.map { origin in
-                if let index = breakerOfOrigin[origin] { return index }
-                breakers.append(CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now))
-                endpointRequests.append(0)
-                endpointWaiting.append([])
-                endpointWaitingHead.append(0)
-                breakerOfOrigin[origin] = breakers.count - 1
-                return breakers.count - 1
+    /// The number of `webhook`'s endpoint (created, its breaker closed, on first use).
+    private func endpointNumber(_ routing: PipelineRouting, _ webhook: Int, now: UInt64) -> Int {
+        if routing !== endpointRouting {
+            endpointRouting = routing
+            endpointOfWebhook = routing.origins.map { origin in
+                if let number = endpointOfOrigin[origin] { return number }
+                endpoints.append(
+                    Endpoint(breaker: CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now))
+                )
+                endpointOfOrigin[origin] = endpoints.count - 1
+                return endpoints.count - 1
             }
         }
-        return breakerOfWebhook[webhook]
-    }
-
-    /// One of `endpoint`'s requests left the client: the oldest delivery waiting for the endpoint (if any)
-    /// goes back to the ready queue.
-    private func endpointFreed(_ endpoint: Int) {
-        endpointRequests[endpoint] -= 1
-        let head = endpointWaitingHead[endpoint]
-        guard head < endpointWaiting[endpoint].count else { return }
-        ready.append(endpointWaiting[endpoint][head])
-        waitingCount -= 1
-        if head + 1 == endpointWaiting[endpoint].count {
-            endpointWaiting[endpoint].removeAll(keepingCapacity: true)
-            endpointWaitingHead[endpoint] = 0
-        } else if head + 1 > 1024, (head + 1) * 2 > endpointWaiting[endpoint].count {
-            endpointWaiting[endpoint].removeFirst(head + 1)
-            endpointWaitingHead[endpoint] = 0
-        } else {
-            endpointWaitingHead[endpoint] = head + 1
-        }
+        return endpointOfWebhook[webhook]
     }
 
     /// A request's result, on this thread inside an I/O turn.
@@ -600,18 +578,24 @@ final class DeliveryShard: @unchecked Sendable {
         guard !closed else { return }  // the client's shutdown after an abandon: left to the restart
         inFlight -= 1
         inFlightCount.store(inFlight, ordering: .relaxed)
-        if let delivery = active[tag], delivery.submittedEndpoint >= 0 {
-            endpointFreed(delivery.submittedEndpoint)
+        // The request's endpoint has a place again: its oldest waiting delivery (if any) becomes ready.
+        var endpoint = -1
+        if let delivery = active[tag] {
+            endpoint = delivery.submittedEndpoint
             delivery.submittedEndpoint = -1
+        }
+        if endpoint >= 0 {
+            endpoints[endpoint].requests -= 1
+            if let waiting = endpoints[endpoint].waiting.popFirst() {
+                ready.append(waiting)
+                waitingCount -= 1
+            }
         }
         let outcome = WebhookDeliverer.outcome(result)
         let now = monotonicNanoseconds()
-        if let (routing, webhook, attempt) = inFlightTarget(tag) {
+        if endpoint >= 0, let attempt = inFlightTarget(tag)?.attempt {
             // Opening and closing need no action here: permission is asked before every attempt.
-            _ = breakers[breakerIndex(routing, webhook, now: now)].record(
-                outcome.classify(attempt: attempt),
-                nowNanoseconds: now
-            )
+            _ = endpoints[endpoint].breaker.record(outcome.classify(attempt: attempt), nowNanoseconds: now)
         }
         finishAttempt(tag, outcome, now: now)
     }

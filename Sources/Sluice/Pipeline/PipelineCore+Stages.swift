@@ -654,9 +654,9 @@ extension PipelineCore {
                             break matching
                         }
                         shards[shard].wakeUp()
-                        let jobSpace = shards[shard]
-                        jobSpace.jobSpace.wait(iteration: waited) {
-                            jobSpace.hasJobSpace || stopping.load(ordering: .relaxed) || failure != nil
+                        let full = shards[shard]
+                        full.jobSpace.wait(iteration: waited) {
+                            full.hasJobSpace || stopping.load(ordering: .relaxed) || failure != nil
                         }
                         waited += 1
                     }

@@ -7,16 +7,12 @@
 struct Slab<Element> {
     private var entries: [Element?] = []
     private var generations: [UInt32] = []
-    /// Whether each slot holds an element (read instead of comparing the optional with `nil`, which copies
-    /// the element on every lookup).
-    private var occupied: [Bool] = []
     private var free: [Int] = []
     private(set) var count = 0
 
     init(reservingCapacity capacity: Int = 0) {
         entries.reserveCapacity(capacity)
         generations.reserveCapacity(capacity)
-        occupied.reserveCapacity(capacity)
     }
 
     /// Stores `element` and returns its key.
@@ -24,12 +20,10 @@ struct Slab<Element> {
         count += 1
         if let index = free.popLast() {
             entries[index] = consume element
-            occupied[index] = true
             return Self.key(index: index, generation: generations[index])
         }
         entries.append(consume element)
         generations.append(0)
-        occupied.append(true)
         return Self.key(index: entries.count - 1, generation: 0)
     }
 
@@ -66,7 +60,6 @@ struct Slab<Element> {
     }
 
     private mutating func release(_ index: Int) {
-        occupied[index] = false
         generations[index] &+= 1
         free.append(index)
         count -= 1
@@ -74,7 +67,9 @@ struct Slab<Element> {
 
     private func validIndex(_ key: UInt64) -> Int? {
         let index = Int(truncatingIfNeeded: key & 0xFFFF_FFFF)
-        guard index < entries.count, generations[index] == UInt32(truncatingIfNeeded: key >> 32), occupied[index]
+        // `case .some`, not `!= nil`: a pattern without a binding reads the slot in place.
+        guard index < entries.count, generations[index] == UInt32(truncatingIfNeeded: key >> 32),
+            case .some = entries[index]
         else { return nil }
         return index
     }
