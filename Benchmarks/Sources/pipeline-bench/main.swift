@@ -261,7 +261,8 @@ for round in 0..<rounds {
         "  round \(round + 1): delivery alone \(format(deliveryRate))/s; pipeline \(format(result.deliveriesPerSecond)) deliveries/s, "
             + "\(format(result.eventsAcceptedPerSecond)) events/s (\(result.counters.deliveriesSucceeded) deliveries of "
             + "\(result.counters.eventsAccepted) events, \(result.counters.requestByteCount / max(1, result.counters.deliveriesSucceeded)) "
-            + "request bytes each); ratio \(String(format: "%.2f", ratios.last!))x"
+            + "request bytes each, \(result.counters.eventsBackpressured) emits backpressured); "
+            + "ratio \(String(format: "%.2f", ratios.last!))x"
     )
 }
 print(

@@ -28,7 +28,8 @@ public final class Pipeline: Sendable {
     public enum EmitResult: Sendable, Equatable {
         /// In the ring at this position (acknowledged once ``acknowledgedCount`` passes it).
         case accepted(position: Int)
-        /// The ring is full: try again later (nothing was taken).
+        /// The ring is full: try again later (nothing was taken). Answered before the event is decoded, so
+        /// an invalid event on a full ring is reported as `invalid` only once there is room.
         case backpressure
         /// Not a valid event; nothing was taken.
         case invalid(EventDecodingError)

@@ -329,6 +329,11 @@ extension PipelineCore {
         let counters = self.counters
         return ingest.withLock { state in
             guard state.running else { return .stopped }
+            // Full: answered before decoding (claims are serialized by this lock, so the space stays).
+            guard sequencer.hasCapacity(1) else {
+                PipelineCounters.add(counters.backpressured)
+                return .backpressure
+            }
             do throws(EventDecodingError) {
                 try state.decoder.decodeHeader(bytes, into: &state.scratch)
             } catch {
@@ -413,7 +418,7 @@ extension PipelineCore {
             }
             let now = monotonicNanoseconds()
             if now - checkpointedAt >= checkpointIntervalNanoseconds || final {
-                let snapshot = tracker.snapshot()
+                let snapshot = tracker.snapshot(nowNanoseconds: now)
                 // Rewritten only when what a restart does changes: attempts alone changing need no write,
                 // since a restart reads the outcome records from the re-match point on anyway.
                 if checkpointed.map({ Self.sameRecovery($0, snapshot) }) != true {

@@ -73,12 +73,12 @@ public struct DeliveryOutcomeRecord: Sendable, Equatable {
         out.append(contentsOf: #","webhook_id":"#.utf8)
         JSONString.appendQuoted(webhookID, to: &out)
         out.append(contentsOf: #","attempt":"#.utf8)
-        out.append(contentsOf: String(attempt).utf8)
+        Self.appendInteger(attempt, to: &out)
         out.append(contentsOf: #","outcome":"#.utf8)
         JSONString.appendQuoted(outcome.rawValue, to: &out)
         out.append(contentsOf: #","status":"#.utf8)
         if let statusCode {
-            out.append(contentsOf: String(statusCode).utf8)
+            Self.appendInteger(statusCode, to: &out)
         } else {
             out.append(contentsOf: "null".utf8)
         }
@@ -94,6 +94,12 @@ public struct DeliveryOutcomeRecord: Sendable, Equatable {
         at.append(.prefect, to: &out)
         out.append(contentsOf: #""}"#.utf8)
         return out
+    }
+
+    /// `value` in decimal (what `String(value)` spells), with no string made.
+    private static func appendInteger(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        HTTPBytes.appendDecimal(UInt64(value.magnitude), to: &out)
     }
 
     /// Reads a record body; the error names the field.

@@ -109,6 +109,18 @@ public final class RingSequencer: @unchecked Sendable {
         }
     }
 
+    /// Whether `count` more sequences could be claimed now. With one claiming thread (or claims serialized
+    /// by the caller) a `true` stays true until that thread claims: consumers only free slots. Lets a
+    /// producer skip preparing a slot's contents when the ring is full.
+    @inlinable
+    public func hasCapacity(_ count: Int = 1) -> Bool {
+        let wrapPoint = unsafe counters[0].pointee.load(ordering: .relaxed) + count - capacity
+        if unsafe wrapPoint <= counters[1].pointee.load(ordering: .acquiring) { return true }
+        let gate = minimumGatingSequence
+        unsafe counters[1].pointee.store(gate, ordering: .releasing)
+        return wrapPoint <= gate
+    }
+
     /// Makes the slots of `sequences` (a claimed range, written) visible to consumers, and wakes them.
     @inlinable @inline(__always)
     public func publish(_ sequences: Range<Int>) {

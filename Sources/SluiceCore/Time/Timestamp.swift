@@ -72,16 +72,25 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     public func string(_ style: Style) -> String { String(decoding: formatted(style), as: UTF8.self) }
 
+    /// Appends `value` in decimal, zero-padded to `width` digits, written in place (no digit array).
     private func appendDigits(_ value: Int64, _ width: Int, _ target: inout [UInt8]) {
         precondition(value >= 0, "negative field in a timestamp")
-        var digits: [UInt8] = []
+        var digitCount = 1
+        var probe = value / 10
+        while probe > 0 {
+            digitCount += 1
+            probe /= 10
+        }
+        let total = max(width, digitCount)
+        let start = target.count
+        target.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: total))
         var remaining = value
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(remaining % 10))
+        var position = start + total - 1
+        while remaining > 0 {
+            target[position] = UInt8(ascii: "0") + UInt8(remaining % 10)
             remaining /= 10
-        } while remaining > 0
-        for _ in digits.count..<max(width, digits.count) { target.append(UInt8(ascii: "0")) }
-        target.append(contentsOf: digits.reversed())
+            position -= 1
+        }
     }
 
     static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
