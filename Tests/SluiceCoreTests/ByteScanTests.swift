@@ -60,6 +60,22 @@ import Testing
         return output
     }
 
+    /// Long runs with at most one newline, anywhere: the 32-byte steps of `first`, and their tail.
+    @Test func newlineSearchOnLongRuns() {
+        var random = SplitMix64(seed: 11)
+        for _ in 0..<2_000 {
+            var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: Int(random.next() % 300))
+            if !bytes.isEmpty, random.next() % 4 != 0 { bytes[Int(random.next() % UInt64(bytes.count))] = 0x0A }
+            let start = bytes.isEmpty ? 0 : Int(random.next() % UInt64(bytes.count + 1))
+            let newline = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+            unsafe bytes.withUnsafeBytes { raw in
+                guard let base = raw.baseAddress else { return }
+                let found = unsafe ByteScan.first(0x0A, base, from: start, to: raw.count)
+                #expect(found == newline, "\(bytes.count) \(start)")
+            }
+        }
+    }
+
     @Test func compactorMatchesTheDefinition() {
         var random = SplitMix64(seed: 11)
         let pieces: [String] = [
