@@ -15,7 +15,7 @@
 // `pending_deliveries_max`, SLUICE_BENCH_CONNECTIONS=N the pipeline's `connections` (the anchor keeps 64),
 // SLUICE_BENCH_IN_FLIGHT=N `in_flight_max`.
 // Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
-//        [--selective] [--pipeline-only] [--matched-anchor] [--cpu]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
+//        [--selective] [--pipeline-only] [--matched-anchor] [--cpu] [--latency-rate R]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
 import Foundation
 import LoopbackPeers
 import Sluice
@@ -281,7 +281,9 @@ if !matchedRatios.isEmpty {
 
 if !pipelineOnly {
     // Latency at half the saturated event rate, over a longer steady run.
-    let rate = median(pipelineEvents) / 2
+    // `--latency-rate R`: a fixed rate instead (to compare two builds at the same load).
+    let fixedRate = option("--latency-rate", 0)
+    let rate = fixedRate > 0 ? fixedRate : median(pipelineEvents) / 2
     var options = Replayer.Options(fixturePath: fixturePath)
     options.rate = rate
     options.duration = .milliseconds(Int64(latencySeconds * 1000))

@@ -1,6 +1,7 @@
 /// Word-at-a-time (SWAR) scans over raw bytes: eight bytes per step with plain integer arithmetic (the
 /// newline search 32 bytes per step with vector compares first), for the loops that read every byte of an
-/// event (the JSON scanner's strings, the compactor, the JSON Lines splitter). Each function returns exactly what the byte-at-a-time loop it replaces would.
+/// event (the JSON scanner's strings, the compactor, the JSON Lines splitter). Each function returns exactly
+/// what the byte-at-a-time loop it replaces would.
 enum ByteScan {
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highs: UInt64 = 0x8080_8080_8080_8080
