@@ -93,12 +93,7 @@ public final class RingSequencer: @unchecked Sendable {
         var current = unsafe counters[0].pointee.load(ordering: .relaxed)
         while true {
             let next = current + count
-            let wrapPoint = next - capacity
-            if unsafe wrapPoint > counters[1].pointee.load(ordering: .acquiring) {
-                let gate = minimumGatingSequence
-                unsafe counters[1].pointee.store(gate, ordering: .releasing)
-                if wrapPoint > gate { return nil }
-            }
+            guard isFree(wrapPoint: next - capacity) else { return nil }
             let (exchanged, original) = unsafe counters[0].pointee.compareExchange(
                 expected: current,
                 desired: next,
@@ -114,7 +109,13 @@ public final class RingSequencer: @unchecked Sendable {
     /// producer skip preparing a slot's contents when the ring is full.
     @inlinable
     public func hasCapacity(_ count: Int = 1) -> Bool {
-        let wrapPoint = unsafe counters[0].pointee.load(ordering: .relaxed) + count - capacity
+        isFree(wrapPoint: unsafe counters[0].pointee.load(ordering: .relaxed) + count - capacity)
+    }
+
+    /// Whether every gating cursor has passed `wrapPoint` (the sequence a claim would overwrite): checked
+    /// against the cached minimum first, which is refreshed from the cursors only when it is not enough.
+    @inlinable @inline(__always)
+    func isFree(wrapPoint: Int) -> Bool {
         if unsafe wrapPoint <= counters[1].pointee.load(ordering: .acquiring) { return true }
         let gate = minimumGatingSequence
         unsafe counters[1].pointee.store(gate, ordering: .releasing)
