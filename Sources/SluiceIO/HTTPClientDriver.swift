@@ -445,7 +445,7 @@ final class HTTPClientDriver: @unchecked Sendable {
             if response.reusedConnection { HTTPClientCounters.increment(counters.reusedConnectionRequests) }
             if response.resumedTLSSession { HTTPClientCounters.increment(counters.resumedTLSSessions) }
             onComplete(record.request.tag, .success(response))
-        case .configurationFailed(let message):
+        case .configurationFailed(let message), .circuitOpen(let message):  // the client never decides the latter
             fail(
                 requestIndex,
                 HTTPClientFailure(kind: .protocolViolation, origin: origin.description, message: message)

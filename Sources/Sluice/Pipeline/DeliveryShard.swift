@@ -19,6 +19,9 @@ struct DeliveryJob: Sendable {
     let body: [UInt8]
     /// The first attempt to make (above 1 when a restart continues retries).
     let firstAttempt: Int
+    /// The webhook's count of deliveries in memory: one was added for this job; the shard takes it away
+    /// when the delivery ends.
+    let budget: WebhookBudget
     let emittedNanoseconds: UInt64
     let durableNanoseconds: UInt64
     let matchedNanoseconds: UInt64
@@ -116,9 +119,9 @@ final class DeliveryShard: @unchecked Sendable {
         }
     }
 
-    /// One endpoint (origin) the loop delivers to, numbered on first use (``endpointNumber(_:_:now:)``).
+    /// One origin the loop delivers to (its keep-alive pool in the client), numbered on first use
+    /// (``endpointNumbers(_:_:now:)``). Circuit breakers are per webhook URL, not per origin: see ``breakers``.
     private struct Endpoint {
-        var breaker: CircuitBreaker
         /// Requests of this endpoint in the client.
         var requests = 0
         /// Deliveries waiting for one of those requests to end before theirs is built. A request is built
@@ -159,13 +162,18 @@ final class DeliveryShard: @unchecked Sendable {
     private var backlog: [DeliveryJob] = []
     private var inFlight = 0
     private var disabledWebhooks: Set<String> = []
-    /// Per endpoint: its circuit breaker (while open, due attempts wait, no attempt used, instead of being
-    /// sent), its requests in the client and the deliveries waiting for them.
+    /// Per origin: its requests in the client and the deliveries waiting for them.
     private var endpoints: [Endpoint] = []
     private var endpointOfOrigin: [HTTPOrigin: Int] = [:]
-    /// Per webhook of ``endpointRouting``: its endpoint's number (found once per routing, not hashed per
-    /// request).
+    /// Per webhook URL: its circuit breaker. While open, a due attempt is not sent: it fails as
+    /// `CIRCUIT_OPEN` and the retry schedule goes on, so the dead letter comes when the schedule ends. Per
+    /// URL, so one failing path on a host holds back no other webhook on that host.
+    private var breakers: [CircuitBreaker] = []
+    private var breakerOfURL: [String: Int] = [:]
+    /// Per webhook of ``endpointRouting``: its origin's and its URL breaker's numbers (found once per
+    /// routing, not hashed per request).
     private var endpointOfWebhook: [Int] = []
+    private var breakerOfWebhook: [Int] = []
     private var endpointRouting: PipelineRouting?
     /// Deliveries waiting for their endpoint (all endpoints' ``Endpoint/waiting``).
     private var waitingCount = 0
@@ -358,8 +366,11 @@ final class DeliveryShard: @unchecked Sendable {
 
     private func perform(_ action: DeliveryStateMachine.Action, _ key: UInt64, now: UInt64) {
         switch action {
-        case .none, .cancelled:
+        case .none:
             return
+        case .cancelled:
+            active[key]?.job.budget.remove()
+            active.remove(key)
         case .send:
             ready.append(key)
         case .armTimer(let due):
@@ -376,6 +387,7 @@ final class DeliveryShard: @unchecked Sendable {
             {
                 timing(deliveryTiming)
             }
+            active[key]?.job.budget.remove()
             active.remove(key)
         case .deadLetter(let deadLetter):
             if let failure = deadLetter.lastFailure, failure.attempt == deadLetter.attemptCount {
@@ -393,6 +405,7 @@ final class DeliveryShard: @unchecked Sendable {
             if deadLetter.disablesEndpoint, let job = active[key]?.job {
                 disabledWebhooks.insert(job.routing.definitions[job.webhook].name)
             }
+            active[key]?.job.budget.remove()
             active.remove(key)
         }
     }
@@ -430,14 +443,21 @@ final class DeliveryShard: @unchecked Sendable {
 
     private func send(_ key: UInt64, now: UInt64) {
         guard let (routing, webhook, _) = inFlightTarget(key) else { return }
-        let endpoint = endpointNumber(routing, webhook, now: now)
+        let (endpoint, breaker) = endpointNumbers(routing, webhook, now: now)
         if endpoints[endpoint].requests >= endpointRequestsMax {
             endpoints[endpoint].waiting.append(key)  // sent when one of the endpoint's requests ends
             waitingCount += 1
             return
         }
-        if case .reject(let retryAt) = endpoints[endpoint].breaker.handle(.requestPermission(nowNanoseconds: now)) {
-            if let action = active[key]?.machine.deferred(untilNanoseconds: retryAt) { perform(action, key, now: now) }
+        if case .reject(let retryAt) = breakers[breaker].handle(.requestPermission(nowNanoseconds: now)) {
+            // The attempt is used: the schedule is a promise in time (no request, no breaker result).
+            let seconds = Double((retryAt &- now) / 1_000_000) / 1_000
+            finishAttempt(
+                key,
+                .circuitOpen("not sent: the endpoint's circuit breaker is open for \(seconds) s more"),
+                now: now
+            )
+            promoteWaiting(endpoint)
             return
         }
         if let transformed = active.withElement(key, { $0.transformed }) ?? nil {
@@ -497,8 +517,9 @@ final class DeliveryShard: @unchecked Sendable {
         switch built {
         case .failure(let failure):
             finishAttempt(key, failure.outcome, now: now)
+            promoteWaiting(endpointNumbers(routing, webhook, now: now).endpoint)
         case .success(let bytes):
-            let endpoint = endpointNumber(routing, webhook, now: now)
+            let endpoint = endpointNumbers(routing, webhook, now: now).endpoint
             endpoints[endpoint].requests += 1
             if let delivery = active[key] {
                 delivery.sentNanoseconds = now
@@ -557,20 +578,39 @@ final class DeliveryShard: @unchecked Sendable {
         )
     }
 
-    /// The number of `webhook`'s endpoint (created, its breaker closed, on first use).
-    private func endpointNumber(_ routing: PipelineRouting, _ webhook: Int, now: UInt64) -> Int {
+    /// The numbers of `webhook`'s endpoint (origin) and of its URL's circuit breaker (each created on first
+    /// use, the breaker closed).
+    private func endpointNumbers(
+        _ routing: PipelineRouting,
+        _ webhook: Int,
+        now: UInt64
+    ) -> (endpoint: Int, breaker: Int) {
         if routing !== endpointRouting {
             endpointRouting = routing
             endpointOfWebhook = routing.origins.map { origin in
                 if let number = endpointOfOrigin[origin] { return number }
-                endpoints.append(
-                    Endpoint(breaker: CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now))
-                )
+                endpoints.append(Endpoint())
                 endpointOfOrigin[origin] = endpoints.count - 1
                 return endpoints.count - 1
             }
+            breakerOfWebhook = routing.definitions.map { definition in
+                if let number = breakerOfURL[definition.url] { return number }
+                breakers.append(CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now))
+                breakerOfURL[definition.url] = breakers.count - 1
+                return breakers.count - 1
+            }
         }
-        return endpointOfWebhook[webhook]
+        return (endpointOfWebhook[webhook], breakerOfWebhook[webhook])
+    }
+
+    /// A delivery that had a place among `endpoint`'s requests did not use it (its breaker is open, its
+    /// request could not be built): the oldest waiting delivery takes it. Without this, deliveries waiting
+    /// for an origin whose requests had all ended waited for a completion that never came.
+    private func promoteWaiting(_ endpoint: Int) {
+        guard endpoints[endpoint].requests < endpointRequestsMax, let waiting = endpoints[endpoint].waiting.popFirst()
+        else { return }
+        ready.append(waiting)
+        waitingCount -= 1
     }
 
     /// A request's result, on this thread inside an I/O turn.
@@ -593,9 +633,10 @@ final class DeliveryShard: @unchecked Sendable {
         }
         let outcome = WebhookDeliverer.outcome(result)
         let now = monotonicNanoseconds()
-        if endpoint >= 0, let attempt = inFlightTarget(tag)?.attempt {
+        if endpoint >= 0, let target = inFlightTarget(tag) {
             // Opening and closing need no action here: permission is asked before every attempt.
-            _ = endpoints[endpoint].breaker.record(outcome.classify(attempt: attempt), nowNanoseconds: now)
+            let breaker = endpointNumbers(target.routing, target.webhook, now: now).breaker
+            _ = breakers[breaker].record(outcome.classify(attempt: target.attempt), nowNanoseconds: now)
         }
         finishAttempt(tag, outcome, now: now)
     }

@@ -133,6 +133,10 @@ public struct PipelineStatistics: Sendable, Equatable {
     public var inFlight: Int
     public var outcomesJournaled: Int
     public var recoveredDeliveries: Int
+    /// Webhooks whose backlog is partly left in the log (they hold `endpoint_pending_max` deliveries in
+    /// memory; the rest is read back as they make room). Their deliveries there are not in
+    /// ``pendingDeliveries``.
+    public var spillingWebhooks: Int = 0
 }
 
 /// What ``Pipeline/start()`` found in the log.
@@ -158,4 +162,7 @@ public struct PipelineRecovery: Sendable, Equatable {
     /// Why `pipeline.webhooks` was not used as written (damaged, stale, or `pipeline.checkpoint` moved
     /// back below it), with the file and what the start did instead; `nil` when it was.
     public var checkpointNote: String?
+    /// Webhooks with more deliveries to resume than `endpoint_pending_max`: the rest of their backlog is
+    /// read back from the log as they make room (per-endpoint isolation), not queued at start.
+    public var webhooksSpilled: Int = 0
 }

@@ -105,7 +105,7 @@ extension PipelineConfiguration {
         }
         let keys: Set<String> = [
             "ring_capacity", "job_queue_capacity", "outcome_queue_capacity", "wait", "delivery_shards", "connections",
-            "in_flight_max", "pending_deliveries_max", "request_timeout_ms", "retry_schedule_s",
+            "in_flight_max", "pending_deliveries_max", "endpoint_pending_max", "request_timeout_ms", "retry_schedule_s",
             "retry_jitter_percent", "io", "ca_file", "circuit_breaker", "transform_concurrency",
         ]
         guard let pipeline = try section(pipeline, "pipeline", keys: keys) else { return }
@@ -116,6 +116,7 @@ extension PipelineConfiguration {
         if let value = try integer(pipeline, "pipeline", "connections") { connectionCountMax = value }
         if let value = try integer(pipeline, "pipeline", "in_flight_max") { inFlightMax = value }
         if let value = try integer(pipeline, "pipeline", "pending_deliveries_max") { pendingDeliveryCountMax = value }
+        if let value = try integer(pipeline, "pipeline", "endpoint_pending_max") { endpointPendingMax = value }
         if let value = try integer(pipeline, "pipeline", "transform_concurrency") { transformConcurrency = value }
         if let value = try integer(pipeline, "pipeline", "request_timeout_ms") {
             requestTimeoutNanoseconds = UInt64(value) * 1_000_000

@@ -44,6 +44,12 @@ public struct PipelineConfiguration: Sendable {
     /// Deliveries a shard holds at once (waiting for a retry, queued or in flight); when reached the
     /// shard stops taking jobs, which backs up to the matcher and then to `emit`.
     public var pendingDeliveryCountMax = 1_000_000
+    /// Deliveries one webhook (one endpoint URL) holds in memory at most — queued to its shard, ready, in
+    /// flight or waiting for a retry — and at most a quarter of ``pendingDeliveryCountMax``. Past it, the
+    /// webhook's new deliveries stay in the log and are read back as it makes room (the log is the buffer),
+    /// so a slow or dead endpoint never fills the shard for the others. The default is above what one
+    /// healthy endpoint holds at saturation (the job queue and `in_flight_max` ahead).
+    public var endpointPendingMax = 32_768
     /// From sending a request to its complete response, including waiting for a connection.
     public var requestTimeoutNanoseconds: UInt64 = 10_000_000_000
     /// The retry schedule, jitter and dead-letter rules.
@@ -97,6 +103,9 @@ public struct PipelineConfiguration: Sendable {
         }
         guard pendingDeliveryCountMax >= inFlightMax else {
             throw fail("pipeline.pending_deliveries_max", "must be at least in_flight_max (\(inFlightMax))")
+        }
+        guard (1...100_000_000).contains(endpointPendingMax) else {
+            throw fail("pipeline.endpoint_pending_max", "must be 1 to 100000000, not \(endpointPendingMax)")
         }
         guard requestTimeoutNanoseconds >= 1_000_000 else {
             throw fail("pipeline.request_timeout_ms", "must be at least 1 ms")

@@ -90,6 +90,11 @@ extension PipelineCore {
 
         let shards = self.shards
         let counters = self.counters
+        let budgetOfWebhook = routing.definitions.map { budget(of: $0.name) }
+        let bound = endpointBound
+        /// Per webhook number: where recovery began leaving its deliveries in the log (``WebhookSpill``).
+        var spillStart: [Int: UInt64] = [:]
+        recoveredLogEnd = opened.nextSequence
         var undecodable: [String] = []
         try ingest.withLock { state throws(SegmentLogError) in
             var matcher = TriggerMatcher(index: routing.index)
@@ -112,6 +117,8 @@ extension PipelineCore {
                     if body == nil { body = event.webhookBody() }
                     jobBody = body!
                 }
+                let budget = budgetOfWebhook[webhook]
+                budget.add()
                 shards[routing.shardOfWebhook[webhook]].addRecovered(
                     DeliveryJob(
                         routing: routing,
@@ -121,6 +128,7 @@ extension PipelineCore {
                         eventID: event.header.id,
                         body: jobBody,
                         firstAttempt: attempt + 1,
+                        budget: budget,
                         emittedNanoseconds: 0,
                         durableNanoseconds: 0,
                         matchedNanoseconds: 0
@@ -195,6 +203,13 @@ extension PipelineCore {
                         recovery.deliveriesAlreadyFinal += 1
                         return true
                     }
+                    if spillStart[pair.webhook] != nil { return true }
+                    if WebhookSpill.decide(held: budgetOfWebhook[pair.webhook].count, bound: bound) == .spill {
+                        // More than the webhook may hold: the rest of its backlog is read back by the matcher.
+                        spillStart[pair.webhook] = record.sequence
+                        tracker.spill(slot: slots[pair.webhook], from: record.sequence)
+                        return true
+                    }
                     queue(
                         event,
                         sequence: record.sequence,
@@ -219,6 +234,17 @@ extension PipelineCore {
             )
         }
         recovery.deliveriesResumed += recovery.deliveriesCarried
+        for (webhook, start) in spillStart {
+            let name = routing.definitions[webhook].name
+            var spill = WebhookSpill(next: start)
+            for pair in final where pair.webhook == name && pair.event >= start { spill.final.insert(pair.event) }
+            for (pair, attempt) in lastAttempt where pair.webhook == name && pair.event >= start {
+                spill.attempts[pair.event] = attempt
+            }
+            recoveredSpills[name] = spill
+            budget(of: name).spilling.store(true, ordering: .relaxed)
+        }
+        recovery.webhooksSpilled = spillStart.count
         if routing.hasStatefulTriggers {
             // Stateful triggers: rebuild their windows from the log (StatefulTriggers.recover).
             let directory = log.directory
@@ -266,7 +292,7 @@ extension PipelineCore {
     }
 
     /// Decodes an event record read back from the log, or notes why it does not decode.
-    private static func decodeRecovered(
+    static func decodeRecovered(
         _ record: StoredRecord,
         state: inout Ingest,
         undecodable: inout [String]
@@ -529,9 +555,13 @@ extension PipelineCore {
                         return
                     }
                     if failure != nil, shardsDone.load(ordering: .acquiring) == shards.count { return }
+                    // While stopping, only the end of the matcher and the shards is news (each wakes this):
+                    // waking on `stopping` alone spun a core for a whole drain.
                     journalWake.wait(iteration: idle) {
                         barrier.available(from: next) > next || shards.contains { $0.outcomes.count > 0 }
-                            || stopping.load(ordering: .relaxed)
+                            || !control.withLock({ $0.isEmpty })
+                            || (stopping.load(ordering: .relaxed) && matcherDone.load(ordering: .acquiring)
+                                && shardsDone.load(ordering: .acquiring) == shards.count)
                     }
                     idle += 1
                     continue
@@ -582,9 +612,31 @@ extension PipelineCore {
         /// Only with stateful triggers (or while outcome events of earlier ones are on their way).
         var stateful = recoveredStateful
         recoveredStateful = nil
+        /// Webhooks whose backlog is in the log (``WebhookSpill``), by name; the bound each may hold.
+        var spills = recoveredSpills
+        recoveredSpills = [:]
+        let bound = endpointBound
+        var budgetOfWebhook = routing.definitions.map { budget(of: $0.name) }
+        /// One past the log sequence of the last event matched: where a spill's read-back meets the live stream.
+        var logEnd = recoveredLogEnd
         while true {
             if routing.hasStatefulTriggers || stateful != nil {
                 statefulTurn(&stateful, routing: routing)
+            }
+            if !spills.isEmpty {
+                _ = readBackSignal.take()
+                for name in Array(spills.keys) {
+                    if readBack(
+                        &spills[name]!,
+                        name: name,
+                        logEnd: logEnd,
+                        routing: routing,
+                        matcher: &matcher,
+                        trackerSlots: trackerSlots
+                    ) {
+                        spills[name] = nil
+                    }
+                }
             }
             let end = barrier.available(from: next)
             if end == next {
@@ -595,6 +647,7 @@ extension PipelineCore {
                 }
                 matchWake.wait(iteration: idle) {
                     barrier.available(from: next) > next || stopping.load(ordering: .relaxed)
+                        || (!spills.isEmpty && readBackSignal.isRaised)
                 }
                 idle += 1
                 continue
@@ -604,6 +657,7 @@ extension PipelineCore {
                 routing = routingBox.withLock { $0 }
                 matcher = TriggerMatcher(index: routing.index)
                 trackerSlots = tracker.slots(for: routing.definitions.map(\.name))
+                budgetOfWebhook = routing.definitions.map { budget(of: $0.name) }
                 // The machine follows before this batch: hits number the new routing's triggers.
                 if routing.hasStatefulTriggers || stateful != nil { statefulTurn(&stateful, routing: routing) }
             }
@@ -630,14 +684,36 @@ extension PipelineCore {
                         held = stateful!.observe(event, hits: hits, routing: routing, sequence: slot.logSequence)
                     }
                 }
+                logEnd = slot.logSequence + 1
+                // A firing's webhooks come first and take its body; the rest take the event's.
+                var firingCount = firing?.count ?? 0
+                if !pairs.isEmpty {
+                    // Per-endpoint isolation: a webhook holding its bound leaves its deliveries in the log.
+                    var position = 0
+                    pairs.removeAll { pair in
+                        defer { position += 1 }
+                        let name = routing.definitions[pair.webhook].name
+                        let keep: Bool
+                        if spills[name] != nil {
+                            keep = false
+                        } else if WebhookSpill.decide(held: budgetOfWebhook[pair.webhook].count, bound: bound) == .spill
+                        {
+                            spills[name] = startSpill(name, slot: trackerSlots[pair.webhook], from: slot.logSequence)
+                            keep = false
+                        } else {
+                            keep = true
+                        }
+                        if !keep && position < (firing?.count ?? 0) { firingCount -= 1 }
+                        return !keep
+                    }
+                }
                 tracker.matched(slot.logSequence, webhooks: pairs, slots: trackerSlots, holds: held)
                 guard !pairs.isEmpty else { continue }
-                // A firing's webhooks come first and take its body; the rest take the event's.
-                let firingCount = firing?.count ?? 0
                 let eventBody = firingCount < pairs.count ? event.webhookBody() : []
                 for (position, (webhook, trigger)) in pairs.enumerated() {
                     let body = position < firingCount ? firing!.body : eventBody
                     let shard = routing.shardOfWebhook[webhook]
+                    let budget = budgetOfWebhook[webhook]
                     let job = DeliveryJob(
                         routing: routing,
                         webhook: webhook,
@@ -646,15 +722,18 @@ extension PipelineCore {
                         eventID: event.header.id,
                         body: body,
                         firstAttempt: 1,
+                        budget: budget,
                         emittedNanoseconds: slot.emittedNanoseconds,
                         durableNanoseconds: slot.durableNanoseconds,
                         matchedNanoseconds: matchedAt
                     )
+                    budget.add()
                     var waited = 0
                     while !shards[shard].jobs.tryPush(job) {
                         // The shard is full: wake it and wait (this is what backs up to `emit`). A stop
                         // gives up here: the event stays unsettled, so the next start re-matches it.
                         if stopping.load(ordering: .relaxed) || failure != nil {
+                            budget.remove()
                             gaveUp = true
                             break matching
                         }
@@ -718,7 +797,11 @@ extension PipelineCore {
         let deadline = monotonicNanoseconds() + timeoutNanoseconds
         while true {
             let accepted = counters.accepted.load(ordering: .acquiring)
-            if counters.matched.load(ordering: .acquiring) >= accepted, tracker.pendingDeliveries == 0 { return true }
+            if counters.matched.load(ordering: .acquiring) >= accepted, tracker.pendingDeliveries == 0,
+                tracker.spillingCount == 0
+            {
+                return true
+            }
             if failure != nil || monotonicNanoseconds() >= deadline { return false }
             usleep(500)
         }
@@ -796,7 +879,8 @@ extension PipelineCore {
             pendingDeliveries: tracker.pendingDeliveries,
             inFlight: shards.reduce(0) { $0 + $1.inFlightSnapshot },
             outcomesJournaled: counters.outcomesJournaled.load(ordering: .relaxed),
-            recoveredDeliveries: counters.recoveredDeliveries.load(ordering: .relaxed)
+            recoveredDeliveries: counters.recoveredDeliveries.load(ordering: .relaxed),
+            spillingWebhooks: tracker.spillingCount
         )
     }
 }

@@ -44,6 +44,14 @@ final class PipelineCore: @unchecked Sendable {
     var tracker = SettledTracker(matchedEnd: 0)
     /// Stateful trigger windows rebuilt by `start()` for the matcher thread to take over.
     var recoveredStateful: StatefulTriggers?
+    /// Webhooks whose backlog recovery left in the log (more than their bound), for the matcher to read back.
+    var recoveredSpills: [String: WebhookSpill] = [:]
+    /// The log's end at start: the matcher's first live event comes at or after it.
+    var recoveredLogEnd: UInt64 = 0
+    /// Deliveries in memory per webhook name (``WebhookBudget``): `start()`, then the matcher thread.
+    var budgets: [String: WebhookBudget] = [:]
+    /// Raised (and the matcher woken) when a spilling webhook can take its backlog back from the log.
+    let readBackSignal: ReadBackSignal
     /// Ring positions of the outcome events the matcher emitted (rare), recorded before they are published,
     /// and how many below the acknowledged ones were folded away: for ``acknowledgedEmittedCount``.
     let internalPositions = Mutex<(folded: Int, positions: [Int])>((0, []))
@@ -75,6 +83,7 @@ final class PipelineCore: @unchecked Sendable {
         }
         journalWake = ParkWaitStrategy(parkTimeoutNanoseconds: intervalNanoseconds)
         matchWake = ParkWaitStrategy()
+        readBackSignal = ReadBackSignal(wake: matchWake)
         sequencer = RingSequencer(
             capacity: configuration.ringCapacity,
             gating: [matchCursor],

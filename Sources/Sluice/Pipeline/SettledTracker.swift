@@ -32,6 +32,10 @@ final class SettledTracker: Sendable {
         var head = 0
         /// Pending deliveries moved out of `entries`: event sequence → attempts made.
         var carried: [UInt64: UInt32] = [:]
+        /// While the webhook's backlog is left in the log (``WebhookSpill``): the first sequence not yet
+        /// read back for it. Its deliveries from there on are neither queued nor in `entries`, so its
+        /// checkpoint stays at or below this.
+        var spillNext: UInt64?
 
         /// Binary search for the entry of `sequence` at or after `head`.
         func position(of sequence: UInt64) -> Int? {
@@ -65,6 +69,8 @@ final class SettledTracker: Sendable {
         var recentSnapshots: [(nanoseconds: UInt64, matchedEnd: UInt64)] = []
         var pendingDeliveries = 0
         var carriedCount = 0
+        /// Webhooks with a ``Webhook/spillNext``.
+        var spillingCount = 0
         /// Events held unsettled by something other than a delivery — a stateful trigger's outcome event not
         /// durable yet — in log order from `holdHead`: (sequence, holds left). Short-lived (the matcher's own
         /// events come back within a batch), never carried: they hold back `settled` and `rematchFrom`.
@@ -173,6 +179,47 @@ final class SettledTracker: Sendable {
         }
     }
 
+    /// The webhook in `slot` leaves its deliveries from `sequence` on in the log (``WebhookSpill``); call
+    /// before reporting the event at `sequence` with ``matched(_:webhooks:slots:holds:)``.
+    func spill(slot: Int, from sequence: UInt64) {
+        state.withLock { state in
+            precondition(state.webhooks[slot].spillNext == nil, "a webhook spills once at a time")
+            state.webhooks[slot].spillNext = sequence
+            state.spillingCount += 1
+        }
+    }
+
+    /// A spilled delivery of the webhook in `slot` was read back from the log and queued (its sequence is at or
+    /// after the spill's start and after every delivery of the webhook queued before).
+    func readBack(_ sequence: UInt64, slot: Int) {
+        state.withLock { state in
+            precondition(state.webhooks[slot].spillNext.map { sequence >= $0 } ?? false, "read back outside a spill")
+            state.webhooks[slot].entries.append(Entry(sequence: sequence, attempt: 0, final: false))
+            state.webhooks[slot].spillNext = sequence + 1
+            state.pendingDeliveries += 1
+        }
+    }
+
+    /// The spill of the webhook in `slot` has examined everything below `sequence`.
+    func spillAdvanced(slot: Int, to sequence: UInt64) {
+        state.withLock { state in
+            guard let next = state.webhooks[slot].spillNext else { return }
+            state.webhooks[slot].spillNext = max(next, sequence)
+        }
+    }
+
+    /// The spill of the webhook in `slot` caught up with the live stream (or the webhook was removed).
+    func spillEnded(slot: Int) {
+        state.withLock { state in
+            guard state.webhooks[slot].spillNext != nil else { return }
+            state.webhooks[slot].spillNext = nil
+            state.spillingCount -= 1
+        }
+    }
+
+    /// Webhooks whose backlog is (partly) in the log only.
+    var spillingCount: Int { state.withLock { $0.spillingCount } }
+
     /// Outcome records that are durable, in log order.
     func journaled(_ outcomes: [Journaled]) {
         guard !outcomes.isEmpty else { return }
@@ -249,8 +296,10 @@ final class SettledTracker: Sendable {
                     webhook.entries.removeFirst(webhook.head)
                     webhook.head = 0
                 }
-                let checkpoint =
-                    webhook.head < webhook.entries.count ? webhook.entries[webhook.head].sequence : state.matchedEnd
+                let checkpoint = min(
+                    webhook.head < webhook.entries.count ? webhook.entries[webhook.head].sequence : state.matchedEnd,
+                    webhook.spillNext ?? .max
+                )
                 let pending = webhook.carried.map {
                     WebhookCheckpoints.Pending(eventSequence: $0.key, attempt: $0.value)
                 }

@@ -1,6 +1,7 @@
-/// The failure classes of spec §c.8 (Infrahub's `StatusClass`), recorded on every failed attempt.
+/// The failure classes of spec §c.8 (Infrahub's `StatusClass`), recorded on every failed attempt, and
+/// Sluice's own `CIRCUIT_OPEN`.
 ///
-/// `UNKNOWN` is not produced: every failure Sluice can observe falls in one of these six.
+/// `UNKNOWN` is not produced: every failure Sluice can observe falls in one of these.
 public enum DeliveryFailureClass: String, CaseIterable, Hashable, Sendable {
     /// The delivery could not be built: a header's environment variable is missing, a bad URL.
     case config = "CONFIG"
@@ -15,6 +16,10 @@ public enum DeliveryFailureClass: String, CaseIterable, Hashable, Sendable {
     case httpClientError = "HTTP_CLIENT_ERROR"
     /// A 5xx status.
     case httpServerError = "HTTP_SERVER_ERROR"
+    /// Sluice's own: the endpoint's circuit breaker was open when the attempt was due, so nothing was
+    /// sent. The attempt counts (the retry schedule is a promise in time: an open breaker never moves
+    /// the dead letter past the schedule's end).
+    case circuitOpen = "CIRCUIT_OPEN"
 
     /// What an operator can do about it (Sluice's wording; Infrahub's texts are not copied).
     public var remediation: String {
@@ -25,6 +30,8 @@ public enum DeliveryFailureClass: String, CaseIterable, Hashable, Sendable {
         case .timeout: return "Check the target's response time or raise the delivery timeout."
         case .httpClientError: return "Check the webhook URL and what the target expects."
         case .httpServerError: return "Check the target service's health and logs."
+        case .circuitOpen:
+            return "Earlier attempts to this endpoint kept failing; check the target service's health and logs."
         }
     }
 }
@@ -41,6 +48,8 @@ public enum DeliveryAttemptOutcome: Hashable, Sendable {
     case tlsFailed(String)
     /// A deadline passed; the text names which (connect, handshake, response).
     case timedOut(String)
+    /// Not sent: the endpoint's circuit breaker is open (the text says until when).
+    case circuitOpen(String)
 }
 
 /// One failed attempt: its class, status when there was a response, and a message for humans.
@@ -77,7 +86,7 @@ public struct DeliveryFailure: Hashable, Sendable, CustomStringConvertible {
     public var countsAgainstEndpoint: Bool {
         switch failureClass {
         case .connection, .tls, .timeout, .httpServerError: return true
-        case .config: return false
+        case .config, .circuitOpen: return false
         case .httpClientError: return statusCode == 408 || statusCode == 429
         }
     }
@@ -116,6 +125,8 @@ extension DeliveryAttemptOutcome {
             return .failure(DeliveryFailure(failureClass: .tls, message: message, attempt: attempt))
         case .timedOut(let message):
             return .failure(DeliveryFailure(failureClass: .timeout, message: message, attempt: attempt))
+        case .circuitOpen(let message):
+            return .failure(DeliveryFailure(failureClass: .circuitOpen, message: message, attempt: attempt))
         }
     }
 }
