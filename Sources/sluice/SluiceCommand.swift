@@ -12,7 +12,7 @@ struct SluiceCommand: ParsableCommand {
         abstract: "A high-throughput event pipeline: Infrahub events, GitHub deliveries, signed webhooks.",
         subcommands: [
             Run.self, Events.self, GitHub.self, Fixtures.self, Log.self, Triggers.self, Webhooks.self, SinkCommand.self,
-            DeadLetters.self, Replay.self, Demo.self,
+            DeadLetters.self, Endpoints.self, Replay.self, Demo.self,
         ],
         defaultSubcommand: nil
     )

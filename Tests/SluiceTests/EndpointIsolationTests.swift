@@ -160,3 +160,99 @@ import Testing
         #expect(receiver.requests.filter { $0.path == "/healthy" }.count == events.count, "and no healthy one twice")
     }
 }
+
+/// `410 Gone` disables a webhook visibly and durably: journaled, in the statistics and status line, in
+/// `endpoints.disabled` across restarts, and lifted only by enabling it.
+@Suite(.serialized) struct EndpointGoneTests {
+    @Test(.timeLimit(.minutes(2))) func goneDisablesTheWebhookUntilItIsEnabled() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let gone = Atomic<Bool>(true)
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll")) { request in
+            request.path == "/gone" && gone.load(ordering: .relaxed) ? 410 : 204
+        }
+        let directory = temporary.path + "/log"
+        let json = """
+            {"webhooks": [
+              {"name": "gone", "url": "\(receiver.url("/gone"))", "shared_key": "k", "event_type": "all",
+               "branch_scope": "all_branches"},
+              {"name": "ok", "url": "\(receiver.url("/ok"))", "shared_key": "k", "event_type": "all",
+               "branch_scope": "all_branches"}]}
+            """
+        let configuration = try pipelineConfiguration(json: json, logDirectory: directory)
+        let events = PipelineBehaviourTests.events(60, seed: 21)
+        func goneRequests() -> Int { receiver.requests.filter { $0.path == "/gone" }.count }
+
+        do {
+            let pipeline = try Pipeline(configuration: configuration)
+            try pipeline.start()
+            emitAll(Array(events[0..<20]), into: pipeline)
+            #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+            #expect(pipeline.statistics.disabledEndpoints == ["gone"])
+            #expect(PipelineFiles.status(pipeline.statistics).contains("DISABLED (410 Gone): gone"))
+            #expect(pipeline.disabledEndpoints.first?.reason.contains("410 Gone") == true)
+            pipeline.stop()
+        }
+        let goneBeforeRestart = goneRequests()
+        #expect(goneBeforeRestart >= 1 && goneBeforeRestart <= 20)
+        #expect(try EndpointStateFiles.read(directory: directory).map(\.webhook) == ["gone"])
+
+        // A restart keeps it disabled: nothing more is sent to it.
+        gone.store(false, ordering: .relaxed)
+        do {
+            let pipeline = try Pipeline(configuration: configuration)
+            try pipeline.start()
+            #expect(pipeline.statistics.disabledEndpoints == ["gone"])
+            emitAll(Array(events[20..<40]), into: pipeline)
+            #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+            #expect(goneRequests() == goneBeforeRestart, "a disabled endpoint gets nothing after a restart")
+            // Enabled while running: new deliveries go out again.
+            try pipeline.enableEndpoint("gone")
+            let deadline = Date().addingTimeInterval(10)
+            while !pipeline.statistics.disabledEndpoints.isEmpty, Date() < deadline { usleep(1_000) }
+            #expect(pipeline.statistics.disabledEndpoints.isEmpty)
+            emitAll(Array(events[40..<60]), into: pipeline)
+            #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+            #expect(goneRequests() == goneBeforeRestart + 20)
+            #expect(throws: PipelineConfigurationError.self) { try pipeline.enableEndpoint("ok") }
+            pipeline.stop()
+        }
+        #expect(try EndpointStateFiles.read(directory: directory).isEmpty)
+        var states: [String] = []
+        _ = try LogFiles.forEachRecord(directory: directory) { record in
+            guard record.type == .deliveryOutcome, let outcome = try? DeliveryOutcomeRecord(decoding: record.body),
+                outcome.outcome.isEndpointState
+            else { return }
+            states.append("\(outcome.webhook) \(outcome.outcome.rawValue)")
+        }
+        #expect(states == ["gone endpoint_disabled", "gone endpoint_enabled"], "every change is journaled")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func theCommandLineListsAndEnablesDisabledEndpoints() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll")) { _ in 410 }
+        let directory = temporary.path + "/log"
+        let json = """
+            {"webhooks": [{"name": "gone", "url": "\(receiver.url("/gone"))", "shared_key": "k",
+                           "event_type": "all", "branch_scope": "all_branches"}]}
+            """
+        do {
+            let pipeline = try Pipeline(configuration: try pipelineConfiguration(json: json, logDirectory: directory))
+            try pipeline.start()
+            emitAll(PipelineBehaviourTests.events(5, seed: 22), into: pipeline)
+            #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+            pipeline.stop()
+        }
+
+        let listed = try CommandLineTests.run(["endpoints", "list", "--log", directory])
+        #expect(listed.status == 0)
+        #expect(listed.standardOutput.hasPrefix("gone disabled since "), "\(listed.standardOutput)")
+        let enabled = try CommandLineTests.run(["endpoints", "enable", "--log", directory, "gone"])
+        #expect(enabled.status == 0, "\(enabled.standardError)")
+        #expect(try EndpointStateFiles.read(directory: directory).isEmpty)
+        let again = try CommandLineTests.run(["endpoints", "enable", "--log", directory, "gone"])
+        #expect(again.status == 1)
+        #expect(again.standardError.contains("is not disabled"))
+    }
+}

@@ -31,6 +31,7 @@ public enum DeadLetterFiles {
                 )
                 return
             }
+            guard !outcome.outcome.isEndpointState else { return }  // about the webhook, not a delivery
             let key = "\(outcome.eventSequence) \(outcome.webhook)"
             if last[key] == nil { order.append(key) }
             last[key] = DeadLetterEntry(record: outcome, recordSequence: record.sequence)

@@ -180,5 +180,9 @@ public enum PipelineFiles {
             + "dead letters \(statistics.deadLettered), pending \(statistics.pendingDeliveries), "
             + "in flight \(statistics.inFlight), backpressured \(statistics.backpressured), "
             + "invalid \(statistics.invalid)"
+            + (statistics.spillingWebhooks > 0
+                ? ", backlog in the log for \(statistics.spillingWebhooks) webhooks" : "")
+            + (statistics.disabledEndpoints.isEmpty
+                ? "" : ", DISABLED (410 Gone): \(statistics.disabledEndpoints.joined(separator: ", "))")
     }
 }

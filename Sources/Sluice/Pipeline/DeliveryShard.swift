@@ -222,6 +222,38 @@ final class DeliveryShard: @unchecked Sendable {
     /// Jobs recovered from the log at start, delivered before new ones.
     func addRecovered(_ job: DeliveryJob) { backlog.append(job) }
 
+    /// The webhooks of this shard that are disabled (`endpoints.disabled`), before ``run()``.
+    func setDisabled(_ names: Set<String>) { disabledWebhooks = names }
+
+    /// Webhooks an operator enabled, for the loop to take (``Pipeline/enableEndpoint(_:)``).
+    private let enableRequests = Mutex<[String]>([])
+    private let hasEnableRequests = Atomic<Bool>(false)
+
+    /// Enables `name` again if this shard has it disabled (any thread; the loop journals it).
+    func requestEnable(_ name: String) {
+        enableRequests.withLock { $0.append(name) }
+        hasEnableRequests.store(true, ordering: .releasing)
+        wakeUp()
+    }
+
+    /// Takes the operators' enable requests: each disabled webhook named is enabled, its breaker closed, and
+    /// an `endpoint_enabled` record journaled.
+    private func takeEnableRequests(now: UInt64) {
+        guard hasEnableRequests.exchange(false, ordering: .acquiring) else { return }
+        let names = enableRequests.withLock { names in
+            defer { names.removeAll() }
+            return names
+        }
+        for name in names where disabledWebhooks.remove(name) != nil {
+            if let routing = endpointRouting, let webhook = routing.definitions.firstIndex(where: { $0.name == name }) {
+                let breaker = breakerOfWebhook[webhook]
+                breakers[breaker] = CircuitBreaker(policy: configuration.circuitBreaker, nowNanoseconds: now)
+            }
+            push(EndpointStateFiles.enabledRecord(webhook: name, at: wall(at: now)))
+            outcomesPending = true
+        }
+    }
+
     /// Makes the HTTP client whose loop ``run()`` runs. Call before ``run()``.
     func startClient(backend: IOBackendSelection) throws(IOError) {
         var clientConfiguration = HTTPClientConfiguration(backend: backend)
@@ -269,6 +301,7 @@ final class DeliveryShard: @unchecked Sendable {
             for done in transforms.takeResults() { transformFinished(done, now: now) }
             progressed = true
         }
+        takeEnableRequests(now: now)
         var tookJobs = false
         while canAdmit {
             guard let job = backlog.popLast() ?? jobs.tryPop() else { break }
@@ -402,8 +435,19 @@ final class DeliveryShard: @unchecked Sendable {
                 message: "\(deadLetter.reason.rawValue)" + (deadLetter.lastFailure.map { ": \($0.message)" } ?? ""),
                 now: now
             )
-            if deadLetter.disablesEndpoint, let job = active[key]?.job {
-                disabledWebhooks.insert(job.routing.definitions[job.webhook].name)
+            if deadLetter.disablesEndpoint, let job = active[key]?.job,
+                disabledWebhooks.insert(job.routing.definitions[job.webhook].name).inserted
+            {
+                // Journaled, so that the state file, the status line and a restart know (until enabled).
+                record(
+                    key,
+                    attempt: deadLetter.attemptCount,
+                    outcome: .endpointDisabled,
+                    failure: deadLetter.lastFailure,
+                    message: "410 Gone on event \(job.eventSequence) (attempt \(deadLetter.attemptCount)): "
+                        + "disabled until `sluice endpoints enable \(job.routing.definitions[job.webhook].name)`",
+                    now: now
+                )
             }
             active[key]?.job.budget.remove()
             active.remove(key)
@@ -684,6 +728,11 @@ final class DeliveryShard: @unchecked Sendable {
             )
         }
         guard let record = made else { return }
+        push(record)
+    }
+
+    /// Hands `record` to the journaler (and the outcome hook).
+    private func push(_ record: DeliveryOutcomeRecord) {
         outcomeHook?(record)
         while !outcomes.tryPush(record) {
             journalWake.wakeAll()

@@ -55,6 +55,17 @@ public final class Pipeline: Sendable {
     /// failed attempt (`retrying`), each dead letter and each 2xx (set before ``start()``).
     public func onOutcome(_ body: @escaping @Sendable (DeliveryOutcomeRecord) -> Void) { core.setOutcomeHook(body) }
 
+    /// Enables the webhook `name` that `410 Gone` disabled: journals it (`endpoint_enabled`), rewrites the
+    /// state file, closes its circuit breaker; its new deliveries go out again (those dead-lettered while
+    /// it was disabled stay dead letters: redrive them). Any thread, while running.
+    /// - Throws: ``PipelineConfigurationError`` when `name` is not disabled.
+    public func enableEndpoint(_ name: String) throws(PipelineConfigurationError) { try core.enableEndpoint(name) }
+
+    /// The webhooks disabled now, with why and since when.
+    public var disabledEndpoints: [DisabledEndpoint] {
+        core.disabledEndpoints.withLock { $0.values.sorted { $0.webhook < $1.webhook } }
+    }
+
     /// Recovers the log, re-queues unfinished deliveries from the checkpoint on, and starts the threads.
     /// - Returns: what recovery found.
     @discardableResult
@@ -137,6 +148,9 @@ public struct PipelineStatistics: Sendable, Equatable {
     /// memory; the rest is read back as they make room). Their deliveries there are not in
     /// ``pendingDeliveries``.
     public var spillingWebhooks: Int = 0
+    /// Webhooks disabled by `410 Gone` (or by hand), by name: they get no deliveries until enabled
+    /// (``Pipeline/enableEndpoint(_:)``, `sluice endpoints enable`).
+    public var disabledEndpoints: [String] = []
 }
 
 /// What ``Pipeline/start()`` found in the log.

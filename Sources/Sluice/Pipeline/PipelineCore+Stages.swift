@@ -39,6 +39,11 @@ extension PipelineCore {
         }
         var final: Set<Pair> = []
         var lastAttempt: [Pair: Int] = [:]
+        var disabled = Dictionary(
+            try EndpointStateFiles.read(store: store).map { ($0.webhook, $0) },
+            uniquingKeysWith: { _, last in last }
+        )
+        var disabledChanged = false
         var unreadable = 0
         _ = try LogFiles.forEachRecord(directory: log.directory, fromSequence: checkpoint) { record in
             guard record.type == .deliveryOutcome else { return }
@@ -53,6 +58,9 @@ extension PipelineCore {
             case .redriveRequested:
                 final.remove(pair)
                 lastAttempt[pair] = 0
+            case .endpointDisabled, .endpointEnabled:
+                // Journaled before the state file was rewritten: the record wins (a crash in between).
+                disabledChanged = EndpointStateFiles.apply(outcome, to: &disabled) || disabledChanged
             }
         }
         guard unreadable == 0 else {
@@ -62,7 +70,18 @@ extension PipelineCore {
             )
         }
 
+        if disabledChanged { try EndpointStateFiles.write(store: store, Array(disabled.values)) }
+        disabledEndpoints.withLock { $0 = disabled }
         let routing = routingBox.withLock { $0 }
+        for (number, shard) in shards.enumerated() {
+            shard.setDisabled(
+                Set(
+                    routing.definitions.indices.filter {
+                        routing.shardOfWebhook[$0] == number && disabled[routing.definitions[$0].name] != nil
+                    }.map { routing.definitions[$0].name }
+                )
+            )
+        }
         tracker = SettledTracker(matchedEnd: checkpoint)
         let tracker = self.tracker
         let slots = tracker.slots(for: routing.definitions.map(\.name))
@@ -514,8 +533,10 @@ extension PipelineCore {
             }
             let eventCount = records.count
             var outcomeFinals: [(offset: Int, outcome: SettledTracker.Journaled)] = []
+            var endpointChanges: [DeliveryOutcomeRecord] = []
             for shard in shards {
                 _ = shard.outcomes.pop(maximum: 1024) { outcome in
+                    if outcome.outcome.isEndpointState { endpointChanges.append(outcome) }
                     if outcome.outcome.isFinal || outcome.outcome == .retrying {
                         outcomeFinals.append(
                             (
@@ -572,6 +593,14 @@ extension PipelineCore {
                     nowMicroseconds: Timestamp.now().microsecondsSinceEpoch,
                     nowMonotonicNanoseconds: monotonicNanoseconds()
                 )
+                if !endpointChanges.isEmpty {
+                    // Rare (a 410, an operator): the state file is rewritten at once, after the records.
+                    let disabled = disabledEndpoints.withLock { disabled in
+                        for change in endpointChanges { _ = EndpointStateFiles.apply(change, to: &disabled) }
+                        return disabled
+                    }
+                    if let checkpoints { try EndpointStateFiles.write(store: checkpoints, Array(disabled.values)) }
+                }
                 for (offset, position) in (next..<end).enumerated() {
                     slots.withSlot(position) { $0.logSequence = range.lowerBound + UInt64(offset) }
                 }
@@ -831,6 +860,18 @@ extension PipelineCore {
         journalerThread = nil
     }
 
+    func enableEndpoint(_ name: String) throws(PipelineConfigurationError) {
+        guard disabledEndpoints.withLock({ $0[name] != nil }) else {
+            let disabled = disabledEndpoints.withLock { $0.keys.sorted() }
+            throw PipelineConfigurationError(
+                field: "webhooks",
+                message:
+                    "'\(name)' is not disabled (disabled: \(disabled.isEmpty ? "none" : disabled.joined(separator: ", ")))"
+            )
+        }
+        for shard in shards { shard.requestEnable(name) }
+    }
+
     func reconfigure(webhooks: WebhookConfiguration, triggers: TriggerConfiguration) throws(PipelineConfigurationError)
     {
         var updated = configuration
@@ -880,7 +921,8 @@ extension PipelineCore {
             inFlight: shards.reduce(0) { $0 + $1.inFlightSnapshot },
             outcomesJournaled: counters.outcomesJournaled.load(ordering: .relaxed),
             recoveredDeliveries: counters.recoveredDeliveries.load(ordering: .relaxed),
-            spillingWebhooks: tracker.spillingCount
+            spillingWebhooks: tracker.spillingCount,
+            disabledEndpoints: disabledEndpoints.withLock { $0.keys.sorted() }
         )
     }
 }

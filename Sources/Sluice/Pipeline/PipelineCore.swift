@@ -67,6 +67,9 @@ final class PipelineCore: @unchecked Sendable {
     let matcherDone = Atomic<Bool>(false)
     let shardsDone = Atomic<Int>(0)
     let failureText = Mutex<String?>(nil)
+    /// Webhooks disabled by `410 Gone` (or by hand), by name: loaded at start, kept by the journaler as their
+    /// records become durable, written to `endpoints.disabled`.
+    let disabledEndpoints = Mutex<[String: DisabledEndpoint]>([:])
 
     init(configuration: PipelineConfiguration, counters: PipelineCounters) throws(PipelineConfigurationError) {
         self.configuration = configuration

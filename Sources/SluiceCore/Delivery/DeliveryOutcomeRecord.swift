@@ -14,9 +14,16 @@ public struct DeliveryOutcomeRecord: Sendable, Equatable {
         case deadLettered = "dead_letter"
         /// An operator asked for a dead letter to be delivered again (`sluice deadletters redrive`).
         case redriveRequested = "redrive_requested"
+        /// Not a delivery's outcome but its webhook's: `410 Gone` (this record's event and attempt are the
+        /// delivery that got it) disabled the webhook; its deliveries dead-letter until it is enabled.
+        case endpointDisabled = "endpoint_disabled"
+        /// An operator enabled the webhook again (`sluice endpoints enable`); event sequence 0, attempt 0.
+        case endpointEnabled = "endpoint_enabled"
 
         /// Whether the pair needs no further attempt.
         public var isFinal: Bool { self == .delivered || self == .deadLettered }
+        /// Whether the record is about the webhook's state, not about one delivery.
+        public var isEndpointState: Bool { self == .endpointDisabled || self == .endpointEnabled }
     }
 
     /// The log sequence of the event.
