@@ -33,7 +33,11 @@ public struct LogConfiguration: Sendable, Equatable {
         guard frameByteCountMax >= 4096, frameByteCountMax < Int(UInt32.max) / 2 else {
             throw fail("frameByteCountMax must be between 4 KiB and 1 GiB")
         }
-        guard segmentByteCountMax >= 4 * frameByteCountMax else { throw fail("a segment must hold several frames") }
+        guard segmentByteCountMax >= 4 * frameByteCountMax else {
+            throw fail(
+                "a segment must hold at least 4 frames: segmentByteCountMax (\(segmentByteCountMax)) must be at least 4 × frameByteCountMax (\(4 * frameByteCountMax))"
+            )
+        }
         if case .interval(let milliseconds) = fsync, milliseconds <= 0 {
             throw fail("fsync interval must be positive")
         }
