@@ -68,7 +68,9 @@ struct DeadLetters: ParsableCommand {
 
         func validate() throws {
             if let event, EventID.parse(Array(event.utf8)) == nil {
-                throw ValidationError("--event '\(event)' is not an event id (a UUID like bf569ddc-2a30-4491-82f1-0689f6cdb5e1)")
+                throw ValidationError(
+                    "--event '\(event)' is not an event id (a UUID like bf569ddc-2a30-4491-82f1-0689f6cdb5e1)"
+                )
             }
         }
 

@@ -52,13 +52,15 @@ struct Log: ParsableCommand {
         static func describe(_ recovery: RecoveryReport) -> String {
             var repairs: [String] = []
             if let path = recovery.truncatedPath {
-                let records = recovery.droppedRecordCount > 0 ? "\(recovery.droppedRecordCount) records" : "records unknown"
+                let records =
+                    recovery.droppedRecordCount > 0 ? "\(recovery.droppedRecordCount) records" : "records unknown"
                 repairs.append("cut a torn tail of \(recovery.droppedByteCount) bytes (\(records)) off \(path)")
             }
             if let path = recovery.removedIncompleteSegment {
                 repairs.append("removed \(path), a segment whose header was never completely written")
             }
-            return "recovered the log: " + repairs.joined(separator: "; ") + "; the next sequence is \(recovery.nextSequence)"
+            return "recovered the log: " + repairs.joined(separator: "; ")
+                + "; the next sequence is \(recovery.nextSequence)"
         }
 
         func run() throws {

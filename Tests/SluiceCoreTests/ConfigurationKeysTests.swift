@@ -22,7 +22,9 @@ import Testing
             ConfigurationKeys.unknownKeyMessage("brnach_scope", known: keys)
                 == "unknown key 'brnach_scope'; did you mean 'branch_scope'?"
         )
-        #expect(ConfigurationKeys.unknownKeyMessage("zzz", known: ["b", "a"]) == "unknown key 'zzz' (valid keys: a, b)")
+        #expect(
+            ConfigurationKeys.unknownKeyMessage("zzz", known: ["b", "a"]) == "unknown key 'zzz' (valid keys: a, b)"
+        )
     }
 
     /// One misspelled key per kind of object: the error names the path of the key the user wrote, is marked
@@ -31,7 +33,8 @@ import Testing
         (#"{"defualt_branch": "main"}"#, "defualt_branch", "default_branch"),
         (#"{"webhooks": [{"name": "w", "brnach_scope": "all_branches"}]}"#, "webhooks[0].brnach_scope", "branch_scope"),
         (
-            #"{"webhooks": [{"name": "w", "url": "http://h/", "headers": [{"key": "X", "valeu": "y"}]}]}"#, "webhooks[0].headers[0].valeu",
+            #"{"webhooks": [{"name": "w", "url": "http://h/", "headers": [{"key": "X", "valeu": "y"}]}]}"#,
+            "webhooks[0].headers[0].valeu",
             "value"
         ),
         (

@@ -195,7 +195,11 @@ struct CommandLineTests {
         writeFile(config, Array("triggers:\n  - name: t\n    trigger:\n      within: -1\n".utf8))
         let invalid = try Self.run(["triggers", "compile", "--config", config])
         #expect(invalid.status == 1)
-        #expect(invalid.standardError.contains("config.yaml:4:15: triggers[0].trigger.within: must be a number of seconds from 0"))
+        #expect(
+            invalid.standardError.contains(
+                "config.yaml:4:15: triggers[0].trigger.within: must be a number of seconds from 0"
+            )
+        )
     }
 
     func readRepositoryFileAbsolute(_ path: String) throws -> [UInt8] {

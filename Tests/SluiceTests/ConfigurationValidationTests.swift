@@ -46,7 +46,10 @@ import Testing
         ("triggers: 3\n", 4, "triggers", "must be a list"),
         ("piepline: {}\n", 4, "piepline", "did you mean 'pipeline'?"),
         // A webhook entry.
-        ("  - {name: v, url: \"http://h/\", brnach_scope: all_branches}\n", 4, "webhooks[1].brnach_scope", "did you mean 'branch_scope'?"),
+        (
+            "  - {name: v, url: \"http://h/\", brnach_scope: all_branches}\n", 4, "webhooks[1].brnach_scope",
+            "did you mean 'branch_scope'?"
+        ),
         ("  - {name: \"\", url: \"http://h/\"}\n", 4, "webhooks[1].name", "required"),
         ("  - {name: v, url: \"ftp://h/\"}\n", 4, "webhooks[1].url", "http:// or https://"),
         ("  - {name: v, url: \"http://h/\", description: 3}\n", 4, "webhooks[1].description", "must be a string"),
@@ -86,12 +89,21 @@ import Testing
         ("triggers:\n  - {name: t, trigger: {expect: 3}}\n", 5, "triggers[0].trigger.expect", "list of strings"),
         ("triggers:\n  - {name: t, trigger: {after: [3]}}\n", 5, "triggers[0].trigger.after[0]", "must be a string"),
         ("triggers:\n  - {name: t, trigger: {posture: Sometimes}}\n", 5, "triggers[0].trigger.posture", "Reactive"),
-        ("triggers:\n  - {name: t, trigger: {threshold: 0}}\n", 5, "triggers[0].trigger.threshold", "from 1 to 2147483647"),
+        (
+            "triggers:\n  - {name: t, trigger: {threshold: 0}}\n", 5, "triggers[0].trigger.threshold",
+            "from 1 to 2147483647"
+        ),
         ("triggers:\n  - {name: t, trigger: {threshold: 1e300}}\n", 5, "triggers[0].trigger.threshold", "from 1 to"),
         ("triggers:\n  - {name: t, trigger: {within: 1e300}}\n", 5, "triggers[0].trigger.within", "from 0 to 31536000"),
         ("triggers:\n  - {name: t, trigger: {for_each: 3}}\n", 5, "triggers[0].trigger.for_each", "list of strings"),
-        ("triggers:\n  - {name: t, actions: [{webhok: w}]}\n", 5, "triggers[0].actions[0].webhok", "did you mean 'webhook'?"),
-        ("triggers:\n  - {name: t, actions: [{webhook: w, parameters: 3}]}\n", 5, "triggers[0].actions[0].parameters", "mapping"),
+        (
+            "triggers:\n  - {name: t, actions: [{webhok: w}]}\n", 5, "triggers[0].actions[0].webhok",
+            "did you mean 'webhook'?"
+        ),
+        (
+            "triggers:\n  - {name: t, actions: [{webhook: w, parameters: 3}]}\n", 5,
+            "triggers[0].actions[0].parameters", "mapping"
+        ),
         // The log section.
         ("log: {fsinc: always}\n", 4, "log.fsinc", "did you mean 'fsync'?"),
         ("log: {directory: \"\"}\n", 4, "log.directory", "non-empty"),
@@ -121,7 +133,10 @@ import Testing
         ("pipeline: {retry_jitter_percent: 101}\n", 4, "pipeline.retry_jitter_percent", "from 0 to 100"),
         ("pipeline: {io: quantum}\n", 4, "pipeline.io", "uring or epoll"),
         ("pipeline: {ca_file: \"\"}\n", 4, "pipeline.ca_file", "path"),
-        ("pipeline: {circuit_breaker: {window: 5}}\n", 4, "pipeline.circuit_breaker.window", "did you mean 'window_s'?"),
+        (
+            "pipeline: {circuit_breaker: {window: 5}}\n", 4, "pipeline.circuit_breaker.window",
+            "did you mean 'window_s'?"
+        ),
         ("pipeline: {circuit_breaker: {window_s: 0}}\n", 4, "pipeline.circuit_breaker.window_s", "from 1 to 86400"),
         (
             "pipeline: {circuit_breaker: {request_count_min: 0}}\n", 4, "pipeline.circuit_breaker.request_count_min",
@@ -150,7 +165,8 @@ import Testing
     @Test func everyIntegerSettingIsRangeChecked() {
         let ranges = PipelineConfiguration.integerRanges
         let keys =
-            PipelineConfiguration.logKeys.map { "log." + $0 } + PipelineConfiguration.pipelineKeys.map { "pipeline." + $0 }
+            PipelineConfiguration.logKeys.map { "log." + $0 }
+            + PipelineConfiguration.pipelineKeys.map { "pipeline." + $0 }
             + PipelineConfiguration.circuitBreakerKeys.map { "pipeline.circuit_breaker." + $0 }
         #expect(Set(ranges.keys).isSubset(of: Set(keys)))
         for (field, range) in ranges {
@@ -171,7 +187,11 @@ import Testing
     @Test func unknownKeysPointAtTheKey() throws {
         let error = try #require(loadError(Self.base + "  - name: v\n    url: \"http://h/\"\n    brnach_scope: all\n"))
         #expect(error.line == 6 && error.column == 5, "\(error)")
-        #expect(error.description.hasSuffix("webhooks[1].brnach_scope: unknown key 'brnach_scope'; did you mean 'branch_scope'?"))
+        #expect(
+            error.description.hasSuffix(
+                "webhooks[1].brnach_scope: unknown key 'brnach_scope'; did you mean 'branch_scope'?"
+            )
+        )
         let flow = try #require(loadError(Self.base + "pipeline: {wait: park, colour: blue}\n"))
         #expect(flow.line == 4 && flow.column == 24, "\(flow)")
     }
@@ -211,8 +231,8 @@ import Testing
         #expect(deepError.line == 1, "\(deepError)")
         #expect(deepError.message.contains("deeper than 128 levels"), "\(deepError)")
 
-        var block = "triggers:\n"
-        for depth in 0..<10_000 { block += String(repeating: " ", count: depth) + "- \n" }
+        var block = "triggers:\n"  // block style: 1,000 levels of indentation
+        for depth in 0..<1_000 { block += String(repeating: " ", count: depth) + "- \n" }
         let blockError = try #require(loadError(block))
         #expect(blockError.message.contains("deeper than 128 levels"), "\(blockError)")
 
@@ -228,11 +248,13 @@ import Testing
 
         // Deep but within the bound, through an alias: still refused when the expansion nests too deep.
         let nested = String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
-        let aliasDeep = "x: &x \(nested)\ntriggers:\n  - {name: t, actions: [{workflow: w, parameters: {p: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*x]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}]}\n"
+        let aliasDeep =
+            "x: &x \(nested)\ntriggers:\n  - {name: t, actions: [{workflow: w, parameters: {p: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[*x]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}}]}\n"
         let aliasError = try #require(loadError(aliasDeep))
         #expect(aliasError.message.contains("nests deeper than 128 levels when expanded"), "\(aliasError)")
 
-        let jsonDeep = "{\"pipeline\": " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
+        let jsonDeep =
+            "{\"pipeline\": " + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
         let jsonError = try #require(loadError(jsonDeep, name: "sluice.json"))
         #expect(jsonError.line == 1, "\(jsonError)")
     }
@@ -242,14 +264,14 @@ import Testing
         let nested = String(repeating: "{a: ", count: 100) + "1" + String(repeating: "}", count: 100)
         let text =
             Self.base + """
-            triggers:
-              - name: t
-                trigger: {expect: [infrahub.node.created]}
-                actions: [{workflow: w, parameters: &p \(nested)}]
-              - name: u
-                trigger: {expect: [infrahub.node.created]}
-                actions: [{workflow: w, parameters: *p}]
-            """
+                triggers:
+                  - name: t
+                    trigger: {expect: [infrahub.node.created]}
+                    actions: [{workflow: w, parameters: &p \(nested)}]
+                  - name: u
+                    trigger: {expect: [infrahub.node.created]}
+                    actions: [{workflow: w, parameters: *p}]
+                """
         let configuration = try load(text)
         #expect(configuration.triggers.triggers.count == 2)
         #expect(configuration.triggers.triggers[0].actions == configuration.triggers.triggers[1].actions)

@@ -113,7 +113,10 @@ extension PipelineConfiguration {
             let field = "\(name).\(key)"
             let range = Self.integerRanges[field]!  // every integer key has a range (a test checks each)
             guard let number = value.int64Value, range.contains(number) else {
-                throw fail(field, "must be an integer from \(range.lowerBound) to \(range.upperBound), not \(value.text)")
+                throw fail(
+                    field,
+                    "must be an integer from \(range.lowerBound) to \(range.upperBound), not \(value.text)"
+                )
             }
             return Int(number)
         }

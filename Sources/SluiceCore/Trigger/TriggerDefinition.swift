@@ -51,6 +51,7 @@ public struct TriggerDefinition: Sendable, Equatable {
     ) {
         precondition(threshold >= 1, "threshold must be at least 1")
         precondition(withinSeconds >= 0, "within must not be negative")
+        precondition(withinSeconds <= Self.withinSecondsMax, "within must be at most 365 days")
         self.name = name
         self.events = events
         self.match = match
@@ -99,7 +100,10 @@ extension TriggerDefinition {
             throw TriggerDefinitionError(path: "\(path).name", message: "required, a non-empty string")
         }
         if nested, object["trigger"]?.objectValue == nil {
-            throw TriggerDefinitionError(path: "\(path).trigger", message: "must be a mapping (Prefect's event trigger)")
+            throw TriggerDefinitionError(
+                path: "\(path).trigger",
+                message: "must be a mapping (Prefect's event trigger)"
+            )
         }
         let trigger = object["trigger"]?.objectValue ?? object
         let triggerPath = nested ? "\(path).trigger" : path

@@ -112,7 +112,9 @@ private struct Reader {
         var headers: [WebhookDefinition.Header] = []
         for (index, element) in elements.enumerated() {
             let field = "headers[\(index)]"
-            guard let entry = element.objectValue else { throw error(field, "must be {key, value} or {key, environment}") }
+            guard let entry = element.objectValue else {
+                throw error(field, "must be {key, value} or {key, environment}")
+            }
             try ConfigurationKeys.check(entry, known: ["key", "value", "environment"], path: "\(path).\(field)")
             guard let name = element["key"]?.stringValue, HTTPToken.isValid(name) else {
                 throw error("\(field).key", "required, an HTTP header name (letters, digits, !#$%&'*+-.^_`|~)")
