@@ -111,7 +111,9 @@ extension PipelineConfiguration {
         func integer(_ object: JSONObject, _ name: String, _ key: String) throws(PipelineConfigurationError) -> Int? {
             guard let value = object[key] else { return nil }
             let field = "\(name).\(key)"
-            let range = Self.integerRanges[field]!  // every integer key has a range (a test checks each)
+            guard let range = Self.integerRanges[field] else {
+                preconditionFailure("\(field) has no range in PipelineConfiguration.integerRanges")
+            }
             guard let number = value.int64Value, range.contains(number) else {
                 throw fail(
                     field,
