@@ -55,7 +55,7 @@ struct Run: ParsableCommand {
             throw ExitStatus.invalidInput
         }
         // The log failed (e.g. the disk is full): a supervisor must not take this for a clean stop.
-        if summary.failure != nil { throw ExitStatus.ioFailure }
+        if summary.failure != nil || summary.inputFailure != nil { throw ExitStatus.ioFailure }
         if summary.invalidLines > 0 { throw ExitStatus.invalidInput }
         if exitWhenDone, !summary.settled, !summary.stoppedBySignal {
             printError(

@@ -207,6 +207,18 @@ struct CommandLineHardeningTests {
         #expect(status.hasPrefix("accepted 1,"), "\(status)")
     }
 
+    /// An input file that cannot be read is status 3 (a file could not be read), not 0.
+    @Test func runExitsThreeWhenTheInputCannotBeRead() throws {
+        let workspace = try Workspace()
+        let configuration = workspace.write("run.yaml", "log: {directory: log}\n")
+        let outcome = try CommandLineTests.run([
+            "run", "--config", configuration, "--input", workspace.path + "/missing.jsonl", "--exit-when-done",
+            "--status-interval", "0",
+        ])
+        #expect(outcome.status == 3, "\(outcome.standardError)")
+        #expect(outcome.standardError.contains("missing.jsonl: No such file or directory"), "\(outcome.standardError)")
+    }
+
     /// A full disk stops `sluice run` with status 3 (it exited 0, which a supervisor takes for a clean stop).
     @Test(.enabled(if: TmpfsMount.isAvailable, "mounting a small tmpfs needs root (mount -t tmpfs)"))
     func runExitsThreeWhenTheDiskIsFull() throws {

@@ -41,6 +41,9 @@ public enum PipelineFiles {
         /// The error that stopped the pipeline (a log write or sync failed, e.g. the disk is full), if any;
         /// it was reported through `errorLine`.
         public var failure: String?
+        /// Why the input could not be read (e.g. the file is missing), if it could not; reported through
+        /// `errorLine`.
+        public var inputFailure: String?
     }
 
     /// Runs the pipeline of `options` until the input is done (with ``RunOptions/exitWhenDone``) or a stop
@@ -149,7 +152,8 @@ public enum PipelineFiles {
             outputLine("ack \(pipeline.acknowledgedEmittedCount)")
         }
         if inputDone.load(ordering: .acquiring) { inputThread?.join() }
-        if let failure = inputFailure.withLock({ $0 }) { errorLine("error: \(failure)") }
+        let inputFailureText = inputFailure.withLock { $0 }
+        if let inputFailureText { errorLine("error: \(inputFailureText)") }
         let statistics = pipeline.statistics
         errorLine(status(statistics, oversizeLines: oversize.load(ordering: .relaxed)))
         return RunSummary(
@@ -158,7 +162,8 @@ public enum PipelineFiles {
             invalidLines: invalid.load(ordering: .relaxed),
             settled: settled || statistics.pendingDeliveries == 0,
             stoppedBySignal: stoppedBySignal,
-            failure: pipeline.failure
+            failure: pipeline.failure,
+            inputFailure: inputFailureText
         )
     }
 
