@@ -33,9 +33,13 @@ public struct LogConfiguration: Sendable, Equatable {
         guard frameByteCountMax >= 4096, frameByteCountMax < Int(UInt32.max) / 2 else {
             throw fail("frameByteCountMax must be between 4 KiB and 1 GiB")
         }
-        guard segmentByteCountMax >= 4 * frameByteCountMax else { throw fail("a segment must hold several frames") }
-        if case .interval(let milliseconds) = fsync, milliseconds <= 0 {
-            throw fail("fsync interval must be positive")
+        guard segmentByteCountMax >= 4 * frameByteCountMax else {
+            throw fail(
+                "a segment must hold at least 4 frames: segmentByteCountMax (\(segmentByteCountMax)) must be at least 4 × frameByteCountMax (\(4 * frameByteCountMax))"
+            )
+        }
+        if case .interval(let milliseconds) = fsync, !(1...3_600_000).contains(milliseconds) {
+            throw fail("fsync interval must be from 1 to 3600000 ms, not \(milliseconds)")
         }
         if let age = segmentAgeMaxMicroseconds, age <= 0 { throw fail("segment age must be positive") }
     }

@@ -63,8 +63,16 @@ struct DeadLetters: ParsableCommand {
         @OptionGroup var location: Location
         @Option(help: "Only this webhook's dead letters.")
         var webhook: String?
-        @Option(help: "Only this event's (by event id).")
+        @Option(help: "Only this event's (by event id, a UUID).")
         var event: String?
+
+        func validate() throws {
+            if let event, EventID.parse(Array(event.utf8)) == nil {
+                throw ValidationError(
+                    "--event '\(event)' is not an event id (a UUID like bf569ddc-2a30-4491-82f1-0689f6cdb5e1)"
+                )
+            }
+        }
 
         func run() throws {
             do {

@@ -29,9 +29,10 @@ struct Events: ParsableCommand {
         }
 
         func validate() throws {
-            guard eventByteCountMax > 0, labelsPerResourceCountMax > 0, relatedResourceCountMax >= 0,
-                eventNameByteCountMax > 0
-            else { throw ValidationError("limits must be positive") }
+            try checkRange(eventByteCountMax, 1...(1 << 30), "--event-byte-count-max")
+            try checkRange(labelsPerResourceCountMax, 1...1_000_000, "--labels-per-resource-count-max")
+            try checkRange(relatedResourceCountMax, 0...1_000_000, "--related-resource-count-max")
+            try checkRange(eventNameByteCountMax, 1...1_000_000, "--event-name-byte-count-max")
         }
     }
 
@@ -48,6 +49,10 @@ struct Events: ParsableCommand {
 
         @Option(help: "Print at most this many errors (all are counted).")
         var errorCountMax = 1000
+
+        func validate() throws {
+            try checkRange(errorCountMax, 0...Int(Int32.max), "--error-count-max")
+        }
 
         func run() throws {
             var printed = 0

@@ -30,10 +30,10 @@ struct Fixtures: ParsableCommand {
         }
 
         func validate() throws {
-            guard events >= 0 else { throw ValidationError("--events must not be negative") }
-            guard kinds >= 1, branches >= 1, accounts >= 1 else {
-                throw ValidationError("--kinds, --branches and --accounts must be at least 1")
-            }
+            try checkRange(events, 0...1_000_000_000, "--events")
+            try checkRange(kinds, 1...100_000, "--kinds")
+            try checkRange(branches, 1...100_000, "--branches")
+            try checkRange(accounts, 1...100_000, "--accounts")
         }
     }
 
@@ -54,7 +54,7 @@ struct Fixtures: ParsableCommand {
         var triggersOutput = "triggers.json"
 
         func validate() throws {
-            if let triggers, triggers < 0 { throw ValidationError("--triggers must not be negative") }
+            try checkRange(triggers, 0...10_000_000, "--triggers")
         }
 
         func run() throws {

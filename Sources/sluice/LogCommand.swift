@@ -37,15 +37,30 @@ struct Log: ParsableCommand {
         var reportAcknowledged = false
 
         func validate() throws {
-            guard batchEvents > 0 else { throw ValidationError("--batch-events must be positive") }
+            try checkRange(batchEvents, 1...1_000_000, "--batch-events")
             _ = try fsyncPolicy()
         }
 
         func fsyncPolicy() throws -> FsyncPolicy {
             guard let policy = FsyncPolicy(parsing: fsync) else {
-                throw ValidationError("--fsync must be always, never or interval:MILLISECONDS")
+                throw ValidationError("--fsync must be \(FsyncPolicy.syntax), not \(fsync)")
             }
             return policy
+        }
+
+        /// What recovery repaired, as a sentence.
+        static func describe(_ recovery: RecoveryReport) -> String {
+            var repairs: [String] = []
+            if let path = recovery.truncatedPath {
+                let records =
+                    recovery.droppedRecordCount > 0 ? "\(recovery.droppedRecordCount) records" : "records unknown"
+                repairs.append("cut a torn tail of \(recovery.droppedByteCount) bytes (\(records)) off \(path)")
+            }
+            if let path = recovery.removedIncompleteSegment {
+                repairs.append("removed \(path), a segment whose header was never completely written")
+            }
+            return "recovered the log: " + repairs.joined(separator: "; ")
+                + "; the next sequence is \(recovery.nextSequence)"
         }
 
         func run() throws {
@@ -58,7 +73,7 @@ struct Log: ParsableCommand {
                     configuration: configuration,
                     nowMicroseconds: Timestamp.now().microsecondsSinceEpoch
                 )
-                if writer.recovery.repairedAnything { printError("recovered: \(writer.recovery)") }
+                if writer.recovery.repairedAnything { printError(Self.describe(writer.recovery)) }
                 if reportAcknowledged { printUnbuffered("start \(writer.nextSequence)") }
                 let appended = try LogFiles.appendEvents(
                     path: file,
@@ -165,6 +180,11 @@ struct Log: ParsableCommand {
         @Option(help: "With --follow: stop after this many seconds without a new record.")
         var idleExit: Double?
 
+        func validate() throws {
+            if idleExit != nil, !follow { throw ValidationError("--idle-exit needs --follow") }
+            try checkRange(idleExit, 0.001...31_536_000, "--idle-exit")
+        }
+
         func filter() throws -> EventFilter {
             var filter = EventFilter()
             filter.eventNames = event.map(Glob.init)
@@ -200,9 +220,6 @@ struct Log: ParsableCommand {
                 fromTimestamp = parsed.microsecondsSinceEpoch
             }
             let filter = try filter()
-            if let idleExit, idleExit <= 0 || !follow {
-                throw ValidationError("--idle-exit takes a positive number of seconds, with --follow")
-            }
             do {
                 let writer = try BufferedWriter(path: "-")
                 var writeError: SystemCallError?
@@ -225,7 +242,7 @@ struct Log: ParsableCommand {
                         directory: directory,
                         fromSequence: from,
                         filter: filter,
-                        stopAfterIdleNanoseconds: idleExit.map { UInt64($0 * 1e9) },
+                        stopAfterIdleNanoseconds: idleExit.map { UInt64(($0 * 1e9).rounded()) },  // ≤ 365 days
                         print
                     )
                 } else {

@@ -37,13 +37,16 @@ struct Replay: ParsableCommand {
     var drainTimeout: Double = 60
 
     func validate() throws {
-        if let rate, rate <= 0 { throw ValidationError("--rate must be positive") }
-        if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+        try checkRange(rate, 0.001...100_000_000, "--rate")
+        try checkRange(duration, 0.001...31_536_000, "--duration")
+        try checkRange(drainTimeout, 0...86_400, "--drain-timeout")
         if loop, duration == nil { throw ValidationError("--loop needs --duration") }
     }
 
     func run() throws {
         do {
+            // The report directory is made before the run, so a bad path fails now, not after it.
+            if let reportDir { try WorkDirectory.create(reportDir) }
             let temporary = log == nil ? try WorkDirectory.make(prefix: "sluice-replay") : nil
             defer { if let temporary { try? WorkDirectory.remove(temporary) } }
             let configuration = try PipelineConfiguration.load(
@@ -53,9 +56,10 @@ struct Replay: ParsableCommand {
             )
             var options = Replayer.Options(fixturePath: fixture)
             options.rate = rate
-            options.duration = duration.map { .milliseconds(Int64($0 * 1000)) }
+            // In range (validate()): at most 365 days, so the milliseconds fit.
+            options.duration = duration.map { .milliseconds(Int64(($0 * 1000).rounded())) }
             options.loop = loop
-            options.drainTimeout = .milliseconds(Int64(drainTimeout * 1000))
+            options.drainTimeout = .milliseconds(Int64((drainTimeout * 1000).rounded()))
             let report = try Replayer.run(options, configuration: configuration, progress: progressLine)
             finishProgressLine()
             try printReport(report, directory: reportDir)
@@ -96,7 +100,9 @@ struct Demo: ParsableCommand {
     var keep = false
 
     func validate() throws {
-        guard webhooks >= 1, triggers >= webhooks else { throw ValidationError("need 1 ≤ --webhooks ≤ --triggers") }
+        try checkRange(triggers, 1...1_000_000, "--triggers")
+        try checkRange(webhooks, 1...triggers, "--webhooks")
+        try checkRange(rate, 0.001...100_000_000, "--rate")
     }
 
     func run() throws {

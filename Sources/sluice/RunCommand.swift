@@ -30,6 +30,11 @@ struct Run: ParsableCommand {
     @Option(help: "Seconds between status lines on standard error (0: none).")
     var statusInterval: Double = 5
 
+    func validate() throws {
+        try checkRange(doneTimeout, 0...31_536_000, "--done-timeout")
+        try checkRange(statusInterval, 0...86_400, "--status-interval")
+    }
+
     func run() throws {
         StopSignals.block()
         var options = PipelineFiles.RunOptions(configurationPath: config)
@@ -49,6 +54,8 @@ struct Run: ParsableCommand {
             printError("error: \(error)")
             throw ExitStatus.invalidInput
         }
+        // The log failed (e.g. the disk is full): a supervisor must not take this for a clean stop.
+        if summary.failure != nil || summary.inputFailure != nil { throw ExitStatus.ioFailure }
         if summary.invalidLines > 0 { throw ExitStatus.invalidInput }
         if exitWhenDone, !summary.settled, !summary.stoppedBySignal {
             printError(

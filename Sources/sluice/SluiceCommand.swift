@@ -16,14 +16,38 @@ struct SluiceCommand: ParsableCommand {
         ],
         defaultSubcommand: nil
     )
+
+    /// ArgumentParser's own `main`, but a usage error (an unknown option, a bad value, a failed `validate()`)
+    /// exits with the documented status 2 instead of ArgumentParser's 64 (`EX_USAGE`).
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                printError(fullMessage(for: error))
+                Glibc.exit(ExitStatus.usage.rawValue)
+            }
+            exit(withError: error)
+        }
+    }
 }
 
-/// Exit statuses shared by every command.
+/// Exit statuses shared by every command (README "The `sluice` command").
 enum ExitStatus {
     /// Input was read but some of it is invalid (every problem was printed).
     static let invalidInput = ExitCode(1)
-    /// A file could not be read or written.
+    /// Bad command-line usage: an unknown option, a missing argument, a value out of its range.
+    static let usage = ExitCode(2)
+    /// A file could not be read or written (for `sluice run`: the log failed, e.g. the disk is full).
     static let ioFailure = ExitCode(3)
+}
+
+/// Throws a usage error (exit 2) unless `value` is in `range`: `--rate must be from 1.0e-06 to 100000000.0,
+/// not 1e+300`. NaN is never in a range.
+func checkRange<Value: Comparable>(_ value: Value?, _ range: ClosedRange<Value>, _ option: String) throws {
+    guard let value, !range.contains(value) else { return }
+    throw ValidationError("\(option) must be from \(range.lowerBound) to \(range.upperBound), not \(value)")
 }
 
 /// Prints to standard error.

@@ -84,6 +84,11 @@ struct Webhooks: ParsableCommand {
         var now: Int64?
         @Option(help: "Timestamp tolerance in seconds.")
         var toleranceSeconds: Int64 = WebhookVerifier.defaultToleranceSeconds
+
+        func validate() throws {
+            try checkRange(now, 0...253_402_300_799, "--now")  // to the end of year 9999
+            try checkRange(toleranceSeconds, 0...31_536_000, "--tolerance-seconds")
+        }
         @Argument(help: "The body file ('-' for standard input).")
         var file: String
 
@@ -126,13 +131,16 @@ struct Webhooks: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the request a configured webhook sends for an event (runs its transform if any)."
         )
-        @Option(help: "The configuration (JSON: default_branch, webhooks, triggers).")
+        @Option(help: "The configuration, YAML or JSON (default_branch, webhooks, triggers).")
         var config: String
         @Option(help: "The webhook's name.")
         var webhook: String
         @Option(help: "The webhook-timestamp, Unix seconds; default: now.")
         var timestamp: UInt64?
-        @Flag(help: "Print signature, credential and environment-sourced header values instead of ***.")
+        @Flag(
+            help:
+                "Print the whole URL and the signature, credential and environment-sourced header values instead of redacting them."
+        )
         var showSecrets = false
         @Argument(help: "A file holding one event (Prefect JSON).")
         var event: String
@@ -159,7 +167,7 @@ struct Webhooks: ParsableCommand {
                 printError("error: \(error)")
                 throw ExitStatus.invalidInput
             }
-            print("POST \(request.url)")
+            print("POST \(showSecrets ? request.url : HTTPURL.redacted(request.url))")
             let headers = showSecrets ? request.headers : definition?.redactedHeaders(of: request) ?? []
             for header in headers { print("\(header.name): \(header.value)") }
             print("")

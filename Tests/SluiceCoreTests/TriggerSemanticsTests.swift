@@ -96,7 +96,7 @@ import Testing
             (#"{"name": "n", "trigger": {"match": {"k": 1}}}"#, "triggers[0].trigger.match.k"),
             (#"{"name": "n", "trigger": {"posture": "Metric"}}"#, "triggers[0].trigger.posture"),
             (#"{"name": "n", "trigger": {"threshold": 0}}"#, "triggers[0].trigger.threshold"),
-            (#"{"name": "n", "actions": [{"email": "x"}]}"#, "triggers[0].actions[0]"),
+            (#"{"name": "n", "actions": [{"email": "x"}]}"#, "triggers[0].actions[0].email"),  // an unknown key
         ] {
             let json = try JSONValue.parse(text)
             do {

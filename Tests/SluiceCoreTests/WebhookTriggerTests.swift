@@ -78,7 +78,11 @@ import Testing
             let compiled = try WebhookSubscription(json: webhook, path: "webhooks[\(index)]").trigger(
                 defaultBranch: "main"
             )
-            let written = try TriggerDefinition(json: webhook, path: "webhooks[\(index)]")
+            // The informational `trigger` of the entry, read as a trigger of its own.
+            let written = try TriggerDefinition(
+                json: ["name": webhook["name"] ?? "", "trigger": webhook["trigger"] ?? .null],
+                path: "webhooks[\(index)]"
+            )
             #expect(written.events == compiled.events, "webhook \(index)")
             #expect(written.match == compiled.match, "webhook \(index)")
             #expect(written.matchRelated == compiled.matchRelated, "webhook \(index)")

@@ -7,8 +7,9 @@ import Testing
 
 /// `sluice sink` as a process: it prints its port, answers, injects the configured fault, records, and
 /// stops after `--count` deliveries with a summary; each backend forced through `SLUICE_IO`.
-@Suite(.timeLimit(.minutes(1))) struct SinkCommandTests {
-    static let executable = packageRoot + "/.build/debug/sluice"
+@Suite(.timeLimit(.minutes(1)), .enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"))
+struct SinkCommandTests {
+    static let executable = SluiceExecutable.path
 
     @Test(arguments: Backends.all) func runsUntilCount(kind: IOBackendKind) async throws {
         try await runSink(kind, https: nil)

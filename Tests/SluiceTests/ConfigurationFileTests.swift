@@ -82,7 +82,7 @@ import Testing
 
     /// A bad field is reported with its line and column and its path.
     @Test(arguments: [
-        ("triggers:\n  - name: t\n    trigger:\n      within: -3\n", 4, "triggers[0].trigger.within", "non-negative"),
+        ("triggers:\n  - name: t\n    trigger:\n      within: -3\n", 4, "triggers[0].trigger.within", "from 0 to"),
         (
             "triggers:\n  - name: t\n    trigger:\n      posture: Sometimes\n", 4, "triggers[0].trigger.posture",
             "Reactive"
@@ -91,7 +91,7 @@ import Testing
         ("webhooks:\n  - name: w\n    branch_scope: some\n", 3, "webhooks[0].branch_scope", "all_branches"),
         (
             "triggers:\n  - name: t\n    trigger:\n      threshold: 2.5\n", 4, "triggers[0].trigger.threshold",
-            "positive"
+            "from 1 to"
         ),
         ("triggers:\n  - name: t\n    name: u\n", 3, "triggers[0].name", "duplicate"),
     ])

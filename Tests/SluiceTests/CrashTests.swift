@@ -8,11 +8,8 @@ import Testing
 /// acknowledged record is there, intact and in order, and that nothing unacknowledged is invented.
 /// `SLUICE_CRASH_ROUNDS` sets the number of rounds (default 50).
 @Suite(.serialized) struct CrashTests {
-    @Test(.timeLimit(.minutes(5))) func acknowledgedRecordsSurviveSIGKILL() throws {
-        guard CommandLineTests.available else {
-            print("skipping: \(CommandLineTests.executable) not built")
-            return
-        }
+    @Test(.timeLimit(.minutes(5)), .enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"))
+    func acknowledgedRecordsSurviveSIGKILL() throws {
         let rounds = ProcessInfo.processInfo.environment["SLUICE_CRASH_ROUNDS"].flatMap(Int.init) ?? 50
         let seed = testSeed()
         var random = SplitMix64(seed: seed)

@@ -7,11 +7,8 @@ import Testing
 /// order, byte for byte, across segment rolls and across a writer that closes and a new one that
 /// recovers and continues, woken by inotify (the child exits after 3 s without a record).
 @Suite(.serialized) struct CrossProcessFollowTests {
-    @Test(.timeLimit(.minutes(2))) func dumpFollowSeesEveryAppendAcrossRollsAndWriters() throws {
-        guard CommandLineTests.available else {
-            print("skipping: \(CommandLineTests.executable) not built")
-            return
-        }
+    @Test(.timeLimit(.minutes(2)), .enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"))
+    func dumpFollowSeesEveryAppendAcrossRollsAndWriters() throws {
         let seed = testSeed()
         var random = SplitMix64(seed: seed)
         let temporary = TemporaryDirectory()

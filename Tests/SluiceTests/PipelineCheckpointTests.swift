@@ -215,11 +215,8 @@ import Testing
         #expect(try CheckpointStore(directory: configuration.log.directory).read(name: "pipeline") == file.matchedEnd)
     }
 
-    @Test(.timeLimit(.minutes(2))) func restartAfterSIGKILLResendsExactlyTheCarriedPairs() throws {
-        guard CommandLineTests.available else {
-            print("skipping: \(CommandLineTests.executable) not built")
-            return
-        }
+    @Test(.timeLimit(.minutes(2)), .enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"))
+    func restartAfterSIGKILLResendsExactlyTheCarriedPairs() throws {
         let temporary = TemporaryDirectory()
         defer { withExtendedLifetime(temporary) {} }
         let endpoints = try Endpoints()

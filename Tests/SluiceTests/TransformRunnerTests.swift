@@ -31,11 +31,8 @@ import Glibc
     }
 
     /// fixtures/transforms/slack.py end to end: event → standard body → transform → signed request → verified.
-    @Test func slackTransformEndToEnd() throws {
-        guard let python3 = Self.python3 else {
-            print("skipping slackTransformEndToEnd: python3 is not installed")
-            return
-        }
+    @Test(.enabled(if: Self.python3 != nil, "python3 is not installed")) func slackTransformEndToEnd() throws {
+        let python3 = try #require(Self.python3)
         let event = try Self.nodeCreated()
         let json = try JSONValue.parse(
             #"{"webhooks": [{"name": "slack-webhook", "url": "https://hooks.example/services/X", "kind": "transform","#

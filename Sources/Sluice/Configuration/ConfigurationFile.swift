@@ -30,6 +30,10 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
 
 /// Reads trigger configurations (``TriggerConfiguration``) from JSON or YAML files.
 ///
+/// Every key of every section is checked: an unknown key is an error at the key's line and column, naming
+/// the nearest valid key. YAML nesting deeper than 128 levels and aliases expanding to more than a million
+/// nodes are refused before the document is composed (``YAMLBounds``).
+///
 /// YAML is read with Yams and turned into the same ``JSONValue`` tree JSON gives, so one parser
 /// (``TriggerConfiguration/init(json:)``) validates both; YAML errors then carry the line and column
 /// of the offending field (or of its nearest enclosing one when the field is missing). Scalars keep
@@ -69,16 +73,42 @@ public enum ConfigurationFile {
         do {
             return try TriggerConfiguration(json: json)
         } catch {
-            let mark = Self.nearestMark(error.path, marks)
-            throw ConfigurationError(
-                file: file,
-                line: mark?.line,
-                column: mark?.column,
-                field: error.path,
-                message: error.message
-            )
+            throw located(error, file: file, marks: marks)
         }
     }
+
+    /// Reads the webhook definitions of the configuration at `path` (YAML or JSON, as ``loadTriggers(path:)``),
+    /// resolving environment-sourced headers from `environment`.
+    /// - Throws: ``SystemCallError`` when the file cannot be read, ``ConfigurationError`` when it is invalid.
+    public static func loadWebhooks(path: String, environment: [String: String]) throws -> WebhookConfiguration {
+        let bytes = try readWholeFile(path: path, byteCountMax: byteCountMax)
+        let (json, marks) = try parseTree(bytes, format: .detect(path: path, bytes: bytes), file: path)
+        do {
+            return try WebhookConfiguration(json: json, environment: environment)
+        } catch {
+            throw located(error, file: path, marks: marks)
+        }
+    }
+
+    /// `error` with the file and the YAML position of its field (of the key itself for an unknown key).
+    static func located(_ error: TriggerDefinitionError, file: String, marks: [String: Mark]) -> ConfigurationError {
+        located(field: error.path, message: error.message, isKey: error.isKey, file: file, marks: marks)
+    }
+
+    /// An error at `field`, positioned by `marks` (the key's position when `isKey`).
+    static func located(
+        field: String,
+        message: String,
+        isKey: Bool,
+        file: String,
+        marks: [String: Mark]
+    ) -> ConfigurationError {
+        let mark = (isKey ? marks[keyMarkPrefix + field] : nil) ?? nearestMark(field, marks)
+        return ConfigurationError(file: file, line: mark?.line, column: mark?.column, field: field, message: message)
+    }
+
+    /// Marks of keys are stored under their field's path with this prefix (values under the path alone).
+    static let keyMarkPrefix = "key:"
 
     /// The file as a ``JSONValue``, with the YAML position of every field (empty for JSON).
     static func parseTree(
@@ -95,6 +125,16 @@ public enum ConfigurationFile {
                 throw ConfigurationError(file: file, line: line, column: column, field: "", message: error.description)
             }
         case .yaml:
+            // Depth and alias expansion are bounded before the recursive composer and converter run.
+            if let violation = YAMLBounds.check(bytes) {
+                throw ConfigurationError(
+                    file: file,
+                    line: violation.line,
+                    column: violation.column,
+                    field: "",
+                    message: violation.message
+                )
+            }
             let text = String(decoding: bytes, as: UTF8.self)
             let root: Node?
             do {
@@ -168,6 +208,7 @@ private struct YAMLConverter {
                     throw error(key, path, "keys must be strings")
                 }
                 let fieldPath = path.isEmpty ? name : "\(path).\(name)"
+                if let mark = key.mark { marks[ConfigurationFile.keyMarkPrefix + fieldPath] = mark }
                 guard object[name] == nil else { throw error(key, fieldPath, "duplicate key \"\(name)\"") }
                 object.members.append(JSONObject.Member(name, try convert(value, path: fieldPath)))
             }
@@ -184,7 +225,9 @@ private struct YAMLConverter {
             guard let value = node.bool else { throw error(node, path, "not a boolean") }
             return .bool(value)
         case .int:
-            guard let value = node.int else { throw error(node, path, "integer out of range") }
+            // An integer beyond 64 bits keeps its text: the field's own range check then refuses it with
+            // the field's range.
+            guard let value = node.int else { return .number(node.string ?? "") }
             return .integer(value)
         case .float:
             guard let value = node.float, value.isFinite else { throw error(node, path, "numbers must be finite") }

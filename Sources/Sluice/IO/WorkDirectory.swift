@@ -14,6 +14,22 @@ public enum WorkDirectory {
         return unsafe String(cString: pointer)
     }
 
+    /// Creates the directory `path` and any missing parents (`mkdir -p`); an existing directory is fine.
+    public static func create(_ path: String) throws(SystemCallError) {
+        var prefix = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            prefix += "/" + component
+            if unsafe mkdir(prefix, 0o755) != 0, errno != EEXIST {
+                throw SystemCallError(operation: "mkdir", path: prefix, errno: errno)
+            }
+        }
+        // An existing file of that name is EEXIST too: the directory must open as one.
+        guard let directory = unsafe opendir(path) else {
+            throw SystemCallError(operation: "opendir", path: path, errno: errno)
+        }
+        unsafe closedir(directory)
+    }
+
     /// Removes `path` and everything below it (symbolic links are removed, not followed).
     public static func remove(_ path: String) throws(SystemCallError) {
         if unsafe unlink(path) == 0 { return }  // a file or a symbolic link

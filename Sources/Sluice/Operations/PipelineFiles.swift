@@ -38,6 +38,12 @@ public enum PipelineFiles {
         /// Whether every delivery was final when the run ended.
         public var settled: Bool
         public var stoppedBySignal: Bool
+        /// The error that stopped the pipeline (a log write or sync failed, e.g. the disk is full), if any;
+        /// it was reported through `errorLine`.
+        public var failure: String?
+        /// Why the input could not be read (e.g. the file is missing), if it could not; reported through
+        /// `errorLine`.
+        public var inputFailure: String?
     }
 
     /// Runs the pipeline of `options` until the input is done (with ``RunOptions/exitWhenDone``) or a stop
@@ -60,6 +66,9 @@ public enum PipelineFiles {
 
         let inputDone = Atomic<Bool>(options.inputPath == nil)
         let invalid = Atomic<Int>(0)
+        // Lines refused before they reach `emit` (longer than the largest event): the pipeline does not
+        // count them, the status line must.
+        let oversize = Atomic<Int>(0)
         let inputFailure = Mutex<String?>(nil)
         var inputThread: LoopThread?
         if let path = options.inputPath {
@@ -73,6 +82,7 @@ public enum PipelineFiles {
                     try unsafe reader.forEachLine(
                         onOversizeLine: { line, start, count in
                             invalid.wrappingAdd(1, ordering: .relaxed)
+                            oversize.wrappingAdd(1, ordering: .relaxed)
                             errorLine(
                                 "\(path):\(line): byte offset \(start): event of \(count) bytes exceeds event-byte-count-max"
                             )
@@ -120,7 +130,7 @@ public enum PipelineFiles {
             }
             let now = monotonicNanoseconds()
             if options.statusIntervalSeconds > 0, Double(now - lastStatus) / 1e9 >= options.statusIntervalSeconds {
-                errorLine(status(pipeline.statistics))
+                errorLine(status(pipeline.statistics, oversizeLines: oversize.load(ordering: .relaxed)))
                 lastStatus = now
             }
             if let failure = pipeline.failure {
@@ -142,15 +152,18 @@ public enum PipelineFiles {
             outputLine("ack \(pipeline.acknowledgedEmittedCount)")
         }
         if inputDone.load(ordering: .acquiring) { inputThread?.join() }
-        if let failure = inputFailure.withLock({ $0 }) { errorLine("error: \(failure)") }
+        let inputFailureText = inputFailure.withLock { $0 }
+        if let inputFailureText { errorLine("error: \(inputFailureText)") }
         let statistics = pipeline.statistics
-        errorLine(status(statistics))
+        errorLine(status(statistics, oversizeLines: oversize.load(ordering: .relaxed)))
         return RunSummary(
             recovery: recovery,
             statistics: statistics,
             invalidLines: invalid.load(ordering: .relaxed),
             settled: settled || statistics.pendingDeliveries == 0,
-            stoppedBySignal: stoppedBySignal
+            stoppedBySignal: stoppedBySignal,
+            failure: pipeline.failure,
+            inputFailure: inputFailureText
         )
     }
 
@@ -173,13 +186,14 @@ public enum PipelineFiles {
         return text
     }
 
-    /// One status line.
-    public static func status(_ statistics: PipelineStatistics) -> String {
+    /// One status line; `oversizeLines` are input lines refused before `emit` (too long to be an event),
+    /// counted as invalid with the pipeline's own.
+    public static func status(_ statistics: PipelineStatistics, oversizeLines: Int = 0) -> String {
         "accepted \(statistics.accepted), journaled \(statistics.journaled), matched \(statistics.matched), "
             + "delivered \(statistics.delivered), failed attempts \(statistics.failedAttempts), "
             + "dead letters \(statistics.deadLettered), pending \(statistics.pendingDeliveries), "
             + "in flight \(statistics.inFlight), backpressured \(statistics.backpressured), "
-            + "invalid \(statistics.invalid)"
+            + "invalid \(statistics.invalid + oversizeLines)"
             + (statistics.spillingWebhooks > 0
                 ? ", backlog in the log for \(statistics.spillingWebhooks) webhooks" : "")
             + (statistics.disabledEndpoints.isEmpty

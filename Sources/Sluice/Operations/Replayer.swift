@@ -104,11 +104,21 @@ public enum Replayer {
         var stop = false
         var backoff: UInt32 = 50
         var invalidLines: [String] = []
+        var invalidCount = 0
         repeat {
             let reader = try LineReader(path: options.fixturePath, lineByteCountMax: lineByteCountMax)
             defer { reader.close() }
             try unsafe reader.forEachLine(
-                onOversizeLine: { line, _, _ in invalidLines.append("\(options.fixturePath):\(line): line too long") },
+                onOversizeLine: { line, lineStart, byteCount in
+                    // Counted as invalid like a line `emit` refuses, so the report's count matches the errors.
+                    emitter.recordEmit(.invalid, byteCount: byteCount, atNanoseconds: monotonicNanoseconds())
+                    invalidCount += 1
+                    if invalidLines.count < 10 {
+                        invalidLines.append(
+                            "\(options.fixturePath):\(line): byte offset \(lineStart): event of \(byteCount) bytes exceeds event-byte-count-max"
+                        )
+                    }
+                },
                 onLine: { line, lineStart, raw in
                     guard !stop else { return }
                     let bytes = unsafe [UInt8](raw)
@@ -148,6 +158,7 @@ public enum Replayer {
                             continue
                         case .invalid(let error):
                             emitter.recordEmit(.invalid, byteCount: bytes.count, atNanoseconds: now)
+                            invalidCount += 1
                             if invalidLines.count < 10 {
                                 invalidLines.append(
                                     error.located(line: line, lineStart: lineStart, source: options.fixturePath)
@@ -165,6 +176,9 @@ public enum Replayer {
             if !options.loop || durationNanoseconds == nil || fixtureEvents == 0 { stop = true }
         } while !stop
         for line in invalidLines { progress("error: \(line)") }
+        if invalidCount > invalidLines.count {
+            progress("… \(invalidCount - invalidLines.count) more invalid lines not shown")
+        }
 
         // Drain: wait for the deliveries of everything emitted, keeping the progress line going.
         let drainEnd = monotonicNanoseconds() + UInt64(options.drainTimeout.components.seconds) * 1_000_000_000

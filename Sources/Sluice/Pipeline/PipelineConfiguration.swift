@@ -91,34 +91,38 @@ public struct PipelineConfiguration: Sendable {
         ] where value < 2 || value.nonzeroBitCount != 1 || value > 1 << 24 {
             throw fail(field, "must be a power of two from 2 to 16777216, not \(value)")
         }
-        guard (1...64).contains(deliveryShardCount) else { throw fail("pipeline.delivery_shards", "must be 1 to 64") }
-        guard (1...4096).contains(connectionCountMax) else {
-            throw fail("pipeline.connections", "must be 1 to 4096")
-        }
-        guard (1...1_000_000).contains(inFlightMax) else {
-            throw fail("pipeline.in_flight_max", "must be 1 to 1000000")
-        }
-        guard (1...256).contains(transformConcurrency) else {
-            throw fail("pipeline.transform_concurrency", "must be 1 to 256")
+        for (field, value) in [
+            ("pipeline.delivery_shards", deliveryShardCount), ("pipeline.connections", connectionCountMax),
+            ("pipeline.in_flight_max", inFlightMax), ("pipeline.transform_concurrency", transformConcurrency),
+            ("pipeline.pending_deliveries_max", pendingDeliveryCountMax),
+            ("pipeline.endpoint_pending_max", endpointPendingMax),
+        ] {
+            let range = Self.integerRanges[field]!  // every field listed has a range
+            guard range.contains(Int64(value)) else {
+                throw fail(field, "must be from \(range.lowerBound) to \(range.upperBound), not \(value)")
+            }
         }
         guard pendingDeliveryCountMax >= inFlightMax else {
             throw fail("pipeline.pending_deliveries_max", "must be at least in_flight_max (\(inFlightMax))")
         }
-        guard (1...100_000_000).contains(endpointPendingMax) else {
-            throw fail("pipeline.endpoint_pending_max", "must be 1 to 100000000, not \(endpointPendingMax)")
-        }
-        guard requestTimeoutNanoseconds >= 1_000_000 else {
-            throw fail("pipeline.request_timeout_ms", "must be at least 1 ms")
+        guard (1_000_000...3_600_000_000_000).contains(requestTimeoutNanoseconds) else {
+            throw fail("pipeline.request_timeout_ms", "must be from 1 to 3600000 (1 ms to 1 hour)")
         }
         do {
             try retryPolicy.validate()
         } catch {
-            throw fail("pipeline.retry_schedule_s", "\(error)")
+            throw fail(Self.fileField(of: error.field), error.message)
         }
         do {
             try circuitBreaker.validate()
         } catch {
-            throw fail("pipeline.\(error.field)", error.message)
+            throw fail(Self.fileField(of: error.field), error.message)
+        }
+        guard log.segmentByteCountMax >= 4 * log.frameByteCountMax else {
+            throw fail(
+                "log.segment_bytes",
+                "must be at least 4 × log.frame_bytes (\(4 * log.frameByteCountMax) bytes), not \(log.segmentByteCountMax): a segment holds at least 4 frames"
+            )
         }
         do {
             try log.validate()
@@ -167,11 +171,26 @@ public struct PipelineConfiguration: Sendable {
 extension PipelineConfiguration {
     /// A record's header in a frame (FORMAT.md "Records").
     static let recordOverheadByteCount = 16
+
+    /// The configuration file's key for a field of the delivery policies' own errors (their names are the
+    /// Swift properties'): an error names the key the user wrote.
+    static func fileField(of policyField: String) -> String {
+        switch policyField {
+        case "retry.delays": "pipeline.retry_schedule_s"
+        case "retry.jitter_percent": "pipeline.retry_jitter_percent"
+        case "circuit_breaker.window": "pipeline.circuit_breaker.window_s"
+        case "circuit_breaker.open": "pipeline.circuit_breaker.open_s"
+        case "circuit_breaker.half_open_probe_count_max": "pipeline.circuit_breaker.half_open_probes"
+        default: "pipeline." + policyField
+        }
+    }
 }
 
 /// A pipeline setting that is out of bounds or inconsistent, and which field.
 public struct PipelineConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
     public var field: String
     public var message: String
+    /// The error is about the key itself (an unknown key), not its value.
+    public var isKey = false
     public var description: String { "\(field): \(message)" }
 }

@@ -19,10 +19,10 @@ public enum WebhookFiles {
         return environment
     }
 
-    /// Reads a webhook configuration file (JSON), resolving environment-sourced headers from `environment`.
+    /// Reads the webhooks of a configuration file (YAML or JSON, as every `--config`), resolving
+    /// environment-sourced headers from `environment`. Errors name the file, line and field.
     public static func loadConfiguration(path: String, environment: [String: String]) throws -> WebhookConfiguration {
-        let bytes = try readWholeFile(path: path, byteCountMax: 1 << 30)
-        return try WebhookConfiguration(json: try JSONValue.parse(bytes), environment: environment)
+        try ConfigurationFile.loadWebhooks(path: path, environment: environment)
     }
 
     /// The request webhook `name` of `configuration` sends for the event in `eventPath`, at

@@ -77,9 +77,10 @@ public struct HTTPURL: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(isTLS ? "https" : "http")://\(authority)\(target)" }
 }
 
-/// A URL that cannot be sent to, and why.
+/// A URL that cannot be sent to, and why. The description shows the URL redacted
+/// (``HTTPURL/redacted(_:)``): configuration errors are printed and logged, and URLs carry secrets.
 public struct HTTPURLError: Error, Sendable, Equatable, CustomStringConvertible {
     public var url: String
     public var message: String
-    public var description: String { "URL '\(url)' \(message)" }
+    public var description: String { "URL '\(HTTPURL.redacted(url))' \(message)" }
 }

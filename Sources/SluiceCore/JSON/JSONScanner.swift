@@ -276,7 +276,7 @@ public struct JSONScanner {
             length = 4
             upper = 0x8F
         default:
-            throw JSONError(code: .invalidUTF8, byteOffset: start, message: "invalid UTF-8 lead byte \(describe(lead))")
+            throw JSONError(code: .invalidUTF8, byteOffset: start, message: "invalid UTF-8 lead \(describe(lead))")
         }
         guard start + length <= count else {
             throw JSONError(code: .invalidUTF8, byteOffset: start, message: "truncated UTF-8 sequence")

@@ -91,6 +91,9 @@ public struct TriggerDefinitionError: Error, Sendable, Equatable, CustomStringCo
     /// Where in the configuration, e.g. `triggers[3].match_related[0].infrahub.resource.label`.
     public var path: String
     public var message: String
+    /// The error is about the key at `path` itself (an unknown key), not its value: a YAML position then
+    /// points at the key.
+    public var isKey = false
     public init(path: String, message: String) {
         self.path = path
         self.message = message

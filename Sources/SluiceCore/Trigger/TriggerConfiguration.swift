@@ -10,10 +10,15 @@ public struct TriggerConfiguration: Sendable {
 
     public init() {}
 
+    /// The keys a configuration file may have at its top level (`log` and `pipeline` are read by
+    /// `PipelineConfiguration`); any other key is an error.
+    public static let fileKeys = ["default_branch", "webhooks", "triggers", "log", "pipeline"]
+
     public init(json: JSONValue) throws(TriggerDefinitionError) {
-        guard json.objectValue != nil else {
+        guard let object = json.objectValue else {
             throw TriggerDefinitionError(path: "", message: "the configuration must be an object")
         }
+        try ConfigurationKeys.check(object, known: Self.fileKeys, path: "")
         if let branch = json["default_branch"] {
             guard let text = branch.stringValue, !text.isEmpty else {
                 throw TriggerDefinitionError(path: "default_branch", message: "must be a non-empty string")

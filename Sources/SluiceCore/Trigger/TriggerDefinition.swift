@@ -51,6 +51,7 @@ public struct TriggerDefinition: Sendable, Equatable {
     ) {
         precondition(threshold >= 1, "threshold must be at least 1")
         precondition(withinSeconds >= 0, "within must not be negative")
+        precondition(withinSeconds <= Self.withinSecondsMax, "within must be at most 365 days")
         self.name = name
         self.events = events
         self.match = match
@@ -89,11 +90,30 @@ extension TriggerDefinition {
         guard let object = json.objectValue else {
             throw TriggerDefinitionError(path: path, message: "must be an object")
         }
+        let nested = object["trigger"] != nil
+        try ConfigurationKeys.check(
+            object,
+            known: Self.definitionKeys + (nested ? [] : Self.triggerKeys),
+            path: path
+        )
         guard let name = object["name"]?.stringValue, !name.isEmpty else {
             throw TriggerDefinitionError(path: "\(path).name", message: "required, a non-empty string")
         }
+        if nested, object["trigger"]?.objectValue == nil {
+            throw TriggerDefinitionError(
+                path: "\(path).trigger",
+                message: "must be a mapping (Prefect's event trigger)"
+            )
+        }
         let trigger = object["trigger"]?.objectValue ?? object
-        let triggerPath = object["trigger"] == nil ? path : "\(path).trigger"
+        let triggerPath = nested ? "\(path).trigger" : path
+        if nested { try ConfigurationKeys.check(trigger, known: Self.triggerKeys, path: triggerPath) }
+        if let type = trigger["type"], type.stringValue != "event" {
+            throw TriggerDefinitionError(
+                path: "\(triggerPath).type",
+                message: "must be \"event\" (Prefect's event trigger; compound and sequence triggers are not supported)"
+            )
+        }
         let expect = try Self.strings(trigger["expect"], "\(triggerPath).expect")
         let after = try Self.strings(trigger["after"], "\(triggerPath).after")
         self.init(name: name, events: EventNamePatterns(expect: expect, after: after))
@@ -121,15 +141,20 @@ extension TriggerDefinition {
         }
         if let threshold = trigger["threshold"] {
             guard let value = threshold.int64Value, value >= 1, value <= Int64(Int32.max) else {
-                throw TriggerDefinitionError(path: "\(triggerPath).threshold", message: "must be a positive integer")
+                throw TriggerDefinitionError(
+                    path: "\(triggerPath).threshold",
+                    message: "must be an integer from 1 to \(Int32.max)"
+                )
             }
             self.threshold = Int(value)
         }
         if let within = trigger["within"] {
-            guard case .number(let text) = within, let seconds = Double(text), seconds >= 0 else {
+            guard case .number(let text) = within, let seconds = Double(text), seconds >= 0,
+                seconds <= Self.withinSecondsMax
+            else {
                 throw TriggerDefinitionError(
                     path: "\(triggerPath).within",
-                    message: "must be a non-negative number of seconds"
+                    message: "must be a number of seconds from 0 to \(Int(Self.withinSecondsMax)) (365 days)"
                 )
             }
             withinSeconds = seconds
@@ -149,6 +174,15 @@ extension TriggerDefinition {
         }
         actions = try Self.actions(object["actions"], "\(path).actions")
     }
+
+    /// The keys of a trigger entry besides the trigger's own (``triggerKeys``, which may stand here too).
+    public static let definitionKeys = ["name", "description", "enabled", "trigger", "actions"]
+    /// The keys of Prefect's event trigger as Infrahub writes it (spec §b.1).
+    public static let triggerKeys = [
+        "type", "expect", "after", "match", "match_related", "posture", "threshold", "within", "for_each",
+    ]
+    /// The longest `within` window: 365 days.
+    public static let withinSecondsMax: Double = 31_536_000
 
     private static func strings(_ value: JSONValue?, _ path: String) throws(TriggerDefinitionError) -> [String] {
         guard let value else { return [] }
@@ -173,6 +207,13 @@ extension TriggerDefinition {
         var actions: [TriggerAction] = []
         for (position, element) in elements.enumerated() {
             let elementPath = "\(path)[\(position)]"
+            guard let entry = element.objectValue else {
+                throw TriggerDefinitionError(path: elementPath, message: "must be {webhook|workflow, parameters}")
+            }
+            try ConfigurationKeys.check(entry, known: ["webhook", "workflow", "parameters"], path: elementPath)
+            if let parameters = element["parameters"], parameters.objectValue == nil {
+                throw TriggerDefinitionError(path: "\(elementPath).parameters", message: "must be a mapping")
+            }
             let parameters = element["parameters"]?.objectValue ?? JSONObject()
             if let webhook = element["webhook"]?.stringValue {
                 actions.append(TriggerAction(kind: .webhook, reference: webhook, parameters: parameters))

@@ -58,7 +58,19 @@ public struct WebhookSubscription: Sendable, Equatable {
 
     /// Reads the subscription fields of a webhook from JSON (`name`, `event_type`, `branch_scope`,
     /// `node_kind`, `active`), as `sluice fixtures generate --triggers` writes them.
+    /// Every key of a webhook entry (``WebhookDefinition`` reads the rest). `trigger` is informational: the
+    /// trigger Infrahub registers for the webhook, as `sluice fixtures generate --triggers` writes it; the
+    /// webhook's trigger is always compiled from its subscription fields.
+    public static let jsonKeys = [
+        "name", "url", "description", "event_type", "branch_scope", "node_kind", "active", "kind",
+        "validate_certificates", "shared_key", "shared_keys", "signature_key_mode", "headers", "transform", "trigger",
+    ]
+
     public init(json: JSONValue, path: String) throws(TriggerDefinitionError) {
+        guard let object = json.objectValue else {
+            throw TriggerDefinitionError(path: path, message: "must be a mapping (a webhook entry)")
+        }
+        try ConfigurationKeys.check(object, known: Self.jsonKeys, path: path)
         guard let name = json["name"]?.stringValue, !name.isEmpty else {
             throw TriggerDefinitionError(path: "\(path).name", message: "required, a non-empty string")
         }

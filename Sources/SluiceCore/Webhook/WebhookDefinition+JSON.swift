@@ -112,6 +112,10 @@ private struct Reader {
         var headers: [WebhookDefinition.Header] = []
         for (index, element) in elements.enumerated() {
             let field = "headers[\(index)]"
+            guard let entry = element.objectValue else {
+                throw error(field, "must be {key, value} or {key, environment}")
+            }
+            try ConfigurationKeys.check(entry, known: ["key", "value", "environment"], path: "\(path).\(field)")
             guard let name = element["key"]?.stringValue, HTTPToken.isValid(name) else {
                 throw error("\(field).key", "required, an HTTP header name (letters, digits, !#$%&'*+-.^_`|~)")
             }
@@ -148,7 +152,8 @@ private struct Reader {
 
     func transform() throws(TriggerDefinitionError) -> WebhookDefinition.Transform? {
         guard let value = json["transform"], value != .null else { return nil }
-        guard value.objectValue != nil else { throw error("transform", "must be {command, timeout_seconds}") }
+        guard let object = value.objectValue else { throw error("transform", "must be {command, timeout_seconds}") }
+        try ConfigurationKeys.check(object, known: ["command", "timeout_seconds"], path: "\(path).transform")
         guard let elements = value["command"]?.arrayValue, !elements.isEmpty else {
             throw error("transform.command", "required, a non-empty list of strings (argv)")
         }
