@@ -56,9 +56,46 @@ public final class Pipeline: Sendable {
     public func onOutcome(_ body: @escaping @Sendable (DeliveryOutcomeRecord) -> Void) { core.setOutcomeHook(body) }
 
     /// Recovers the log, re-queues unfinished deliveries from the checkpoint on, and starts the threads.
-    /// - Returns: what recovery found.
+    /// Unless ``scrubsSealedSegmentsAtStart`` was turned off, it then starts a ``BackgroundScrub`` of the
+    /// sealed segments, whose incidents go to the ``onLogDamage(_:)`` handler (its report:
+    /// ``scrubReport``); start and ingest never wait for it.
+    /// - Returns: what recovery found and repaired (``PipelineRecovery/incidents``).
     @discardableResult
-    public func start() throws -> PipelineRecovery { try core.start() }
+    public func start() throws -> PipelineRecovery {
+        let recovery = try core.start()
+        let (enabled, handler) = scrubSettings.withLock { ($0.enabled, $0.onIncident) }
+        if enabled {
+            let scrub = try BackgroundScrub(directory: configuration.log.directory) { incident in
+                handler?(incident)
+            }
+            scrubSettings.withLock { $0.scrub = scrub }
+        }
+        return recovery
+    }
+
+    private struct ScrubSettings {
+        var enabled = true
+        var onIncident: (@Sendable (LogIncident) -> Void)?
+        var scrub: BackgroundScrub?
+    }
+    private let scrubSettings = Mutex(ScrubSettings())
+
+    /// Whether ``start()`` scrubs the sealed segments in the background (default `true`). Set before start.
+    public var scrubsSealedSegmentsAtStart: Bool {
+        get { scrubSettings.withLock { $0.enabled } }
+        set { scrubSettings.withLock { $0.enabled = newValue } }
+    }
+
+    /// Called on the scrub's thread with each damaged range (and each note of a loss a repair recorded)
+    /// the background scrub finds, with its file and offset (set before ``start()``).
+    public func onLogDamage(_ body: @escaping @Sendable (LogIncident) -> Void) {
+        scrubSettings.withLock { $0.onIncident = body }
+    }
+
+    /// The background scrub's report once it finished; `nil` while it runs or when there is none.
+    public var scrubReport: Result<LogCheckReport, SegmentLogError>? {
+        scrubSettings.withLock { $0.scrub }?.report
+    }
 
     /// Hands one event (its JSON in the Prefect wire shape) to the pipeline. Never blocks.
     public func emit(_ bytes: [UInt8]) -> EmitResult { core.emit(bytes) }
@@ -95,6 +132,7 @@ public final class Pipeline: Sendable {
     /// requests in flight, journals their outcomes, writes the checkpoint and ends every thread. Deliveries
     /// still waiting for a retry are picked up again by the next ``start()``.
     public func stop(drainTimeoutNanoseconds: UInt64 = 30_000_000_000) {
+        scrubSettings.withLock { $0.scrub }?.stop()
         core.stop(drainTimeoutNanoseconds: drainTimeoutNanoseconds)
     }
 
@@ -158,4 +196,10 @@ public struct PipelineRecovery: Sendable, Equatable {
     /// Why `pipeline.webhooks` was not used as written (damaged, stale, or `pipeline.checkpoint` moved
     /// back below it), with the file and what the start did instead; `nil` when it was.
     public var checkpointNote: String?
+    /// Checkpoints lowered because they pointed past the end of the recovered log.
+    public var checkpointIncidents: [LogIncident] = []
+
+    /// Every repair recovery made, with its file, offset and cost: the log's own (``RecoveryReport/incidents``)
+    /// and the checkpoints it moved back.
+    public var incidents: [LogIncident] { log.incidents + checkpointIncidents }
 }
