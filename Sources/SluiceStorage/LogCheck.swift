@@ -259,7 +259,7 @@ public enum LogCheck {
                     shouldStop: shouldStop,
                     pace: pace
                 )
-            } catch where error.code == .ioFailed && error.errno == ENOENT {
+            } catch  where error.code == .ioFailed && error.errno == ENOENT {
                 previous = nil  // removed by retention since the listing
                 continue
             }

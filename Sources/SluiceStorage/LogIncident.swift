@@ -100,7 +100,9 @@ public struct LogIncident: Sendable, Equatable, CustomStringConvertible {
         case .checkpointMovedBack:
             return "moved the checkpoint in \(place) back: \(sequenceText) are not in the log" + because
         case .damagedFrame:
-            return "damaged bytes in \(place), \(byteCount) bytes: \(sequenceText) unreadable" + because
+            let start = fileOffset ?? 0
+            return "damaged bytes in \(path) at file offsets \(start)..<\(start + byteCount) (\(byteCount) bytes): "
+                + "\(sequenceText) unreadable" + because
         case .damagedSegmentHeader:
             return "damaged segment header in \(place)" + because
         case .missingSequences:

@@ -91,8 +91,12 @@ public enum LogRepair {
                 report.incidents.append(tail)
                 report.droppedTail = tail
             }
-            try replace(scan, isNewest: isNewest, nowMicroseconds: nowMicroseconds, quarantine: &quarantine)
-                .forEach { report.incidents.append($0) }
+            report.incidents += try replace(
+                scan,
+                isNewest: isNewest,
+                nowMicroseconds: nowMicroseconds,
+                quarantine: &quarantine
+            )
         }
         report.lostSequences = newlyLost.map(\.sequences)
         try LostSequences.record(newlyLost, directory: directory)
@@ -172,7 +176,7 @@ public enum LogRepair {
         do {
             _ = try SegmentReader(path: path)
             return false
-        } catch where error.code == .corrupt {
+        } catch  where error.code == .corrupt {
             return true
         }
     }

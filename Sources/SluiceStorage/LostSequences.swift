@@ -77,7 +77,12 @@ public struct LostSequences: Sendable, Equatable {
 
     /// What reading across the gap `range` means: notes for a recorded loss, else a `missingSequences`
     /// incident naming the two files around it.
-    public func incidents(forGap range: Range<UInt64>, directory: String, after: String, before: String) -> [LogIncident] {
+    public func incidents(
+        forGap range: Range<UInt64>,
+        directory: String,
+        after: String,
+        before: String
+    ) -> [LogIncident] {
         if let recorded = covering(range) {
             return recorded.map { entry in
                 LogIncident(

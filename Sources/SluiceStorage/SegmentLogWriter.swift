@@ -28,7 +28,9 @@ extension RecoveryReport: CustomStringConvertible {
     /// One sentence per repair ("recovered: truncated a torn tail of … at file offset …"), or that there
     /// was nothing to repair.
     public var description: String {
-        guard repairedAnything else { return "\(segmentCount) segments, nothing to repair; next sequence \(nextSequence)" }
+        guard repairedAnything else {
+            return "\(segmentCount) segments, nothing to repair; next sequence \(nextSequence)"
+        }
         return incidents.map { "recovered: \($0)" }.joined(separator: "\n") + "\nnext sequence \(nextSequence)"
     }
 }

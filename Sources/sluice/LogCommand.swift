@@ -138,7 +138,9 @@ struct Log: ParsableCommand {
             let counts = "\(report.segmentCount) segments, \(report.frameCount) frames, \(report.recordCount) records"
             let damage = report.damage
             guard damage.isEmpty else {
-                printError("damaged: \(damage.count) damaged ranges or gaps in \(counts) ('sluice log repair' sets them aside)")
+                printError(
+                    "damaged: \(damage.count) damaged ranges or gaps in \(counts) ('sluice log repair' sets them aside)"
+                )
                 throw ExitStatus.invalidInput
             }
             print("ok: \(counts)")
@@ -147,7 +149,8 @@ struct Log: ParsableCommand {
 
     struct Scrub: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check the sealed segments (every frame checksum, record and sequence), also while a writer runs.",
+            abstract:
+                "Check the sealed segments (every frame checksum, record and sequence), also while a writer runs.",
             discussion: """
                 What `sluice run` does in the background at start, on demand: every segment but the newest \
                 (which a running writer appends to) is read and verified. Exits 1 naming the file, offsets \
@@ -169,7 +172,8 @@ struct Log: ParsableCommand {
                 printError("error: \(error)")
                 throw ExitStatus.invalidInput
             }
-            let counts = "\(report.segmentCount) sealed segments, \(report.frameCount) frames, \(report.recordCount) records"
+            let counts =
+                "\(report.segmentCount) sealed segments, \(report.frameCount) frames, \(report.recordCount) records"
             guard report.damage.isEmpty else {
                 printError("damaged: \(report.damage.count) damaged ranges or gaps in \(counts)")
                 throw ExitStatus.invalidInput
@@ -180,7 +184,8 @@ struct Log: ParsableCommand {
 
     struct Repair: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Set damaged segments aside in DIR/quarantine/ and rewrite what is readable; print the sequences lost.",
+            abstract:
+                "Set damaged segments aside in DIR/quarantine/ and rewrite what is readable; print the sequences lost.",
             discussion: """
                 Nothing is deleted: a damaged segment is moved to DIR/quarantine/<time>/ and replaced by \
                 segments holding its verified frames (byte for byte); a newest segment torn inside its \
@@ -196,7 +201,10 @@ struct Log: ParsableCommand {
         func run() throws {
             let report: LogRepairReport
             do {
-                report = try LogRepair.repair(directory: directory, nowMicroseconds: Timestamp.now().microsecondsSinceEpoch)
+                report = try LogRepair.repair(
+                    directory: directory,
+                    nowMicroseconds: Timestamp.now().microsecondsSinceEpoch
+                )
             } catch {
                 printError("error: \(error)")
                 throw ExitStatus.ioFailure
@@ -291,7 +299,9 @@ struct Log: ParsableCommand {
             if let idleExit, idleExit <= 0 || !follow {
                 throw ValidationError("--idle-exit takes a positive number of seconds, with --follow")
             }
-            if skipDamaged && follow { throw ValidationError("--skip-damaged reads what is there; it does not combine with --follow") }
+            if skipDamaged && follow {
+                throw ValidationError("--skip-damaged reads what is there; it does not combine with --follow")
+            }
             let writer: BufferedWriter
             do {
                 writer = try BufferedWriter(path: "-")

@@ -105,7 +105,11 @@ import Testing
         #expect(skipping.status == 1, "skipping anything is not success")
         let printed = skipping.standardOutput.split(separator: "\n").compactMap { UInt64($0.prefix { $0 != " " }) }
         #expect(printed == (0..<UInt64(records.count)).filter { !damaged.sequences.contains($0) })
-        #expect(skipping.standardError.contains("skipped: damaged bytes in \(segment.path) at file offset \(damaged.fileOffset)"))
+        #expect(
+            skipping.standardError.contains(
+                "skipped: damaged bytes in \(segment.path) at file offsets \(damaged.fileOffset)..<"
+            )
+        )
         #expect(
             skipping.standardError.contains(
                 "sequences \(damaged.sequences.lowerBound)..<\(damaged.sequences.upperBound) unreadable"
@@ -126,9 +130,12 @@ import Testing
         unlink(segments[3].path)
         var incidents: [LogIncident] = []
         var read: [UInt64] = []
-        let summary = try LogFiles.forEachRecord(directory: directory, skipDamaged: true, onIncident: { incidents.append($0) }) {
-            read.append($0.sequence)
-        }
+        let summary = try LogFiles.forEachRecord(
+            directory: directory,
+            skipDamaged: true,
+            onIncident: { incidents.append($0) },
+            { read.append($0.sequence) }
+        )
         let gap = segments[3].first..<segments[4].first
         #expect(summary.damagedRangeCount == 2)
         #expect(incidents.map(\.sequences) == [damaged.sequences, gap])
@@ -242,8 +249,11 @@ import Testing
         let report = try LogRepair.repair(directory: directory, nowMicroseconds: 1_765_000_000_000_000)
         #expect(report.lostSequences == [damaged.sequences])
         let folder = try #require(report.quarantineFolder)
-        #expect(FileManager.default.contents(atPath: folder + "/" + SegmentFileName.name(firstSequence: segment.first))?
-            .count == original.count, "the damaged segment is kept whole")
+        #expect(
+            FileManager.default.contents(atPath: folder + "/" + SegmentFileName.name(firstSequence: segment.first))?
+                .count == original.count,
+            "the damaged segment is kept whole"
+        )
         try Self.expectRepaired(directory, records: records, lost: [damaged.sequences])
     }
 

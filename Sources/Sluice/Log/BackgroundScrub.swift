@@ -1,5 +1,5 @@
-public import SluiceStorage
 import SluiceIO
+public import SluiceStorage
 import Synchronization
 
 #if canImport(Glibc)

@@ -276,7 +276,12 @@ private struct DamagePolicy {
 
     /// Sequences do not continue from the segment at `previousPath` (ending at `previousEnd`) to the one
     /// at `path` (starting at `first`).
-    mutating func gap(_ previousEnd: UInt64, _ previousPath: String, _ first: UInt64, _ path: String)
+    mutating func gap(
+        _ previousEnd: UInt64,
+        _ previousPath: String,
+        _ first: UInt64,
+        _ path: String
+    )
         throws(SegmentLogError)
     {
         guard first > previousEnd else {
@@ -285,13 +290,19 @@ private struct DamagePolicy {
                     kind: .damagedSegmentHeader,
                     path: path,
                     fileOffset: 0,
-                    detail: "starts at sequence \(first), before \(previousPath) ends (\(previousEnd)): overlapping segments"
+                    detail:
+                        "starts at sequence \(first), before \(previousPath) ends (\(previousEnd)): overlapping segments"
                 )
             )
             return
         }
         if lost == nil { lost = try LostSequences.load(directory: directory) }
-        for incident in lost?.incidents(forGap: previousEnd..<first, directory: directory, after: previousPath, before: path)
+        for incident in lost?.incidents(
+            forGap: previousEnd..<first,
+            directory: directory,
+            after: previousPath,
+            before: path
+        )
             ?? []
         {
             try report(incident)
@@ -321,7 +332,7 @@ private struct DamagePolicy {
     func buildIndex(_ path: String) throws(SegmentLogError) -> [SegmentIndexEntry] {
         do {
             return try SegmentIndex.build(segmentPath: path)
-        } catch where skipDamaged && error.code == .corrupt {
+        } catch  where skipDamaged && error.code == .corrupt {
             return []
         }
     }
