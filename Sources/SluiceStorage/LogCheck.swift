@@ -223,6 +223,17 @@ public enum LogCheck {
             report.incidents.append(incident)
             onIncident(incident)
         }
+        // Every recorded loss is a note, also one before the first segment (which looks like retention).
+        for entry in lost.entries {
+            add(
+                LogIncident(
+                    kind: .recordedLoss,
+                    path: LostSequences.path(in: directory),
+                    sequences: entry.sequences,
+                    detail: "line \(entry.line): \(entry.text)"
+                )
+            )
+        }
         for (position, segment) in checked.enumerated() {
             if shouldStop() {
                 report.stopped = true
@@ -231,12 +242,14 @@ public enum LogCheck {
             let path = directory + "/" + segment.name
             if let previous, segment.firstSequence != previous.end {
                 if segment.firstSequence > previous.end {
-                    lost.incidents(
+                    for incident in lost.incidents(
                         forGap: previous.end..<segment.firstSequence,
                         directory: directory,
                         after: previous.path,
                         before: path
-                    ).forEach(add)
+                    ) where incident.isDamage {
+                        add(incident)  // the notes were all added first
+                    }
                 } else {
                     add(
                         LogIncident(

@@ -287,6 +287,67 @@ import Testing
         try Self.expectRepaired(directory, records: records, lost: [])
     }
 
+    /// Any single flipped byte in any frame (but the newest segment's last, a torn tail) costs exactly
+    /// that frame's sequences, wherever in the frame it is; a flipped segment header byte costs nothing.
+    @Test func repairLosesExactlyTheDamagedFrameWhereverTheByteIs() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let (pristine, records) = try Self.makeLog(temporary)
+        let seed = testSeed()
+        var random = SplitMix64(seed: seed)
+        for round in 0..<12 {
+            let directory = temporary.path + "/round\(round)"
+            try FileManager.default.copyItem(atPath: pristine, toPath: directory)
+            let segments = try Self.segmentPaths(directory)
+            let segment = segments[random.next(below: segments.count)]
+            var frames = try Self.frames(segment.path)
+            if segment.path == segments.last?.path { frames.removeLast() }
+            let lost: [Range<UInt64>]
+            if round % 4 == 3 {
+                Self.flip(segment.path, at: UInt64(random.next(below: 64)))
+                lost = []
+            } else {
+                let frame = frames[random.next(below: frames.count)]
+                let frameEnd =
+                    frames.first { $0.fileOffset > frame.fileOffset }?.fileOffset
+                    ?? UInt64(FileManager.default.contents(atPath: segment.path)!.count)
+                Self.flip(
+                    segment.path,
+                    at: frame.fileOffset + UInt64(random.next(below: Int(frameEnd - frame.fileOffset)))
+                )
+                lost = [frame.sequences]
+            }
+            let report = try LogRepair.repair(directory: directory, nowMicroseconds: 0)
+            #expect(report.lostSequences == lost, "seed \(seed) round \(round)")
+            #expect(report.quarantineFolder != nil, "seed \(seed) round \(round)")
+            try Self.expectRepaired(directory, records: records, lost: lost)
+        }
+    }
+
+    /// A damaged frame in the middle of the newest segment stops recovery (it is not a torn tail); a
+    /// repair makes the log open again and appends continue after the last frame.
+    @Test(.enabled(if: CommandLineTests.available)) func repairCommandFixesTheNewestSegment() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let (directory, records) = try Self.makeLog(temporary)
+        let newest = try #require(try Self.segmentPaths(directory).last)
+        let frames = try Self.frames(newest.path)
+        try #require(frames.count > 2)
+        Self.flip(newest.path, at: frames[0].fileOffset + 80)
+        #expect(throws: SegmentLogError.self) {
+            try SegmentLogWriter(configuration: LogConfiguration(directory: directory), nowMicroseconds: 0)
+        }
+        let outcome = try CommandLineTests.run(["log", "repair", directory])
+        #expect(outcome.status == 0)
+        let range = "\(frames[0].sequences.lowerBound)..<\(frames[0].sequences.upperBound)"
+        #expect(outcome.standardOutput.contains("lost sequences: \(range)\n"))
+        #expect(outcome.standardOutput.contains("quarantine: \(directory)/quarantine/"))
+        try Self.expectRepaired(directory, records: records, lost: [frames[0].sequences])
+        let verified = try CommandLineTests.run(["log", "verify", directory])
+        #expect(verified.status == 0)
+        #expect(verified.standardError.contains("note: sequences \(range) were lost in a repair"))
+    }
+
     /// After a repair: verification passes (recorded losses are notes), recovery opens the log without
     /// repairing anything more, every record not lost reads back, and appends continue the sequences.
     static func expectRepaired(_ directory: String, records: [LogRecord], lost: [Range<UInt64>]) throws {
