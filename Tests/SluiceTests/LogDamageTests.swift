@@ -272,6 +272,26 @@ import Testing
         #expect(!again.repairedAnything, "a recorded loss is not repaired twice")
     }
 
+    /// A follower crosses a gap a repair recorded (and only such a gap).
+    @Test(.timeLimit(.minutes(1))) func followerCrossesARecordedGap() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let (directory, records) = try Self.makeLog(temporary)
+        let segments = try Self.segmentPaths(directory)
+        unlink(segments[2].path)
+        let missing = segments[2].first..<segments[3].first
+        func follow() throws -> [UInt64] {
+            let follower = try LogFollower(directory: directory, watchingFromSequence: 0)
+            var read: [UInt64] = []
+            while try follower.next(timeoutNanoseconds: 1_000_000, { sequence, _, _, _ in read.append(sequence) }) > 0 {
+            }
+            return read
+        }
+        #expect(try follow().last == missing.lowerBound - 1, "an unrecorded gap is not crossed")
+        _ = try LogRepair.repair(directory: directory, nowMicroseconds: 0)
+        #expect(try follow() == (0..<UInt64(records.count)).filter { !missing.contains($0) })
+    }
+
     /// A newest segment torn inside its header is moved aside; nothing is lost.
     @Test func repairQuarantinesATornNewestSegmentHeader() throws {
         let temporary = TemporaryDirectory()
