@@ -101,8 +101,8 @@ public struct LogIncident: Sendable, Equatable, CustomStringConvertible {
             return "moved the checkpoint in \(place) back: \(sequenceText) are not in the log" + because
         case .damagedFrame:
             let start = fileOffset ?? 0
-            return "damaged bytes in \(path) at file offsets \(start)..<\(start + byteCount) (\(byteCount) bytes): "
-                + "\(sequenceText) unreadable" + because
+            return "damaged bytes in \(path) at file offset \(start) (\(byteCount) bytes, to file offset "
+                + "\(start + byteCount)): \(sequenceText) unreadable" + because
         case .damagedSegmentHeader:
             return "damaged segment header in \(place)" + because
         case .missingSequences:
