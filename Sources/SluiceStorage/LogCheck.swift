@@ -53,29 +53,7 @@ struct SegmentScan {
             endSequence: reader.nextSequence,
             byteCount: reader.byteCount
         )
-        if let damage = reader.headerDamage {
-            scan.incidents.append(
-                LogIncident(
-                    kind: .damagedSegmentHeader,
-                    path: path,
-                    fileOffset: 0,
-                    byteCount: UInt64(SegmentHeader.byteCount),
-                    detail: damage.format.map { "\($0)" } ?? damage.message
-                )
-            )
-        } else if reader.header.firstSequence != nameFirstSequence {
-            scan.headerIntact = false
-            scan.incidents.append(
-                LogIncident(
-                    kind: .damagedSegmentHeader,
-                    path: path,
-                    fileOffset: 16,
-                    byteCount: UInt64(SegmentHeader.byteCount),
-                    detail: "the header says first sequence \(reader.header.firstSequence), the name says "
-                        + "\(nameFirstSequence)"
-                )
-            )
-        }
+        scan.checkHeader(reader, nameFirstSequence: nameFirstSequence)
         var current: Run?
         frames: while !shouldStop() {
             switch try reader.nextFrame() {
@@ -126,6 +104,33 @@ struct SegmentScan {
         if let run = current { scan.runs.append(run) }
         scan.endSequence = max(scan.endSequence, reader.nextSequence)
         return scan
+    }
+
+    /// Records a segment header that does not verify, or whose first sequence disagrees with the name.
+    private mutating func checkHeader(_ reader: SegmentReader, nameFirstSequence: UInt64) {
+        if let damage = reader.headerDamage {
+            incidents.append(
+                LogIncident(
+                    kind: .damagedSegmentHeader,
+                    path: path,
+                    fileOffset: 0,
+                    byteCount: UInt64(SegmentHeader.byteCount),
+                    detail: damage.format.map { "\($0)" } ?? damage.message
+                )
+            )
+        } else if reader.header.firstSequence != nameFirstSequence {
+            headerIntact = false
+            incidents.append(
+                LogIncident(
+                    kind: .damagedSegmentHeader,
+                    path: path,
+                    fileOffset: 16,
+                    byteCount: UInt64(SegmentHeader.byteCount),
+                    detail: "the header says first sequence \(reader.header.firstSequence), the name says "
+                        + "\(nameFirstSequence)"
+                )
+            )
+        }
     }
 
     /// Steps over the damage at `fileOffset` (``SegmentReader/resynchronize(after:)``) and records it: in

@@ -45,18 +45,8 @@ public enum LogRepair {
             let path = directory + "/" + segment.name
             let isNewest = position == segments.count - 1
             if isNewest, try isIncompleteSegment(path) {
-                let byteCount = try FileDescriptor(path: path, flags: O_RDONLY).byteCount()
-                let destination = try quarantine.moveAside(path)
-                try moveIndexAside(of: path, quarantine: &quarantine)
                 report.incidents.append(
-                    LogIncident(
-                        kind: .incompleteSegmentQuarantined,
-                        path: path,
-                        fileOffset: 0,
-                        byteCount: byteCount,
-                        sequences: segment.firstSequence..<segment.firstSequence,
-                        destination: destination
-                    )
+                    try quarantineIncomplete(path, firstSequence: segment.firstSequence, quarantine: &quarantine)
                 )
                 continue
             }
@@ -165,6 +155,25 @@ public enum LogRepair {
         }
         try LogDirectory.sync(directory)
         return incidents
+    }
+
+    /// Moves a newest segment torn inside its header (and its index) aside.
+    private static func quarantineIncomplete(
+        _ path: String,
+        firstSequence: UInt64,
+        quarantine: inout Quarantine
+    ) throws(SegmentLogError) -> LogIncident {
+        let byteCount = try FileDescriptor(path: path, flags: O_RDONLY).byteCount()
+        let destination = try quarantine.moveAside(path)
+        try moveIndexAside(of: path, quarantine: &quarantine)
+        return LogIncident(
+            kind: .incompleteSegmentQuarantined,
+            path: path,
+            fileOffset: 0,
+            byteCount: byteCount,
+            sequences: firstSequence..<firstSequence,
+            destination: destination
+        )
     }
 
     /// A segment shorter than its header, or exactly a header that does not verify: the crash came before

@@ -157,20 +157,14 @@ public enum LogFiles {
             previous = nil
             let reader = try damage.open(path, firstSequence: segment.firstSequence)
             if fromSequence > segment.firstSequence || fromTimestampMicroseconds != nil {
-                var entries = try SegmentIndex.load(
+                let entries = try SegmentIndex.load(
                     segmentPath: reader.path,
                     segmentFirstSequence: segment.firstSequence
                 )
-                if entries == nil { entries = try damage.buildIndex(reader.path) }
-                let indexed = entries ?? []
-                let bySequence = indexed.lastIndex { $0.firstSequence <= fromSequence } ?? 0
-                let byTime =
-                    fromTimestampMicroseconds.map { from in
-                        indexed.firstIndex { $0.maxTimestampMicroseconds >= from } ?? indexed.count
-                    } ?? 0
-                let start = max(bySequence, byTime)
-                guard start < indexed.count else { continue }
-                reader.seek(to: indexed[start])
+                var indexed = entries ?? []
+                if entries == nil { indexed = try damage.buildIndex(reader.path) }
+                guard let start = firstFrame(indexed, fromSequence, fromTimestampMicroseconds) else { continue }
+                reader.seek(to: start)
             }
             summary.segmentCount += 1
             summary.fileByteCount += reader.byteCount
@@ -240,6 +234,24 @@ public enum LogFiles {
         }
         summary.damagedRangeCount = damage.damagedRangeCount
         return summary
+    }
+}
+
+extension LogFiles {
+    /// The first index entry whose frame may hold a record at or after `fromSequence` and
+    /// `fromTimestampMicroseconds`, or `nil` when no frame of the segment can.
+    fileprivate static func firstFrame(
+        _ indexed: [SegmentIndexEntry],
+        _ fromSequence: UInt64,
+        _ fromTimestampMicroseconds: Int64?
+    ) -> SegmentIndexEntry? {
+        let bySequence = indexed.lastIndex { $0.firstSequence <= fromSequence } ?? 0
+        let byTime =
+            fromTimestampMicroseconds.map { from in
+                indexed.firstIndex { $0.maxTimestampMicroseconds >= from } ?? indexed.count
+            } ?? 0
+        let start = max(bySequence, byTime)
+        return start < indexed.count ? indexed[start] : nil
     }
 }
 
