@@ -1,3 +1,5 @@
+public import SluiceCore
+
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -11,18 +13,14 @@ internal import Glibc
 /// atomically (temporary file, `fsync`, rename, directory `fsync`). A value; thread-safe.
 public struct LostSequences: Sendable, Equatable {
     public static let fileName = "lost-sequences.txt"
+    public typealias Entry = LostSequenceList.Entry
 
-    public struct Entry: Sendable, Equatable {
-        public var sequences: Range<UInt64>
-        /// 1-based line in the file.
-        public var line: Int
-        /// The rest of the line: when and what.
-        public var text: String
-    }
+    /// The parsed file (pure: ``LostSequenceList``).
+    public var list = LostSequenceList()
 
-    public var entries: [Entry] = []
+    public var entries: [Entry] { list.entries }
 
-    public init(entries: [Entry] = []) { self.entries = entries }
+    public init(list: LostSequenceList = LostSequenceList()) { self.list = list }
 
     public static func path(in directory: String) -> String { directory + "/" + fileName }
 
@@ -38,42 +36,21 @@ public struct LostSequences: Sendable, Equatable {
         }
         var bytes = [UInt8](repeating: 0, count: Int(byteCount))
         _ = try file.read(into: &bytes, count: bytes.count, fileOffset: 0)
-        var result = LostSequences()
-        var lineStart = 0
-        var lineNumber = 0
-        while lineStart < bytes.count {
-            let lineEnd = bytes[lineStart...].firstIndex(of: 0x0A) ?? bytes.count
-            lineNumber += 1
-            let line = String(decoding: bytes[lineStart..<lineEnd], as: UTF8.self)
-            if !line.isEmpty && !line.hasPrefix("#") {
-                let fields = line.split(separator: " ", maxSplits: 2, omittingEmptySubsequences: false)
-                guard fields.count >= 2, let first = UInt64(fields[0]), let end = UInt64(fields[1]), first < end else {
-                    throw SegmentLogError(
-                        code: .corrupt,
-                        path: path,
-                        fileOffset: UInt64(lineStart),
-                        message: "line \(lineNumber) is not 'FIRST END WHEN WHAT' with FIRST < END"
-                    )
-                }
-                let text = fields.count > 2 ? String(fields[2]) : ""
-                result.entries.append(Entry(sequences: first..<end, line: lineNumber, text: text))
-            }
-            lineStart = lineEnd + 1
+        do {
+            return LostSequences(list: try LostSequenceList(decoding: bytes))
+        } catch {
+            throw SegmentLogError(
+                code: .corrupt,
+                path: path,
+                fileOffset: error.fileOffset,
+                message: error.message,
+                format: error
+            )
         }
-        return result
     }
 
     /// The recorded entries that overlap `range`, when together they cover all of it; else `nil`.
-    public func covering(_ range: Range<UInt64>) -> [Entry]? {
-        let overlapping = entries.filter { $0.sequences.overlaps(range) }.sorted {
-            $0.sequences.lowerBound < $1.sequences.lowerBound
-        }
-        var next = range.lowerBound
-        for entry in overlapping where entry.sequences.lowerBound <= next {
-            next = max(next, entry.sequences.upperBound)
-        }
-        return next >= range.upperBound ? overlapping : nil
-    }
+    public func covering(_ range: Range<UInt64>) -> [Entry]? { list.covering(range) }
 
     /// What reading across the gap `range` means: notes for a recorded loss, else a `missingSequences`
     /// incident naming the two files around it.
@@ -119,12 +96,9 @@ public struct LostSequences: Sendable, Equatable {
             _ = try file.read(into: &bytes, count: bytes.count, fileOffset: 0)
             if let last = bytes.last, last != 0x0A { bytes.append(0x0A) }
         } else {
-            bytes += Array("# Sequences lost in repairs ('sluice log repair'): FIRST END(exclusive) WHEN WHAT\n".utf8)
+            bytes += Array((LostSequenceList.headerLine + "\n").utf8)
         }
-        for range in ranges {
-            let text = range.text.filter { $0 != "\n" }
-            bytes += Array("\(range.sequences.lowerBound) \(range.sequences.upperBound) \(text)\n".utf8)
-        }
+        bytes += LostSequenceList.encode(ranges)
         let temporaryPath = path + ".tmp"
         do {
             let file = try FileDescriptor(path: temporaryPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
