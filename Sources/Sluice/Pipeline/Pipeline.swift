@@ -65,10 +65,16 @@ public final class Pipeline: Sendable {
         let recovery = try core.start()
         let (enabled, handler) = scrubSettings.withLock { ($0.enabled, $0.onIncident) }
         if enabled {
-            let scrub = try BackgroundScrub(directory: configuration.log.directory) { incident in
-                handler?(incident)
+            do {
+                let scrub = try BackgroundScrub(directory: configuration.log.directory) { incident in
+                    handler?(incident)
+                }
+                scrubSettings.withLock { $0.scrub = scrub }
+            } catch {
+                // No thread for the scrub: the start fails as a whole, so nothing runs half-started.
+                core.stop(drainTimeoutNanoseconds: 0)
+                throw error
             }
-            scrubSettings.withLock { $0.scrub = scrub }
         }
         return recovery
     }
