@@ -68,6 +68,10 @@ public final class LogFollower {
                 // which starts exactly at `position`.
                 self.reader = nil
                 let segments = try SegmentDirectory.segments(in: directory)
+                if let next = try recordedGapEnd(segments) {
+                    position = next
+                    continue
+                }
                 guard segments.contains(where: { $0.firstSequence == position }) else {
                     throw SegmentLogError(
                         code: .corrupt,
@@ -117,6 +121,11 @@ public final class LogFollower {
                     self.reader = nil
                     continue
                 }
+                if let next = try recordedGapEnd(segments) {
+                    self.reader = nil
+                    position = next
+                    continue
+                }
             case .invalid(let fileOffset, let error, let reachesEnd):
                 guard reachesEnd else {
                     throw SegmentLogError(
@@ -160,6 +169,15 @@ public final class LogFollower {
         }
         position = max(position, min(end, header.firstSequence + UInt64(header.recordCount)))
         return delivered
+    }
+
+    /// At the end of a segment, when no segment starts at ``position``: the first sequence of the next
+    /// segment if a repair recorded everything in between as lost (`lost-sequences.txt`), else `nil`.
+    private func recordedGapEnd(_ segments: [(firstSequence: UInt64, name: String)]) throws(SegmentLogError) -> UInt64?
+    {
+        guard let next = segments.first(where: { $0.firstSequence > position }) else { return nil }
+        let lost = try LostSequences.load(directory: directory)
+        return lost.covering(position..<next.firstSequence) == nil ? nil : next.firstSequence
     }
 
     /// The reader of the segment holding ``position``, or `nil` when no segment holds it yet.

@@ -17,8 +17,22 @@ public struct RecoveryReport: Sendable, Equatable {
     public var removedIncompleteSegment: String?
     /// The sequence the next append gets.
     public var nextSequence: UInt64 = 0
+    /// Every repair, with its file, offset and cost (a truncated torn tail, a torn newest segment moved
+    /// to the quarantine folder); empty when nothing was repaired.
+    public var incidents: [LogIncident] = []
 
-    public var repairedAnything: Bool { truncatedPath != nil || removedIncompleteSegment != nil }
+    public var repairedAnything: Bool { !incidents.isEmpty }
+}
+
+extension RecoveryReport: CustomStringConvertible {
+    /// One sentence per repair ("recovered: truncated a torn tail of … at file offset …"), or that there
+    /// was nothing to repair.
+    public var description: String {
+        guard repairedAnything else {
+            return "\(segmentCount) segments, nothing to repair; next sequence \(nextSequence)"
+        }
+        return incidents.map { "recovered: \($0)" }.joined(separator: "\n") + "\nnext sequence \(nextSequence)"
+    }
 }
 
 /// Appends records to the segment log: frames (LZ4 block compressed when that helps), CRC-32C,
@@ -344,11 +358,24 @@ public final class SegmentLogWriter {
             )
         }
         let path = directory + "/" + last.name
-        let size = try FileDescriptor(path: path, flags: O_RDONLY).byteCount()
-        if size < UInt64(SegmentHeader.byteCount) {
-            // The crash came between creating the file and completing its header: nothing in it was acknowledged.
-            _ = try systemCall("unlink", path: path) { unsafe unlink(path) }
-            try LogDirectory.sync(directory)
+        var quarantine = Quarantine(logDirectory: directory, nowMicroseconds: nowMicroseconds)
+        if try LogRepair.isIncompleteSegment(path) {
+            // The crash came between creating the file and completing its header: nothing in it was
+            // acknowledged. It is moved aside, never deleted, and the move is reported.
+            let size = try FileDescriptor(path: path, flags: O_RDONLY).byteCount()
+            let destination = try quarantine.moveAside(path)
+            report.incidents.append(
+                LogIncident(
+                    kind: .incompleteSegmentQuarantined,
+                    path: path,
+                    fileOffset: 0,
+                    byteCount: size,
+                    sequences: last.firstSequence..<last.firstSequence,
+                    destination: destination,
+                    detail: "a crash before its \(SegmentHeader.byteCount)-byte header was complete; "
+                        + "a new segment starts at sequence \(last.firstSequence)"
+                )
+            )
             report.removedIncompleteSegment = path
             report.droppedByteCount = size
             report.nextSequence = last.firstSequence
@@ -389,11 +416,28 @@ public final class SegmentLogWriter {
                     )
                 }
                 report.droppedRecordCount = try Self.readableRecordCount(path: path, fileOffset: fileOffset)
+                let droppedByteCount = reader.byteCount - fileOffset
+                // The cut bytes are kept aside first: nothing is removed that is not also kept.
+                let destination = try quarantine.copyAside(path, fileOffset: fileOffset, byteCount: droppedByteCount)
                 let file = try FileDescriptor(path: path, flags: O_WRONLY)
                 try file.truncate(to: fileOffset)
                 try file.syncData()
                 report.truncatedPath = path
-                report.droppedByteCount = reader.byteCount - fileOffset
+                report.droppedByteCount = droppedByteCount
+                let dropped = reader.nextSequence
+                report.incidents.append(
+                    LogIncident(
+                        kind: .tornTailTruncated,
+                        path: path,
+                        fileOffset: fileOffset,
+                        byteCount: droppedByteCount,
+                        sequences: report.droppedRecordCount > 0
+                            ? dropped..<(dropped + UInt64(report.droppedRecordCount)) : nil,
+                        sequencesFrom: report.droppedRecordCount > 0 ? nil : dropped,
+                        destination: destination,
+                        detail: "\(error); an incomplete last write (with fsync always: never acknowledged)"
+                    )
+                )
                 break scan
             }
         }

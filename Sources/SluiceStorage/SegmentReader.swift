@@ -35,7 +35,24 @@ public final class SegmentReader {
         case invalid(fileOffset: UInt64, error: FormatError, reachesEnd: Bool)
     }
 
-    public init(path: String) throws(SegmentLogError) {
+    /// Why the segment header did not verify, when the reader was opened with
+    /// ``init(path:toleratingDamagedHeader:)`` and it did not (then ``header`` is a stand-in).
+    public private(set) var headerDamage: SegmentLogError?
+
+    /// Opens a segment; its header must verify.
+    /// - Throws: `corrupt` at file offset 0 when the header does not verify; `ioFailed`.
+    public convenience init(path: String) throws(SegmentLogError) {
+        try self.init(path: path, fallbackFirstSequence: nil)
+    }
+
+    /// Opens a segment whose header may be damaged (scrub, repair): when it does not verify, the reader
+    /// starts at `firstSequence` (from the file's name) after the 64 header bytes, and ``headerDamage``
+    /// says why.
+    public convenience init(path: String, toleratingDamagedHeader firstSequence: UInt64) throws(SegmentLogError) {
+        try self.init(path: path, fallbackFirstSequence: firstSequence)
+    }
+
+    private init(path: String, fallbackFirstSequence: UInt64?) throws(SegmentLogError) {
         self.path = path
         file = try FileDescriptor(path: path, flags: O_RDONLY)
         byteCount = try file.byteCount()
@@ -44,13 +61,17 @@ public final class SegmentReader {
         do {
             header = try SegmentHeader.decode(Array(headerBytes[0..<count]))
         } catch {
-            throw SegmentLogError(
+            let damage = SegmentLogError(
                 code: .corrupt,
                 path: path,
                 fileOffset: 0,
                 message: "bad segment header",
                 format: error
             )
+            guard let fallbackFirstSequence else { throw damage }
+            header = SegmentHeader(firstSequence: fallbackFirstSequence, createdMicroseconds: 0)
+            headerDamage = damage
+            byteCount = max(byteCount, UInt64(SegmentHeader.byteCount))
         }
         nextSequence = header.firstSequence
     }
@@ -202,6 +223,59 @@ public final class SegmentReader {
             }
         }
         return nil
+    }
+
+    /// Moves past damage reported by ``nextFrame()`` as `.invalid` at `damagedOffset`: to the first frame
+    /// that verifies completely (header, payload checksum, decompression) and continues the sequences —
+    /// the frame at `damagedOffset` itself when it is intact but starts later than ``nextSequence`` (a
+    /// gap), else the next valid frame header found by scanning byte by byte for the frame magic, whose
+    /// first sequence is at or after ``nextSequence``. ``nextSequence`` becomes that frame's first
+    /// sequence, so `nextSequence` before the call ..< after it is what the damage cost.
+    /// - Returns: the frame's file offset, or `nil` when no valid frame follows (the reader is then at the
+    ///   end of the file and ``nextSequence`` is unchanged).
+    /// - Complexity: O(bytes after the damage) reads, in 1 MiB chunks.
+    public func resynchronize(after damagedOffset: UInt64) throws(SegmentLogError) -> UInt64? {
+        if let frame = try verifiedFrame(at: damagedOffset), frame.firstSequence > nextSequence {
+            return accept(frame, at: damagedOffset)
+        }
+        let chunkByteCount = 1 << 20
+        var chunk = [UInt8](repeating: 0, count: chunkByteCount + FrameHeader.byteCount)
+        var chunkOffset = damagedOffset + 1
+        while chunkOffset + UInt64(FrameHeader.byteCount) <= byteCount {
+            let count = try file.read(into: &chunk, count: chunk.count, fileOffset: chunkOffset)
+            var position = 0
+            while position + FrameHeader.byteCount <= count {
+                if chunk[position] == 0x53, chunk[position + 1] == 0x4C, chunk[position + 2] == 0x46,
+                    chunk[position + 3] == 0x52
+                {
+                    let candidate = chunkOffset + UInt64(position)
+                    if let frame = try verifiedFrame(at: candidate), frame.firstSequence >= nextSequence {
+                        return accept(frame, at: candidate)
+                    }
+                }
+                position += 1
+            }
+            chunkOffset += UInt64(chunkByteCount)
+        }
+        fileOffset = byteCount
+        return nil
+    }
+
+    private func accept(_ frame: FrameHeader, at candidate: UInt64) -> UInt64 {
+        fileOffset = candidate
+        nextSequence = frame.firstSequence
+        return candidate
+    }
+
+    /// The frame header at `candidate` when the whole frame verifies (header, payload, decompression).
+    private func verifiedFrame(at candidate: UInt64) throws(SegmentLogError) -> FrameHeader? {
+        guard candidate >= UInt64(SegmentHeader.byteCount), candidate + UInt64(FrameHeader.byteCount) <= byteCount
+        else { return nil }
+        var bytes = [UInt8](repeating: 0, count: FrameHeader.byteCount)
+        _ = try file.read(into: &bytes, count: FrameHeader.byteCount, fileOffset: candidate)
+        guard let frame = try? FrameHeader.decode(bytes, fileOffset: candidate) else { return nil }
+        guard candidate + UInt64(FrameHeader.byteCount) + UInt64(frame.storedByteCount) <= byteCount else { return nil }
+        return try readPayload(frame, at: candidate) == nil ? frame : nil
     }
 
     /// `true` when a frame header with a valid checksum starts anywhere after `start` (then damage at

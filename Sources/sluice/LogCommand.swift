@@ -13,8 +13,8 @@ extension FrameCompression: ExpressibleByArgument {
 
 struct Log: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "The segment log: append, inspect, verify and dump (FORMAT.md has the format).",
-        subcommands: [Append.self, Inspect.self, Verify.self, Dump.self]
+        abstract: "The segment log: append, inspect, verify, dump, scrub and repair (FORMAT.md has the format).",
+        subcommands: [Append.self, Inspect.self, Verify.self, Dump.self, Scrub.self, Repair.self]
     )
 
     struct Append: ParsableCommand {
@@ -48,21 +48,6 @@ struct Log: ParsableCommand {
             return policy
         }
 
-        /// What recovery repaired, as a sentence.
-        static func describe(_ recovery: RecoveryReport) -> String {
-            var repairs: [String] = []
-            if let path = recovery.truncatedPath {
-                let records =
-                    recovery.droppedRecordCount > 0 ? "\(recovery.droppedRecordCount) records" : "records unknown"
-                repairs.append("cut a torn tail of \(recovery.droppedByteCount) bytes (\(records)) off \(path)")
-            }
-            if let path = recovery.removedIncompleteSegment {
-                repairs.append("removed \(path), a segment whose header was never completely written")
-            }
-            return "recovered the log: " + repairs.joined(separator: "; ")
-                + "; the next sequence is \(recovery.nextSequence)"
-        }
-
         func run() throws {
             var configuration = LogConfiguration(directory: directory)
             configuration.fsync = try fsyncPolicy()
@@ -73,7 +58,7 @@ struct Log: ParsableCommand {
                     configuration: configuration,
                     nowMicroseconds: Timestamp.now().microsecondsSinceEpoch
                 )
-                if writer.recovery.repairedAnything { printError(Self.describe(writer.recovery)) }
+                for incident in writer.recovery.incidents { printError("recovered: \(incident)") }
                 if reportAcknowledged { printUnbuffered("start \(writer.nextSequence)") }
                 let appended = try LogFiles.appendEvents(
                     path: file,
@@ -128,21 +113,112 @@ struct Log: ParsableCommand {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract:
-                "Check every segment header, frame checksum and record; exit 1 naming the file and offset of any damage."
+            abstract: "Check every segment header, frame checksum and record, and gap-free sequences.",
+            discussion: """
+                Reports every damaged range (file, byte offsets, the sequences it holds) and every sequence \
+                gap between segments, and exits 1 when there is any. A gap a repair recorded \
+                (lost-sequences.txt) is printed as a note and passes.
+                """
         )
         @Argument(help: "The log directory.")
         var directory: String
 
         func run() throws {
+            let report: LogCheckReport
             do {
-                let summary = try LogFiles.forEachRecord(directory: directory) { _ in }
-                print(
-                    "ok: \(summary.segmentCount) segments, \(summary.frameCount) frames, \(summary.recordCount) records"
+                report = try LogCheck.run(
+                    directory: directory,
+                    sealedOnly: false,
+                    onIncident: { incident in printError(incident.isDamage ? "damage: \(incident)" : "\(incident)") }
                 )
             } catch {
                 printError("error: \(error)")
                 throw ExitStatus.invalidInput
+            }
+            let counts = "\(report.segmentCount) segments, \(report.frameCount) frames, \(report.recordCount) records"
+            let damage = report.damage
+            guard damage.isEmpty else {
+                printError(
+                    "damaged: \(damage.count) damaged ranges or gaps in \(counts) ('sluice log repair' sets them aside)"
+                )
+                throw ExitStatus.invalidInput
+            }
+            print("ok: \(counts)")
+        }
+    }
+
+    struct Scrub: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Check the sealed segments (every frame checksum, record and sequence), also while a writer runs.",
+            discussion: """
+                What `sluice run` does in the background at start, on demand: every segment but the newest \
+                (which a running writer appends to) is read and verified. Exits 1 naming the file, offsets \
+                and sequences of any damage.
+                """
+        )
+        @Argument(help: "The log directory.")
+        var directory: String
+
+        func run() throws {
+            let report: LogCheckReport
+            do {
+                report = try LogCheck.run(
+                    directory: directory,
+                    sealedOnly: true,
+                    onIncident: { incident in printError(incident.isDamage ? "damage: \(incident)" : "\(incident)") }
+                )
+            } catch {
+                printError("error: \(error)")
+                throw ExitStatus.invalidInput
+            }
+            let counts =
+                "\(report.segmentCount) sealed segments, \(report.frameCount) frames, \(report.recordCount) records"
+            guard report.damage.isEmpty else {
+                printError("damaged: \(report.damage.count) damaged ranges or gaps in \(counts)")
+                throw ExitStatus.invalidInput
+            }
+            print("ok: \(counts)")
+        }
+    }
+
+    struct Repair: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Set damaged segments aside in DIR/quarantine/ and rewrite what is readable; print the sequences lost.",
+            discussion: """
+                Nothing is deleted: a damaged segment is moved to DIR/quarantine/<time>/ and replaced by \
+                segments holding its verified frames (byte for byte); a newest segment torn inside its \
+                header is moved there too. The lost sequences (damaged frames, missing segments) are \
+                recorded in DIR/lost-sequences.txt, which `log verify`, `log dump` and the pipeline honour. \
+                Stop any writer first. Exit 0 when the log is repaired (or needed nothing), 3 when the \
+                repair could not finish.
+                """
+        )
+        @Argument(help: "The log directory.")
+        var directory: String
+
+        func run() throws {
+            let report: LogRepairReport
+            do {
+                report = try LogRepair.repair(
+                    directory: directory,
+                    nowMicroseconds: Timestamp.now().microsecondsSinceEpoch
+                )
+            } catch {
+                printError("error: \(error)")
+                throw ExitStatus.ioFailure
+            }
+            guard report.repairedAnything else {
+                print("nothing to repair")
+                return
+            }
+            for incident in report.incidents { print(incident.description) }
+            if let folder = report.quarantineFolder { print("quarantine: \(folder)") }
+            let lost = report.lostSequences.map { "\($0.lowerBound)..<\($0.upperBound)" }
+            print("lost sequences: " + (lost.isEmpty ? "none" : lost.joined(separator: ", ")))
+            if let tail = report.droppedTail {
+                print("dropped at the end of the newest segment (the next append reuses them): \(tail.sequenceText)")
             }
         }
     }
@@ -179,6 +255,11 @@ struct Log: ParsableCommand {
         var follow = false
         @Option(help: "With --follow: stop after this many seconds without a new record.")
         var idleExit: Double?
+        @Flag(
+            help:
+                "Step over damaged frames and missing sequences (each reported on standard error: file, offsets, sequences) and go on; exit 1 if anything was skipped."
+        )
+        var skipDamaged = false
 
         func validate() throws {
             if idleExit != nil, !follow { throw ValidationError("--idle-exit needs --follow") }
@@ -220,21 +301,32 @@ struct Log: ParsableCommand {
                 fromTimestamp = parsed.microsecondsSinceEpoch
             }
             let filter = try filter()
+            if skipDamaged && follow {
+                throw ValidationError("--skip-damaged reads what is there; it does not combine with --follow")
+            }
+            let writer: BufferedWriter
             do {
-                let writer = try BufferedWriter(path: "-")
-                var writeError: SystemCallError?
-                func print(_ record: StoredRecord) {
-                    guard writeError == nil else { return }
-                    if follow, let fromTimestamp, record.timestampMicroseconds < fromTimestamp { return }
-                    do throws(SystemCallError) {
-                        try writer.write("\(record.sequence) \(record.type) ")
-                        try writer.write(record.body)
-                        try writer.write("\n")
-                        if follow { try writer.flush() }
-                    } catch {
-                        writeError = error
-                    }
+                writer = try BufferedWriter(path: "-")
+            } catch {
+                printError("error: \(error)")
+                throw ExitStatus.ioFailure
+            }
+            var writeError: SystemCallError?
+            func print(_ record: StoredRecord) {
+                guard writeError == nil else { return }
+                if follow, let fromTimestamp, record.timestampMicroseconds < fromTimestamp { return }
+                do throws(SystemCallError) {
+                    try writer.write("\(record.sequence) \(record.type) ")
+                    try writer.write(record.body)
+                    try writer.write("\n")
+                    if follow { try writer.flush() }
+                } catch {
+                    writeError = error
                 }
+            }
+            var skipped = 0
+            var failure: (any Error)?
+            do {
                 if follow {
                     // The follower reads what is there first, and waits at a frame still being written
                     // instead of calling it a torn tail.
@@ -246,18 +338,40 @@ struct Log: ParsableCommand {
                         print
                     )
                 } else {
-                    _ = try LogFiles.forEachRecord(
+                    let summary = try LogFiles.forEachRecord(
                         directory: directory,
                         fromSequence: from,
                         fromTimestampMicroseconds: fromTimestamp,
                         filter: filter,
+                        skipDamaged: skipDamaged,
+                        onIncident: { incident in
+                            // What was read before the damage is on standard output before the report.
+                            do throws(SystemCallError) { try writer.flush() } catch { writeError = writeError ?? error }
+                            printError(incident.isDamage ? "skipped: \(incident)" : "\(incident)")
+                        },
                         print
                     )
+                    skipped = summary.damagedRangeCount
                 }
-                if let writeError { throw writeError }
+            } catch {
+                failure = error
+            }
+            // Everything read before any failure reaches standard output first, on every path.
+            do {
                 try writer.close()
             } catch {
-                printError("error: \(error)")
+                writeError = writeError ?? error
+            }
+            if let writeError {
+                printError("error: \(writeError)")
+                throw ExitStatus.ioFailure
+            }
+            if let failure {
+                printError("error: \(failure)")
+                throw ExitStatus.invalidInput
+            }
+            if skipped > 0 {
+                printError("skipped \(skipped) damaged ranges (above); everything else was printed")
                 throw ExitStatus.invalidInput
             }
         }

@@ -60,8 +60,10 @@ public enum PipelineFiles {
             logDirectory: options.logDirectory
         )
         let pipeline = try Pipeline(configuration: configuration)
+        pipeline.onLogDamage { incident in errorLine(incident.isDamage ? "log damage: \(incident)" : "\(incident)") }
         let recovery = try pipeline.start()
         errorLine("I/O backend: \(recovery.ioBackend)")
+        for incident in recovery.incidents { errorLine("recovered: \(incident)") }
         errorLine(describe(recovery, directory: configuration.log.directory))
 
         let inputDone = Atomic<Bool>(options.inputPath == nil)
@@ -170,10 +172,7 @@ public enum PipelineFiles {
     /// `recovered: checkpoint 120, 35 events re-matched, 12 deliveries resumed (…)`.
     public static func describe(_ recovery: PipelineRecovery, directory: String) -> String {
         var text = "log \(directory): next sequence \(recovery.log.nextSequence)"
-        if let path = recovery.log.truncatedPath {
-            text += "; truncated a torn tail of \(path) (\(recovery.log.droppedByteCount) bytes, "
-            text += "\(recovery.log.droppedRecordCount) records)"
-        }
+        if !recovery.incidents.isEmpty { text += "; \(recovery.incidents.count) repairs (above)" }
         text += "; checkpoint \(recovery.checkpoint), \(recovery.eventsRematched) events re-matched, "
         text +=
             "\(recovery.deliveriesResumed) deliveries resumed (\(recovery.deliveriesCarried) carried by the webhook "

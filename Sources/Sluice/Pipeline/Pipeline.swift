@@ -67,9 +67,52 @@ public final class Pipeline: Sendable {
     }
 
     /// Recovers the log, re-queues unfinished deliveries from the checkpoint on, and starts the threads.
-    /// - Returns: what recovery found.
+    /// Unless ``scrubsSealedSegmentsAtStart`` was turned off, it then starts a ``BackgroundScrub`` of the
+    /// sealed segments, whose incidents go to the ``onLogDamage(_:)`` handler (its report:
+    /// ``scrubReport``); start and ingest never wait for it.
+    /// - Returns: what recovery found and repaired (``PipelineRecovery/incidents``).
     @discardableResult
-    public func start() throws -> PipelineRecovery { try core.start() }
+    public func start() throws -> PipelineRecovery {
+        let recovery = try core.start()
+        let (enabled, handler) = scrubSettings.withLock { ($0.enabled, $0.onIncident) }
+        if enabled {
+            do {
+                let scrub = try BackgroundScrub(directory: configuration.log.directory) { incident in
+                    handler?(incident)
+                }
+                scrubSettings.withLock { $0.scrub = scrub }
+            } catch {
+                // No thread for the scrub: the start fails as a whole, so nothing runs half-started.
+                core.stop(drainTimeoutNanoseconds: 0)
+                throw error
+            }
+        }
+        return recovery
+    }
+
+    private struct ScrubSettings {
+        var enabled = true
+        var onIncident: (@Sendable (LogIncident) -> Void)?
+        var scrub: BackgroundScrub?
+    }
+    private let scrubSettings = Mutex(ScrubSettings())
+
+    /// Whether ``start()`` scrubs the sealed segments in the background (default `true`). Set before start.
+    public var scrubsSealedSegmentsAtStart: Bool {
+        get { scrubSettings.withLock { $0.enabled } }
+        set { scrubSettings.withLock { $0.enabled = newValue } }
+    }
+
+    /// Called on the scrub's thread with each damaged range (and each note of a loss a repair recorded)
+    /// the background scrub finds, with its file and offset (set before ``start()``).
+    public func onLogDamage(_ body: @escaping @Sendable (LogIncident) -> Void) {
+        scrubSettings.withLock { $0.onIncident = body }
+    }
+
+    /// The background scrub's report once it finished; `nil` while it runs or when there is none.
+    public var scrubReport: Result<LogCheckReport, SegmentLogError>? {
+        scrubSettings.withLock { $0.scrub }?.report
+    }
 
     /// Hands one event (its JSON in the Prefect wire shape) to the pipeline. Never blocks.
     public func emit(_ bytes: [UInt8]) -> EmitResult { core.emit(bytes) }
@@ -106,6 +149,7 @@ public final class Pipeline: Sendable {
     /// requests in flight, journals their outcomes, writes the checkpoint and ends every thread. Deliveries
     /// still waiting for a retry are picked up again by the next ``start()``.
     public func stop(drainTimeoutNanoseconds: UInt64 = 30_000_000_000) {
+        scrubSettings.withLock { $0.scrub }?.stop()
         core.stop(drainTimeoutNanoseconds: drainTimeoutNanoseconds)
     }
 
@@ -179,4 +223,11 @@ public struct PipelineRecovery: Sendable, Equatable {
     /// Webhooks with more deliveries to resume than `endpoint_pending_max`: the rest of their backlog is
     /// read back from the log as they make room (per-endpoint isolation), not queued at start.
     public var webhooksSpilled: Int = 0
+
+    /// Checkpoints lowered because they pointed past the end of the recovered log.
+    public var checkpointIncidents: [LogIncident] = []
+
+    /// Every repair recovery made, with its file, offset and cost: the log's own (``RecoveryReport/incidents``)
+    /// and the checkpoints it moved back.
+    public var incidents: [LogIncident] { log.incidents + checkpointIncidents }
 }

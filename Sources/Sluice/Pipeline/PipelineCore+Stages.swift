@@ -31,6 +31,7 @@ extension PipelineCore {
             deliveriesDropped: 0,
             checkpointNote: loaded.note
         )
+        recovery.checkpointIncidents = loaded.incidents
 
         // Pass 1: what the log says about deliveries after the checkpoint, in log order.
         struct Pair: Hashable {

@@ -19,13 +19,27 @@ struct RecoveryCheckpoints {
     var pendingOf: [String: [WebhookCheckpoints.Pending]] = [:]
     /// Why the per-webhook file was not used as is, when it was not (a fallback is never silent).
     var note: String?
+    /// Checkpoints lowered because they point past the end of the recovered log (never silent either).
+    var incidents: [LogIncident] = []
 
     /// Reads both files. `logEnd` clamps every value: with `fsync: never` a power loss can lose records the
     /// (synced) checkpoints already cover.
     /// - Throws: when `pipeline.checkpoint` itself is unreadable (it has no fallback).
     static func load(store: CheckpointStore, logEnd: UInt64) throws(SegmentLogError) -> RecoveryCheckpoints {
         let settled = try store.read(name: pipelineCheckpointName) ?? 0
-        let legacy = RecoveryCheckpoints(rematchFrom: min(settled, logEnd), newWebhookStart: min(settled, logEnd))
+        var legacy = RecoveryCheckpoints(rematchFrom: min(settled, logEnd), newWebhookStart: min(settled, logEnd))
+        if settled > logEnd {
+            legacy.incidents.append(
+                LogIncident(
+                    kind: .checkpointMovedBack,
+                    path: store.directory + "/" + pipelineCheckpointName + ".checkpoint",
+                    fileOffset: 8,
+                    sequences: logEnd..<settled,
+                    detail: "it said \(settled) but the log ends at \(logEnd) (records lost to a power loss under "
+                        + "fsync interval/never, or to a repair); re-matching from \(logEnd)"
+                )
+            )
+        }
         let path = store.directory + "/" + pipelineWebhookCheckpointsFileName
         let file: WebhookCheckpoints
         do {
@@ -52,6 +66,19 @@ struct RecoveryCheckpoints {
             rematchFrom: min(file.rematchFrom, bound),
             newWebhookStart: min(file.matchedEnd, bound)
         )
+        checkpoints.incidents = legacy.incidents
+        if file.matchedEnd > logEnd {
+            checkpoints.incidents.append(
+                LogIncident(
+                    kind: .checkpointMovedBack,
+                    path: path,
+                    fileOffset: 32,
+                    sequences: logEnd..<file.matchedEnd,
+                    detail: "matchedEnd was \(file.matchedEnd) but the log ends at \(logEnd); every webhook "
+                        + "checkpoint is lowered to at most \(logEnd)"
+                )
+            )
+        }
         if settled != file.settled {
             checkpoints.note =
                 "pipeline.checkpoint (\(settled)) is below \(path)'s settled \(file.settled): re-matching from \(checkpoints.rematchFrom)"
