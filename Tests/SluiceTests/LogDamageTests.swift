@@ -66,7 +66,9 @@ import Testing
         #expect(try LogCheck.run(directory: directory, sealedOnly: true).damage.first?.sequences == missing)
     }
 
-    @Test(.enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)")) func verifyCommandFailsOnAGap() throws {
+    @Test(.enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)")) func verifyCommandFailsOnAGap()
+        throws
+    {
         let temporary = TemporaryDirectory()
         defer { withExtendedLifetime(temporary) {} }
         let (directory, _) = try Self.makeLog(temporary)
@@ -84,7 +86,8 @@ import Testing
 
     /// `log dump` prints every record before a damaged frame (its buffer is flushed on the error path),
     /// then names the file and offset; `--skip-damaged` prints everything else and reports the range.
-    @Test(.enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)")) func dumpFlushesBeforeDamageAndCanSkipIt() throws {
+    @Test(.enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"))
+    func dumpFlushesBeforeDamageAndCanSkipIt() throws {
         let temporary = TemporaryDirectory()
         defer { withExtendedLifetime(temporary) {} }
         let (directory, records) = try Self.makeLog(temporary)
@@ -347,7 +350,8 @@ import Testing
 
     /// A damaged frame in the middle of the newest segment stops recovery (it is not a torn tail); a
     /// repair makes the log open again and appends continue after the last frame.
-    @Test(.enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)")) func repairCommandFixesTheNewestSegment() throws {
+    @Test(.enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"))
+    func repairCommandFixesTheNewestSegment() throws {
         let temporary = TemporaryDirectory()
         defer { withExtendedLifetime(temporary) {} }
         let (directory, records) = try Self.makeLog(temporary)
