@@ -44,6 +44,7 @@ struct NoRandomness: RandomNumberGenerator {
         #expect(
             DeliveryFailureClass.allCases.map(\.rawValue) == [
                 "CONFIG", "CONNECTION", "TLS", "TIMEOUT", "HTTP_CLIENT_ERROR", "HTTP_SERVER_ERROR",
+                "CIRCUIT_OPEN",  // Sluice's own: an attempt the open breaker refused
             ]
         )
         for failureClass in DeliveryFailureClass.allCases { #expect(!failureClass.remediation.isEmpty) }

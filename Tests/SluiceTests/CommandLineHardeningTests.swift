@@ -156,7 +156,7 @@ struct CommandLineHardeningTests {
         #expect(appended.status == 0)
         #expect(
             appended.standardError.contains(
-                "recovered the log: cut a torn tail of 14 bytes (records unknown) off \(segment); the next sequence is 20"
+                "recovered: truncated a torn tail of \(segment) at file offset 16639: 14 bytes, sequences from 20 on"
             ),
             "\(appended.standardError)"
         )
