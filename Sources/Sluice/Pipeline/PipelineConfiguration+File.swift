@@ -106,7 +106,7 @@ extension PipelineConfiguration {
         let keys: Set<String> = [
             "ring_capacity", "job_queue_capacity", "outcome_queue_capacity", "wait", "delivery_shards", "connections",
             "in_flight_max", "pending_deliveries_max", "request_timeout_ms", "retry_schedule_s",
-            "retry_jitter_percent", "io", "ca_file", "circuit_breaker", "transform_concurrency",
+            "retry_jitter_percent", "io", "ca_file", "circuit_breaker", "transform_concurrency", "allowed_networks",
         ]
         guard let pipeline = try section(pipeline, "pipeline", keys: keys) else { return }
         if let value = try integer(pipeline, "pipeline", "ring_capacity") { ringCapacity = value }
@@ -162,6 +162,13 @@ extension PipelineConfiguration {
             }
             if let count = try integer(breaker, name, "half_open_probes") {
                 circuitBreaker.halfOpenProbeCountMax = count
+            }
+        }
+        if let networks = pipeline["allowed_networks"] {
+            do throws(AllowedNetworksError) {
+                allowedNetworks = try AddressPolicy.allowedNetworks(json: networks)
+            } catch {
+                throw fail(error.field("pipeline.allowed_networks"), error.message)
             }
         }
         if let caFile = pipeline["ca_file"] {

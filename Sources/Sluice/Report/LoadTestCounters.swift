@@ -70,6 +70,7 @@ extension DeliveryFailureClass {
         case .timeout: return 3
         case .httpClientError: return 4
         case .httpServerError: return 5
+        case .addressRefused: return 6
         }
     }
 }

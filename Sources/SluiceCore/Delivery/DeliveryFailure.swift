@@ -1,6 +1,7 @@
-/// The failure classes of spec §c.8 (Infrahub's `StatusClass`), recorded on every failed attempt.
+/// The failure classes of spec §c.8 (Infrahub's `StatusClass`), recorded on every failed attempt, plus
+/// Sluice's own ``addressRefused`` (the SSRF guard, which Infrahub does not have).
 ///
-/// `UNKNOWN` is not produced: every failure Sluice can observe falls in one of these six.
+/// `UNKNOWN` is not produced: every failure Sluice can observe falls in one of these seven.
 public enum DeliveryFailureClass: String, CaseIterable, Hashable, Sendable {
     /// The delivery could not be built: a header's environment variable is missing, a bad URL.
     case config = "CONFIG"
@@ -15,6 +16,9 @@ public enum DeliveryFailureClass: String, CaseIterable, Hashable, Sendable {
     case httpClientError = "HTTP_CLIENT_ERROR"
     /// A 5xx status.
     case httpServerError = "HTTP_SERVER_ERROR"
+    /// The SSRF guard refused the resolved address (loopback, private, link-local, metadata, …; see
+    /// ``AddressPolicy``) before any connection was made.
+    case addressRefused = "ADDRESS_REFUSED"
 
     /// What an operator can do about it (Sluice's wording; Infrahub's texts are not copied).
     public var remediation: String {
@@ -25,6 +29,9 @@ public enum DeliveryFailureClass: String, CaseIterable, Hashable, Sendable {
         case .timeout: return "Check the target's response time or raise the delivery timeout."
         case .httpClientError: return "Check the webhook URL and what the target expects."
         case .httpServerError: return "Check the target service's health and logs."
+        case .addressRefused:
+            return "The target resolved to an internal address; if it is meant to be reached, add its network to "
+                + "pipeline.allowed_networks or the webhook's allowed_networks."
         }
     }
 }
@@ -41,6 +48,8 @@ public enum DeliveryAttemptOutcome: Hashable, Sendable {
     case tlsFailed(String)
     /// A deadline passed; the text names which (connect, handshake, response).
     case timedOut(String)
+    /// The resolved address is refused by the SSRF guard (``AddressRefusal``'s text); nothing was connected.
+    case addressRefused(String)
 }
 
 /// One failed attempt: its class, status when there was a response, and a message for humans.
@@ -72,12 +81,12 @@ public struct DeliveryFailure: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(failureClass.rawValue): \(message) \(failureClass.remediation)" }
 
     /// Whether this failure says something about the endpoint's health (circuit breaker input):
-    /// connection, TLS, timeout, 5xx, 408 and 429 do; configuration errors and other 3xx/4xx
-    /// (a problem with this request, not the endpoint) do not.
+    /// connection, TLS, timeout, 5xx, 408 and 429 do; configuration errors, refused addresses (a policy
+    /// decision, not the endpoint's health) and other 3xx/4xx (a problem with this request) do not.
     public var countsAgainstEndpoint: Bool {
         switch failureClass {
         case .connection, .tls, .timeout, .httpServerError: return true
-        case .config: return false
+        case .config, .addressRefused: return false
         case .httpClientError: return statusCode == 408 || statusCode == 429
         }
     }
@@ -116,6 +125,8 @@ extension DeliveryAttemptOutcome {
             return .failure(DeliveryFailure(failureClass: .tls, message: message, attempt: attempt))
         case .timedOut(let message):
             return .failure(DeliveryFailure(failureClass: .timeout, message: message, attempt: attempt))
+        case .addressRefused(let message):
+            return .failure(DeliveryFailure(failureClass: .addressRefused, message: message, attempt: attempt))
         }
     }
 }
