@@ -96,14 +96,20 @@ internal import Glibc
             // answer): a refused address gets no socket and no connect.
             let policy = pool.origin.addressPolicy ?? driver.configuration.addressPolicy
             guard let ipAddress = resolved.ipAddress else {
-                return report(.failed(.addressRefused("refused to connect to \(resolved): not IPv4 or IPv6")), driver: driver)
+                return report(
+                    .failed(.addressRefused("refused to connect to \(resolved): not IPv4 or IPv6")),
+                    driver: driver
+                )
             }
             if case .refused(let refusal) = policy.classify(ipAddress) {
                 HTTPClientCounters.increment(driver.counters.addressesRefused)
                 return report(.failed(.addressRefused(refusal.description)), driver: driver)
             }
             if let beforeConnect = driver.configuration.beforeConnect, !beforeConnect(resolved) {
-                return report(.failed(.connectionFailed("connect to \(resolved) vetoed by beforeConnect")), driver: driver)
+                return report(
+                    .failed(.connectionFailed("connect to \(resolved) vetoed by beforeConnect")),
+                    driver: driver
+                )
             }
             do {
                 socket = try Socket.makeStream(family: resolved.family)

@@ -245,7 +245,11 @@ final class SinkState: Sendable {
                 }
             }
             guard count > 0 else {
-                throw IOError(code: .systemCall, operation: "write", subject: "\(configuration.recordPath ?? ""): wrote 0 bytes")
+                throw IOError(
+                    code: .systemCall,
+                    operation: "write",
+                    subject: "\(configuration.recordPath ?? ""): wrote 0 bytes"
+                )
             }
             written += count
         }

@@ -72,7 +72,9 @@ import Testing
 
     /// Every spelling of 127.0.0.1 that `getaddrinfo` (`inet_aton`) accepts is the same address, and refused;
     /// `inet_pton` semantics (``IPAddress/init(_:)``) reject the legacy ones, as the kernel's parser does.
-    @Test(arguments: ["2130706433", "0x7f000001", "0X7F000001", "127.1", "127.0.1", "0177.0.0.1", "0x7f.1", "127.0.0.1"])
+    @Test(arguments: [
+        "2130706433", "0x7f000001", "0X7F000001", "127.1", "127.0.1", "0177.0.0.1", "0x7f.1", "127.0.0.1",
+    ])
     func everySpellingOfLoopbackIsRefused(spelling: String) throws {
         let parsed = try #require(IPAddress.parseInetAton(spelling), "\(spelling)")
         #expect(parsed == IPAddress(ipv4: 0x7F00_0001))
@@ -151,7 +153,10 @@ import Testing
         ("::/129", "'::/129': the prefix length must be an integer in 0...128"),
         ("10.0.0.0/", "'10.0.0.0/': the prefix length must be an integer in 0...32"),
         ("10.0.0.0/-1", "'10.0.0.0/-1': the prefix length must be an integer in 0...32"),
-        ("10.0.0.0/99999999999999999999", "'10.0.0.0/99999999999999999999': the prefix length must be an integer in 0...32"),
+        (
+            "10.0.0.0/99999999999999999999",
+            "'10.0.0.0/99999999999999999999': the prefix length must be an integer in 0...32"
+        ),
         ("localhost/8", "'localhost/8' is not a CIDR block (an IPv4 or IPv6 address, then /PREFIX, e.g. 10.0.0.0/8)"),
         ("127.1/8", "'127.1/8' is not a CIDR block (an IPv4 or IPv6 address, then /PREFIX, e.g. 10.0.0.0/8)"),
     ])
@@ -172,16 +177,23 @@ import Testing
     }
 
     @Test func allowedNetworksErrorsNameTheElement() {
-        #expect(throws: AllowedNetworksError(index: 1, message: "'10.0.0.1/8' has host bits set (the block is 10.0.0.0/8)")) {
+        #expect(
+            throws: AllowedNetworksError(index: 1, message: "'10.0.0.1/8' has host bits set (the block is 10.0.0.0/8)")
+        ) {
             try AddressPolicy.allowedNetworks(json: ["127.0.0.0/8", "10.0.0.1/8"])
         }
         #expect(throws: AllowedNetworksError(index: 0, message: "must be a CIDR block string, e.g. \"10.0.0.0/8\"")) {
             try AddressPolicy.allowedNetworks(json: [8])
         }
-        #expect(throws: AllowedNetworksError(index: nil, message: "must be a list of CIDR blocks, e.g. [\"10.0.0.0/8\"]")) {
+        #expect(
+            throws: AllowedNetworksError(index: nil, message: "must be a list of CIDR blocks, e.g. [\"10.0.0.0/8\"]")
+        ) {
             try AddressPolicy.allowedNetworks(json: "10.0.0.0/8")
         }
-        #expect(AllowedNetworksError(index: 1, message: "").field("pipeline.allowed_networks") == "pipeline.allowed_networks[1]")
+        #expect(
+            AllowedNetworksError(index: 1, message: "").field("pipeline.allowed_networks")
+                == "pipeline.allowed_networks[1]"
+        )
     }
 
     /// The failure class of a refusal: its own, counted as a failed attempt (retries, dead letters), and not

@@ -91,7 +91,9 @@ import Testing
     @Test(arguments: Backends.all) func everySpellingOfLoopbackIsRefused(kind: IOBackendKind) async throws {
         let connects = ConnectLog()
         let harness = try Self.harness(kind, connects: connects)
-        for host in ["2130706433", "0x7f000001", "127.1", "0177.0.0.1", "127.0.0.1", "::ffff:127.0.0.1", "::1", "localhost"] {
+        for host in [
+            "2130706433", "0x7f000001", "127.1", "0177.0.0.1", "127.0.0.1", "::ffff:127.0.0.1", "::1", "localhost",
+        ] {
             let result = try await harness.send(HTTPOrigin(host: host, port: 9))
             #expect(result.failure?.kind == .addressRefused, "\(host): \(result)")
         }

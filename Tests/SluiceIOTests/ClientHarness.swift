@@ -70,7 +70,8 @@ final class ClientHarness: Sendable {
 
 /// The networks of every peer in these tests (loopback), allowed past the SSRF guard — and nothing else.
 let loopbackNetworks = [
-    IPNetwork(IPAddress(ipv4: 0x7F00_0000), prefixLength: 8), IPNetwork(IPAddress(ipv6High: 0, low: 1), prefixLength: 128),
+    IPNetwork(IPAddress(ipv4: 0x7F00_0000), prefixLength: 8),
+    IPNetwork(IPAddress(ipv6High: 0, low: 1), prefixLength: 128),
 ]
 
 /// An ``HTTPClientConfiguration`` for loopback peers: `kind`, and ``loopbackNetworks`` allowed.

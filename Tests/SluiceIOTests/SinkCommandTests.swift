@@ -29,7 +29,10 @@ import Testing
         )
         let directory = TemporaryDirectory()
         let record = directory.path + "/records.jsonl"
-        let (process, port) = try startSink(kind, arguments: ["--record", record, "--faults-json", #"{"status": 204}"#])
+        let (process, port) = try startSink(
+            kind,
+            arguments: ["--record", record, "--faults-json", #"{"status": 204}"#]
+        )
         defer { if process.isRunning { process.terminate() } }
         let harness = try ClientHarness(kind)
         let origin = HTTPOrigin(host: "127.0.0.1", port: port)
@@ -38,7 +41,9 @@ import Testing
         for index in 0..<requestCount {
             let body = Array("{\"id\":\"kill-\(index)\"}".utf8)
             let headers = [HTTPHeaderField("webhook-id", "msg_kill_\(index)")]
-            if try await harness.send(origin, headers: headers, body: body).response?.statusCode == 204 { answered += 1 }
+            if try await harness.send(origin, headers: headers, body: body).response?.statusCode == 204 {
+                answered += 1
+            }
         }
         #expect(answered == requestCount)
         #expect(kill(process.processIdentifier, SIGKILL) == 0)

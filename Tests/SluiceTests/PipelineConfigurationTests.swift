@@ -59,7 +59,9 @@ import Testing
             """
         )
         #expect(configuration.allowedNetworks.isEmpty, "the guard is on unless allowed")
-        #expect(configuration.webhooks.webhooks.map { $0.allowedNetworks.map(\.description) } == [["127.0.0.1/32"], []])
+        #expect(
+            configuration.webhooks.webhooks.map { $0.allowedNetworks.map(\.description) } == [["127.0.0.1/32"], []]
+        )
         do {
             _ = try load("pipeline:\n  allowed_networks:\n    - 127.0.0.0/8\n    - 10.0.0.1/8\n")
             Issue.record("accepted a block with host bits")

@@ -51,7 +51,8 @@ final class RecordingReceiver: Sendable {
 /// Every receiver of these tests listens on loopback, which the SSRF guard refuses unless allowed: each
 /// test configuration allows it (and nothing else).
 let loopbackNetworks = [
-    IPNetwork(IPAddress(ipv4: 0x7F00_0000), prefixLength: 8), IPNetwork(IPAddress(ipv6High: 0, low: 1), prefixLength: 128),
+    IPNetwork(IPAddress(ipv4: 0x7F00_0000), prefixLength: 8),
+    IPNetwork(IPAddress(ipv6High: 0, low: 1), prefixLength: 128),
 ]
 
 /// ``loopbackNetworks`` as a `pipeline` entry of a YAML configuration file.
