@@ -87,6 +87,10 @@ internal import Glibc
         )
         var configuration = HTTPClientConfiguration(backend: selection)
         configuration.connectionCountMax = connections
+        // The benchmark's peer is on loopback, which the SSRF guard refuses unless allowed.
+        configuration.addressPolicy = AddressPolicy(allowedNetworks: [
+            IPNetwork(IPAddress(ipv4: 0x7F00_0001), prefixLength: 32)
+        ])
         let client: HTTPClient
         do {
             client = try HTTPClient(configuration: configuration) { _, result in state.completed(result) }

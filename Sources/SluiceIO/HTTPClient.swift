@@ -12,11 +12,15 @@ package struct HTTPOrigin: Hashable, Sendable, CustomStringConvertible {
     package var port: UInt16
     /// `nil` for plain HTTP.
     package var tls: TLSClientOptions?
+    /// The SSRF guard for this origin (the pipeline's and the webhook's `allowed_networks`); `nil` uses the
+    /// client's ``HTTPClientConfiguration/addressPolicy``. Origins with different policies get different pools.
+    package var addressPolicy: AddressPolicy?
 
-    package init(host: String, port: UInt16, tls: TLSClientOptions? = nil) {
+    package init(host: String, port: UInt16, tls: TLSClientOptions? = nil, addressPolicy: AddressPolicy? = nil) {
         self.host = host
         self.port = port
         self.tls = tls
+        self.addressPolicy = addressPolicy
     }
 
     /// The `Host` header value (the port is left out when it is the scheme's default).
@@ -93,6 +97,8 @@ package struct HTTPClientFailure: Error, Sendable, Equatable, CustomStringConver
         case protocolViolation = "PROTOCOL"
         /// The origin's queue is full (``HTTPClientConfiguration/pendingRequestCountMax``), or the client stopped.
         case overloaded = "OVERLOADED"
+        /// The SSRF guard refused the resolved address before any connect (``AddressPolicy``).
+        case addressRefused = "ADDRESS_REFUSED"
     }
 
     package var kind: Kind
@@ -126,6 +132,17 @@ package struct HTTPClientConfiguration: Sendable {
     /// Per connection: receive buffer, send buffer (and a TLS plaintext buffer), each this size.
     package var bufferByteCount: Int = 16_384
     package var resolverTimeToLiveNanoseconds: UInt64 = 60_000_000_000
+    /// The SSRF guard, on by default: loopback, private, link-local, metadata and the other internal ranges
+    /// are refused (``AddressPolicy``), checked on the resolved address right before every connect. An
+    /// origin's own ``HTTPOrigin/addressPolicy`` replaces it.
+    package var addressPolicy = AddressPolicy()
+    /// Name resolution, called on the resolver's thread (blocking is fine there): `getaddrinfo` by default.
+    /// Tests put a stub here to answer addresses they must never connect to.
+    package var nameLookUp: Resolver.LookUp = Resolver.lookUp(host:port:)
+    /// Called on the loop thread with each address right before its socket is made and connected (after
+    /// the SSRF guard allowed it); `false` fails that connect as CONNECTION. Tests use it to see every
+    /// connect, and to make sure that nothing but loopback is ever connected even if the guard regressed.
+    package var beforeConnect: (@Sendable (SocketAddress) -> Bool)? = nil
 
     package init(backend: IOBackendSelection) {
         self.backend = backend
@@ -152,6 +169,10 @@ package struct HTTPClientStatistics: Sendable, Equatable {
     package var requestsFailed: Int
     package var reusedConnectionRequests: Int
     package var resumedTLSSessions: Int
+    /// `connect` calls started (each after the SSRF guard allowed the address).
+    package var connectsStarted: Int
+    /// Resolved addresses the SSRF guard refused (no socket was made for them).
+    package var addressesRefused: Int
 }
 
 /// An HTTP/1.1 client on one dedicated loop thread (io_uring or epoll): keep-alive pools per origin,
@@ -241,6 +262,8 @@ final class HTTPClientCounters: Sendable {
     let requestsFailed = Atomic<Int>(0)
     let reusedConnectionRequests = Atomic<Int>(0)
     let resumedTLSSessions = Atomic<Int>(0)
+    let connectsStarted = Atomic<Int>(0)
+    let addressesRefused = Atomic<Int>(0)
 
     var snapshot: HTTPClientStatistics {
         HTTPClientStatistics(
@@ -248,7 +271,9 @@ final class HTTPClientCounters: Sendable {
             requestsCompleted: requestsCompleted.load(ordering: .relaxed),
             requestsFailed: requestsFailed.load(ordering: .relaxed),
             reusedConnectionRequests: reusedConnectionRequests.load(ordering: .relaxed),
-            resumedTLSSessions: resumedTLSSessions.load(ordering: .relaxed)
+            resumedTLSSessions: resumedTLSSessions.load(ordering: .relaxed),
+            connectsStarted: connectsStarted.load(ordering: .relaxed),
+            addressesRefused: addressesRefused.load(ordering: .relaxed)
         )
     }
 

@@ -92,6 +92,25 @@ internal import Glibc
         case .failure(let error):
             report(.failed(.connectionFailed("\(error)")), driver: driver)
         case .success(let resolved):
+            // The SSRF guard, on the address about to be connected (not the URL's text, not an earlier
+            // answer): a refused address gets no socket and no connect.
+            let policy = pool.origin.addressPolicy ?? driver.configuration.addressPolicy
+            guard let ipAddress = resolved.ipAddress else {
+                return report(
+                    .failed(.addressRefused("refused to connect to \(resolved): not IPv4 or IPv6")),
+                    driver: driver
+                )
+            }
+            if case .refused(let refusal) = policy.classify(ipAddress) {
+                HTTPClientCounters.increment(driver.counters.addressesRefused)
+                return report(.failed(.addressRefused(refusal.description)), driver: driver)
+            }
+            if let beforeConnect = driver.configuration.beforeConnect, !beforeConnect(resolved) {
+                return report(
+                    .failed(.connectionFailed("connect to \(resolved) vetoed by beforeConnect")),
+                    driver: driver
+                )
+            }
             do {
                 socket = try Socket.makeStream(family: resolved.family)
             } catch {
@@ -99,6 +118,7 @@ internal import Glibc
             }
             address.set(resolved)
             connectPending = true
+            HTTPClientCounters.increment(driver.counters.connectsStarted)
             // The pool's timer bounds the connect; no linked timeout is needed here.
             unsafe driver.ioBackend.connect(
                 socket: socket,

@@ -88,7 +88,7 @@ final class HTTPClientDriver: @unchecked Sendable {
         self.configuration = configuration
         self.onComplete = onComplete
         wakeup = try LoopWakeup()
-        resolver = try Resolver()
+        resolver = try Resolver(lookUp: configuration.nameLookUp)
         dnsCache = DNSCache(policy: DNSCachePolicy(positiveTTLNanoseconds: configuration.resolverTimeToLiveNanoseconds))
     }
 
@@ -456,6 +456,8 @@ final class HTTPClientDriver: @unchecked Sendable {
             fail(requestIndex, HTTPClientFailure(kind: .tls, origin: origin.description, message: message))
         case .timedOut(let message):
             fail(requestIndex, HTTPClientFailure(kind: .timeout, origin: origin.description, message: message))
+        case .addressRefused(let message):
+            fail(requestIndex, HTTPClientFailure(kind: .addressRefused, origin: origin.description, message: message))
         }
     }
 

@@ -9,6 +9,9 @@ internal import Glibc
 /// `DNSCache` policy: TTLs, one resolution in flight per host). Thread-safe.
 package final class Resolver: Sendable {
     package typealias Completion = @Sendable (Result<SocketAddress, IOError>) -> Void
+    /// One blocking lookup of a host (the port of the answer is set by the caller): ``lookUp(host:port:)``,
+    /// or a test's stub.
+    package typealias LookUp = @Sendable (_ host: String, _ port: UInt16) -> Result<SocketAddress, IOError>
 
     private struct Job: Sendable {
         var host: String
@@ -30,9 +33,10 @@ package final class Resolver: Sendable {
     private let shared = Shared()
     private let thread: LoopThread
 
-    package init() throws(IOError) {
+    /// - Parameter lookUp: how a name is resolved (on the resolver thread); `getaddrinfo` by default.
+    package init(lookUp: @escaping LookUp = Resolver.lookUp(host:port:)) throws(IOError) {
         let shared = self.shared
-        thread = try LoopThread(name: "sluice-resolve") { Resolver.serve(shared: shared) }
+        thread = try LoopThread(name: "sluice-resolve") { Resolver.serve(shared: shared, lookUp: lookUp) }
     }
 
     deinit {
@@ -47,7 +51,7 @@ package final class Resolver: Sendable {
         shared.signal.post()
     }
 
-    private static func serve(shared: Shared) {
+    private static func serve(shared: Shared, lookUp: LookUp) {
         while true {
             shared.signal.wait()
             let (jobs, stopping) = shared.state.withLock { state -> ([Job], Bool) in
@@ -55,12 +59,12 @@ package final class Resolver: Sendable {
                 return (state.jobs, state.stopping)
             }
             if stopping { return }
-            for job in jobs { job.completion(lookUp(host: job.host, port: job.port)) }
+            for job in jobs { job.completion(lookUp(job.host, job.port)) }
         }
     }
 
     /// One blocking `getaddrinfo` for a TCP address of `host`.
-    static func lookUp(host: String, port: UInt16) -> Result<SocketAddress, IOError> {
+    package static func lookUp(host: String, port: UInt16) -> Result<SocketAddress, IOError> {
         var hints = unsafe addrinfo()
         unsafe hints.ai_family = AF_UNSPEC
         unsafe hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -38,7 +38,7 @@ package struct SinkConfiguration: Sendable {
     package var privateKeyFile: String?
     /// Verify `webhook-signature` (requests that fail get 401 and are counted, not recorded as delivered).
     package var verifier: WebhookVerifier?
-    /// Append one JSON line per request to this file.
+    /// Append one JSON line per request to this file, written (`write(2)`) before the request is answered.
     package var recordPath: String?
     /// Fault rules (issue-6-codec's `SinkFaultConfiguration`, JSON documented in the README).
     package var faults = SinkFaultConfiguration()
@@ -58,8 +58,12 @@ package struct SinkStatistics: Sendable, Equatable {
     /// Signature verification failed (answered 401).
     package var rejected = 0
     package var faultsInjected = 0
-    /// Requests carrying an event id seen before (at-least-once redelivery).
-    package var duplicateEventIDs = 0
+    /// Requests answered 2xx whose `webhook-id` was answered 2xx before: the same (event, webhook) pair
+    /// delivered twice (at-least-once redelivery). The same event sent to two webhooks carries two
+    /// `webhook-id`s and is not a duplicate; a retry after a non-2xx answer is not one either.
+    package var duplicateWebhookIDs = 0
+    /// Requests answered 503 because their record could not be written (never answered 2xx unrecorded).
+    package var recordWriteFailures = 0
     /// Arrival minus `webhook-timestamp`, in milliseconds (the header has whole seconds, so this is
     /// coarse: it shows queueing and retries, not microseconds).
     package var latencyMillisecondsSamples: [Int64] = []
@@ -72,7 +76,8 @@ package struct SinkStatistics: Sendable, Equatable {
 
     package var summary: String {
         var text = "requests \(requests), delivered \(delivered), rejected \(rejected), faults \(faultsInjected), "
-        text += "duplicate event ids \(duplicateEventIDs)"
+        text += "duplicate webhook ids \(duplicateWebhookIDs)"
+        if recordWriteFailures > 0 { text += ", record write failures \(recordWriteFailures)" }
         if let p50 = latencyMilliseconds(percentile: 0.5), let p99 = latencyMilliseconds(percentile: 0.99) {
             text += ", latency since webhook-timestamp p50 \(p50) ms p99 \(p99) ms"
         }
@@ -83,6 +88,13 @@ package struct SinkStatistics: Sendable, Equatable {
 /// A loopback webhook receiver for tests and load tests (`sluice sink`), on the library's HTTP server:
 /// verifies signatures, records each delivery (event id, `webhook-id`, arrival time) as a JSON line,
 /// counts, and injects faults. Thread-safe handle.
+///
+/// The sink is a test oracle, so it answers only what it recorded: each request's record line is written
+/// into the record file with `write(2)` before the reply is handed to the server. A `kill -9` of the sink
+/// (a process crash) then loses no answered request: the kernel holds the written bytes. The file is not
+/// `fdatasync`ed: surviving a power loss or kernel crash is not what a loopback oracle is for, and a sync
+/// per request would make the sink, not the pipeline, the bottleneck of a load test. A record that cannot
+/// be written is answered 503 (the sender retries) and counted; ``shutdown()`` then throws.
 package final class Sink: Sendable {
     private let server: HTTPServer
     private let state: SinkState
@@ -104,18 +116,16 @@ package final class Sink: Sendable {
         ) { request in state.handle(request) }
     }
 
-    deinit {
-        server.shutdown()
-        // A last flush for a sink dropped without shutdown(); its error has no caller left to reach.
-        _ = try? state.flush()
-    }
+    deinit { server.shutdown() }
 
     package var statistics: SinkStatistics { state.statistics.withLock { $0 } }
 
-    /// Stops the server and flushes the record file.
+    /// Stops the server.
+    /// - Throws: the first record write error, if a record could not be written (its request was
+    ///   answered 503, not 2xx).
     package func shutdown() throws(IOError) {
         server.shutdown()
-        try state.flush()
+        if let error = state.firstRecordError.withLock({ $0 }) { throw error }
     }
 }
 
@@ -127,10 +137,15 @@ final class SinkState: Sendable {
     private let mutable: Mutex<Mutable>
     private let recordDescriptor: Int32
 
+    /// The first failed record write, reported by ``Sink/shutdown()``.
+    let firstRecordError = Mutex<IOError?>(nil)
+
     private struct Mutable: Sendable {
         var random: SplitMix64
-        var recordBuffer: [UInt8] = []
-        var seenEventIDs: Set<String> = []
+        /// One record line, reused (the loop thread writes one at a time).
+        var recordLine: [UInt8] = []
+        /// `webhook-id`s answered 2xx so far.
+        var deliveredWebhookIDs: Set<String> = []
     }
 
     init(configuration: SinkConfiguration) throws(IOError) {
@@ -165,29 +180,46 @@ final class SinkState: Sendable {
             }
         }
         let verified = configuration.verifier == nil || check == .valid
-        let (plan, duplicate) = mutable.withLock { state -> (SinkResponsePlan?, Bool) in
+        let arrivedAt = Timestamp(microsecondsSinceEpoch: Int64(request.arrivalWallNanoseconds / 1000))
+        let (plan, duplicate, recordError) = mutable.withLock { state -> (SinkResponsePlan?, Bool, IOError?) in
             let plan = verified ? configuration.faults.decide(random: &state.random) : nil
-            let duplicate = eventID.map { !state.seenEventIDs.insert($0).inserted } ?? false
             if recordDescriptor >= 0 {
                 let record = SinkDeliveryRecord(
-                    arrivedAt: Timestamp(microsecondsSinceEpoch: Int64(request.arrivalWallNanoseconds / 1000)),
+                    arrivedAt: arrivedAt,
                     eventID: eventID,
                     webhookID: webhookID,
                     webhookTimestamp: timestamp,
                     statusCode: plan.map { $0.reset ? nil : $0.statusCode } ?? 401,
                     signature: check
                 )
-                record.appendLine(to: &state.recordBuffer)
+                state.recordLine.removeAll(keepingCapacity: true)
+                record.appendLine(to: &state.recordLine)
+                // Recorded before answered: the reply is queued only after this returns.
+                do throws(IOError) {
+                    try writeRecord(state.recordLine)
+                } catch {
+                    return (plan, false, error)
+                }
             }
-            return (plan, duplicate)
+            guard let plan, !plan.reset, (200..<300).contains(plan.statusCode), let webhookID else {
+                return (plan, false, nil)
+            }
+            return (plan, !state.deliveredWebhookIDs.insert(webhookID).inserted, nil)
         }
-        if recordDescriptor >= 0 { flushIfLarge() }
+        if let recordError {
+            firstRecordError.withLock { first in if first == nil { first = recordError } }
+            statistics.withLock { statistics in
+                statistics.requests += 1
+                statistics.recordWriteFailures += 1
+            }
+            return HTTPServerReply(statusCode: 503, body: Array("the sink could not record this request\n".utf8))
+        }
         statistics.withLock { statistics in
             statistics.requests += 1
             if !verified { statistics.rejected += 1 }
             if plan?.ruleIndex != nil { statistics.faultsInjected += 1 }
             if let plan, !plan.reset && (200..<300).contains(plan.statusCode) { statistics.delivered += 1 }
-            if duplicate { statistics.duplicateEventIDs += 1 }
+            if duplicate { statistics.duplicateWebhookIDs += 1 }
             if let timestamp, statistics.latencyMillisecondsSamples.count < 1_000_000 {
                 let arrivalMilliseconds = Int64(request.arrivalWallNanoseconds / 1_000_000)
                 statistics.latencyMillisecondsSamples.append(arrivalMilliseconds - timestamp * 1000)
@@ -202,30 +234,26 @@ final class SinkState: Sendable {
         return plan.reply()
     }
 
-    private func flushIfLarge() {
-        let large = mutable.withLock { $0.recordBuffer.count >= 65_536 }
-        if large {
-            // A failed record write is reported at shutdown's flush; the request was answered anyway.
-            _ = try? flush()
-        }
-    }
-
-    /// Writes buffered records to the file.
-    func flush() throws(IOError) {
-        guard recordDescriptor >= 0 else { return }
-        let bytes = mutable.withLock { state -> [UInt8] in
-            defer { state.recordBuffer.removeAll(keepingCapacity: true) }
-            return state.recordBuffer
-        }
+    /// Writes one record line into the record file (`O_APPEND`), the whole line or an error.
+    private func writeRecord(_ bytes: [UInt8]) throws(IOError) {
         var written = 0
         while written < bytes.count {
             let already = written
-            written += try systemCall("write", subject: configuration.recordPath ?? "") {
+            let count = try systemCall("write", subject: configuration.recordPath ?? "") {
                 unsafe bytes.withUnsafeBytes { raw in
                     unsafe write(recordDescriptor, raw.baseAddress! + already, raw.count - already)
                 }
             }
+            guard count > 0 else {
+                throw IOError(
+                    code: .systemCall,
+                    operation: "write",
+                    subject: "\(configuration.recordPath ?? ""): wrote 0 bytes"
+                )
+            }
+            written += count
         }
+        assert(written == bytes.count, "a record line is written whole")
     }
 }
 

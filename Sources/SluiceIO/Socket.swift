@@ -1,3 +1,5 @@
+package import SluiceCore
+
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -60,6 +62,20 @@ package struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
                 unsafe raw.storeBytes(of: newValue.bigEndian, toByteOffset: 2, as: UInt16.self)
             }
         }
+    }
+
+    /// The IP address (without the port), for the SSRF guard (``AddressPolicy``); `nil` for a family other
+    /// than IPv4 and IPv6.
+    package var ipAddress: IPAddress? {
+        // sin_addr is at byte 4 of a sockaddr_in, sin6_addr at byte 8 of a sockaddr_in6.
+        let range: Range<Int>
+        switch family {
+        case AF_INET: range = 4..<8
+        case AF_INET6: range = 8..<24
+        default: return nil
+        }
+        let bytes = unsafe withUnsafeBytes(of: storage) { raw in unsafe Array(raw[range]) }
+        return IPAddress(bytes: bytes)
     }
 
     package var description: String {

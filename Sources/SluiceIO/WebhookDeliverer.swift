@@ -209,6 +209,7 @@ package final class WebhookDeliverer: Sendable {
             case .connection, .protocolViolation, .overloaded: return .connectionFailed(failure.message)
             case .tls: return .tlsFailed(failure.message)
             case .timeout: return .timedOut(failure.message)
+            case .addressRefused: return .addressRefused(failure.message)
             }
         }
     }

@@ -10,6 +10,7 @@ struct SluiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sluice",
         abstract: "A high-throughput event pipeline: Infrahub events, GitHub deliveries, signed webhooks.",
+        version: SluiceVersion.current,
         subcommands: [
             Run.self, Events.self, GitHub.self, Fixtures.self, Log.self, Triggers.self, Webhooks.self, SinkCommand.self,
             DeadLetters.self, Endpoints.self, Replay.self, Demo.self,

@@ -44,6 +44,7 @@ struct NoRandomness: RandomNumberGenerator {
         #expect(
             DeliveryFailureClass.allCases.map(\.rawValue) == [
                 "CONFIG", "CONNECTION", "TLS", "TIMEOUT", "HTTP_CLIENT_ERROR", "HTTP_SERVER_ERROR",
+                "ADDRESS_REFUSED",  // Sluice's own (the SSRF guard); the six before are spec §c.8's
                 "CIRCUIT_OPEN",  // Sluice's own: an attempt the open breaker refused
             ]
         )
@@ -63,6 +64,7 @@ struct NoRandomness: RandomNumberGenerator {
         #expect(!failure(.httpClientError, 404).countsAgainstEndpoint)
         #expect(!failure(.httpClientError, 302).countsAgainstEndpoint)
         #expect(!failure(.config).countsAgainstEndpoint)
+        #expect(!failure(.addressRefused).countsAgainstEndpoint)
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCore
 import SluiceTestSupport
 import Testing
@@ -92,8 +93,86 @@ import Testing
         )
         #expect(
             decoded.webhookBody().utf8String
-                == #"{"data":{},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","branch":null,"account_id":null,"occured_at":"2024-12-31 22:00:00.000001+00:00","event":"e"}"#
+                == #"{"data":{},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","branch":null,"account_id":null,"occured_at":"2025-01-01 00:00:00.000001+02:00","event":"e"}"#
         )
+    }
+
+    /// `occurred` as producers write it, and `occured_at` as Infrahub sends it: Python's `str()` of the
+    /// aware datetime, in the event's own offset (spec §b.1, §c.4). Each pair was printed by
+    /// `str(datetime.fromisoformat(occurred))` (Python 3.11); ``occuredAtMatchesPython`` checks them again.
+    static let occurredTable: [(occurred: String, occuredAt: String)] = [
+        ("2026-11-03T06:05:06.5+02:00", "2026-11-03 06:05:06.500000+02:00"),
+        ("2025-03-13T16:44:32.321142Z", "2025-03-13 16:44:32.321142+00:00"),
+        ("2025-03-13T16:44:32-00:00", "2025-03-13 16:44:32+00:00"),
+        ("2025-03-13T16:44:32+00:00", "2025-03-13 16:44:32+00:00"),
+        ("2025-03-13 16:44:32.120Z", "2025-03-13 16:44:32.120000+00:00"),
+        ("2025-03-13T16:44:32.1234567+23:59", "2025-03-13 16:44:32.123456+23:59"),
+        ("2025-12-31T23:59:59.999999-05:30", "2025-12-31 23:59:59.999999-05:30"),
+        ("2025-06-01T12:00:00-00:30", "2025-06-01 12:00:00-00:30"),
+        ("2025-06-01T00:10:00+00:30", "2025-06-01 00:10:00+00:30"),
+        ("2024-02-29T23:00:00.000001-23:59", "2024-02-29 23:00:00.000001-23:59"),
+        ("2025-01-01T00:00:00+14:00", "2025-01-01 00:00:00+14:00"),
+        ("0001-01-01T00:00:00Z", "0001-01-01 00:00:00+00:00"),
+        ("9999-12-31T23:59:59.999999Z", "9999-12-31 23:59:59.999999+00:00"),
+    ]
+
+    static func event(occurred: String) throws -> Event {
+        var decoder = EventDecoder()
+        return try decoder.decode(
+            Array(
+                (#"{"event":"e","occurred":""# + occurred
+                    + #"","resource":{"prefect.resource.id":"r"},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","payload":{"data":{}}}"#)
+                    .utf8
+            )
+        )
+    }
+
+    @Test(arguments: occurredTable) func occuredAtKeepsTheEventsOffset(occurred: String, occuredAt: String) throws {
+        let event = try Self.event(occurred: occurred)
+        #expect(
+            event.webhookBody().utf8String
+                == #"{"data":{},"id":"67acc7ea-93b1-4175-a69b-801c869aea07","branch":null,"account_id":null,"occured_at":""#
+                + occuredAt + #"","event":"e"}"#
+        )
+        // The instant itself is unchanged: the Prefect view and matching still see UTC.
+        #expect(event.header.occurred == Timestamp.parse(occurred))
+    }
+
+    /// Outside Python's `datetime` range (year 0, or a UTC instant before year 1 or after 9999) the event is
+    /// rejected with its field named, never formatted with a negative year (which would trap).
+    @Test(arguments: ["0000-01-01T00:00:00Z", "0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01"])
+    func occurredOutsidePythonsRangeIsRejected(occurred: String) {
+        #expect(Timestamp.parse(occurred) == nil)
+        #expect(throws: EventDecodingError.self) { try Self.event(occurred: occurred) }
+    }
+
+    /// Python itself prints every row of ``occurredTable`` (`str(datetime.fromisoformat(…))`) the way the body
+    /// does: the table is not just our own reading of the rules.
+    @Test(.enabled(if: pythonPath() != nil, "needs python3 (3.11+, for fromisoformat with Z)"))
+    func occuredAtMatchesPython() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try #require(pythonPath()))
+        process.arguments = [
+            "-c",
+            "import sys\nfrom datetime import datetime\nfor line in sys.stdin.read().splitlines():\n"
+                + "    print(str(datetime.fromisoformat(line)))",
+        ]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        try process.run()
+        let lines = Self.occurredTable.map(\.occurred).joined(separator: "\n") + "\n"
+        input.fileHandleForWriting.write(Data(lines.utf8))
+        try input.fileHandleForWriting.close()
+        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(process.reapedStatus() == 0)
+        let pythonLines = printed.split(separator: "\n").map(String.init)
+        let ours = try Self.occurredTable.map { row in
+            try JSONValue.parse(try Self.event(occurred: row.occurred).webhookBody())["occured_at"]?.stringValue ?? ""
+        }
+        #expect(pythonLines == ours)
+        #expect(pythonLines == Self.occurredTable.map(\.occuredAt))
     }
 
     @Test func graphQLViewDerivesInfrahubFields() throws {
@@ -118,4 +197,14 @@ import Testing
         #expect(branchNode["primary_node"] == .null)
         #expect(branchNode["__typename"] == "BranchCreatedEvent")
     }
+}
+
+/// `python3` on the `PATH`, if any.
+func pythonPath() -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    for directory in path.split(separator: ":") {
+        let candidate = "\(directory)/python3"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
 }

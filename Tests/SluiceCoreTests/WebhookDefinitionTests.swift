@@ -91,14 +91,15 @@ import Testing
         let request = slack.request(body: Array("{}".utf8), signature: signature)
         #expect(
             request.headers.map(\.name) == [
-                "Accept", "Content-Type", "Authorization", "x-team", "webhook-id", "webhook-timestamp",
+                "Accept", "Content-Type", "User-Agent", "Authorization", "x-team", "webhook-id", "webhook-timestamp",
                 "webhook-signature",
             ]
         )
         #expect(request.header("content-type") == "application/vnd+json")
         #expect(
             slack.redactedHeaders(of: request).map(\.value) == [
-                "application/json", "application/vnd+json", "***", "platform", "msg_1", "1700000000", "***",
+                "application/json", "application/vnd+json", SluiceVersion.userAgent, "***", "platform", "msg_1",
+                "1700000000", "***",
             ],
             "environment-sourced values and the signature are redacted for logs"
         )
@@ -107,8 +108,56 @@ import Testing
         #expect(!request.validateCertificates)
         let plain = try #require(configuration.webhook(named: "plain"))
         #expect(
-            plain.request(body: [], signature: nil).headers.map(\.name) == ["Accept", "Content-Type", "webhook-id"]
+            plain.request(body: [], signature: nil).headers.map(\.name) == [
+                "Accept", "Content-Type", "User-Agent", "webhook-id",
+            ]
         )
+    }
+
+    /// The exact request bytes of a signed webhook, built as the delivery loop builds them (the template from
+    /// ``WebhookDefinition/request(body:signature:)`` without the signature fields, then
+    /// ``HTTPRequestEncoder/signedWebhookRequest``): `User-Agent: sluice/<version>` is among the static
+    /// headers.
+    @Test func requestBytesCarryTheUserAgent() throws {
+        let audit = try #require(try Self.load(Self.configuration).webhook(named: "audit"))
+        let placeholder = WebhookSignatureHeaders(webhookID: "", timestampSeconds: 0, signature: "")
+        let fields = audit.request(body: [], signature: placeholder).headers
+            .filter { !WebhookDefinition.signatureHeaderNames.contains($0.name) }
+            .map { HTTPHeaderField($0.name, $0.value) }
+        let template = try HTTPRequestTemplate(
+            HTTPRequestHead(method: .post, target: "/hook", host: "audit.example", headerFields: fields)
+        )
+        let body = Array(#"{"data":{}}"#.utf8)
+        let bytes = HTTPRequestEncoder.signedWebhookRequest(
+            template,
+            webhookID: "msg_1",
+            timestampSeconds: 1_700_000_000,
+            signatureByteCount: 4,
+            body: body
+        ) { _, _, signature in
+            for index in signature.indices { signature[index] = UInt8(ascii: "s") }
+        }
+        #expect(
+            bytes.utf8String
+                == "POST /hook HTTP/1.1\r\nHost: audit.example\r\nAccept: application/json\r\n"
+                + "Content-Type: application/json\r\nUser-Agent: sluice/\(SluiceVersion.current)\r\n"
+                + "X-Source: sluice\r\nwebhook-id: msg_1\r\nwebhook-timestamp: 1700000000\r\n"
+                + "webhook-signature: ssss\r\nContent-Length: 11\r\n\r\n{\"data\":{}}"
+        )
+    }
+
+    /// A custom `User-Agent` (any case) replaces Sluice's in place; nothing sends two.
+    @Test(arguments: ["User-Agent", "user-agent", "USER-AGENT"]) func customUserAgentReplacesTheDefault(
+        name: String
+    ) throws {
+        let text = """
+            {"webhooks": [{"name": "ua", "url": "http://127.0.0.1:9/x", "kind": "custom",
+              "headers": [{"key": "\(name)", "value": "acme-hooks/2"}]}], "triggers": []}
+            """
+        let definition = try #require(try Self.load(text).webhook(named: "ua"))
+        let headers = definition.request(body: [], signature: nil).headers
+        #expect(headers.map(\.name) == ["Accept", "Content-Type", name])
+        #expect(headers.filter { $0.name.lowercased() == "user-agent" }.map(\.value) == ["acme-hooks/2"])
     }
 
     static func error(_ text: String, environment: [String: String] = [:]) -> TriggerDefinitionError? {

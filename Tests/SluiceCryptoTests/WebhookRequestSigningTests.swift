@@ -39,6 +39,7 @@ import Testing
             request.headers.map { "\($0.name): \($0.value)" } == [
                 "Accept: application/json",
                 "Content-Type: application/json",
+                "User-Agent: \(SluiceVersion.userAgent)",
                 "webhook-id: msg_217b4ebcb84f4736b1ee222182aed371",
                 "webhook-timestamp: 1741884273",
                 "webhook-signature: v1,+BsORYpYlxRBDw5tQgWQa1eYa9PWwl70dajaf80VKnE=",
@@ -110,7 +111,7 @@ import Testing
             nowSeconds: 1_700_000_001
         )
         let unsigned = signers.request(webhookIndex: 1, body: body, eventID: event.header.id, timestampSeconds: 0)
-        #expect(unsigned.headers.map(\.name) == ["Accept", "Content-Type"])
+        #expect(unsigned.headers.map(\.name) == ["Accept", "Content-Type", "User-Agent"])
         #expect(unsigned.header("webhook-signature") == nil)
     }
 }

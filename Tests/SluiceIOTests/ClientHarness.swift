@@ -11,7 +11,7 @@ final class ClientHarness: Sendable {
     let client: HTTPClient
 
     init(_ kind: IOBackendKind, configure: (inout HTTPClientConfiguration) -> Void = { _ in }) throws {
-        var configuration = HTTPClientConfiguration(backend: IOBackendSelection(kind: kind, reason: "test"))
+        var configuration = loopbackClientConfiguration(kind)
         configure(&configuration)
         let reference = HarnessReference()
         client = try HTTPClient(configuration: configuration) { tag, result in
@@ -33,13 +33,20 @@ final class ClientHarness: Sendable {
         method: HTTPMethod = .post,
         target: String = "/hook",
         headers: [HTTPHeaderField] = [],
-        body: [UInt8] = Array(#"{"id":"e1"}"#.utf8)
+        body: [UInt8] = Array(#"{"id":"e1"}"#.utf8),
+        keepAlive: Bool = true
     ) async throws -> HTTPClientResult {
         let tag = nextTag.wrappingAdd(1, ordering: .relaxed).oldValue
         let request = try HTTPClientRequest(
             tag: tag,
             origin: origin,
-            head: HTTPRequestHead(method: method, target: target, host: origin.authority, headerFields: headers),
+            head: HTTPRequestHead(
+                method: method,
+                target: target,
+                host: origin.authority,
+                headerFields: headers,
+                keepAlive: keepAlive
+            ),
             body: body
         )
         return await withCheckedContinuation { continuation in
@@ -59,6 +66,19 @@ final class ClientHarness: Sendable {
             return results.map { $0! }
         }
     }
+}
+
+/// The networks of every peer in these tests (loopback), allowed past the SSRF guard — and nothing else.
+let loopbackNetworks = [
+    IPNetwork(IPAddress(ipv4: 0x7F00_0000), prefixLength: 8),
+    IPNetwork(IPAddress(ipv6High: 0, low: 1), prefixLength: 128),
+]
+
+/// An ``HTTPClientConfiguration`` for loopback peers: `kind`, and ``loopbackNetworks`` allowed.
+func loopbackClientConfiguration(_ kind: IOBackendKind) -> HTTPClientConfiguration {
+    var configuration = HTTPClientConfiguration(backend: IOBackendSelection(kind: kind, reason: "test"))
+    configuration.addressPolicy = AddressPolicy(allowedNetworks: loopbackNetworks)
+    return configuration
 }
 
 /// A late-bound weak reference, so the client's callback can reach the harness that owns the client.

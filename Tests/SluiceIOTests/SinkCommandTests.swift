@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import SluiceCore
 import SluiceTestSupport
 import Testing
@@ -17,6 +18,72 @@ struct SinkCommandTests {
 
     @Test(arguments: Backends.all) func servesHTTPS(kind: IOBackendKind) async throws {
         try await runSink(kind, https: try TestCertificates())
+    }
+
+    /// The sink is a test oracle: what it answered, it recorded. 200 requests answered 204, then `kill -9`
+    /// of the sink process (no shutdown, no flush): all 200 are in the record file. (Before records were
+    /// written before answering, a buffered sink recorded 0 of 200 here.)
+    @Test(arguments: Backends.all) func answeredRequestsSurviveKill9(kind: IOBackendKind) async throws {
+        try #require(
+            FileManager.default.isExecutableFile(atPath: Self.executable),
+            "build sluice first: \(Self.executable)"
+        )
+        let directory = TemporaryDirectory()
+        let record = directory.path + "/records.jsonl"
+        let (process, port) = try startSink(
+            kind,
+            arguments: ["--record", record, "--faults-json", #"{"status": 204}"#]
+        )
+        defer { if process.isRunning { process.terminate() } }
+        let harness = try ClientHarness(kind)
+        let origin = HTTPOrigin(host: "127.0.0.1", port: port)
+        let requestCount = 200
+        var answered = 0
+        for index in 0..<requestCount {
+            let body = Array("{\"id\":\"kill-\(index)\"}".utf8)
+            let headers = [HTTPHeaderField("webhook-id", "msg_kill_\(index)")]
+            if try await harness.send(origin, headers: headers, body: body).response?.statusCode == 204 {
+                answered += 1
+            }
+        }
+        #expect(answered == requestCount)
+        #expect(kill(process.processIdentifier, SIGKILL) == 0)
+        #expect(process.reapedStatus() == SIGKILL)
+        let records = try SinkDeliveryRecord.decodeLines(try readRepositoryFileAbsolute(record))
+        #expect(records.count == requestCount, "every answered request is in the record file")
+        #expect(Set(records.compactMap(\.eventID)) == Set((0..<requestCount).map { "kill-\($0)" }))
+        #expect(records.allSatisfy { $0.statusCode == 204 })
+    }
+
+    /// Starts `sluice sink --port 0` with `arguments` and reads the port from its first line.
+    func startSink(_ kind: IOBackendKind, arguments: [String]) throws -> (Process, UInt16) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = ["sink", "--port", "0", "--duration", "50"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["SLUICE_IO"] = kind.rawValue
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var firstLine = Data()
+        while !firstLine.contains(0x0A) {
+            let chunk = output.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            firstLine.append(chunk)
+        }
+        let line = String(decoding: firstLine, as: UTF8.self)
+        guard let port = line.split(separator: ":").last.flatMap({ UInt16($0.prefix { $0.isNumber }) }) else {
+            process.terminate()
+            throw SinkStartError(line: line)
+        }
+        return (process, port)
+    }
+
+    struct SinkStartError: Error, CustomStringConvertible {
+        var line: String
+        var description: String { "sluice sink did not print its port: \(line)" }
     }
 
     func runSink(_ kind: IOBackendKind, https certificates: TestCertificates?) async throws {

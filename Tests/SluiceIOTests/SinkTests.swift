@@ -73,7 +73,7 @@ import Testing
         #expect(statistics.requests == 5)
         #expect(statistics.delivered == 3)
         #expect(statistics.rejected == 2)
-        #expect(statistics.duplicateEventIDs == 2)
+        #expect(statistics.duplicateWebhookIDs == 0, "3 webhook-ids answered once each; rejected ones do not count")
         let lines = try readRepositoryFileAbsolute(recordPath).split(separator: 0x0A)
         #expect(lines.count == 5)
         let first = try JSONValue.parse(Array(lines[0]))
@@ -117,6 +117,25 @@ import Testing
             try sink.shutdown()
             #expect(sink.statistics.faultsInjected == 1, "\(name)")
         }
+    }
+
+    /// Duplicates are counted by `webhook-id`: one event sent to two webhooks (two ids) is no duplicate; the
+    /// same id answered 2xx twice is one.
+    @Test(arguments: Backends.all) func countsDuplicatesByWebhookID(kind: IOBackendKind) async throws {
+        let sink = try Self.sink(kind)
+        let harness = try ClientHarness(kind)
+        let origin = HTTPOrigin(host: "127.0.0.1", port: sink.address.port)
+        let body = Array(#"{"id":"67acc7ea-93b1-4175-a69b-801c869aea07","data":{}}"#.utf8)
+        for webhookID in ["msg_webhook_a", "msg_webhook_b"] {
+            let headers = try Self.signedHeaders(id: webhookID, body: body)
+            #expect(try await harness.send(origin, headers: headers, body: body).response?.statusCode == 204)
+        }
+        #expect(sink.statistics.duplicateWebhookIDs == 0, "the same event to two webhooks")
+        let again = try Self.signedHeaders(id: "msg_webhook_a", body: body)
+        #expect(try await harness.send(origin, headers: again, body: body).response?.statusCode == 204)
+        try sink.shutdown()
+        #expect(sink.statistics.duplicateWebhookIDs == 1, "the same (event, webhook) delivered twice")
+        #expect(sink.statistics.delivered == 3)
     }
 
     @Test func faultRatesAreReproducible() throws {

@@ -34,7 +34,7 @@ import Testing
     ) throws -> (WebhookDeliverer, AsyncStream<DeliveryReport>) {
         let (stream, continuation) = AsyncStream<DeliveryReport>.makeStream()
         let deliverer = try WebhookDeliverer(
-            client: HTTPClientConfiguration(backend: IOBackendSelection(kind: kind, reason: "test")),
+            client: loopbackClientConfiguration(kind),
             policy: RetryPolicy(delayNanoseconds: delays, jitterPercent: 0),
             seed: 42
         ) { report in continuation.yield(report) }

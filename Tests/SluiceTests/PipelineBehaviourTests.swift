@@ -69,6 +69,54 @@ import Testing
         #expect(ids.values.allSatisfy { $0.count == 4 })
     }
 
+    /// The SSRF guard is on by default: a pipeline without `allowed_networks` never connects to a loopback
+    /// receiver; each attempt fails as ADDRESS_REFUSED and the deliveries are dead-lettered on the schedule,
+    /// like any failure. With the receiver's network on a webhook's own `allowed_networks`, it delivers.
+    @Test(.timeLimit(.minutes(2))) func guardRefusesLoopbackByDefaultAndRefusalsDeadLetter() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let receiver = try RecordingReceiver(backend: try IOBackendSelection.detect(override: "epoll"))
+        let directory = temporary.path + "/log"
+        var configuration = try Self.configuration(url: receiver.url("/hook"), directory: directory)
+        configuration.allowedNetworks = []  // the default
+        configuration.retryPolicy.delayNanoseconds = [0, 10_000_000]
+        configuration.retryPolicy.jitterPercent = 0
+        let events = Self.events(10, seed: 5)
+        do {
+            let pipeline = try Pipeline(configuration: configuration)
+            try pipeline.start()
+            emitAll(events, into: pipeline)
+            #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+            pipeline.stop()
+            #expect(pipeline.statistics.deadLettered == events.count)
+            #expect(pipeline.statistics.failedAttempts == 2 * events.count)
+        }
+        #expect(receiver.requests.isEmpty, "nothing reached the loopback receiver")
+        let dead = try DeadLetterFiles.list(directory: directory)
+        #expect(dead.count == events.count)
+        #expect(dead.allSatisfy { $0.record.attempt == 2 && $0.record.failureClass == .addressRefused })
+        #expect(
+            dead.allSatisfy { $0.record.message?.contains("127.0.0.1: in 127.0.0.0/8 (loopback") == true },
+            "\(dead.first.map { "\($0.record)" } ?? "")"
+        )
+
+        // The webhook's own allow-list (adding to the pipeline's empty one) lets the redriven deliveries through.
+        let json = """
+            {"webhooks": [{"name": "everything", "url": "\(receiver.url("/hook"))", "shared_key": "k",
+                           "event_type": "all", "branch_scope": "all_branches",
+                           "allowed_networks": ["127.0.0.1/32"]}]}
+            """
+        var allowed = try pipelineConfiguration(json: json, logDirectory: directory)
+        allowed.allowedNetworks = []
+        #expect(try DeadLetterFiles.redrive(directory: directory, webhook: "everything").count == events.count)
+        let pipeline = try Pipeline(configuration: allowed)
+        try pipeline.start()
+        #expect(pipeline.flush(timeoutNanoseconds: 30_000_000_000))
+        pipeline.stop()
+        #expect(pipeline.statistics.delivered == events.count)
+        #expect(receiver.requests.count == events.count)
+    }
+
     /// A stalled endpoint holds its bound in memory and leaves the rest of its backlog in the log: the
     /// producer is not held back (before per-endpoint isolation, it was backpressured after ~100 events), and
     /// everything arrives once the endpoint answers.

@@ -59,6 +59,7 @@ import Testing
         )
         configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
         configuration.ioBackend = "epoll"
+        configuration.allowedNetworks = loopbackNetworks
         // One attempt now, the next in ten minutes: a failed delivery stays pending for the whole test.
         configuration.retryPolicy.delayNanoseconds = [0, 600_000_000_000]
         configuration.retryPolicy.jitterPercent = 0
@@ -227,7 +228,7 @@ import Testing
           - {name: bad, url: "\(endpoints.receiver.url("/bad"))", shared_key: k, event_type: all, branch_scope: all_branches}
         log: {directory: log, fsync: always}
         pipeline: {retry_schedule_s: [0, 600], retry_jitter_percent: 0, io: epoll,
-                   circuit_breaker: {request_count_min: 1000000}}
+                   circuit_breaker: {request_count_min: 1000000}, \(loopbackAllowedNetworksYAML)}
         """.write(toFile: configurationPath, atomically: true, encoding: .utf8)
         let events = PipelineBehaviourTests.events(120, seed: 73)
         let input = temporary.path + "/events.jsonl"

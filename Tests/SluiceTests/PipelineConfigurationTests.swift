@@ -31,6 +31,7 @@ import Testing
               retry_schedule_s: [0, 1.5, 10]
               retry_jitter_percent: 0
               io: epoll
+              allowed_networks: ["10.20.0.0/16", "fd12::/16"]
             """
         )
         #expect(configuration.log.directory == "/tmp/elsewhere")
@@ -45,6 +46,28 @@ import Testing
         #expect(configuration.retryPolicy.delayNanoseconds == [0, 1_500_000_000, 10_000_000_000])
         #expect(configuration.retryPolicy.jitterPercent == 0 && configuration.ioBackend == "epoll")
         #expect(configuration.webhooks.webhooks.map(\.name) == ["a"])
+        #expect(configuration.allowedNetworks.map(\.description) == ["10.20.0.0/16", "fd12::/16"])
+    }
+
+    /// The SSRF guard's allow-lists: the pipeline's and each webhook's, CIDR blocks checked at load.
+    @Test func allowedNetworksAreReadAndBadBlocksSayWhy() throws {
+        let configuration = try load(
+            """
+            webhooks:
+              - {name: a, url: "http://127.0.0.1:9/x", shared_key: k, allowed_networks: ["127.0.0.1/32"]}
+              - {name: b, url: "http://127.0.0.1:9/y", shared_key: k}
+            """
+        )
+        #expect(configuration.allowedNetworks.isEmpty, "the guard is on unless allowed")
+        #expect(
+            configuration.webhooks.webhooks.map { $0.allowedNetworks.map(\.description) } == [["127.0.0.1/32"], []]
+        )
+        do {
+            _ = try load("pipeline:\n  allowed_networks:\n    - 127.0.0.0/8\n    - 10.0.0.1/8\n")
+            Issue.record("accepted a block with host bits")
+        } catch let error as ConfigurationError {
+            #expect(error.message == "'10.0.0.1/8' has host bits set (the block is 10.0.0.0/8)", "\(error)")
+        }
     }
 
     @Test(arguments: [
@@ -54,6 +77,12 @@ import Testing
         ("pipeline: {retry_schedule_s: []}\n", "pipeline.retry_schedule_s", 1),
         ("log: {frame_bytes: 1048576}\n", "log.frame_bytes", 1),
         ("pipeline: {transform_concurrency: 0}\n", "pipeline.transform_concurrency", 1),
+        ("pipeline:\n  allowed_networks:\n    - 127.0.0.0/8\n    - 10.0.0.1/8\n", "pipeline.allowed_networks[1]", 4),
+        ("pipeline:\n  wait: park\n  allowed_networks: 10.0.0.0/8\n", "pipeline.allowed_networks", 3),
+        (
+            "webhooks:\n  - {name: a, url: \"http://x/\", shared_key: k, allowed_networks: [\"fc00::1/7\"]}\n",
+            "webhooks[0].allowed_networks[0]", 2
+        ),
         ("webhooks:\n  - {name: a, url: \"ftp://x\", shared_key: k}\n", "webhooks[0].url", 2),
         (
             "triggers:\n  - {name: t, trigger: {expect: [infrahub.node.created]}, actions: [{webhook: nowhere}]}\n",

@@ -50,7 +50,7 @@ import Testing
               - {name: devices, url: "http://127.0.0.1:\(port)/devices", shared_key: crash-key,
                  event_type: infrahub.node.updated, branch_scope: all_branches, node_kind: "Infra*"}
             log: {directory: log, fsync: always}
-            pipeline: {retry_schedule_s: [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5]}
+            pipeline: {retry_schedule_s: [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], \(loopbackAllowedNetworksYAML)}
             """
         try configuration.write(toFile: configurationPath, atomically: true, encoding: .utf8)
 
@@ -175,7 +175,7 @@ import Testing
             trigger: {expect: [infrahub.node.updated], threshold: 2, within: 600, for_each: [infrahub.node.id]}
             actions: [{webhook: alerts}]
         log: {directory: log, fsync: always}
-        pipeline: {retry_schedule_s: [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5]}
+        pipeline: {retry_schedule_s: [0, 0.05, 0.1, 0.2, 0.5, 1, 2, 5], \(loopbackAllowedNetworksYAML)}
         """.write(toFile: configurationPath, atomically: true, encoding: .utf8)
 
         // Like a producer that retries: what a run did not acknowledge is offered again in the next one,

@@ -48,6 +48,16 @@ final class RecordingReceiver: Sendable {
     }
 }
 
+/// Every receiver of these tests listens on loopback, which the SSRF guard refuses unless allowed: each
+/// test configuration allows it (and nothing else).
+let loopbackNetworks = [
+    IPNetwork(IPAddress(ipv4: 0x7F00_0000), prefixLength: 8),
+    IPNetwork(IPAddress(ipv6High: 0, low: 1), prefixLength: 128),
+]
+
+/// ``loopbackNetworks`` as a `pipeline` entry of a YAML configuration file.
+let loopbackAllowedNetworksYAML = #"allowed_networks: ["127.0.0.0/8", "::1/128"]"#
+
 /// The backends to run pipeline tests on: epoll always; io_uring where the kernel allows it.
 /// A pipeline configuration from webhook and trigger JSON (the `sluice run` configuration shape), logging to
 /// `logDirectory`, on `backend`.
@@ -65,6 +75,7 @@ func pipelineConfiguration(
     )
     configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
     configuration.ioBackend = backend
+    configuration.allowedNetworks = loopbackNetworks
     return configuration
 }
 

@@ -101,7 +101,8 @@ import Testing
                 }
             }
             webhookIDs[key] = request.headers.first { $0.name == "webhook-id" }?.value
-            #expect(request.headers.prefix(3).map(\.name) == ["Host", "Accept", "Content-Type"])
+            #expect(request.headers.prefix(4).map(\.name) == ["Host", "Accept", "Content-Type", "User-Agent"])
+            #expect(request.headers.first { $0.name == "User-Agent" }?.value == "sluice/\(SluiceVersion.current)")
         }
         #expect(seen == Set(expected.keys), "seed \(seed): exactly the matched pairs arrived")
         #expect(Set(webhookIDs.values).count == webhookIDs.count, "webhook-ids are distinct per pair")

@@ -35,6 +35,7 @@ import Testing
         )
         configuration.webhooks = try WebhookConfiguration(json: value, environment: [:])
         configuration.ioBackend = "epoll"
+        configuration.allowedNetworks = loopbackNetworks
         configuration.log.fsync = .interval(milliseconds: 5)
         return configuration
     }

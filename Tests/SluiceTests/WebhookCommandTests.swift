@@ -84,7 +84,8 @@ import Testing
         let names = lines.dropFirst().prefix { !$0.isEmpty }.map { String($0.prefix { $0 != ":" }) }
         #expect(
             names == [
-                "Accept", "Content-Type", "X-Path", "X-Team", "webhook-id", "webhook-timestamp", "webhook-signature",
+                "Accept", "Content-Type", "User-Agent", "X-Path", "X-Team", "webhook-id", "webhook-timestamp",
+                "webhook-signature",
             ]
         )
         let headers = Dictionary(

@@ -157,6 +157,8 @@ func pipelineConfiguration(_ round: Int) throws -> PipelineConfiguration {
     )
     configuration.webhooks = try WebhookConfiguration(json: json, environment: [:])
     configuration.log.fsync = .interval(milliseconds: 5)
+    // nginx listens on loopback, which the SSRF guard refuses unless allowed.
+    configuration.allowedNetworks = [try IPNetwork.parse("127.0.0.1/32")]
     configuration.connectionCountMax = 64
     if let connections = ProcessInfo.processInfo.environment["SLUICE_BENCH_CONNECTIONS"].flatMap(Int.init) {
         configuration.connectionCountMax = connections

@@ -62,6 +62,9 @@ public enum DemoJob {
             triggers: try TriggerConfiguration(json: json)
         )
         configuration.webhooks = try WebhookConfiguration(json: json, environment: [:])
+        // The demo delivers to its own sink on loopback on purpose: allow exactly that address (the SSRF
+        // guard refuses loopback otherwise).
+        configuration.allowedNetworks = [IPNetwork(IPAddress(ipv4: 0x7F00_0001), prefixLength: 32)]
         configuration.log.fsync = options.fsync
         step(
             "pipeline: \(configuration.triggers.allTriggers.count) triggers, \(configuration.webhooks.webhooks.count) webhooks, log \(configuration.log.directory)"

@@ -56,7 +56,7 @@ extension PipelineConfiguration {
         "ring_capacity", "job_queue_capacity", "outcome_queue_capacity", "wait", "delivery_shards", "connections",
         "in_flight_max", "pending_deliveries_max", "endpoint_pending_max", "request_timeout_ms", "retry_schedule_s",
         "retry_jitter_percent",
-        "io", "ca_file", "circuit_breaker", "transform_concurrency",
+        "io", "ca_file", "circuit_breaker", "transform_concurrency", "allowed_networks",
     ]
     /// The keys of `pipeline.circuit_breaker`.
     public static let circuitBreakerKeys = [
@@ -209,6 +209,13 @@ extension PipelineConfiguration {
             }
             if let count = try integer(breaker, breakerName, "half_open_probes") {
                 circuitBreaker.halfOpenProbeCountMax = count
+            }
+        }
+        if let networks = pipeline["allowed_networks"] {
+            do throws(AllowedNetworksError) {
+                allowedNetworks = try AddressPolicy.allowedNetworks(json: networks)
+            } catch {
+                throw fail(error.field("pipeline.allowed_networks"), error.message)
             }
         }
         if let caFile = pipeline["ca_file"] {

@@ -15,7 +15,7 @@ public import SluiceStorage
 /// pipeline: {ring_capacity: 16384, wait: park, delivery_shards: 1, connections: 64,
 ///            request_timeout_ms: 10000, retry_schedule_s: [0, 5, 300, 1800, 7200, 18000, 36000, 36000],
 ///            retry_jitter_percent: 10, in_flight_max: 4096, pending_deliveries_max: 1000000,
-///            transform_concurrency: 4}
+///            transform_concurrency: 4, allowed_networks: ["10.20.0.0/16"]}
 /// ```
 public struct PipelineConfiguration: Sendable {
     /// The segment log: the source of truth (events, delivery outcomes).
@@ -62,6 +62,10 @@ public struct PipelineConfiguration: Sendable {
     public var ioBackend: String?
     /// A CA file for HTTPS endpoints (`nil`: the system store).
     public var caFile: String?
+    /// Networks deliveries may connect to although the SSRF guard refuses them by default (loopback,
+    /// private, link-local, metadata, …; ``AddressPolicy``). Each webhook's own `allowed_networks` adds to
+    /// these. Empty by default: the guard is on.
+    public var allowedNetworks: [IPNetwork] = []
     /// The shortest Proactive window (Prefect's 10 s, which the configuration file enforces). Only tests
     /// in this package lower it, to see Proactive windows end without waiting 10 s.
     package var proactiveWithinMinimumSeconds: Double = 10

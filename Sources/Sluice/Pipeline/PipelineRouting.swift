@@ -72,7 +72,9 @@ final class PipelineRouting: Sendable {
                 url.isTLS
                 ? TLSClientOptions(validateCertificates: definition.validateCertificates, caFile: configuration.caFile)
                 : nil
-            origins.append(HTTPOrigin(host: url.host, port: url.port, tls: tls))
+            let addressPolicy = AddressPolicy(allowedNetworks: configuration.allowedNetworks)
+                .allowing(definition.allowedNetworks)
+            origins.append(HTTPOrigin(host: url.host, port: url.port, tls: tls, addressPolicy: addressPolicy))
             numberOfName[definition.name] = position
         }
         self.origins = origins

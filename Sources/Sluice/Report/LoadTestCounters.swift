@@ -70,7 +70,8 @@ extension DeliveryFailureClass {
         case .timeout: return 3
         case .httpClientError: return 4
         case .httpServerError: return 5
-        case .circuitOpen: return 6
+        case .addressRefused: return 6
+        case .circuitOpen: return 7
         }
     }
 }

@@ -1,7 +1,7 @@
-/// The failure classes of spec §c.8 (Infrahub's `StatusClass`), recorded on every failed attempt, and
-/// Sluice's own `CIRCUIT_OPEN`.
+/// The failure classes of spec §c.8 (Infrahub's `StatusClass`), recorded on every failed attempt, plus
+/// Sluice's own ``addressRefused`` (the SSRF guard, which Infrahub does not have) and ``circuitOpen``.
 ///
-/// `UNKNOWN` is not produced: every failure Sluice can observe falls in one of these.
+/// `UNKNOWN` is not produced: every failure Sluice can observe falls in one of these eight.
 public enum DeliveryFailureClass: String, CaseIterable, Hashable, Sendable {
     /// The delivery could not be built: a header's environment variable is missing, a bad URL.
     case config = "CONFIG"
@@ -16,6 +16,9 @@ public enum DeliveryFailureClass: String, CaseIterable, Hashable, Sendable {
     case httpClientError = "HTTP_CLIENT_ERROR"
     /// A 5xx status.
     case httpServerError = "HTTP_SERVER_ERROR"
+    /// The SSRF guard refused the resolved address (loopback, private, link-local, metadata, …; see
+    /// ``AddressPolicy``) before any connection was made.
+    case addressRefused = "ADDRESS_REFUSED"
     /// Sluice's own: the endpoint's circuit breaker was open when the attempt was due, so nothing was
     /// sent. The attempt counts (the retry schedule is a promise in time: an open breaker never moves
     /// the dead letter past the schedule's end).
@@ -30,6 +33,9 @@ public enum DeliveryFailureClass: String, CaseIterable, Hashable, Sendable {
         case .timeout: return "Check the target's response time or raise the delivery timeout."
         case .httpClientError: return "Check the webhook URL and what the target expects."
         case .httpServerError: return "Check the target service's health and logs."
+        case .addressRefused:
+            return "The target resolved to an internal address; if it is meant to be reached, add its network to "
+                + "pipeline.allowed_networks or the webhook's allowed_networks."
         case .circuitOpen:
             return "Earlier attempts to this endpoint kept failing; check the target service's health and logs."
         }
@@ -48,6 +54,8 @@ public enum DeliveryAttemptOutcome: Hashable, Sendable {
     case tlsFailed(String)
     /// A deadline passed; the text names which (connect, handshake, response).
     case timedOut(String)
+    /// The resolved address is refused by the SSRF guard (``AddressRefusal``'s text); nothing was connected.
+    case addressRefused(String)
     /// Not sent: the endpoint's circuit breaker is open (the text says until when).
     case circuitOpen(String)
 }
@@ -81,12 +89,12 @@ public struct DeliveryFailure: Hashable, Sendable, CustomStringConvertible {
     public var description: String { "\(failureClass.rawValue): \(message) \(failureClass.remediation)" }
 
     /// Whether this failure says something about the endpoint's health (circuit breaker input):
-    /// connection, TLS, timeout, 5xx, 408 and 429 do; configuration errors and other 3xx/4xx
-    /// (a problem with this request, not the endpoint) do not.
+    /// connection, TLS, timeout, 5xx, 408 and 429 do; configuration errors, refused addresses (a policy
+    /// decision, not the endpoint's health) and other 3xx/4xx (a problem with this request) do not.
     public var countsAgainstEndpoint: Bool {
         switch failureClass {
         case .connection, .tls, .timeout, .httpServerError: return true
-        case .config, .circuitOpen: return false
+        case .config, .circuitOpen, .addressRefused: return false
         case .httpClientError: return statusCode == 408 || statusCode == 429
         }
     }
@@ -125,6 +133,8 @@ extension DeliveryAttemptOutcome {
             return .failure(DeliveryFailure(failureClass: .tls, message: message, attempt: attempt))
         case .timedOut(let message):
             return .failure(DeliveryFailure(failureClass: .timeout, message: message, attempt: attempt))
+        case .addressRefused(let message):
+            return .failure(DeliveryFailure(failureClass: .addressRefused, message: message, attempt: attempt))
         case .circuitOpen(let message):
             return .failure(DeliveryFailure(failureClass: .circuitOpen, message: message, attempt: attempt))
         }

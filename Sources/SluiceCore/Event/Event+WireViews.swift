@@ -14,7 +14,9 @@ extension Event {
     /// - `data`: `payload.data` as the producer sent it, whitespace removed (see the note for absence).
     /// - `branch`: `payload.context.branch.name`, `null` when absent or `-global-`.
     /// - `account_id`: `payload.context.account_id`, `null` when absent.
-    /// - `occured_at` (sic): Python `str(datetime)`, e.g. `2025-03-13 16:44:32.321142+00:00`.
+    /// - `occured_at` (sic): Python `str(datetime)` of `occurred` in the offset the producer wrote (spec §b.1:
+    ///   no conversion to UTC), e.g. `2025-03-13 16:44:32.321142+00:00` for `…Z`,
+    ///   `2026-11-03 06:05:06.500000+02:00` for `2026-11-03T06:05:06.5+02:00`.
     /// - strings in Python's `ensure_ascii=False` escaping, compact separators.
     ///
     /// Note: an event without `payload.data` gets `"data":null`, which is what Infrahub's
@@ -30,7 +32,11 @@ extension Event {
         target.append(contentsOf: #","account_id":"#.utf8)
         appendContextString(header.contextAccountID, nullIfGlobal: false, to: &target)
         target.append(contentsOf: #","occured_at":""#.utf8)
-        header.occurred.append(.pythonString, to: &target)
+        header.occurred.append(
+            .pythonString,
+            utcOffsetMinutes: Int(header.occurredUTCOffsetMinutes),
+            to: &target
+        )
         target.append(contentsOf: #"","event":"#.utf8)
         appendCanonicalString(header.nameReference.range, hasEscapes: header.nameReference.hasEscapes, to: &target)
         target.append(UInt8(ascii: "}"))

@@ -161,7 +161,7 @@ public struct EventDecoder {
             header.nameReference = StringReference(range: token.range, hasEscapes: token.hasEscapes)
         case .occurred:
             try seen.mark(.occurred, keyOffset)
-            header.occurred = try scanTimestamp(&scanner, "occurred")
+            (header.occurred, header.occurredUTCOffsetMinutes) = try scanTimestamp(&scanner, "occurred")
         case .received:
             try seen.mark(.received, keyOffset)
             _ = try scanTimestamp(&scanner, "received")
@@ -638,16 +638,19 @@ public struct EventDecoder {
         }
     }
 
-    private func scanTimestamp(_ scanner: inout JSONScanner, _ path: String) throws(EventDecodingError) -> Timestamp {
+    private func scanTimestamp(
+        _ scanner: inout JSONScanner,
+        _ path: String
+    ) throws(EventDecodingError) -> (Timestamp, Int16) {
         let token = try scanStringField(&scanner, path)
         guard !token.hasEscapes,
-            let timestamp = unsafe scanner.withBytes(in: token.range, { raw in unsafe Timestamp.parse(raw) })
+            let timestamp = unsafe scanner.withBytes(in: token.range, { raw in unsafe Timestamp.parseWithOffset(raw) })
         else {
             throw EventDecodingError(
                 code: .invalidField,
                 byteOffset: token.range.lowerBound - 1,
                 fieldPath: path,
-                message: "must be an RFC 3339 date-time such as 2025-03-13T16:31:14.566032Z"
+                message: "must be an RFC 3339 date-time such as 2025-03-13T16:31:14.566032Z (years 0001 to 9999)"
             )
         }
         return timestamp

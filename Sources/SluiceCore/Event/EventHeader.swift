@@ -53,6 +53,9 @@ public struct EventHeader: Sendable, Equatable {
     public var id = EventID(high: 0, low: 0)
     /// `occurred`, in UTC.
     public var occurred = Timestamp(microsecondsSinceEpoch: 0)
+    /// The UTC offset `occurred` was written with, in minutes east of UTC (`Z` is 0; within ±1439), kept so
+    /// the webhook body's `occured_at` shows the event's own offset as Infrahub's `str(datetime)` does.
+    public var occurredUTCOffsetMinutes: Int16 = 0
     public var nodeKind: Symbol = .none
     public var branch: Symbol = .none
     public var account: Symbol = .none
@@ -85,6 +88,7 @@ public struct EventHeader: Sendable, Equatable {
         nameReference = StringReference(range: 0..<0, hasEscapes: false)
         id = EventID(high: 0, low: 0)
         occurred = Timestamp(microsecondsSinceEpoch: 0)
+        occurredUTCOffsetMinutes = 0
         nodeKind = .none
         branch = .none
         account = .none

@@ -36,9 +36,19 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// Appends the timestamp in `style`. Fractional seconds are written only when non-zero, as Python does.
-    public func append(_ style: Style, to target: inout [UInt8]) {
-        let seconds = secondsSinceEpoch
-        let micros = Int(microsecondsSinceEpoch - seconds * 1_000_000)
+    ///
+    /// `utcOffsetMinutes` is the offset the time is shown in (minutes east of UTC, as the producer wrote
+    /// it: ``EventHeader/occurredUTCOffsetMinutes``): `.pythonString` and `.isoformat` write the civil time
+    /// at that offset followed by `±HH:MM`, as Python's `str()`/`isoformat()` of an aware datetime do (an
+    /// offset of 0 is `+00:00`, never `-00:00`); `.prefect` is always UTC with `Z` and ignores it.
+    /// - Precondition: `utcOffsetMinutes` is within ±1439 (a parsed offset always is).
+    public func append(_ style: Style, utcOffsetMinutes: Int = 0, to target: inout [UInt8]) {
+        precondition(utcOffsetMinutes > -1440, "UTC offset below -23:59")
+        precondition(utcOffsetMinutes < 1440, "UTC offset above +23:59")
+        let offsetMinutes = style == .prefect ? 0 : utcOffsetMinutes
+        let shifted = Timestamp(microsecondsSinceEpoch: microsecondsSinceEpoch + Int64(offsetMinutes) * 60_000_000)
+        let seconds = shifted.secondsSinceEpoch
+        let micros = Int(shifted.microsecondsSinceEpoch - seconds * 1_000_000)
         let (days, secondOfDay) = Self.floorDivide(seconds, 86_400)
         let (year, month, day) = Self.civil(fromDays: days)
         appendDigits(year, 4, &target)
@@ -59,18 +69,23 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         if style == .prefect {
             target.append(UInt8(ascii: "Z"))
         } else {
-            target.append(contentsOf: "+00:00".utf8)
+            target.append(offsetMinutes < 0 ? UInt8(ascii: "-") : UInt8(ascii: "+"))
+            appendDigits(Int64(abs(offsetMinutes) / 60), 2, &target)
+            target.append(UInt8(ascii: ":"))
+            appendDigits(Int64(abs(offsetMinutes) % 60), 2, &target)
         }
     }
 
-    public func formatted(_ style: Style) -> [UInt8] {
+    public func formatted(_ style: Style, utcOffsetMinutes: Int = 0) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(32)
-        append(style, to: &bytes)
+        append(style, utcOffsetMinutes: utcOffsetMinutes, to: &bytes)
         return bytes
     }
 
-    public func string(_ style: Style) -> String { String(decoding: formatted(style), as: UTF8.self) }
+    public func string(_ style: Style, utcOffsetMinutes: Int = 0) -> String {
+        String(decoding: formatted(style, utcOffsetMinutes: utcOffsetMinutes), as: UTF8.self)
+    }
 
     /// Appends `value` in decimal, zero-padded to `width` digits, written in place (no digit array).
     private func appendDigits(_ value: Int64, _ width: Int, _ target: inout [UInt8]) {
@@ -129,6 +144,18 @@ extension Timestamp {
     /// truncated to microseconds (Python's resolution). Offsets are applied, so the result is UTC.
     /// - Returns: `nil` when `bytes` is not such a date-time or a field is out of range.
     public static func parse<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Timestamp? where Bytes.Index == Int {
+        parseWithOffset(bytes)?.timestamp
+    }
+
+    /// ``parse(_:)``, also returning the UTC offset the text was written in, in minutes east of UTC (`Z`,
+    /// `+00:00` and `-00:00` are 0), so the time can be shown again as the producer wrote it (Infrahub's
+    /// webhook `occured_at` keeps the event's own offset, spec §b.1).
+    ///
+    /// Like Python's `datetime`, the year must be in 1...9999, and so must the UTC instant.
+    /// - Returns: `nil` when `bytes` is not such a date-time or a field is out of range.
+    public static func parseWithOffset<Bytes: Collection<UInt8>>(
+        _ bytes: Bytes
+    ) -> (timestamp: Timestamp, utcOffsetMinutes: Int16)? where Bytes.Index == Int {
         var cursor = bytes.startIndex
         let end = bytes.endIndex
         func number(_ width: Int) -> Int64? {
@@ -168,7 +195,7 @@ extension Timestamp {
             guard digitCount > 0 else { return nil }
             for _ in digitCount..<max(6, digitCount) { micros *= 10 }
         }
-        var offsetSeconds: Int64 = 0
+        var offsetMinutes: Int64 = 0
         guard cursor < end else { return nil }
         let zone = bytes[cursor]
         if zone == UInt8(ascii: "Z") || zone == UInt8(ascii: "z") {
@@ -178,18 +205,25 @@ extension Timestamp {
             guard let offsetHour = number(2), literal(UInt8(ascii: ":")), let offsetMinute = number(2),
                 offsetHour < 24, offsetMinute < 60
             else { return nil }
-            offsetSeconds = (offsetHour * 3600 + offsetMinute * 60) * (zone == UInt8(ascii: "-") ? -1 : 1)
+            offsetMinutes = (offsetHour * 60 + offsetMinute) * (zone == UInt8(ascii: "-") ? -1 : 1)
         } else {
             return nil
         }
         guard cursor == end else { return nil }
-        guard month >= 1, month <= 12, day >= 1, day <= daysInMonth(year: year, month: month), hour < 24,
-            minute < 60, second < 60
+        guard year >= 1, month >= 1, month <= 12, day >= 1, day <= daysInMonth(year: year, month: month),
+            hour < 24, minute < 60, second < 60
         else { return nil }
         let days = Self.days(fromCivilYear: year, month: month, day: day)
-        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetSeconds
-        return Timestamp(secondsSinceEpoch: seconds, microseconds: micros)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offsetMinutes * 60
+        guard seconds >= Self.secondsMin, seconds <= Self.secondsMax else { return nil }
+        assert(offsetMinutes > -1440, "offset fields were range-checked")
+        assert(offsetMinutes < 1440, "offset fields were range-checked")
+        return (Timestamp(secondsSinceEpoch: seconds, microseconds: micros), Int16(offsetMinutes))
     }
+
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z in seconds since the epoch: Python's `datetime` range.
+    static let secondsMin: Int64 = -62_135_596_800
+    static let secondsMax: Int64 = 253_402_300_799
 
     public static func parse(_ text: String) -> Timestamp? { parse(Array(text.utf8)) }
 

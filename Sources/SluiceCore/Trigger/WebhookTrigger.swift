@@ -64,6 +64,7 @@ public struct WebhookSubscription: Sendable, Equatable {
     public static let jsonKeys = [
         "name", "url", "description", "event_type", "branch_scope", "node_kind", "active", "kind",
         "validate_certificates", "shared_key", "shared_keys", "signature_key_mode", "headers", "transform", "trigger",
+        "allowed_networks",
     ]
 
     public init(json: JSONValue, path: String) throws(TriggerDefinitionError) {

@@ -28,6 +28,13 @@ extension WebhookDefinition {
         keys = try reader.keys(mode: signatureKeyMode)
         headers = try reader.headers(environment: environment)
         transform = try reader.transform()
+        if let networks = json["allowed_networks"], networks != .null {
+            do throws(AllowedNetworksError) {
+                allowedNetworks = try AddressPolicy.allowedNetworks(json: networks)
+            } catch {
+                throw reader.error(error.field("allowed_networks"), error.message)
+            }
+        }
         try validate(reader)
     }
 

@@ -70,6 +70,9 @@ public struct WebhookDefinition: Sendable, Equatable {
     /// Custom headers, duplicates (case-insensitive) resolved last-wins as Infrahub does.
     public var headers: [Header] = []
     public var transform: Transform?
+    /// `allowed_networks`: networks this webhook may connect to beyond the pipeline's (SSRF guard,
+    /// ``AddressPolicy``).
+    public var allowedNetworks: [IPNetwork] = []
 
     public var name: String { subscription.name }
     /// Whether requests carry `webhook-id`, `webhook-timestamp` and `webhook-signature`.

@@ -1,6 +1,6 @@
 /// One webhook request, ready for the HTTP layer to encode: the headers in spec §c.6 merge order and the
-/// exact body bytes (which are also the bytes signed). The HTTP layer adds `Host`, `Content-Length`,
-/// `User-Agent` and connection headers; the method is `POST`.
+/// exact body bytes (which are also the bytes signed). The HTTP layer adds `Host`, `Content-Length` and
+/// connection headers; the method is `POST`.
 public struct WebhookRequest: Sendable, Equatable {
     public struct Header: Sendable, Equatable {
         public var name: String
@@ -49,9 +49,10 @@ public struct WebhookSignatureHeaders: Sendable, Equatable {
 
 extension WebhookDefinition {
     /// The request for `body` (the standard body, or a transform's output) in spec §c.6 order (later wins):
-    /// 1. `Accept: application/json`, `Content-Type: application/json`;
-    /// 2. the custom headers (static or from the environment); one named `Accept` or `Content-Type` replaces
-    ///    the default in place;
+    /// 1. `Accept: application/json`, `Content-Type: application/json`, `User-Agent: sluice/<version>`
+    ///    (``SluiceVersion/userAgent``; Infrahub's httpx sends its own `python-httpx/<version>`);
+    /// 2. the custom headers (static or from the environment); one named `Accept`, `Content-Type` or
+    ///    `User-Agent` (compared case-insensitively) replaces the default in place;
     /// 3. when signing, `webhook-id`, `webhook-timestamp`, `webhook-signature` (load rejects custom headers
     ///    with these names, so nothing can override them).
     public func request(body: [UInt8], signature: WebhookSignatureHeaders?) -> WebhookRequest {
@@ -59,6 +60,7 @@ extension WebhookDefinition {
         var headers = [
             WebhookRequest.Header(name: "Accept", value: "application/json"),
             WebhookRequest.Header(name: "Content-Type", value: "application/json"),
+            WebhookRequest.Header(name: "User-Agent", value: SluiceVersion.userAgent),
         ]
         for custom in self.headers {
             let lowered = custom.name.lowercased()
