@@ -118,6 +118,23 @@ let package = Package(
             path: "Sources/pipeline-bench",
             swiftSettings: swiftSettings
         ),
+        // Per-endpoint isolation (issue 15): a healthy webhook's throughput with and without a dead neighbour
+        // on the same host, and the dead one's time to dead letter against its schedule.
+        // `swift run -c release isolation-bench`.
+        .executableTarget(
+            name: "isolation-bench",
+            dependencies: ["LoopbackPeers", .product(name: "Sluice", package: "sluice")],
+            path: "Sources/isolation-bench",
+            swiftSettings: swiftSettings
+        ),
+        // The pipeline at half its saturated rate for 30 minutes with faulty receivers: RSS and p99 per minute.
+        // `swift run -c release soak-bench`.
+        .executableTarget(
+            name: "soak-bench",
+            dependencies: ["LoopbackPeers", .product(name: "Sluice", package: "sluice")],
+            path: "Sources/soak-bench",
+            swiftSettings: swiftSettings
+        ),
         // Trigger matching: compiled index vs the naive reference matcher. `swift run -c release trigger-ratio`.
         .executableTarget(
             name: "trigger-ratio",

@@ -1,4 +1,5 @@
-// Real peers on 127.0.0.1 for the benchmarks: nginx from Debian answering `return 204`.
+// Real peers on 127.0.0.1 for the benchmarks: nginx from Debian answering `return 204` (and what a
+// benchmark adds, e.g. a path answering 500).
 import Foundation
 
 /// An nginx (one worker, `return 204` on every path, keep-alive without a request limit) on a free
@@ -8,7 +9,9 @@ public final class Nginx {
     public let directory: String
     private let process: Process
 
-    public init() throws {
+    /// `locations`: extra `location` blocks before the catch-all `return 204` (e.g.
+    /// `location /dead { return 500; }`).
+    public init(locations: String = "") throws {
         directory =
             FileManager.default.temporaryDirectory.appendingPathComponent(
                 "sluice-nginx-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
@@ -30,6 +33,7 @@ public final class Nginx {
                 keepalive_requests 100000000;
                 server {
                     listen 127.0.0.1:\(port);
+                    \(locations)
                     location / { return 204; }
                 }
             }

@@ -728,6 +728,13 @@ final class DeliveryShard: @unchecked Sendable {
             )
         }
         guard let record = made else { return }
+        if outcome == .retrying, failure?.failureClass == .circuitOpen {
+            // Nothing went on the wire, so there is nothing to audit and nothing a restart needs (it would
+            // only make this attempt again): a dead endpoint's refused attempts cost no log records. The dead
+            // letter still counts them (its attempt number) and names the open breaker as its last failure.
+            outcomeHook?(record)
+            return
+        }
         push(record)
     }
 

@@ -1,0 +1,199 @@
+// Per-endpoint isolation (issue 15, ARCHITECTURE.md §6), side by side in one run: a healthy webhook's
+// throughput alone, and beside a dead neighbour on the same host (nginx: `/healthy` answers 204, `/dead`
+// answers 500), in alternating rounds; and the dead webhook's time from its first attempt to its dead
+// letter against its schedule (0 + 1 + 1 + 1 s, no jitter). Goals: healthy with a dead neighbour ≥ 0.9×
+// alone (medians); dead letters within 1 s of the schedule's end. Each round emits the same generated
+// fixture as fast as the pipeline takes it and ends when the healthy webhook has every event; a round
+// with the neighbour then watches the dead letters for `--watch-seconds` more.
+// Usage: swift run -c release isolation-bench [--rounds N] [--events N] [--watch-seconds S]
+//        [--endpoint-pending-max N]
+import Foundation
+import LoopbackPeers
+import Sluice
+import Synchronization
+
+if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
+    print(
+        """
+        isolation-bench: a healthy webhook's throughput with and without a dead neighbour on the same host,
+        and the dead webhook's lateness of its dead letters against its retry schedule.
+        usage: swift run -c release isolation-bench [--rounds N] [--events N] [--watch-seconds S]
+                                                    [--endpoint-pending-max N]
+          --rounds N                 rounds of each side, alternating (default 5)
+          --events N                 generated events per round (default 50000)
+          --watch-seconds S          how long a round with the neighbour watches dead letters after the healthy
+                                     webhook is done (default 5)
+          --endpoint-pending-max N   the pipeline's endpoint_pending_max (default: the pipeline's default)
+        """
+    )
+    exit(0)
+}
+
+func option(_ name: String, _ value: Double) -> Double {
+    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count,
+        let parsed = Double(CommandLine.arguments[index + 1]), parsed.isFinite, parsed >= 0, parsed <= 1e9
+    else { return value }
+    return parsed
+}
+let rounds = max(1, Int(option("--rounds", 5)))
+let eventCount = max(1, Int(option("--events", 50_000)))
+let watchSeconds = option("--watch-seconds", 5)
+let endpointPendingMax = Int(option("--endpoint-pending-max", 0))
+let scheduleSeconds = 3.0
+
+let nginx = try Nginx(locations: "location /dead { return 500; }")
+defer { nginx.stop() }
+let work = try WorkDirectory.make(prefix: "sluice-isolation-bench")
+defer { try? WorkDirectory.remove(work) }
+var generator = FixtureGenerator(.init(eventCount: eventCount, seed: 42))
+var events: [[UInt8]] = []
+while let event = generator.next() { events.append(event) }
+
+@MainActor func configuration(round: String, withDead: Bool) throws -> PipelineConfiguration {
+    var webhooks = """
+        {"name": "healthy", "url": "http://127.0.0.1:\(nginx.port)/healthy", "shared_key": "k",
+         "event_type": "all", "branch_scope": "all_branches"}
+        """
+    if withDead {
+        webhooks += """
+            , {"name": "dead", "url": "http://127.0.0.1:\(nginx.port)/dead", "shared_key": "k",
+               "event_type": "all", "branch_scope": "all_branches"}
+            """
+    }
+    let json = try JSONValue.parse(Array(#"{"webhooks": [\#(webhooks)]}"#.utf8))
+    var configuration = PipelineConfiguration(
+        log: LogConfiguration(directory: work + "/log-" + round),
+        triggers: try TriggerConfiguration(json: json)
+    )
+    configuration.webhooks = try WebhookConfiguration(json: json, environment: [:])
+    configuration.log.fsync = .interval(milliseconds: 5)
+    configuration.allowedNetworks = [try IPNetwork.parse("127.0.0.1/32")]  // nginx on loopback
+    configuration.retryPolicy = RetryPolicy(
+        delayNanoseconds: [0, RetryPolicy.second, RetryPolicy.second, RetryPolicy.second],
+        jitterPercent: 0
+    )
+    if endpointPendingMax > 0 { configuration.endpointPendingMax = endpointPendingMax }
+    return configuration
+}
+
+/// What one round measured.
+struct Round {
+    var healthyPerSecond: Double
+    /// Seconds after the schedule's end, per dead letter seen.
+    var lateness: [Double]
+    var circuitOpen: Int
+    var deadRequests: Int
+}
+
+final class Observed: Sendable {
+    let healthy = Atomic<Int>(0)
+    let circuitOpen = Atomic<Int>(0)
+    let records = Mutex<(first: [UInt64: Int64], lateness: [Double])>(([:], []))
+}
+
+@MainActor func run(round: Int, withDead: Bool) throws -> Round {
+    let pipeline = try Pipeline(configuration: try configuration(round: "\(round)-\(withDead)", withDead: withDead))
+    let observed = Observed()
+    pipeline.onDelivered { timing in
+        if timing.webhook == "healthy" { observed.healthy.wrappingAdd(1, ordering: .relaxed) }
+    }
+    pipeline.onOutcome { record in
+        guard record.webhook == "dead" else { return }
+        if record.failureClass == .circuitOpen { observed.circuitOpen.wrappingAdd(1, ordering: .relaxed) }
+        observed.records.withLock { state in
+            switch record.outcome {
+            case .retrying where record.attempt == 1:
+                state.first[record.eventSequence] = record.at.microsecondsSinceEpoch
+            case .deadLettered:
+                if let first = state.first.removeValue(forKey: record.eventSequence) {
+                    state.lateness.append(Double(record.at.microsecondsSinceEpoch - first) / 1e6 - scheduleSeconds)
+                }
+            default:
+                break
+            }
+        }
+    }
+    try pipeline.start()
+    let start = Date()
+    for event in events {
+        while true {
+            switch pipeline.emit(event) {
+            case .accepted: break
+            case .backpressure:
+                usleep(50)
+                continue
+            case .invalid(let error): fatalError("generated event rejected: \(error)")
+            case .stopped: fatalError("pipeline stopped: \(pipeline.failure ?? "")")
+            }
+            break
+        }
+    }
+    while observed.healthy.load(ordering: .relaxed) < events.count {
+        if Date().timeIntervalSince(start) > 600 { fatalError("the healthy webhook did not get every event in 600 s") }
+        usleep(500)
+    }
+    let seconds = Date().timeIntervalSince(start)
+    if withDead { Thread.sleep(forTimeInterval: watchSeconds) }
+    pipeline.stop(drainTimeoutNanoseconds: 5_000_000_000)
+    return Round(
+        healthyPerSecond: Double(events.count) / seconds,
+        lateness: observed.records.withLock { $0.lateness },
+        circuitOpen: observed.circuitOpen.load(ordering: .relaxed),
+        deadRequests: 0
+    )
+}
+
+func median(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.sorted()[values.count / 2] }
+func quantile(_ values: [Double], _ q: Double) -> Double {
+    values.isEmpty ? .nan : values.sorted()[min(values.count - 1, Int(Double(values.count) * q))]
+}
+
+print(
+    "isolation-bench: \(eventCount) events per round (seed 42), nginx :\(nginx.port) (/healthy 204, /dead 500), "
+        + "schedule 0+1+1+1 s, fsync interval:5, \(rounds) rounds each side, alternating"
+)
+var alone: [Double] = []
+var beside: [Double] = []
+var ratios: [Double] = []
+var lateness: [Double] = []
+for round in 0..<rounds {
+    let a = try run(round: round, withDead: false)
+    let b = try run(round: round, withDead: true)
+    alone.append(a.healthyPerSecond)
+    beside.append(b.healthyPerSecond)
+    ratios.append(b.healthyPerSecond / a.healthyPerSecond)
+    lateness += b.lateness
+    print(
+        String(
+            format: "round %d: healthy alone %.0f/s, beside a dead neighbour %.0f/s (%.2f×); %d dead letters seen, "
+                + "lateness median %.3f s, max %.3f s; %d CIRCUIT_OPEN attempts",
+            round + 1,
+            a.healthyPerSecond,
+            b.healthyPerSecond,
+            b.healthyPerSecond / a.healthyPerSecond,
+            b.lateness.count,
+            median(b.lateness),
+            b.lateness.max() ?? .nan,
+            b.circuitOpen
+        )
+    )
+}
+print(
+    String(
+        format: "healthy alone %.0f/s, beside a dead neighbour %.0f/s: ratio median %.2f× (min %.2f, max %.2f; goal ≥ 0.9×)",
+        median(alone),
+        median(beside),
+        median(ratios),
+        ratios.min()!,
+        ratios.max()!
+    )
+)
+print(
+    String(
+        format: "dead letters: %d seen, after the schedule's end by median %.3f s, p99 %.3f s, max %.3f s (goal ≤ 1 s)",
+        lateness.count,
+        median(lateness),
+        quantile(lateness, 0.99),
+        lateness.max() ?? .nan
+    )
+)
