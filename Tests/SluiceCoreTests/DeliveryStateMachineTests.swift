@@ -246,4 +246,47 @@ import Testing
         #expect(machine.deferred(untilNanoseconds: 5) == .deadLetter(deadLetter))
         #expect(machine.state == .deadLettered(deadLetter))
     }
+
+    /// An attempt the open breaker refuses fails, and so do those due before it may let requests through:
+    /// the delivery wakes once, at the first attempt due after that, or at its last attempt.
+    @Test func refusedAttemptsSkipToTheFirstAttemptTheBreakerMayLetThrough() {
+        let second = RetryPolicy.second
+        let policy = RetryPolicy(delayNanoseconds: [0, second, second, second], jitterPercent: 0)
+        let wall = Timestamp(microsecondsSinceEpoch: 1_700_000_000_000_000)
+        var random = SplitMix64(seed: 1)
+        let refusal = DeliveryAttemptOutcome.circuitOpen("open")
+        let failure = DeliveryFailure(failureClass: .circuitOpen, message: "open", attempt: 1)
+
+        var early = DeliveryStateMachine(policy: policy, state: .inFlight(attempt: 1, endpointDisabled: false))
+        let reopensSoon = early.refused(
+            refusal,
+            untilNanoseconds: 1_500_000_000,
+            nowNanoseconds: 0,
+            nowWall: wall,
+            random: &random
+        )
+        #expect(reopensSoon == .retryLater(failure, attempt: 3, dueNanoseconds: 2 * second))
+
+        var machine = DeliveryStateMachine(policy: policy, state: .inFlight(attempt: 1, endpointDisabled: false))
+        let staysOpen = machine.refused(
+            refusal,
+            untilNanoseconds: 30 * second,
+            nowNanoseconds: 0,
+            nowWall: wall,
+            random: &random
+        )
+        #expect(staysOpen == .retryLater(failure, attempt: 4, dueNanoseconds: 3 * second), "woken at the last attempt")
+        #expect(machine.timerFired(nowNanoseconds: 3 * second) == .send(attempt: 4))
+        let last = machine.refused(
+            refusal,
+            untilNanoseconds: 30 * second,
+            nowNanoseconds: 3 * second,
+            nowWall: wall,
+            random: &random
+        )
+        var lastFailure = failure
+        lastFailure.attempt = 4
+        let deadLetter = DeadLetter(reason: .attemptsExhausted, attemptCount: 4, lastFailure: lastFailure)
+        #expect(last == .deadLetter(deadLetter), "the dead letter comes when the schedule ends")
+    }
 }

@@ -76,9 +76,22 @@ while let event = generator.next() { events.append(event) }
     return configuration
 }
 
+/// CPU time (user + system, nanoseconds) this process has used so far.
+func processCPUNanoseconds() -> UInt64 {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let microseconds =
+        (Int64(usage.ru_utime.tv_sec) + Int64(usage.ru_stime.tv_sec)) * 1_000_000 + Int64(usage.ru_utime.tv_usec)
+        + Int64(usage.ru_stime.tv_usec)
+    return UInt64(microseconds) * 1_000
+}
+
 /// What one round measured.
 struct Round {
     var healthyPerSecond: Double
+    /// CPU µs per event until the healthy webhook had them all: this process, and nginx.
+    var ownMicroseconds: Double
+    var nginxMicroseconds: Double
     /// Seconds after the schedule's end, per dead letter seen.
     var lateness: [Double]
     var circuitOpen: Int
@@ -97,30 +110,34 @@ final class Observed: Sendable {
     pipeline.onDelivered { timing in
         if timing.webhook == "healthy" { observed.healthy.wrappingAdd(1, ordering: .relaxed) }
     }
+    // Kept cheap (the hook runs on the delivery loop): a lock only for first attempts and dead letters.
     pipeline.onOutcome { record in
-        guard record.webhook == "dead" else { return }
-        if record.failureClass == .circuitOpen { observed.circuitOpen.wrappingAdd(1, ordering: .relaxed) }
-        observed.records.withLock { state in
-            switch record.outcome {
-            case .retrying where record.attempt == 1:
-                state.first[record.eventSequence] = record.at.microsecondsSinceEpoch
-            case .deadLettered:
+        switch record.outcome {
+        case .retrying where record.attempt == 1 && record.webhook == "dead":
+            observed.records.withLock { $0.first[record.eventSequence] = record.at.microsecondsSinceEpoch }
+        case .deadLettered where record.webhook == "dead":
+            if record.failureClass == .circuitOpen { observed.circuitOpen.wrappingAdd(1, ordering: .relaxed) }
+            observed.records.withLock { state in
                 if let first = state.first.removeValue(forKey: record.eventSequence) {
                     state.lateness.append(Double(record.at.microsecondsSinceEpoch - first) / 1e6 - scheduleSeconds)
                 }
-            default:
-                break
             }
+        default:
+            break
         }
     }
     try pipeline.start()
     let start = Date()
+    let ownBefore = processCPUNanoseconds()
+    let nginxBefore = nginx.cpuNanoseconds()
     for event in events {
+        var backoff: UInt32 = 50  // as the replayer: 50 µs doubling to 1 ms (spinning would steal the stages' CPU)
         while true {
             switch pipeline.emit(event) {
             case .accepted: break
             case .backpressure:
-                usleep(50)
+                usleep(backoff)
+                backoff = min(backoff * 2, 1_000)
                 continue
             case .invalid(let error): fatalError("generated event rejected: \(error)")
             case .stopped: fatalError("pipeline stopped: \(pipeline.failure ?? "")")
@@ -133,10 +150,14 @@ final class Observed: Sendable {
         usleep(500)
     }
     let seconds = Date().timeIntervalSince(start)
+    let own = Double(processCPUNanoseconds() - ownBefore) / 1e3 / Double(events.count)
+    let nginxSpent = Double(nginx.cpuNanoseconds() - nginxBefore) / 1e3 / Double(events.count)
     if withDead { Thread.sleep(forTimeInterval: watchSeconds) }
     pipeline.stop(drainTimeoutNanoseconds: 5_000_000_000)
     return Round(
         healthyPerSecond: Double(events.count) / seconds,
+        ownMicroseconds: own,
+        nginxMicroseconds: nginxSpent,
         lateness: observed.records.withLock { $0.lateness },
         circuitOpen: observed.circuitOpen.load(ordering: .relaxed),
         deadRequests: 0
@@ -156,6 +177,10 @@ var alone: [Double] = []
 var beside: [Double] = []
 var ratios: [Double] = []
 var lateness: [Double] = []
+if CommandLine.arguments.contains("--beside-only") {  // for profiling the dead neighbour's cost
+    for round in 0..<rounds { _ = try run(round: round, withDead: true) }
+    exit(0)
+}
 for round in 0..<rounds {
     let a = try run(round: round, withDead: false)
     let b = try run(round: round, withDead: true)
@@ -165,10 +190,15 @@ for round in 0..<rounds {
     lateness += b.lateness
     print(
         String(
-            format: "round %d: healthy alone %.0f/s, beside a dead neighbour %.0f/s (%.2f×); %d dead letters seen, "
-                + "lateness median %.3f s, max %.3f s; %d CIRCUIT_OPEN attempts",
+            format: "round %d: healthy alone %.0f/s (cpu/event %.1f µs + nginx %.1f), beside a dead neighbour "
+                + "(cpu/event %.1f µs + nginx %.1f) %.0f/s (%.2f×); %d dead letters seen, "
+                + "lateness median %.3f s, max %.3f s; %d of them after a CIRCUIT_OPEN attempt",
             round + 1,
             a.healthyPerSecond,
+            a.ownMicroseconds,
+            a.nginxMicroseconds,
+            b.ownMicroseconds,
+            b.nginxMicroseconds,
             b.healthyPerSecond,
             b.healthyPerSecond / a.healthyPerSecond,
             b.lateness.count,

@@ -494,13 +494,18 @@ final class DeliveryShard: @unchecked Sendable {
             return
         }
         if case .reject(let retryAt) = breakers[breaker].handle(.requestPermission(nowNanoseconds: now)) {
-            // The attempt is used: the schedule is a promise in time (no request, no breaker result).
-            let seconds = Double((retryAt &- now) / 1_000_000) / 1_000
-            finishAttempt(
-                key,
-                .circuitOpen("not sent: the endpoint's circuit breaker is open for \(seconds) s more"),
-                now: now
+            // The attempt is used, and so are those due while the breaker stays open: the schedule is a
+            // promise in time (no request, no breaker result).
+            var random = self.random
+            let action = active[key]?.machine.refused(
+                Self.circuitOpen,
+                untilNanoseconds: retryAt,
+                nowNanoseconds: now,
+                nowWall: wall(at: now),
+                random: &random
             )
+            self.random = random
+            if let action { perform(action, key, now: now) }
             promoteWaiting(endpoint)
             return
         }
@@ -646,6 +651,9 @@ final class DeliveryShard: @unchecked Sendable {
         }
         return (endpointOfWebhook[webhook], breakerOfWebhook[webhook])
     }
+
+    /// The outcome of an attempt the open breaker refused.
+    private static let circuitOpen = DeliveryAttemptOutcome.circuitOpen("not sent: the endpoint's circuit breaker is open")
 
     /// A delivery that had a place among `endpoint`'s requests did not use it (its breaker is open, its
     /// request could not be built): the oldest waiting delivery takes it. Without this, deliveries waiting

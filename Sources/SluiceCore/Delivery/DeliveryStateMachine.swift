@@ -182,6 +182,40 @@ public struct DeliveryStateMachine: Sendable {
         }
     }
 
+    /// The attempt in flight was not sent: the endpoint's circuit breaker refuses requests until
+    /// `untilNanoseconds`. It fails with `outcome` (a `CIRCUIT_OPEN` one), and so does every later attempt
+    /// the schedule makes due before that time — they would be refused too — so the delivery wakes next at
+    /// the first attempt due once the breaker may let requests through, or at its last attempt, whose
+    /// refusal then makes the dead letter on time. One wake-up instead of one per refused attempt.
+    /// Returns the action for the first refusal (`retryLater` with the attempt and time it wakes for, or
+    /// `deadLetter` when this was the last attempt).
+    public mutating func refused(
+        _ outcome: DeliveryAttemptOutcome,
+        untilNanoseconds: UInt64,
+        nowNanoseconds: UInt64,
+        nowWall: Timestamp,
+        random: inout some RandomNumberGenerator
+    ) -> Action {
+        let action = attemptFinished(outcome, nowNanoseconds: nowNanoseconds, nowWall: nowWall, random: &random)
+        guard case .retryLater(let failure, var attempt, var due) = action, due < untilNanoseconds,
+            attempt < policy.attemptCountMax
+        else { return action }
+        // Attempts `attempt`, `attempt + 1`, … come due before the breaker opens: each fails unsent.
+        while due < untilNanoseconds, attempt < policy.attemptCountMax {
+            var skipped = failure
+            skipped.attempt = attempt
+            let wall = Timestamp(
+                microsecondsSinceEpoch: nowWall.microsecondsSinceEpoch + Int64((due - nowNanoseconds) / 1_000)
+            )
+            guard case .retry(let next, let delay) = policy.decide(after: skipped, nowWall: wall, random: &random)
+            else { break }
+            attempt = next
+            due += delay
+        }
+        state = .waiting(attempt: attempt, dueNanoseconds: due)
+        return .retryLater(failure, attempt: attempt, dueNanoseconds: due)
+    }
+
     /// The attempt cannot be made yet: while waiting, it is postponed; after `send`, it means the
     /// attempt was not made after all (circuit open, pool queue full), so it goes back to waiting
     /// with the same attempt number.
