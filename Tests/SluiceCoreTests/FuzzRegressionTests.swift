@@ -40,6 +40,26 @@ import Testing
         expectSameUnderEverySplit(stream, parse)
     }
 
+    /// `Fuzz/regressions/http/close-delimited-body-past-limit`: a close-delimited body longer than
+    /// `bodyByteCountMax` gave no body and an error at the start of the read when it came in one read, but
+    /// body bytes and an error further on when it came in pieces. Now every split gives the body up to the
+    /// limit and `bodyTooLarge` at the first byte past it.
+    @Test func closeDelimitedBodyLimitIsTheSameInEverySplit() {
+        let limits = HTTPParserLimits(bodyByteCountMax: 32)
+        let head = "HTTP/1.1 503 Service Unavailable\r\n\r\n"
+        let body = [UInt8](repeating: UInt8(ascii: "z"), count: 50)
+        let stream = Array(head.utf8) + body
+        func parse(_ cuts: [Int]) -> ParsedStream<HTTPResponseHead> {
+            var parser = HTTPResponseParser(limits: limits)
+            return parseStream(&parser, stream, cuts: cuts)
+        }
+        let whole = parse([])
+        #expect(whole.messages.first?.body == Array(body[0..<32]))
+        #expect(whole.error?.code == .bodyTooLarge)
+        #expect(whole.error?.streamByteOffset == head.utf8.count + 32)
+        expectSameUnderEverySplit(stream, parse)
+    }
+
     /// `Fuzz/regressions/segment/lz4-frame-claims-gigabytes`: a frame header with a matching checksum but an
     /// uncompressed size of gigabytes made the segment reader allocate (and zero) it before LZ4 could refuse
     /// the block: 13 s and 1.3 GB for one 574-byte file. Sizes no writer can produce are now refused by
