@@ -73,7 +73,8 @@ public enum SegmentIndex {
         _ = try systemCall("rename", path: temporaryPath) { unsafe rename(temporaryPath, path) }
     }
 
-    /// The entries of the index of `segmentPath`, or `nil` when the file is missing or malformed.
+    /// The entries of the index of `segmentPath`, or `nil` when the file is missing or malformed (a wrong
+    /// header or length, or an entry outside the segment, before its header or out of order).
     public static func load(
         segmentPath: String,
         segmentFirstSequence: UInt64
@@ -89,17 +90,25 @@ public enum SegmentIndex {
         guard try file.read(into: &bytes, count: byteCount, fileOffset: 0) == byteCount,
             Array(bytes[0..<headerByteCount]) == encodeHeader(segmentFirstSequence: segmentFirstSequence)
         else { return nil }
+        // Readers seek to these offsets, so a damaged or stale entry makes the index malformed rather than
+        // trusted: each must name a whole frame header inside the segment, after its header, in order.
+        let segmentByteCount = try FileDescriptor(path: segmentPath, flags: O_RDONLY).byteCount()
         var entries: [SegmentIndexEntry] = []
         var position = headerByteCount
         while position < byteCount {
-            entries.append(
-                SegmentIndexEntry(
-                    firstSequence: load(bytes, position),
-                    fileOffset: load(bytes, position + 8),
-                    minTimestampMicroseconds: Int64(bitPattern: load(bytes, position + 16)),
-                    maxTimestampMicroseconds: Int64(bitPattern: load(bytes, position + 24))
-                )
+            let entry = SegmentIndexEntry(
+                firstSequence: load(bytes, position),
+                fileOffset: load(bytes, position + 8),
+                minTimestampMicroseconds: Int64(bitPattern: load(bytes, position + 16)),
+                maxTimestampMicroseconds: Int64(bitPattern: load(bytes, position + 24))
             )
+            guard entry.fileOffset >= UInt64(SegmentHeader.byteCount), entry.fileOffset <= segmentByteCount,
+                segmentByteCount - entry.fileOffset >= UInt64(FrameHeader.byteCount),
+                entry.firstSequence >= segmentFirstSequence,
+                entry.minTimestampMicroseconds <= entry.maxTimestampMicroseconds,
+                entries.last.map({ $0.fileOffset < entry.fileOffset && $0.firstSequence < entry.firstSequence }) ?? true
+            else { return nil }
+            entries.append(entry)
             position += entryByteCount
         }
         return entries

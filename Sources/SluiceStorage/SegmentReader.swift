@@ -79,6 +79,18 @@ public final class SegmentReader {
     /// Reads and verifies the next frame.
     public func nextFrame() throws(SegmentLogError) -> Step {
         let start = fileOffset
+        // Past the end only after a seek to a stale index entry: damage, never an arithmetic trap.
+        guard start <= byteCount else {
+            return .invalid(
+                fileOffset: start,
+                error: FormatError(
+                    code: .truncated,
+                    fileOffset: start,
+                    message: "frame offset is past the end of the file (\(byteCount) bytes)"
+                ),
+                reachesEnd: true
+            )
+        }
         let remaining = byteCount - start
         if remaining == 0 { return .end }
         guard remaining >= UInt64(FrameHeader.byteCount) else {

@@ -23,6 +23,8 @@ public struct FrameHeader: Sendable, Equatable {
     public static let byteCount = 56
     /// `SLFR` read as a little-endian UInt32.
     public static let magic: UInt32 = 0x5246_4C53
+    /// The most an LZ4 block can expand: its uncompressed size is at most this many times its stored size.
+    public static let lz4ExpansionMax: UInt64 = 255
 
     public var compression: FrameCompression
     /// Bit `t` set when a record of type `t` (0–7) is in the frame, so scans can skip frames early.
@@ -130,6 +132,20 @@ public struct FrameHeader: Sendable, Equatable {
             header.compression != .none || header.storedByteCount == header.uncompressedByteCount
         else {
             throw FormatError(code: .invalidField, fileOffset: fileOffset, message: "frame header fields disagree")
+        }
+        // A reader allocates the uncompressed size, so it must be possible, not only checksummed: an LZ4
+        // block expands at most 255-fold (a match-length byte of 255 is its densest code), and every record
+        // takes at least its 16-byte header.
+        let uncompressed = UInt64(header.uncompressedByteCount)
+        guard header.compression != .lz4Block || uncompressed <= UInt64(header.storedByteCount) * lz4ExpansionMax,
+            uncompressed >= UInt64(header.recordCount) * UInt64(FramePayload.recordHeaderByteCount)
+        else {
+            throw FormatError(
+                code: .invalidField,
+                fileOffset: fileOffset,
+                message: "frame header sizes are impossible: \(header.recordCount) records, "
+                    + "\(header.storedByteCount) bytes stored, \(header.uncompressedByteCount) uncompressed"
+            )
         }
         return header
     }

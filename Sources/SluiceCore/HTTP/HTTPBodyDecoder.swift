@@ -110,9 +110,13 @@ struct HTTPBodyDecoder: Sendable {
                 return (index + taken, .bytes(index..<(index + taken)))
             case .untilClose:
                 guard index < bytes.count else { return (index, .needMoreBytes) }
-                try checkBodyLimit(adding: bytes.count - index, streamByteOffset: streamByteOffset + index)
-                bodyByteCount += UInt64(bytes.count - index)
-                return (bytes.count, .bytes(index..<bytes.count))
+                // Bytes up to the limit, then the error at the first byte past it, however the reads
+                // were cut (a whole over-long read once gave no bytes and an error at its start).
+                let allowed = bodyByteCountMax - bodyByteCount
+                if allowed == 0 { try checkBodyLimit(adding: 1, streamByteOffset: streamByteOffset + index) }
+                let taken = Int(min(allowed, UInt64(bytes.count - index)))
+                bodyByteCount += UInt64(taken)
+                return (index + taken, .bytes(index..<(index + taken)))
             case .chunkData(let remaining):
                 guard index < bytes.count else { return (index, .needMoreBytes) }
                 let taken = Int(min(remaining, UInt64(bytes.count - index)))

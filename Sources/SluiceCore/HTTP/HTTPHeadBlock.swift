@@ -57,6 +57,11 @@ struct HTTPHeadBlock: Sendable {
         var copyStart = 0
         var index = 0
         while index < bytes.count {
+            // The limit first, byte by byte: an error must not depend on how the stream was cut (a bare
+            // CR past the limit is `headTooLarge` at the limit whether it came in the same read or later).
+            if storage.count + (index - copyStart) >= byteCountMax {
+                throw tooLarge(streamByteOffset: streamByteOffset + index)
+            }
             let byte = bytes[index]
             if pendingCR {
                 pendingCR = false
@@ -103,15 +108,20 @@ struct HTTPHeadBlock: Sendable {
     ) throws(HTTPParseError) {
         if storage.isEmpty { firstByteStreamOffset = streamByteOffset + range.lowerBound }
         guard storage.count + range.count <= byteCountMax else {
-            let limitName = hasStartLine ? "headByteCountMax" : "trailerByteCountMax"
-            throw HTTPParseError(
-                code: tooLargeCode,
-                streamByteOffset: streamByteOffset + range.lowerBound + (byteCountMax - storage.count),
-                message: "header section longer than \(byteCountMax) bytes (\(limitName))"
-            )
+            throw tooLarge(streamByteOffset: streamByteOffset + range.lowerBound + (byteCountMax - storage.count))
         }
         // One bulk copy per received piece instead of a per-byte append.
         unsafe bytes.withUnsafeBufferPointer { buffer in unsafe storage.append(contentsOf: buffer[range]) }
+    }
+
+    /// The section is over its limit; `streamByteOffset` is the first byte past it.
+    private func tooLarge(streamByteOffset: Int) -> HTTPParseError {
+        let limitName = hasStartLine ? "headByteCountMax" : "trailerByteCountMax"
+        return HTTPParseError(
+            code: tooLargeCode,
+            streamByteOffset: streamByteOffset,
+            message: "header section longer than \(byteCountMax) bytes (\(limitName))"
+        )
     }
 
     /// Splits ``storage`` into the start line and field ranges, validating each field.
