@@ -210,7 +210,8 @@ for round in 0..<rounds {
 }
 print(
     String(
-        format: "healthy alone %.0f/s, beside a dead neighbour %.0f/s: ratio median %.2f× (min %.2f, max %.2f; goal ≥ 0.9×)",
+        format: "healthy alone %.0f/s, beside a dead neighbour %.0f/s: ratio median %.2f× "
+            + "(min %.2f, max %.2f; goal ≥ 0.9×)",
         median(alone),
         median(beside),
         median(ratios),

@@ -138,7 +138,8 @@ if rate == 0 {
     rate = Double(delivered.load(ordering: .relaxed)) / 3 / seconds / 2
     print(
         String(
-            format: "calibration: %.0f events/s emitted, %.0f healthy deliveries/s for %.0f s; soaking at %.0f events/s",
+            format: "calibration: %.0f events/s emitted, %.0f healthy deliveries/s for %.0f s; "
+                + "soaking at %.0f events/s",
             Double(emitted) / seconds,
             Double(delivered.load(ordering: .relaxed)) / seconds,
             seconds,

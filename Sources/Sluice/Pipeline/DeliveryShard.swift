@@ -653,7 +653,9 @@ final class DeliveryShard: @unchecked Sendable {
     }
 
     /// The outcome of an attempt the open breaker refused.
-    private static let circuitOpen = DeliveryAttemptOutcome.circuitOpen("not sent: the endpoint's circuit breaker is open")
+    private static let circuitOpen = DeliveryAttemptOutcome.circuitOpen(
+        "not sent: the endpoint's circuit breaker is open"
+    )
 
     /// A delivery that had a place among `endpoint`'s requests did not use it (its breaker is open, its
     /// request could not be built): the oldest waiting delivery takes it. Without this, deliveries waiting
