@@ -105,7 +105,7 @@ func pipelineBackends() -> [IOBackendSelection] {
     if let uring = try? IOBackendSelection.detect(override: "uring") {
         selections.append(uring)
     } else {
-        print("skipping io_uring pipeline runs: io_uring is not available here")
+        print("pipeline runs on epoll only: io_uring is not available here")
     }
     return selections
 }
