@@ -259,6 +259,22 @@ import Testing
         #expect(jsonError.line == 1, "\(jsonError)")
     }
 
+    /// An alias bomb behind an invalid UTF-8 byte (found by fuzzing: the bound checked the raw bytes and
+    /// stopped at the bad byte, while Yams read the repaired text and expanded 38 M nodes for minutes) is
+    /// refused like any other.
+    @Test(.timeLimit(.minutes(1))) func anAliasBombBehindInvalidUTF8IsRefused() throws {
+        let input = try readRepositoryFile("Fuzz/regressions/config/yaml-alias-bomb-behind-invalid-utf8")
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let path = temporary.path + "/sluice.yaml"
+        try Data(input.dropFirst()).write(to: URL(fileURLWithPath: path))  // byte 0 picks YAML in the fuzzer
+        #expect {
+            _ = try PipelineConfiguration.load(path: path, environment: [:])
+        } throws: { error in
+            (error as? ConfigurationError)?.message.contains("aliases expand to more than") == true
+        }
+    }
+
     /// Legitimate nesting and aliases are not refused.
     @Test func ordinaryAliasesAndNestingAreAccepted() throws {
         let nested = String(repeating: "{a: ", count: 100) + "1" + String(repeating: "}", count: 100)

@@ -125,8 +125,11 @@ public enum ConfigurationFile {
                 throw ConfigurationError(file: file, line: line, column: column, field: "", message: error.description)
             }
         case .yaml:
-            // Depth and alias expansion are bounded before the recursive composer and converter run.
-            if let violation = YAMLBounds.check(bytes) {
+            // Depth and alias expansion are bounded before the recursive composer and converter run, on the
+            // very text Yams reads: invalid UTF-8 is repaired (U+FFFD) in `text`, and a check of the raw bytes
+            // stopped at the bad byte while Yams went on to expand an alias bomb (found by fuzzing).
+            let text = String(decoding: bytes, as: UTF8.self)
+            if let violation = YAMLBounds.check(Array(text.utf8)) {
                 throw ConfigurationError(
                     file: file,
                     line: violation.line,
@@ -135,7 +138,6 @@ public enum ConfigurationFile {
                     message: violation.message
                 )
             }
-            let text = String(decoding: bytes, as: UTF8.self)
             let root: Node?
             do {
                 root = try Yams.compose(yaml: text)
