@@ -124,26 +124,7 @@ struct Log: ParsableCommand {
         var directory: String
 
         func run() throws {
-            let report: LogCheckReport
-            do {
-                report = try LogCheck.run(
-                    directory: directory,
-                    sealedOnly: false,
-                    onIncident: { incident in printError(incident.isDamage ? "damage: \(incident)" : "\(incident)") }
-                )
-            } catch {
-                printError("error: \(error)")
-                throw ExitStatus.invalidInput
-            }
-            let counts = "\(report.segmentCount) segments, \(report.frameCount) frames, \(report.recordCount) records"
-            let damage = report.damage
-            guard damage.isEmpty else {
-                printError(
-                    "damaged: \(damage.count) damaged ranges or gaps in \(counts) ('sluice log repair' sets them aside)"
-                )
-                throw ExitStatus.invalidInput
-            }
-            print("ok: \(counts)")
+            try checkLog(directory: directory, sealedOnly: false, segments: "segments", repairHint: true)
         }
     }
 
@@ -161,24 +142,7 @@ struct Log: ParsableCommand {
         var directory: String
 
         func run() throws {
-            let report: LogCheckReport
-            do {
-                report = try LogCheck.run(
-                    directory: directory,
-                    sealedOnly: true,
-                    onIncident: { incident in printError(incident.isDamage ? "damage: \(incident)" : "\(incident)") }
-                )
-            } catch {
-                printError("error: \(error)")
-                throw ExitStatus.invalidInput
-            }
-            let counts =
-                "\(report.segmentCount) sealed segments, \(report.frameCount) frames, \(report.recordCount) records"
-            guard report.damage.isEmpty else {
-                printError("damaged: \(report.damage.count) damaged ranges or gaps in \(counts)")
-                throw ExitStatus.invalidInput
-            }
-            print("ok: \(counts)")
+            try checkLog(directory: directory, sealedOnly: true, segments: "sealed segments", repairHint: false)
         }
     }
 
@@ -376,4 +340,27 @@ struct Log: ParsableCommand {
             }
         }
     }
+}
+
+/// `log verify` and `log scrub`: checks the log (or its sealed segments), prints every incident and a
+/// summary, and exits 1 on damage.
+private func checkLog(directory: String, sealedOnly: Bool, segments: String, repairHint: Bool) throws {
+    let report: LogCheckReport
+    do {
+        report = try LogCheck.run(
+            directory: directory,
+            sealedOnly: sealedOnly,
+            onIncident: { incident in printError(incident.isDamage ? "damage: \(incident)" : "\(incident)") }
+        )
+    } catch {
+        printError("error: \(error)")
+        throw ExitStatus.invalidInput
+    }
+    let counts = "\(report.segmentCount) \(segments), \(report.frameCount) frames, \(report.recordCount) records"
+    guard report.damage.isEmpty else {
+        let hint = repairHint ? " ('sluice log repair' sets them aside)" : ""
+        printError("damaged: \(report.damage.count) damaged ranges or gaps in \(counts)\(hint)")
+        throw ExitStatus.invalidInput
+    }
+    print("ok: \(counts)")
 }
