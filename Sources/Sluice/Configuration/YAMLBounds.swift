@@ -13,7 +13,7 @@ enum YAMLBounds {
     /// for JSON configurations).
     static let depthMax = 128
     /// Nodes that aliases may add when expanded, over the whole document.
-    static let aliasExpandedNodeCountMax = 1_000_000
+    static let aliasExpandedNodeCountMax = 100_000
 
     struct Violation: Error, Equatable {
         var line: Int
