@@ -259,37 +259,29 @@ import Testing
         #expect(jsonError.line == 1, "\(jsonError)")
     }
 
-    /// An alias bomb behind an invalid UTF-8 byte (found by fuzzing: the bound checked the raw bytes and
-    /// stopped at the bad byte, while Yams read the repaired text and expanded 38 M nodes for minutes) is
-    /// refused like any other.
-    @Test(.timeLimit(.minutes(1))) func anAliasBombBehindInvalidUTF8IsRefused() throws {
-        let input = try readRepositoryFile("Fuzz/regressions/config/yaml-alias-bomb-behind-invalid-utf8")
+    /// Alias bombs the config fuzzer found are refused at the alias that passes the bound:
+    /// - one behind an invalid UTF-8 byte: the bound checked the raw bytes and stopped at the bad byte,
+    ///   while Yams read the repaired text and expanded 38 M nodes for minutes;
+    /// - aliases of aliases expanding to 672,000 nodes, under the old bound of 1,000,000 (invalid bytes
+    ///   turned two anchors into scalars): the loader took 12 s in a debug build and timed out the fuzzer.
+    @Test(
+        .timeLimit(.minutes(1)),
+        arguments: [
+            ("yaml-alias-bomb-behind-invalid-utf8", 6, "*e"),
+            ("yaml-aliases-expanding-to-672k-nodes", 8, "*g"),
+        ]
+    )
+    func aliasBombsFoundByFuzzingAreRefused(input name: String, line: Int, alias: String) throws {
+        let input = try readRepositoryFile("Fuzz/regressions/config/" + name)
         let temporary = TemporaryDirectory()
         defer { withExtendedLifetime(temporary) {} }
         let path = temporary.path + "/sluice.yaml"
         try Data(input.dropFirst()).write(to: URL(fileURLWithPath: path))  // byte 0 picks YAML in the fuzzer
-        #expect {
-            _ = try PipelineConfiguration.load(path: path, environment: [:])
-        } throws: { error in
-            (error as? ConfigurationError)?.message.contains("aliases expand to more than") == true
+        let error = try #require(throws: ConfigurationError.self) {
+            try PipelineConfiguration.load(path: path, environment: [:])
         }
-    }
-
-    /// Aliases of aliases expanding to 672,000 nodes (found by fuzzing: two anchors turned into scalars by
-    /// invalid bytes kept it under the old bound of 1,000,000, and the loader took 12 s in a debug build) are
-    /// refused by the bound of 100,000 alias-expanded nodes, at the alias that passes it.
-    @Test(.timeLimit(.minutes(1))) func aliasesExpandingToHundredsOfThousandsOfNodesAreRefused() throws {
-        let input = try readRepositoryFile("Fuzz/regressions/config/yaml-aliases-expanding-to-672k-nodes")
-        let temporary = TemporaryDirectory()
-        defer { withExtendedLifetime(temporary) {} }
-        let path = temporary.path + "/sluice.yaml"
-        try Data(input.dropFirst()).write(to: URL(fileURLWithPath: path))  // byte 0 picks YAML in the fuzzer
-        #expect {
-            _ = try PipelineConfiguration.load(path: path, environment: [:])
-        } throws: { error in
-            guard let error = error as? ConfigurationError else { return false }
-            return error.message.contains("aliases expand to more than 100000 nodes (at alias *g)") && error.line == 8
-        }
+        #expect(error.message.contains("aliases expand to more than 100000 nodes (at alias \(alias))"), "\(error)")
+        #expect(error.line == line, "\(error)")
     }
 
     /// Legitimate nesting and aliases are not refused.
