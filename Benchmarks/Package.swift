@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
+        // The executables' shared command line: --help, ranges, unknown options (exit status 2).
+        .target(name: "BenchmarkCommandLine", path: "Sources/BenchmarkCommandLine", swiftSettings: swiftSettings),
         // The fixture batch and the Foundation anchor (Codable structs), shared by both executables.
         .target(
             name: "DecodeAnchor",
@@ -64,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "decode-ratio",
             dependencies: [
-                "DecodeAnchor",
+                "BenchmarkCommandLine", "DecodeAnchor",
                 .product(name: "Sluice", package: "sluice"),
             ],
             path: "Sources/decode-ratio",
@@ -73,7 +75,7 @@ let package = Package(
         // Log append vs raw LZ4 on the same bytes. `swift run -c release log-ratio`.
         .executableTarget(
             name: "log-ratio",
-            dependencies: [.product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", .product(name: "Sluice", package: "sluice")],
             path: "Sources/log-ratio",
             swiftSettings: swiftSettings
         ),
@@ -82,6 +84,7 @@ let package = Package(
         .executableTarget(
             name: "log-bench",
             dependencies: [
+                "BenchmarkCommandLine",
                 .product(name: "Sluice", package: "sluice"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
@@ -93,7 +96,7 @@ let package = Package(
         // Sluice's rings vs ck_ring, 1P1C and 2P1C. `swift run -c release ring-ratio`.
         .executableTarget(
             name: "ring-ratio",
-            dependencies: ["CKRingBaseline", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", "CKRingBaseline", .product(name: "Sluice", package: "sluice")],
             path: "Sources/ring-ratio",
             swiftSettings: swiftSettings
         ),
@@ -101,7 +104,7 @@ let package = Package(
         // and epoll. `swift run -c release delivery-bench`.
         .executableTarget(
             name: "delivery-bench",
-            dependencies: ["LoopbackPeers", .product(name: "SluiceIO", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", "LoopbackPeers", .product(name: "SluiceIO", package: "sluice")],
             path: "Sources/delivery-bench",
             swiftSettings: swiftSettings
         ),
@@ -112,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "pipeline-bench",
             dependencies: [
-                "LoopbackPeers", .product(name: "Sluice", package: "sluice"),
+                "BenchmarkCommandLine", "LoopbackPeers", .product(name: "Sluice", package: "sluice"),
                 .product(name: "SluiceIO", package: "sluice"),
             ],
             path: "Sources/pipeline-bench",
@@ -123,7 +126,7 @@ let package = Package(
         // `swift run -c release isolation-bench`.
         .executableTarget(
             name: "isolation-bench",
-            dependencies: ["LoopbackPeers", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", "LoopbackPeers", .product(name: "Sluice", package: "sluice")],
             path: "Sources/isolation-bench",
             swiftSettings: swiftSettings
         ),
@@ -131,14 +134,14 @@ let package = Package(
         // `swift run -c release soak-bench`.
         .executableTarget(
             name: "soak-bench",
-            dependencies: ["LoopbackPeers", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", "LoopbackPeers", .product(name: "Sluice", package: "sluice")],
             path: "Sources/soak-bench",
             swiftSettings: swiftSettings
         ),
         // Trigger matching: compiled index vs the naive reference matcher. `swift run -c release trigger-ratio`.
         .executableTarget(
             name: "trigger-ratio",
-            dependencies: [.product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", .product(name: "Sluice", package: "sluice")],
             path: "Sources/trigger-ratio",
             swiftSettings: swiftSettings
         ),
@@ -152,7 +155,7 @@ let package = Package(
         // Batched signing vs the C anchors over the same messages. `swift run -c release sign-ratio`.
         .executableTarget(
             name: "sign-ratio",
-            dependencies: ["SignBaseline", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", "SignBaseline", .product(name: "Sluice", package: "sluice")],
             path: "Sources/sign-ratio",
             swiftSettings: swiftSettings
         ),

@@ -40,7 +40,7 @@ package struct SinkConfiguration: Sendable {
     package var verifier: WebhookVerifier?
     /// Append one JSON line per request to this file, written (`write(2)`) before the request is answered.
     package var recordPath: String?
-    /// Fault rules (issue-6-codec's `SinkFaultConfiguration`, JSON documented in the README).
+    /// Fault rules (issue-6-codec's `SinkFaultConfiguration`, JSON documented in docs/load-testing.md, "Sink faults").
     package var faults = SinkFaultConfiguration()
     package var seed: UInt64 = 1
 

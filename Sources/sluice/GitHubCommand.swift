@@ -11,7 +11,7 @@ struct GitHub: ParsableCommand {
     struct Normalize: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Turn a GitHub delivery (headers + body file) into a Sluice event (Prefect JSON line).",
-            discussion: "The event is named github.<event> or github.<event>.<action>; see README 'GitHub deliveries'."
+            discussion: "The event is named github.<event> or github.<event>.<action>; see docs/events.md."
         )
 
         @Option(help: "The X-GitHub-Event header, e.g. push or pull_request.")

@@ -34,7 +34,7 @@ struct SluiceCommand: ParsableCommand {
     }
 }
 
-/// Exit statuses shared by every command (README "The `sluice` command").
+/// Exit statuses shared by every command (docs/cli.md, "Exit status and errors").
 enum ExitStatus {
     /// Input was read but some of it is invalid (every problem was printed).
     static let invalidInput = ExitCode(1)

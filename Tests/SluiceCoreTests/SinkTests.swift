@@ -81,10 +81,10 @@ import Testing
         }
     }
 
-    /// The example in README.md ("Delivery policy") is accepted as written.
-    @Test func readmeExampleParses() throws {
-        let readme = try readRepositoryFile("README.md").utf8String
-        let section = try #require(readme.split(separator: "**Sink faults**").last)
+    /// The example in docs/load-testing.md ("Sink faults") is accepted as written.
+    @Test func documentedExampleParses() throws {
+        let page = try readRepositoryFile("docs/load-testing.md").utf8String
+        let section = try #require(page.split(separator: "## Sink faults").last)
         let start = try #require(section.firstRange(of: "```json\n"))
         let end = try #require(section[start.upperBound...].firstRange(of: "\n```"))
         let configuration = try SinkFaultConfiguration(

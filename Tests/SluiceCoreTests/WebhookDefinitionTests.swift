@@ -253,10 +253,9 @@ import Testing
         }
     }
 
-    /// The example configuration of README "Webhooks and signing" loads and means what the text says.
-    @Test func readmeExampleLoads() throws {
-        let readme = try readRepositoryFile("README.md").utf8String
-        let section = try #require(readme.split(separator: "## Webhooks and signing", maxSplits: 1).last)
+    /// The example configuration of docs/webhooks.md loads and means what the text says.
+    @Test func documentedExampleLoads() throws {
+        let section = try readRepositoryFile("docs/webhooks.md").utf8String
         let block = try #require(
             section.split(separator: "```json\n", maxSplits: 1).last?.split(separator: "```").first
         )

@@ -6,7 +6,7 @@ import Testing
 import Glibc
 #endif
 
-/// No input may crash `sluice`, exit statuses are the documented ones (README "The `sluice` command"),
+/// No input may crash `sluice`, exit statuses are the documented ones (docs/cli.md, "Exit status and errors"),
 /// URLs are printed redacted, and the small things an operator reads are right — all through the built
 /// executable as a child process.
 @Suite(.serialized, .enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"))

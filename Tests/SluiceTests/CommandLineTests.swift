@@ -68,7 +68,7 @@ struct CommandLineTests {
         #expect(missing.standardError.contains("missing.jsonl"))
 
         let usage = try Self.run(["events", "convert", "--to", "yaml", events])
-        #expect(usage.status == 2, "usage errors exit 2 as the README says: \(usage.standardError)")
+        #expect(usage.status == 2, "usage errors exit 2 as docs/cli.md says: \(usage.standardError)")
     }
 
     @Test func convertsTheOfficialExampleFromStandardInput() throws {

@@ -63,7 +63,7 @@ import Testing
 
     @Test func htmlIsSelfContainedWithThePlots() {
         let page = Self.report.html()
-        // For a look at the page in a browser (README, "Load-test report").
+        // For a look at the page in a browser (docs/load-testing.md, "Load-test report").
         if let path = ProcessInfo.processInfo.environment["SLUICE_REPORT_HTML_OUT"] {
             writeFile(path, Array(page.utf8))
             writeFile(path + ".txt", Array(Self.report.text().utf8))

@@ -1,29 +1,9 @@
-// decode-ratio: Sluice's EventDecoder against Foundation's JSONDecoder, side by side in one process.
-//
-//     cd Benchmarks && swift run -c release decode-ratio [--rounds N] [--sluice-only]
-//
-// Generates the same batch as DecodeBenchmarks (10,000 events, seed 42), checks once that both
-// decoders read every event and agree on name, id and occurred, then times both decoders over the
-// whole batch in N alternating rounds (default 7; the order flips each round) with ContinuousClock.
-// Prints the batch bytes, each decoder's median time and MB/s (1 MB = 10^6 bytes), and the median of
-// the per-round ratios (JSONDecoder time / Sluice time). The goal in PERFORMANCE.md is ≥ 10×.
-//
-// --sluice-only skips the check and the anchor and times Sluice alone: for profilers such as
-// `valgrind --tool=callgrind`, where the anchor would take minutes.
+// decode-ratio: Sluice's EventDecoder against Foundation's JSONDecoder (`--help` says what it measures).
 
+import BenchmarkCommandLine
 import DecodeAnchor
 import Foundation
 import Sluice
-
-func parseRounds() -> Int {
-    let arguments = CommandLine.arguments.dropFirst()
-    guard let flag = arguments.firstIndex(of: "--rounds") else { return 7 }
-    guard flag + 1 < arguments.endIndex, let rounds = Int(arguments[flag + 1]), rounds >= 1 else {
-        FileHandle.standardError.write(Data("usage: decode-ratio [--rounds N] [--sluice-only]  (N ≥ 1)\n".utf8))
-        exit(2)
-    }
-    return rounds
-}
 
 func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
@@ -100,8 +80,23 @@ func verify(
     }
 }
 
-let rounds = parseRounds()
-let sluiceOnly = CommandLine.arguments.dropFirst().contains("--sluice-only")
+var commandLine = BenchmarkCommandLine(
+    name: "decode-ratio",
+    summary: """
+        Sluice's EventDecoder against Foundation's JSONDecoder, side by side in one process (PERFORMANCE.md
+        "event decode"). Generates the same batch as DecodeBenchmarks (10,000 events, seed 42), checks once
+        that both decoders read every event and agree on name, id and occurred, then times both decoders over
+        the whole batch in alternating rounds (the order flips each round) with ContinuousClock. Prints the
+        batch bytes, each decoder's median time and MB/s (1 MB = 10^6 bytes), and the median of the per-round
+        ratios (JSONDecoder time / Sluice time). Goal: >= 10x.
+        """
+)
+let rounds = commandLine.integer("--rounds", default: 7, range: 1...1_000, "alternating rounds")
+let sluiceOnly = commandLine.flag(
+    "--sluice-only",
+    "skip the check and the anchor and time Sluice alone (for valgrind --tool=callgrind, where the anchor takes minutes)"
+)
+commandLine.finish()
 let batch = DecodeBatch()
 var decoder = EventDecoder()
 var header = EventHeader()

@@ -1,30 +1,36 @@
-// Webhook delivery throughput against wrk, side by side in one run (issue 6, PERFORMANCE.md "HTTP
-// delivery"): signed 1 KiB webhook POSTs on one Sluice client loop thread (io_uring and epoll) to nginx
-// (`return 204`, 1 worker) on 127.0.0.1 over 64 keep-alive connections, and `wrk -t1 -c64` sending the same
-// request (method, headers, body; a Lua script) to the same nginx. Rounds alternate wrk, io_uring, epoll;
-// the figures are medians of the rounds. Goal: Sluice ≥ 0.8× wrk.
-// Usage: swift run -c release delivery-bench [--rounds N] [--seconds S] [--connections C]
-//        [--backends uring,epoll] [--no-wrk]   (the last two for profiling one client alone)
+// delivery-bench: webhook delivery against wrk on the same nginx (`--help` says what it measures).
+import BenchmarkCommandLine
 import Foundation
 import LoopbackPeers
 @_spi(Benchmarks) import SluiceIO
 
-var rounds = 3
-var seconds = 3.0
-var connections = 64
-var backends = ["uring", "epoll"]
-var runsWrk = true
-var arguments = CommandLine.arguments.dropFirst().makeIterator()
-while let argument = arguments.next() {
-    switch argument {
-    case "--rounds": rounds = Int(arguments.next() ?? "") ?? rounds
-    case "--seconds": seconds = Double(arguments.next() ?? "") ?? seconds
-    case "--connections": connections = Int(arguments.next() ?? "") ?? connections
-    case "--backends": backends = (arguments.next() ?? "").split(separator: ",").map(String.init)
-    case "--no-wrk": runsWrk = false
-    default: fatalError("unknown argument \(argument)")
-    }
-}
+var commandLine = BenchmarkCommandLine(
+    name: "delivery-bench",
+    summary: """
+        Webhook delivery throughput against wrk, side by side in one run (issue 6, PERFORMANCE.md "HTTP
+        delivery"): signed 1 KiB webhook POSTs on one Sluice client loop thread (io_uring and epoll) to nginx
+        (`return 204`, 1 worker) on 127.0.0.1 over keep-alive connections, and `wrk -t1` sending the same
+        request (method, headers, body; a Lua script) to the same nginx. Rounds alternate wrk, io_uring, epoll;
+        the figures are medians of the rounds, with latency and CPU per request. Goal: Sluice >= 0.8x wrk.
+        Needs nginx and wrk (scripts/bench installs them).
+        """
+)
+let rounds = commandLine.integer("--rounds", default: 3, range: 1...1_000, "rounds of each side, alternating")
+let seconds = commandLine.number("--seconds", default: 3, range: 0.1...3_600, "seconds of each round")
+let connections = commandLine.integer(
+    "--connections",
+    default: 64,
+    range: 1...4_096,
+    "keep-alive connections (and wrk -c)"
+)
+let backends = commandLine.choices(
+    "--backends",
+    default: ["uring", "epoll"],
+    from: ["uring", "epoll"],
+    "the Sluice backends to run (for profiling one)"
+)
+let runsWrk = !commandLine.flag("--no-wrk", "leave out the wrk anchor (for profiling a client alone)")
+commandLine.finish()
 
 let nginx = try Nginx()
 defer { nginx.stop() }

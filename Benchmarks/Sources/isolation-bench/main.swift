@@ -1,44 +1,41 @@
-// Per-endpoint isolation (issue 15, ARCHITECTURE.md §6), side by side in one run: a healthy webhook's
-// throughput alone, and beside a dead neighbour on the same host (nginx: `/healthy` answers 204, `/dead`
-// answers 500), in alternating rounds; and the dead webhook's time from its first attempt to its dead
-// letter against its schedule (0 + 1 + 1 + 1 s, no jitter). Goals: healthy with a dead neighbour ≥ 0.9×
-// alone (medians); dead letters within 1 s of the schedule's end. Each round emits the same generated
-// fixture as fast as the pipeline takes it and ends when the healthy webhook has every event; a round
-// with the neighbour then watches the dead letters for `--watch-seconds` more.
-// Usage: swift run -c release isolation-bench [--rounds N] [--events N] [--watch-seconds S]
-//        [--endpoint-pending-max N]
+// isolation-bench: a healthy webhook beside a dead one on the same host (`--help` says what it measures).
+import BenchmarkCommandLine
 import Foundation
 import LoopbackPeers
 import Sluice
 import Synchronization
 
-if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
-    print(
+var commandLine = BenchmarkCommandLine(
+    name: "isolation-bench",
+    summary: """
+        Per-endpoint isolation (issue 15, ARCHITECTURE.md 6), side by side in one run: a healthy webhook's
+        throughput alone, and beside a dead neighbour on the same host (nginx: /healthy answers 204, /dead
+        answers 500), in alternating rounds; and the dead webhook's time from its first attempt to its dead
+        letter against its schedule (0 + 1 + 1 + 1 s, no jitter). Goals: healthy with a dead neighbour >= 0.9x
+        alone (medians); dead letters within 1 s of the schedule's end. Each round emits the same generated
+        fixture as fast as the pipeline takes it and ends when the healthy webhook has every event; a round
+        with the neighbour then watches the dead letters for --watch-seconds more. Needs nginx.
         """
-        isolation-bench: a healthy webhook's throughput with and without a dead neighbour on the same host,
-        and the dead webhook's lateness of its dead letters against its retry schedule.
-        usage: swift run -c release isolation-bench [--rounds N] [--events N] [--watch-seconds S]
-                                                    [--endpoint-pending-max N]
-          --rounds N                 rounds of each side, alternating (default 5)
-          --events N                 generated events per round (default 50000)
-          --watch-seconds S          how long a round with the neighbour watches dead letters after the healthy
-                                     webhook is done (default 5)
-          --endpoint-pending-max N   the pipeline's endpoint_pending_max (default: the pipeline's default)
-        """
-    )
-    exit(0)
-}
-
-func option(_ name: String, _ value: Double) -> Double {
-    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count,
-        let parsed = Double(CommandLine.arguments[index + 1]), parsed.isFinite, parsed >= 0, parsed <= 1e9
-    else { return value }
-    return parsed
-}
-let rounds = max(1, Int(option("--rounds", 5)))
-let eventCount = max(1, Int(option("--events", 50_000)))
-let watchSeconds = option("--watch-seconds", 5)
-let endpointPendingMax = Int(option("--endpoint-pending-max", 0))
+)
+let rounds = commandLine.integer("--rounds", default: 5, range: 1...1_000, "rounds of each side, alternating")
+let eventCount = commandLine.integer("--events", default: 50_000, range: 1...10_000_000, "generated events per round")
+let watchSeconds = commandLine.number(
+    "--watch-seconds",
+    default: 5,
+    range: 0...3_600,
+    "how long a round with the neighbour watches dead letters after the healthy webhook is done"
+)
+let endpointPendingMax = commandLine.integer(
+    "--endpoint-pending-max",
+    default: 0,
+    range: 0...100_000_000,
+    "the pipeline's endpoint_pending_max (0: the pipeline's default)"
+)
+let besideOnly = commandLine.flag(
+    "--beside-only",
+    "run only the rounds beside the dead neighbour (for profiling its cost)"
+)
+commandLine.finish()
 let scheduleSeconds = 3.0
 
 let nginx = try Nginx(locations: "location /dead { return 500; }")
@@ -177,7 +174,7 @@ var alone: [Double] = []
 var beside: [Double] = []
 var ratios: [Double] = []
 var lateness: [Double] = []
-if CommandLine.arguments.contains("--beside-only") {  // for profiling the dead neighbour's cost
+if besideOnly {  // for profiling the dead neighbour's cost
     for round in 0..<rounds { _ = try run(round: round, withDead: true) }
     exit(0)
 }

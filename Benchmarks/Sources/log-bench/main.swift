@@ -1,28 +1,25 @@
-// The segment log against the embedded database a user would otherwise pick, and its read and
-// latency figures, measured side by side in one process (issue 3, PERFORMANCE.md "log append"):
-//
-// 1. append: the same generated events through SegmentLogWriter and through SQLite (GRDB, WAL mode,
-//    one transaction per batch of 256, a table with an index on the event name); both with durable
-//    commits (fsync always / synchronous=FULL) and without (fsync never / synchronous=OFF). Goal ≥ 10×.
-// 2. scan: sequential read with decompression of every record, and a filtered scan (one node kind on
-//    main): MB/s and events/s.
-// 3. fsync interval(5 ms): events/s and append-to-durable latency p50/p99 under a steady stream.
-//
-// Usage: swift run -c release log-bench [--rounds N] [--events N]
+// log-bench: the segment log against SQLite, scans, interval fsync (`--help` says what it measures).
+import BenchmarkCommandLine
 import Foundation
 import GRDB
 import Sluice
 
-var rounds = 3
-var eventCount = 20_000
-var arguments = CommandLine.arguments.dropFirst().makeIterator()
-while let argument = arguments.next() {
-    switch argument {
-    case "--rounds": rounds = Int(arguments.next() ?? "") ?? rounds
-    case "--events": eventCount = Int(arguments.next() ?? "") ?? eventCount
-    default: fatalError("unknown argument \(argument)")
-    }
-}
+var commandLine = BenchmarkCommandLine(
+    name: "log-bench",
+    summary: """
+        The segment log against the embedded database a user would otherwise pick, and its read and latency
+        figures, side by side in one process (issue 3, PERFORMANCE.md "log append"):
+        1. append: the same generated events through SegmentLogWriter and through SQLite (GRDB, WAL mode, one
+           transaction per batch of 256, a table with an index on the event name); both with durable commits
+           (fsync always / synchronous=FULL) and without (fsync never / synchronous=OFF). Goal >= 10x.
+        2. scan: sequential read with decompression of every record, and a filtered scan (one node kind on
+           main): MB/s and events/s.
+        3. fsync interval(5 ms): events/s and append-to-durable latency p50/p99 under a steady stream.
+        """
+)
+let rounds = commandLine.integer("--rounds", default: 3, range: 1...1_000, "rounds")
+let eventCount = commandLine.integer("--events", default: 20_000, range: 1...10_000_000, "generated events")
+commandLine.finish()
 
 func makeRecords(_ count: Int) throws -> ([LogRecord], [String]) {
     var generator = FixtureGenerator(.init(eventCount: count, seed: 42))

@@ -1,23 +1,23 @@
-// Log append against its anchor, side by side in one process (issue 3, PERFORMANCE.md "log append"):
-// the same generated events appended through `SegmentLogWriter` (framing, LZ4, CRC-32C, pwrite) and
-// compressed by raw `LZ4_compress_default` in blocks of the same size. Goal: ours ≥ 0.7× the anchor.
-// Usage: swift run -c release log-ratio [--rounds N] [--events N] [--fsync never|always]
+// log-ratio: log append against raw LZ4 on the same bytes (`--help` says what it measures).
+import BenchmarkCommandLine
 import Foundation
 import Sluice
 @_spi(Benchmarks) import SluiceStorage
 
-var rounds = 5
-var eventCount = 20_000
-var fsync = FsyncPolicy.never
-var arguments = CommandLine.arguments.dropFirst().makeIterator()
-while let argument = arguments.next() {
-    switch argument {
-    case "--rounds": rounds = Int(arguments.next() ?? "") ?? rounds
-    case "--events": eventCount = Int(arguments.next() ?? "") ?? eventCount
-    case "--fsync": fsync = arguments.next() == "always" ? .always : .never
-    default: fatalError("unknown argument \(argument)")
-    }
-}
+var commandLine = BenchmarkCommandLine(
+    name: "log-ratio",
+    summary: """
+        Log append against its anchor, side by side in one process (issue 3, PERFORMANCE.md "log append"): the
+        same generated events (seed 42) appended through SegmentLogWriter (framing, LZ4, CRC-32C, pwrite) and
+        compressed by raw LZ4_compress_default in blocks of the same size. Goal: ours >= 0.7x the anchor.
+        """
+)
+let rounds = commandLine.integer("--rounds", default: 5, range: 1...1_000, "alternating rounds")
+let eventCount = commandLine.integer("--events", default: 20_000, range: 1...10_000_000, "generated events")
+let fsync: FsyncPolicy =
+    commandLine.choice("--fsync", default: "never", from: ["never", "always"], "the writer's fsync policy") == "always"
+    ? .always : .never
+commandLine.finish()
 
 var generator = FixtureGenerator(.init(eventCount: eventCount, seed: 42))
 var records: [LogRecord] = []

@@ -1,39 +1,66 @@
-// The assembled pipeline at saturation against the delivery stage alone, side by side in one run (issue
-// 7, PERFORMANCE.md "end to end"): a generated fixture through the full pipeline (segment log with fsync
-// interval:5, 1,000 triggers of which 100 are webhooks) into nginx (`return 204`, 1 worker) on 127.0.0.1
-// over 64 keep-alive connections, against delivery-bench's signed 1 KiB POSTs on one client loop thread
-// to the same nginx. Rounds alternate; figures are medians. Goal: pipeline deliveries/s ≥ 0.5× delivery
-// alone. Then the latency emit → 2xx at 50 % of the saturated event rate (p50, p99, p99.9).
-// The 100 webhooks watch the fixture's own node kinds (LoadTestSetup `webhooksOnStreamKinds`), so delivery
-// dominates; `--selective` keeps the generator's kinds instead (most events then match no webhook).
-// `--pipeline-only` runs just the pipeline rounds (no anchor, no latency run: for profiling with perf).
-// `--matched-anchor` also runs delivery alone with bodies of the fixture's mean webhook body size (the
-// pipeline's requests are larger than the anchor's 1 KiB ones), for a second, same-size ratio.
-// `--cpu` prints, per round, the CPU time per delivery of this process and of nginx for each side, and
-// the pipeline's per thread (sampled from /proc/self/task every 20 ms).
-// For experiments: SLUICE_BENCH_JOBS=N sets `job_queue_capacity`, SLUICE_BENCH_PENDING=N
-// `pending_deliveries_max`, SLUICE_BENCH_CONNECTIONS=N the pipeline's `connections` (the anchor keeps 64),
-// SLUICE_BENCH_IN_FLIGHT=N `in_flight_max`.
-// Usage: swift run -c release pipeline-bench [--rounds N] [--events N] [--seconds S] [--latency-seconds S]
-//        [--selective] [--pipeline-only] [--matched-anchor] [--cpu] [--latency-rate R]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
+// pipeline-bench: the assembled pipeline against delivery alone, side by side in one run (`--help` says what
+// it measures and every option).
+import BenchmarkCommandLine
 import Foundation
 import LoopbackPeers
 import Sluice
 @_spi(Benchmarks) import SluiceIO
 
-func option(_ name: String, _ value: Double) -> Double {
-    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count,
-        let parsed = Double(CommandLine.arguments[index + 1])
-    else { return value }
-    return parsed
-}
-let rounds = Int(option("--rounds", 3))
-let eventCount = Int(option("--events", 20_000))
-let deliverySeconds = option("--seconds", 3)
-let latencySeconds = option("--latency-seconds", 5)
-let pipelineOnly = CommandLine.arguments.contains("--pipeline-only")
-let matchedAnchor = CommandLine.arguments.contains("--matched-anchor")
-let reportsCPU = CommandLine.arguments.contains("--cpu")
+var commandLine = BenchmarkCommandLine(
+    name: "pipeline-bench",
+    summary: """
+        The assembled pipeline at saturation against the delivery stage alone, side by side in one run (issue 7,
+        PERFORMANCE.md "end to end"): a generated fixture (seed 42) through the full pipeline (segment log with
+        fsync interval:5, 1,000 triggers of which 100 are webhooks) into nginx (`return 204`, 1 worker) on
+        127.0.0.1 over 64 keep-alive connections, against delivery-bench's signed 1 KiB POSTs on one client loop
+        thread to the same nginx. Rounds alternate; figures are medians. Goal: pipeline deliveries/s >= 0.5x
+        delivery alone. Then the latency emit -> 2xx at 50 % of the saturated event rate (p50, p99, p99.9).
+        The 100 webhooks watch the fixture's own node kinds, so delivery dominates.
+
+        Environment, for experiments: SLUICE_BENCH_JOBS=N sets job_queue_capacity, SLUICE_BENCH_PENDING=N
+        pending_deliveries_max, SLUICE_BENCH_CONNECTIONS=N the pipeline's connections (the anchor keeps 64),
+        SLUICE_BENCH_IN_FLIGHT=N in_flight_max, SLUICE_BENCH_WAIT=spin|yield|park the stages' wait strategy
+        (park by default); SLUICE_IO=uring|epoll forces the I/O backend.
+        Needs nginx (scripts/bench installs it).
+        """
+)
+let rounds = commandLine.integer("--rounds", default: 3, range: 1...1_000, "rounds of each side, alternating")
+let eventCount = commandLine.integer("--events", default: 20_000, range: 1...10_000_000, "generated events per round")
+let deliverySeconds = commandLine.number(
+    "--seconds",
+    default: 3,
+    range: 0.1...3_600,
+    "seconds of each delivery-alone round"
+)
+let latencySeconds = commandLine.number(
+    "--latency-seconds",
+    default: 5,
+    range: 0.1...3_600,
+    "seconds of the steady latency run"
+)
+let latencyRate = commandLine.number(
+    "--latency-rate",
+    default: 0,
+    range: 0...100_000_000,
+    "events/s of the latency run instead of half the saturated rate (0: half), to compare two builds at one load"
+)
+let selective = commandLine.flag(
+    "--selective",
+    "keep the generator's node kinds for the webhooks (most events then match no webhook)"
+)
+let pipelineOnly = commandLine.flag(
+    "--pipeline-only",
+    "run only the pipeline rounds: no anchor, no latency run (for profiling with perf)"
+)
+let matchedAnchor = commandLine.flag(
+    "--matched-anchor",
+    "also run delivery alone with bodies of the fixture's mean webhook body size (a same-size ratio)"
+)
+let reportsCPU = commandLine.flag(
+    "--cpu",
+    "print per round the CPU time per delivery of this process and of nginx, and the pipeline's per thread"
+)
+commandLine.finish()
 
 /// CPU time (user + system, nanoseconds) this process has used so far, its exited threads included.
 func processCPUNanoseconds() -> UInt64 {
@@ -141,7 +168,7 @@ let json = LoadTestSetup.configuration(
     webhookCount: 100,
     baseURL: "http://127.0.0.1:\(nginx.port)",
     sharedKey: "pipeline-bench-key",
-    webhooksOnStreamKinds: !CommandLine.arguments.contains("--selective")
+    webhooksOnStreamKinds: !selective
 )
 /// io_uring where the kernel allows it (as the pipeline detects), else epoll; `SLUICE_IO` forces one.
 let backend: String = {
@@ -284,8 +311,7 @@ if !matchedRatios.isEmpty {
 if !pipelineOnly {
     // Latency at half the saturated event rate, over a longer steady run.
     // `--latency-rate R`: a fixed rate instead (to compare two builds at the same load).
-    let fixedRate = option("--latency-rate", 0)
-    let rate = fixedRate > 0 ? fixedRate : median(pipelineEvents) / 2
+    let rate = latencyRate > 0 ? latencyRate : median(pipelineEvents) / 2
     var options = Replayer.Options(fixturePath: fixturePath)
     options.rate = rate
     options.duration = .milliseconds(Int64(latencySeconds * 1000))

@@ -1,25 +1,23 @@
-// Sluice's rings against Concurrency Kit's ck_ring (Debian libck-dev) in the same run (issue 7,
-// PERFORMANCE.md "ring 1P1C": goal ≥ 0.7×). Items are 8-byte integers, as in ck's pointer rings, and
-// both sides use the same back-off on a full or empty ring (64 spins, then sched_yield).
-//
-// 1P1C: `SPSCRing<UInt64>` per item (tryPush / tryPop) and in batches of 64, against ck_ring spsc.
-// 2P1C: `RingSequencer` + `RingSlots` (claim one, write, publish; the consumer takes each published run
-//       and advances its cursor once per run, as a Disruptor consumer does), against ck_ring mpsc.
-//
-// Usage: swift run -c release ring-ratio [--rounds N] [--items N]
+// ring-ratio: Sluice's rings against ck_ring (`--help` says what it measures).
+import BenchmarkCommandLine
 import CKRingBaseline
 import Foundation
 import Sluice
 
-func option(_ name: String, default value: Int) -> Int {
-    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count else {
-        return value
-    }
-    guard let parsed = Int(CommandLine.arguments[index + 1]) else { fatalError("\(name) takes a number") }
-    return parsed
-}
-let rounds = option("--rounds", default: 5)
-let items = option("--items", default: 20_000_000)
+var commandLine = BenchmarkCommandLine(
+    name: "ring-ratio",
+    summary: """
+        Sluice's rings against Concurrency Kit's ck_ring (Debian libck-dev) in the same run (issue 7,
+        PERFORMANCE.md "ring 1P1C": goal >= 0.7x). Items are 8-byte integers, as in ck's pointer rings, and
+        both sides use the same back-off on a full or empty ring (64 spins, then sched_yield).
+        1P1C: SPSCRing<UInt64> per item (tryPush / tryPop) and in batches of 64, against ck_ring spsc.
+        2P1C: RingSequencer + RingSlots (claim one, write, publish; the consumer takes each published run and
+              advances its cursor once per run, as a Disruptor consumer does), against ck_ring mpsc.
+        """
+)
+let rounds = commandLine.integer("--rounds", default: 5, range: 1...1_000, "alternating rounds")
+let items = commandLine.integer("--items", default: 20_000_000, range: 1...1_000_000_000, "items per ring per round")
+commandLine.finish()
 let capacity = 1024
 
 @inline(__always) func backOff(_ failures: inout Int) {

@@ -1,28 +1,26 @@
-// Webhook signing throughput against C anchors, side by side in one process (issue 5, PERFORMANCE.md):
-// Sluice's HMACBatchSigner (ipad/opad SHA-256 midstates prepared once per key, batches signed into
-// caller storage) against, over the same messages and with the same `v1,<base64>` output:
-//   evp-mac   — the EVP_MAC HMAC-SHA256 loop (one EVP_MAC_CTX per key, EVP_MAC_init(ctx, NULL, 0, NULL)
-//               per message), the anchor; goal ≥ 0.9×
-//   md-copy   — HMAC from EVP_MD_CTX midstates copied per message (EVP_MD_CTX_copy_ex)
-//   hmac()    — naive one-shot HMAC(EVP_sha256(), key, …) per message; goal ≥ 2×
-// for bodies of 256 B, 1 KiB and 4 KiB, with 1 key and with 1,000 keys (messages grouped by key).
-// Prints medians over rounds (the order of the four flips each round), the median ratios, and mallocs
-// per signature (this executable interposes malloc, see SignBaseline).
-// Usage: swift run -c release sign-ratio [--rounds N] [--messages N]
+// sign-ratio: batched webhook signing against C anchors (`--help` says what it measures).
+import BenchmarkCommandLine
 import Foundation
 import SignBaseline
 import Sluice
 
-var rounds = 7
-var messageCount = 10_000
-var arguments = CommandLine.arguments.dropFirst().makeIterator()
-while let argument = arguments.next() {
-    switch argument {
-    case "--rounds": rounds = Int(arguments.next() ?? "") ?? rounds
-    case "--messages": messageCount = Int(arguments.next() ?? "") ?? messageCount
-    default: fatalError("unknown argument \(argument)")
-    }
-}
+var commandLine = BenchmarkCommandLine(
+    name: "sign-ratio",
+    summary: """
+        Webhook signing throughput against C anchors, side by side in one process (issue 5, PERFORMANCE.md):
+        Sluice's HMACBatchSigner (ipad/opad SHA-256 midstates prepared once per key, batches signed into caller
+        storage) against, over the same messages and with the same `v1,<base64>` output:
+          evp-mac   the EVP_MAC HMAC-SHA256 loop (one EVP_MAC_CTX per key), the anchor; goal >= 0.9x
+          md-copy   HMAC from EVP_MD_CTX midstates copied per message (EVP_MD_CTX_copy_ex)
+          hmac()    naive one-shot HMAC(EVP_sha256(), key, ...) per message; goal >= 2x
+        for bodies of 256 B, 1 KiB and 4 KiB, with 1 key and with 1,000 keys (messages grouped by key). Prints
+        medians over rounds (the order of the four flips each round), the median ratios, and mallocs per
+        signature (this executable interposes malloc, see SignBaseline).
+        """
+)
+let rounds = commandLine.integer("--rounds", default: 7, range: 1...1_000, "rounds")
+let messageCount = commandLine.integer("--messages", default: 10_000, range: 1...10_000_000, "messages per round")
+commandLine.finish()
 
 let clock = ContinuousClock()
 func seconds(_ duration: Duration) -> Double {

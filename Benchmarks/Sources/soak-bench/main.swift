@@ -1,40 +1,43 @@
-// The soak (issue 15): the pipeline at half its saturated rate for 30 minutes with faulty receivers beside
-// healthy ones, printing per minute the resident memory and the emit → 2xx latency (p50, p99) of the
-// healthy webhooks; memory must stay flat once the faulty endpoints hold their bound
-// (`endpoint_pending_max`) and leave the rest of their backlog in the log. Receivers (nginx on 127.0.0.1):
-// three healthy webhooks (204), one answering 500, one answering 429 with `Retry-After: 2`, and one whose
-// port refuses connections. The default retry schedule (0, 5 s, 5 min, 30 min, …) keeps the faulty
-// deliveries retrying for the whole soak. The saturated rate is measured first, with the same webhooks,
-// for `--calibrate-seconds`. Not a CI test: `swift run -c release soak-bench [--minutes 30]`.
+// soak-bench: the pipeline for 30 minutes with faulty receivers (`--help` says what it measures).
+import BenchmarkCommandLine
 import Foundation
 import LoopbackPeers
 import Sluice
 import Synchronization
 
-if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {
-    print(
+var commandLine = BenchmarkCommandLine(
+    name: "soak-bench",
+    summary: """
+        The soak (issue 15): the pipeline at half its saturated rate with faulty receivers beside healthy ones,
+        printing per minute the resident memory and the emit -> 2xx latency (p50, p99) of the healthy webhooks;
+        memory must stay flat once the faulty endpoints hold their bound (endpoint_pending_max) and leave the
+        rest of their backlog in the log. Receivers (nginx on 127.0.0.1): three healthy webhooks (204), one
+        answering 500, one answering 429 with Retry-After: 2, and one whose port refuses connections. The
+        default retry schedule (0, 5 s, 5 min, 30 min, ...) keeps the faulty deliveries retrying for the whole
+        soak. The saturated rate is measured first, with the same webhooks, for --calibrate-seconds.
+        Not a CI test: it runs for --minutes. Needs nginx.
         """
-        soak-bench: the pipeline at half its saturated rate with faulty receivers; RSS and p99 per minute.
-        usage: swift run -c release soak-bench [--minutes M] [--calibrate-seconds S] [--rate R] [--events N]
-          --minutes M             length of the soak (default 30)
-          --calibrate-seconds S   how long the saturated rate is measured first (default 10)
-          --rate R                events/s to emit instead of half the measured saturated rate
-          --events N              distinct generated events, emitted in a cycle (default 100000)
-        """
-    )
-    exit(0)
-}
-
-func option(_ name: String, _ value: Double) -> Double {
-    guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count,
-        let parsed = Double(CommandLine.arguments[index + 1]), parsed.isFinite, parsed >= 0, parsed <= 1e9
-    else { return value }
-    return parsed
-}
-let minutes = max(1, Int(option("--minutes", 30)))
-let calibrateSeconds = max(1, option("--calibrate-seconds", 10))
-let fixedRate = option("--rate", 0)
-let eventCount = max(1_000, Int(option("--events", 100_000)))
+)
+let minutes = commandLine.integer("--minutes", default: 30, range: 1...10_080, "length of the soak")
+let calibrateSeconds = commandLine.number(
+    "--calibrate-seconds",
+    default: 10,
+    range: 1...3_600,
+    "how long the saturated rate is measured first"
+)
+let fixedRate = commandLine.number(
+    "--rate",
+    default: 0,
+    range: 0...100_000_000,
+    "events/s to emit instead of half the measured saturated rate (0: half)"
+)
+let eventCount = commandLine.integer(
+    "--events",
+    default: 100_000,
+    range: 1_000...10_000_000,
+    "distinct generated events, emitted in a cycle"
+)
+commandLine.finish()
 
 let nginx = try Nginx(
     locations: """

@@ -1,30 +1,32 @@
-// Trigger matching throughput against the naive matcher, side by side in one process (issue 4,
-// PERFORMANCE.md "trigger match"): the compiled TriggerIndex and the reference matcher (spec §b applied
-// to every trigger for every event) over the same generated events, with 10, 1k, 10k and 100k entries
-// of the fixture generator's `--triggers` configuration (selective webhooks and triggers, 0.3 % broad).
-// Goals: at 10k triggers ≥ 20× the naive matcher; ≥ 0.5× the index's own throughput at 10 triggers.
-// Each round times the index over every event (whole-pass throughput, and each event on its own for
-// p50/p99) and the naive matcher over a sample; figures are medians of the rounds.
-// Usage: swift run -c release trigger-ratio [--events N] [--rounds N] [--counts 10,1000,...]
+// trigger-ratio: the compiled trigger index against the naive matcher (`--help` says what it measures).
+import BenchmarkCommandLine
 import Foundation
 import Sluice
 
+var commandLine = BenchmarkCommandLine(
+    name: "trigger-ratio",
+    summary: """
+        Trigger matching throughput against the naive matcher, side by side in one process (issue 4,
+        PERFORMANCE.md "trigger match"): the compiled TriggerIndex and the reference matcher (spec b applied to
+        every trigger for every event) over the same generated events (seed 42), with configurations of the
+        fixture generator's `--triggers` (selective webhooks and triggers, 0.3 % broad) of each count. Goals:
+        at 10k triggers >= 20x the naive matcher; >= 0.5x the index's own throughput at 10 triggers. Each round
+        times the index over every event (whole-pass throughput, and each event on its own for p50/p99) and the
+        naive matcher over a sample; figures are medians of the rounds.
+        """
+)
 // 2,000 events (~10 MB) stay in cache, as an event does between its decode and its match in the
 // pipeline; `--events 20000` (~100 MB) measures mostly memory misses instead.
-var eventCount = 2_000
-var rounds = 5
-var counts = [10, 1_000, 10_000, 100_000]
-var indexOnly = false
-var arguments = CommandLine.arguments.dropFirst().makeIterator()
-while let argument = arguments.next() {
-    switch argument {
-    case "--events": eventCount = Int(arguments.next() ?? "") ?? eventCount
-    case "--rounds": rounds = max(1, Int(arguments.next() ?? "") ?? rounds)
-    case "--counts": counts = (arguments.next() ?? "").split(separator: ",").compactMap { Int($0) }
-    case "--index-only": indexOnly = true  // for profiling: no naive matcher, no per-event timing
-    default: fatalError("unknown argument \(argument)")
-    }
-}
+let eventCount = commandLine.integer("--events", default: 2_000, range: 1...10_000_000, "generated events")
+let rounds = commandLine.integer("--rounds", default: 5, range: 1...1_000, "rounds")
+let counts = commandLine.integers(
+    "--counts",
+    default: [10, 1_000, 10_000, 100_000],
+    range: 1...10_000_000,
+    "configuration sizes (triggers)"
+)
+let indexOnly = commandLine.flag("--index-only", "no naive matcher and no per-event timing (for profiling)")
+commandLine.finish()
 
 let configuration = FixtureGenerator.Configuration(eventCount: eventCount, seed: 42)
 var decoder = EventDecoder()

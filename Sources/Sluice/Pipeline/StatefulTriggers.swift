@@ -283,7 +283,7 @@ struct StatefulTriggers {
 
     // MARK: Restart
 
-    /// Rebuilds the machine after a restart by re-feeding the log (see the README, "Stateful triggers"):
+    /// Rebuilds the machine after a restart by re-feeding the log (docs/triggers.md, "Stateful triggers in the pipeline"):
     /// every event record from `horizon` = (the earlier of `now` and the earliest `occurred` after
     /// `checkpoint`) − 2 × the longest window, in log order, with the clock following the record times, then to `now`.
     /// Outcome events found in the log are remembered and never emitted again; outcomes the re-feed

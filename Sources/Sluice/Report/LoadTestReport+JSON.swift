@@ -4,7 +4,7 @@ extension LoadTestReport {
     /// The report's JSON `version`; bumped when a key changes meaning or disappears.
     public static let jsonVersion = 1
 
-    /// The report as one compact JSON object with stable snake_case keys (README, "Load-test
+    /// The report as one compact JSON object with stable snake_case keys (docs/load-testing.md, "Load-test
     /// report"). Every figure is a JSON number; latencies are integer nanoseconds (`…_ns`), rates
     /// are per second; a missing target is `null`.
     public func json() -> String {

@@ -4,7 +4,7 @@ internal import Histogram
 /// merged from the run's ``LatencyRecorder``s. Immutable once built.
 ///
 /// Render it with ``text(topTriggerCount:)``, ``json()`` or ``html(topTriggerCount:)``; the
-/// README's "Load-test report" section explains every figure and JSON key.
+/// "Load-test report" section of docs/load-testing.md explains every figure and JSON key.
 ///
 /// Immutable and `Sendable`: safe to share between threads.
 public struct LoadTestReport: Sendable, Equatable {
