@@ -35,6 +35,14 @@ let besideOnly = commandLine.flag(
     "--beside-only",
     "run only the rounds beside the dead neighbour (for profiling its cost)"
 )
+let aloneOnly = commandLine.flag(
+    "--alone-only",
+    "run only the rounds of the healthy webhook alone (to compare with --beside-only)"
+)
+let showThreads = commandLine.flag(
+    "--threads",
+    "print each thread's CPU µs per event at the end of each round (the pipeline's threads are the round's own)"
+)
 commandLine.finish()
 let scheduleSeconds = 3.0
 
@@ -83,6 +91,22 @@ func processCPUNanoseconds() -> UInt64 {
     return UInt64(microseconds) * 1_000
 }
 
+/// CPU seconds of each of this process's threads by name (`/proc/self/task/*/stat`: utime + stime).
+func threadCPUSeconds() -> [String: Double] {
+    var result: [String: Double] = [:]
+    let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+    for task in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? [] {
+        guard let stat = try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8),
+            let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")")
+        else { continue }
+        let name = String(stat[stat.index(after: open)..<close])
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { continue }
+        result[name, default: 0] += (user + system) / ticks
+    }
+    return result
+}
+
 /// What one round measured.
 struct Round {
     var healthyPerSecond: Double
@@ -95,30 +119,51 @@ struct Round {
     var deadRequests: Int
 }
 
-final class Observed: Sendable {
+/// What the hooks saw. The dead webhook's first attempts and dead letters are written by sequence into two
+/// tables by the delivery loop alone (its only writer) and read after the pipeline stopped (which joins the
+/// loop): no lock on the delivery loop, whose CPU is what the round measures.
+final class Observed: @unchecked Sendable {
     let healthy = Atomic<Int>(0)
     let circuitOpen = Atomic<Int>(0)
-    let records = Mutex<(first: [UInt64: Int64], lateness: [Double])>(([:], []))
+    /// Microseconds since the epoch by event sequence (0: none).
+    let firstAttemptAt: UnsafeMutableBufferPointer<Int64>
+    let deadLetterAt: UnsafeMutableBufferPointer<Int64>
+
+    init(sequenceCountMax: Int) {
+        firstAttemptAt = .allocate(capacity: sequenceCountMax)
+        firstAttemptAt.initialize(repeating: 0)
+        deadLetterAt = .allocate(capacity: sequenceCountMax)
+        deadLetterAt.initialize(repeating: 0)
+    }
+
+    deinit {
+        firstAttemptAt.deallocate()
+        deadLetterAt.deallocate()
+    }
+
+    /// Seconds after the schedule's end, per dead letter whose first attempt was seen.
+    func lateness() -> [Double] {
+        zip(firstAttemptAt, deadLetterAt).compactMap { first, dead in
+            first > 0 && dead > 0 ? Double(dead - first) / 1e6 - scheduleSeconds : nil
+        }
+    }
 }
 
 @MainActor func run(round: Int, withDead: Bool) throws -> Round {
     let pipeline = try Pipeline(configuration: try configuration(round: "\(round)-\(withDead)", withDead: withDead))
-    let observed = Observed()
+    let observed = Observed(sequenceCountMax: events.count + 1_024)  // sequences start at 1 in a new log
     pipeline.onDelivered { timing in
         if timing.webhook == "healthy" { observed.healthy.wrappingAdd(1, ordering: .relaxed) }
     }
-    // Kept cheap (the hook runs on the delivery loop): a lock only for first attempts and dead letters.
     pipeline.onOutcome { record in
+        let sequence = Int(record.eventSequence)
+        guard sequence < observed.firstAttemptAt.count else { return }
         switch record.outcome {
         case .retrying where record.attempt == 1 && record.webhook == "dead":
-            observed.records.withLock { $0.first[record.eventSequence] = record.at.microsecondsSinceEpoch }
+            observed.firstAttemptAt[sequence] = record.at.microsecondsSinceEpoch
         case .deadLettered where record.webhook == "dead":
             if record.failureClass == .circuitOpen { observed.circuitOpen.wrappingAdd(1, ordering: .relaxed) }
-            observed.records.withLock { state in
-                if let first = state.first.removeValue(forKey: record.eventSequence) {
-                    state.lateness.append(Double(record.at.microsecondsSinceEpoch - first) / 1e6 - scheduleSeconds)
-                }
-            }
+            observed.deadLetterAt[sequence] = record.at.microsecondsSinceEpoch
         default:
             break
         }
@@ -149,13 +194,20 @@ final class Observed: Sendable {
     let seconds = Date().timeIntervalSince(start)
     let own = Double(processCPUNanoseconds() - ownBefore) / 1e3 / Double(events.count)
     let nginxSpent = Double(nginx.cpuNanoseconds() - nginxBefore) / 1e3 / Double(events.count)
+    if showThreads {
+        let threads = threadCPUSeconds().filter { $0.key.hasPrefix("sluice-") }.sorted { $0.value > $1.value }
+        print(
+            threads.map { String(format: "%@ %.1f µs/event", $0.key, $0.value * 1e6 / Double(events.count)) }
+                .joined(separator: ", ")
+        )
+    }
     if withDead { Thread.sleep(forTimeInterval: watchSeconds) }
     pipeline.stop(drainTimeoutNanoseconds: 5_000_000_000)
     return Round(
         healthyPerSecond: Double(events.count) / seconds,
         ownMicroseconds: own,
         nginxMicroseconds: nginxSpent,
-        lateness: observed.records.withLock { $0.lateness },
+        lateness: observed.lateness(),
         circuitOpen: observed.circuitOpen.load(ordering: .relaxed),
         deadRequests: 0
     )
@@ -174,8 +226,12 @@ var alone: [Double] = []
 var beside: [Double] = []
 var ratios: [Double] = []
 var lateness: [Double] = []
-if besideOnly {  // for profiling the dead neighbour's cost
-    for round in 0..<rounds { _ = try run(round: round, withDead: true) }
+if besideOnly || aloneOnly {  // for profiling the dead neighbour's cost: one side, compared between two runs
+    for round in 0..<rounds {
+        let result = try run(round: round, withDead: besideOnly)
+        print(String(format: "round %d: healthy %.0f/s", round + 1, result.healthyPerSecond))
+    }
+    nginx.stop()  // `exit` skips the `defer`s
     exit(0)
 }
 for round in 0..<rounds {

@@ -722,6 +722,9 @@ final class DeliveryShard: @unchecked Sendable {
         message: String? = nil,
         now: UInt64
     ) {
+        if outcome == .retrying, failure?.failureClass == .circuitOpen, outcomeHook == nil {
+            return  // not journaled (below) and no hook to tell: nothing to build
+        }
         let at = wall(at: now)
         let made = active.withElement(key) { delivery in
             DeliveryOutcomeRecord(

@@ -87,6 +87,9 @@ struct WebhookSpill: Sendable {
 
     /// Records read back per matcher turn and webhook (a bounded pause of the live stream).
     static let readBackRecordCountMax: UInt64 = 512
+
+    /// Records read back decoded under one hold of the ingest lock.
+    static let readBackDecodeBatchMax = 64
 }
 
 extension PipelineCore {
@@ -161,12 +164,25 @@ extension PipelineCore {
         var hits: [TriggerHit] = []
         var queued = false
         defer { if queued { shard.wakeUp() } }
+        // Decoded a batch at a time: the decoder is the ingest's (one symbol table with the live stream), and
+        // taking its lock per record handed it back and forth with `emit` thousands of times a second.
+        var decoded: [Event] = []  // the events of `spill.buffered`'s last records, the next one last
         while let record = spill.buffered.popLast() {
             let sequence = record.sequence
-            let decoded = ingest.withLock { state in
-                Self.decodeRecovered(record, state: &state, undecodable: &undecodable)
+            if decoded.isEmpty {
+                let batch = [record] + spill.buffered.suffix(WebhookSpill.readBackDecodeBatchMax - 1).reversed()
+                decoded = ingest.withLock { state in
+                    var events: [Event] = []
+                    for record in batch {
+                        guard let event = Self.decodeRecovered(record, state: &state, undecodable: &undecodable)
+                        else { break }
+                        events.append(event)
+                    }
+                    return events
+                }
+                decoded.reverse()
             }
-            guard let event = decoded else {
+            guard let event = decoded.popLast() else {
                 spill.buffered.append(record)
                 spill.lastError = undecodable.first
                 return false
