@@ -46,7 +46,7 @@ extension PipelineCore {
         )
         var disabledChanged = false
         var unreadable = 0
-        _ = try LogFiles.forEachRecord(directory: log.directory, fromSequence: checkpoint) { record in
+        _ = try LogReader.forEachRecord(directory: log.directory, fromSequence: checkpoint) { record in
             guard record.type == .deliveryOutcome else { return }
             guard let outcome = try? DeliveryOutcomeRecord(decoding: record.body) else {
                 unreadable += 1
@@ -164,7 +164,7 @@ extension PipelineCore {
                 var runEnd = runStart + 1
                 while runEnd < wanted.count, wanted[runEnd] - wanted[runEnd - 1] < 4096 { runEnd += 1 }
                 var found = 0
-                _ = try LogFiles.forEachRecord(
+                _ = try LogReader.forEachRecord(
                     directory: log.directory,
                     fromSequence: wanted[runStart],
                     toSequence: wanted[runEnd - 1] + 1
@@ -205,7 +205,7 @@ extension PipelineCore {
 
             // Pass 2: re-match the events after the checkpoint; queue every pair without a final outcome
             // whose event is at or after its webhook's checkpoint.
-            _ = try LogFiles.forEachRecord(directory: log.directory, fromSequence: checkpoint) { record in
+            _ = try LogReader.forEachRecord(directory: log.directory, fromSequence: checkpoint) { record in
                 guard record.type == .event,
                     let event = Self.decodeRecovered(record, state: &state, undecodable: &undecodable)
                 else { return }

@@ -302,7 +302,7 @@ struct StatefulTriggers {
         decode: ([UInt8]) -> Event?
     ) throws(SegmentLogError) -> StatefulTriggers {
         var firstAfterCheckpoint: Int64?
-        _ = try LogFiles.forEachRecord(directory: directory, fromSequence: checkpoint) { record in
+        _ = try LogReader.forEachRecord(directory: directory, fromSequence: checkpoint) { record in
             guard record.type == .event else { return }
             firstAfterCheckpoint = min(firstAfterCheckpoint ?? .max, record.timestampMicroseconds)
         }
@@ -317,7 +317,7 @@ struct StatefulTriggers {
         var matcher = TriggerMatcher(index: routing.index)
         var hits: [TriggerHit] = []
         var clock = horizon
-        _ = try LogFiles.forEachRecord(directory: directory, fromTimestampMicroseconds: horizon.microsecondsSinceEpoch)
+        _ = try LogReader.forEachRecord(directory: directory, fromTimestampMicroseconds: horizon.microsecondsSinceEpoch)
         {
             record in
             guard record.type == .event, let event = decode(record.body) else { return }

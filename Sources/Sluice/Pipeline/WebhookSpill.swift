@@ -136,7 +136,7 @@ extension PipelineCore {
             var records: [StoredRecord] = []
             var lastSeen: UInt64?
             do {
-                _ = try LogFiles.forEachRecord(
+                _ = try LogReader.forEachRecord(
                     directory: configuration.log.directory,
                     fromSequence: spill.next,
                     toSequence: windowEnd
