@@ -311,6 +311,12 @@ package struct SettledState: Sendable {
         /// Carried pending pairs.
         package var carried: Int
         package var pending: Int
+
+        package init(queued: Int, carried: Int, pending: Int) {
+            self.queued = queued
+            self.carried = carried
+            self.pending = pending
+        }
     }
 
     package var size: Size {
