@@ -5,7 +5,12 @@ import Testing
 @Suite struct PipelineDecisionTests {
     static let millisecond: UInt64 = 1_000_000
 
-    static func outcome(_ sequence: UInt64, _ webhook: String = "a", final: Bool = true, attempt: Int = 1)
+    static func outcome(
+        _ sequence: UInt64,
+        _ webhook: String = "a",
+        final: Bool = true,
+        attempt: Int = 1
+    )
         -> SettledState.Journaled
     {
         SettledState.Journaled(eventSequence: sequence, webhook: webhook, attempt: attempt, final: final)
@@ -23,24 +28,40 @@ import Testing
 
     @Test func alwaysWritesAtOnceAndIntervalLingersSmallBatches() {
         var always = JournalerPolicy(limits: PipelineLimits(), lingers: false, nowNanoseconds: 0)
-        #expect(always.step(events: 1, outcomes: 0, oldestEventNanoseconds: 0, stopping: false, nowNanoseconds: 0) == .write)
+        #expect(
+            always.step(events: 1, outcomes: 0, oldestEventNanoseconds: 0, stopping: false, nowNanoseconds: 0) == .write
+        )
         var interval = JournalerPolicy(limits: PipelineLimits(), lingers: true, nowNanoseconds: 0)
         let now = 10 * Self.millisecond
         #expect(
-            interval.step(events: 3, outcomes: 0, oldestEventNanoseconds: now - 200_000, stopping: false, nowNanoseconds: now)
+            interval.step(
+                events: 3,
+                outcomes: 0,
+                oldestEventNanoseconds: now - 200_000,
+                stopping: false,
+                nowNanoseconds: now
+            )
                 == .linger(sleepNanoseconds: 800_000)
         )
         #expect(
-            interval.step(events: 3, outcomes: 0, oldestEventNanoseconds: now - 2 * Self.millisecond, stopping: false, nowNanoseconds: now)
+            interval.step(
+                events: 3,
+                outcomes: 0,
+                oldestEventNanoseconds: now - 2 * Self.millisecond,
+                stopping: false,
+                nowNanoseconds: now
+            )
                 == .write,
             "lingered long enough"
         )
         #expect(
-            interval.step(events: 300, outcomes: 0, oldestEventNanoseconds: now, stopping: false, nowNanoseconds: now) == .write,
+            interval.step(events: 300, outcomes: 0, oldestEventNanoseconds: now, stopping: false, nowNanoseconds: now)
+                == .write,
             "a large batch is written at once"
         )
         #expect(
-            interval.step(events: 3, outcomes: 0, oldestEventNanoseconds: now, stopping: true, nowNanoseconds: now) == .write,
+            interval.step(events: 3, outcomes: 0, oldestEventNanoseconds: now, stopping: true, nowNanoseconds: now)
+                == .write,
             "a stop does not linger"
         )
     }
@@ -48,12 +69,30 @@ import Testing
     @Test func waitingOutcomesLingerFromWhenTheyWereFirstSeen() {
         var policy = JournalerPolicy(limits: PipelineLimits(), lingers: true, nowNanoseconds: 0)
         let start = 5 * Self.millisecond
-        #expect(policy.step(events: 0, outcomes: 2, oldestEventNanoseconds: nil, stopping: false, nowNanoseconds: start)
-            == .linger(sleepNanoseconds: Self.millisecond))
-        #expect(policy.step(events: 0, outcomes: 5, oldestEventNanoseconds: nil, stopping: false, nowNanoseconds: start + 400_000)
-            == .linger(sleepNanoseconds: 600_000))
-        #expect(policy.step(events: 0, outcomes: 5, oldestEventNanoseconds: nil, stopping: false, nowNanoseconds: start + Self.millisecond)
-            == .write)
+        #expect(
+            policy.step(events: 0, outcomes: 2, oldestEventNanoseconds: nil, stopping: false, nowNanoseconds: start)
+                == .linger(sleepNanoseconds: Self.millisecond)
+        )
+        #expect(
+            policy.step(
+                events: 0,
+                outcomes: 5,
+                oldestEventNanoseconds: nil,
+                stopping: false,
+                nowNanoseconds: start + 400_000
+            )
+                == .linger(sleepNanoseconds: 600_000)
+        )
+        #expect(
+            policy.step(
+                events: 0,
+                outcomes: 5,
+                oldestEventNanoseconds: nil,
+                stopping: false,
+                nowNanoseconds: start + Self.millisecond
+            )
+                == .write
+        )
     }
 
     @Test func nothingIsDurableBeforeTheLogSaysSo() {
@@ -146,7 +185,12 @@ import Testing
         try PipelineLimits().validate()
         var limits = PipelineLimits()
         limits.journalBatchEventCountMax = 0
-        #expect(throws: PipelineLimitsError(limit: "journal_batch_event_count_max", message: "must be from 1 to 1048576, not 0")) {
+        #expect(
+            throws: PipelineLimitsError(
+                limit: "journal_batch_event_count_max",
+                message: "must be from 1 to 1048576, not 0"
+            )
+        ) {
             try limits.validate()
         }
         limits = PipelineLimits()

@@ -30,7 +30,9 @@ import Testing
         planner.outcome(.init(eventSequence: 10, webhook: "a", kind: .final))
         planner.outcome(.init(eventSequence: 11, webhook: "b", kind: .retrying(attempt: 3)))
         let plan = planner.finish()
-        #expect(plan.jobs.map { "\($0.payload)/\($0.webhook)/\($0.attemptsMade)" } == ["e10/1/0", "e11/0/0", "e11/1/3"])
+        #expect(
+            plan.jobs.map { "\($0.payload)/\($0.webhook)/\($0.attemptsMade)" } == ["e10/1/0", "e11/0/0", "e11/1/3"]
+        )
         #expect(plan.counts.eventsRematched == 2)
         #expect(plan.counts.deliveriesResumed == 3)
         #expect(plan.counts.deliveriesAlreadyFinal == 1)
@@ -62,15 +64,21 @@ import Testing
         planner.event(25, pairs: Self.both, payload: "e25")
         planner.outcome(.init(eventSequence: 5, webhook: "a", kind: .retrying(attempt: 3)))
         let plan = planner.finish()
-        #expect(plan.jobs.map { "\($0.payload)/\($0.webhook)/\($0.attemptsMade)/\($0.carried)" } == [
-            "e5/0/3/true", "e25/1/4/true", "e25/0/0/false",
-        ])
+        #expect(
+            plan.jobs.map { "\($0.payload)/\($0.webhook)/\($0.attemptsMade)/\($0.carried)" } == [
+                "e5/0/3/true", "e25/1/4/true", "e25/0/0/false",
+            ]
+        )
         #expect(plan.counts.deliveriesCarried == 2)
         #expect(plan.counts.deliveriesDropped == 2, "the removed webhook's pair and the pair whose event is gone")
     }
 
     @Test func aCarriedPairTheWebhookNoLongerMatchesIsDropped() {
-        var planner = Self.planner(rematchFrom: 20, checkpoints: [20, 20], carried: ["a": [.init(eventSequence: 5, attempt: 1)]])
+        var planner = Self.planner(
+            rematchFrom: 20,
+            checkpoints: [20, 20],
+            carried: ["a": [.init(eventSequence: 5, attempt: 1)]]
+        )
         planner.carriedEvent(5, pairs: [Pair(webhook: 1, trigger: 0)], payload: "e5")
         let plan = planner.finish()
         #expect(plan.jobs.isEmpty)

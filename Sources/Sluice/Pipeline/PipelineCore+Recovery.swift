@@ -114,15 +114,15 @@ extension PipelineCore {
                 case .event:
                     firstEventMicroseconds = min(firstEventMicroseconds ?? .max, record.timestampMicroseconds)
                     guard
-                    let (payload, pairs) = Self.recovered(
-                        record,
-                        state: &state,
-                        matcher: &matcher,
-                        hits: &hits,
-                        routing: routing,
-                        undecodable: &undecodable
-                    )
-                else { return }
+                        let (payload, pairs) = Self.recovered(
+                            record,
+                            state: &state,
+                            matcher: &matcher,
+                            hits: &hits,
+                            routing: routing,
+                            undecodable: &undecodable
+                        )
+                    else { return }
                     planner.event(record.sequence, pairs: pairs, payload: payload)
                 case .deliveryOutcome:
                     guard let outcome = try? DeliveryOutcomeRecord(decoding: record.body) else {

@@ -302,7 +302,10 @@ struct StatefulTriggers {
         configuration: PipelineConfiguration,
         decode: ([UInt8]) -> Event?
     ) throws(SegmentLogError) -> StatefulTriggers {
-        let anchor = min(firstEventMicrosecondsAfterCheckpoint ?? now.microsecondsSinceEpoch, now.microsecondsSinceEpoch)
+        let anchor = min(
+            firstEventMicrosecondsAfterCheckpoint ?? now.microsecondsSinceEpoch,
+            now.microsecondsSinceEpoch
+        )
         let horizon = Timestamp(microsecondsSinceEpoch: anchor - 2 * routing.longestWindowMicroseconds)
         var triggers = StatefulTriggers(
             routing: routing,

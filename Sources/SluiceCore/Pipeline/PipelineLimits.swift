@@ -43,7 +43,10 @@ package struct PipelineLimits: Sendable, Equatable {
     private var checks: [(name: String, value: UInt64, range: ClosedRange<UInt64>, unit: String)] {
         [
             ("journal_batch_event_count_max", UInt64(clamping: journalBatchEventCountMax), 1...1_048_576, "events"),
-            ("journal_batch_outcome_count_max", UInt64(clamping: journalBatchOutcomeCountMax), 1...1_048_576, "records"),
+            (
+                "journal_batch_outcome_count_max", UInt64(clamping: journalBatchOutcomeCountMax), 1...1_048_576,
+                "records"
+            ),
             (
                 "journal_failed_outcome_drop_count_max", UInt64(clamping: journalFailedOutcomeDropCountMax),
                 1...1_048_576, "records"
@@ -57,7 +60,10 @@ package struct PipelineLimits: Sendable, Equatable {
             ("checkpoint_interval_ns", checkpointIntervalNanoseconds, 1_000_000...60_000_000_000, "ns"),
             ("checkpoint_ns_per_byte", checkpointNanosecondsPerByte, 0...1_000_000, "ns/byte"),
             ("carry_age_ns", carryAgeNanoseconds, 0...3_600_000_000_000, "ns"),
-            ("spill_read_back_record_count_max", UInt64(clamping: spillReadBackRecordCountMax), 1...1_048_576, "records"),
+            (
+                "spill_read_back_record_count_max", UInt64(clamping: spillReadBackRecordCountMax), 1...1_048_576,
+                "records"
+            ),
             ("recovery_read_run_sequence_gap_max", recoveryReadRunSequenceGapMax, 1...1_048_576, "sequences"),
             ("flush_poll_ns", flushPollNanoseconds, 1_000...1_000_000_000, "ns"),
             ("stop_poll_ns", stopPollNanoseconds, 1_000...1_000_000_000, "ns"),

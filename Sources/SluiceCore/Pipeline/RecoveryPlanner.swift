@@ -254,7 +254,10 @@ package struct RecoveryPlanner<Payload> {
             switch outcome.kind {
             case .final: spills[webhook]!.final.insert(outcome.eventSequence)
             case .retrying(let attempt):
-                spills[webhook]!.attempts[outcome.eventSequence] = max(spill.attempts[outcome.eventSequence] ?? 0, attempt)
+                spills[webhook]!.attempts[outcome.eventSequence] = max(
+                    spill.attempts[outcome.eventSequence] ?? 0,
+                    attempt
+                )
             case .redriveRequested:
                 spills[webhook]!.final.remove(outcome.eventSequence)
                 spills[webhook]!.attempts[outcome.eventSequence] = 0

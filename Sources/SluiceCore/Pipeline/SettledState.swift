@@ -133,7 +133,12 @@ package struct SettledState: Sendable {
     /// call in log order, for every event).
     /// `holds`: how many outcome events of stateful triggers this event caused (each ``released(_:)``
     /// once durable).
-    package mutating func matched(_ sequence: UInt64, webhooks: [(webhook: Int, trigger: Int)], slots: [Int], holds holdCount: Int = 0) {
+    package mutating func matched(
+        _ sequence: UInt64,
+        webhooks: [(webhook: Int, trigger: Int)],
+        slots: [Int],
+        holds holdCount: Int = 0
+    ) {
         precondition(sequence >= matchedEnd, "events are reported in log order")
         matchedEnd = sequence + 1
         for pair in webhooks {
