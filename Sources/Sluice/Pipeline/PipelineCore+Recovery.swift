@@ -20,6 +20,64 @@ private struct RecoveryPass {
     var firstEventMicroseconds: Int64?
 }
 
+/// Recovery's matcher: decodes an event record read back (with the ingest decoder, whose lock the caller
+/// holds) and re-matches it.
+private struct RecoveryMatching: ~Copyable {
+    let routing: PipelineRouting
+    var matcher: TriggerMatcher
+    var hits: [TriggerHit] = []
+    /// Event records that no longer decode (the start is refused, naming the first).
+    var undecodable: [String] = []
+
+    init(routing: PipelineRouting) {
+        self.routing = routing
+        matcher = TriggerMatcher(index: routing.index)
+    }
+
+    /// The event's payload for the planner and the (webhook, trigger) pairs it matches now.
+    mutating func recovered(
+        _ record: StoredRecord,
+        state: inout PipelineCore.Ingest
+    ) -> (RecoveredEvent, [RecoveryPlanner<RecoveredEvent>.Pair])? {
+        guard let event = PipelineCore.decodeRecovered(record, state: &state, undecodable: &undecodable) else {
+            return nil
+        }
+        var pairs = PipelineCore.deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
+        let firing =
+            routing.hasStatefulTriggers
+            ? PipelineCore.firingDeliveries(of: event, pairs: &pairs, routing: routing) : nil
+        let firingWebhooks = pairs.prefix(firing?.count ?? 0).map(\.webhook)
+        return (
+            RecoveredEvent(event: event, firing: firing, firingWebhooks: firingWebhooks),
+            pairs.map { .init(webhook: $0.webhook, trigger: $0.trigger) }
+        )
+    }
+}
+
+/// Recovery's reading of outcome records: endpoint states (a record wins over the state file: it is
+/// journaled before the file is rewritten, and a crash may fall in between), the rest for the planner.
+private struct RecoveryOutcomes: Sendable {
+    var disabled: [String: DisabledEndpoint]
+    var disabledChanged = false
+    var unreadable = 0
+
+    init(disabled: [DisabledEndpoint]) {
+        self.disabled = Dictionary(disabled.map { ($0.webhook, $0) }, uniquingKeysWith: { _, last in last })
+    }
+
+    mutating func fold(_ record: StoredRecord, into planner: inout RecoveryPlanner<RecoveredEvent>) {
+        guard let outcome = try? DeliveryOutcomeRecord(decoding: record.body) else {
+            unreadable += 1
+            return
+        }
+        if outcome.outcome.isEndpointState {
+            disabledChanged = EndpointStateFiles.apply(outcome, to: &disabled) || disabledChanged
+        } else if let outcome = PipelineCore.plannerOutcome(outcome) {
+            planner.outcome(outcome)
+        }
+    }
+}
+
 extension PipelineCore {
     // MARK: Start and recovery
 
@@ -85,78 +143,34 @@ extension PipelineCore {
             carried: loaded.pendingOf,
             bound: endpointBound
         )
-        var disabled = Dictionary(
-            try EndpointStateFiles.read(store: store).map { ($0.webhook, $0) },
-            uniquingKeysWith: { _, last in last }
-        )
-        var disabledChanged = false
-        var unreadable = 0
-        var undecodable: [String] = []
+        var outcomes = RecoveryOutcomes(disabled: try EndpointStateFiles.read(store: store))
         var firstEventMicroseconds: Int64?
-        try ingest.withLock { state throws(SegmentLogError) in
-            var matcher = TriggerMatcher(index: routing.index)
-            var hits: [TriggerHit] = []
+        let undecodable = try ingest.withLock { state throws(SegmentLogError) -> [String] in
+            var matching = RecoveryMatching(routing: routing)
             try Self.readEvents(directory: directory, at: planner.carriedSequencesBelowRematch, gap: gap) { record in
-                guard
-                    let (payload, pairs) = Self.recovered(
-                        record,
-                        state: &state,
-                        matcher: &matcher,
-                        hits: &hits,
-                        routing: routing,
-                        undecodable: &undecodable
-                    )
-                else { return }
+                guard let (payload, pairs) = matching.recovered(record, state: &state) else { return }
                 planner.carriedEvent(record.sequence, pairs: pairs, payload: payload)
             }
             _ = try LogReader.forEachRecord(directory: directory, fromSequence: loaded.rematchFrom) { record in
-                switch record.type {
-                case .event:
+                if record.type == .event {
                     firstEventMicroseconds = min(firstEventMicroseconds ?? .max, record.timestampMicroseconds)
-                    guard
-                        let (payload, pairs) = Self.recovered(
-                            record,
-                            state: &state,
-                            matcher: &matcher,
-                            hits: &hits,
-                            routing: routing,
-                            undecodable: &undecodable
-                        )
-                    else { return }
+                    guard let (payload, pairs) = matching.recovered(record, state: &state) else { return }
                     planner.event(record.sequence, pairs: pairs, payload: payload)
-                case .deliveryOutcome:
-                    guard let outcome = try? DeliveryOutcomeRecord(decoding: record.body) else {
-                        unreadable += 1
-                        return
-                    }
-                    if outcome.outcome.isEndpointState {
-                        // Journaled before the state file was rewritten: the record wins (a crash in between).
-                        disabledChanged = EndpointStateFiles.apply(outcome, to: &disabled) || disabledChanged
-                    } else if let outcome = Self.plannerOutcome(outcome) {
-                        planner.outcome(outcome)
-                    }
-                default:
-                    return
+                } else if record.type == .deliveryOutcome {
+                    outcomes.fold(record, into: &planner)
                 }
             }
             try Self.readEvents(directory: directory, at: planner.sequencesToRefetch, gap: gap) { record in
-                guard
-                    let (payload, _) = Self.recovered(
-                        record,
-                        state: &state,
-                        matcher: &matcher,
-                        hits: &hits,
-                        routing: routing,
-                        undecodable: &undecodable
-                    )
-                else { return }
+                guard let (payload, _) = matching.recovered(record, state: &state) else { return }
                 planner.supply(record.sequence, payload: payload)
             }
+            return matching.undecodable
         }
-        guard unreadable == 0 else {
+        guard outcomes.unreadable == 0 else {
             throw PipelineConfigurationError(
                 field: "log",
-                message: "\(unreadable) delivery outcome records after sequence \(loaded.rematchFrom) cannot be read"
+                message:
+                    "\(outcomes.unreadable) delivery outcome records after sequence \(loaded.rematchFrom) cannot be read"
             )
         }
         if let first = undecodable.first {
@@ -168,28 +182,9 @@ extension PipelineCore {
         }
         return RecoveryPass(
             plan: planner.finish(),
-            disabled: disabled,
-            disabledChanged: disabledChanged,
+            disabled: outcomes.disabled,
+            disabledChanged: outcomes.disabledChanged,
             firstEventMicroseconds: firstEventMicroseconds
-        )
-    }
-
-    /// An event record read back, decoded and matched: its payload for the planner and the pairs it matches now.
-    private static func recovered(
-        _ record: StoredRecord,
-        state: inout Ingest,
-        matcher: inout TriggerMatcher,
-        hits: inout [TriggerHit],
-        routing: PipelineRouting,
-        undecodable: inout [String]
-    ) -> (RecoveredEvent, [RecoveryPlanner<RecoveredEvent>.Pair])? {
-        guard let event = decodeRecovered(record, state: &state, undecodable: &undecodable) else { return nil }
-        var pairs = deliveries(of: event, matcher: &matcher, hits: &hits, routing: routing)
-        let firing = routing.hasStatefulTriggers ? firingDeliveries(of: event, pairs: &pairs, routing: routing) : nil
-        let firingWebhooks = pairs.prefix(firing?.count ?? 0).map(\.webhook)
-        return (
-            RecoveredEvent(event: event, firing: firing, firingWebhooks: firingWebhooks),
-            pairs.map { .init(webhook: $0.webhook, trigger: $0.trigger) }
         )
     }
 
