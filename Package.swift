@@ -81,6 +81,19 @@ let package = Package(
             path: "Tests/SluiceTestSupport",
             swiftSettings: swiftSettings
         ),
+        // The deterministic simulation of the whole pipeline (docs/simulation.md): the pure decisions of
+        // SluiceCore driven on a simulated clock, disk and receivers; run by SluiceSimulationTests.
+        .target(
+            name: "SluiceSimulation",
+            dependencies: ["SluiceCore", "SluiceCrypto"],
+            path: "Tests/SluiceSimulation",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceSimulationTests",
+            dependencies: ["SluiceSimulation"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SluiceCoreTests",
             dependencies: ["SluiceCore", "SluiceTestSupport"],

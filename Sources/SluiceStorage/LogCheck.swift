@@ -220,7 +220,7 @@ public enum LogCheck {
         onIncident: (LogIncident) -> Void = { _ in }
     ) throws(SegmentLogError) -> LogCheckReport {
         var report = LogCheckReport()
-        let lost = try LostSequences.load(directory: directory)
+        var lost: LostSequences? = try LostSequences.load(directory: directory)
         let segments = try SegmentDirectory.segments(in: directory)
         let checked = sealedOnly ? Array(segments.dropLast()) : segments
         var previous: (end: UInt64, path: String)?
@@ -229,7 +229,7 @@ public enum LogCheck {
             onIncident(incident)
         }
         // Every recorded loss is a note, also one before the first segment (which looks like retention).
-        for entry in lost.entries {
+        for entry in lost?.entries ?? [] {
             add(
                 LogIncident(
                     kind: .recordedLoss,
@@ -245,27 +245,17 @@ public enum LogCheck {
                 break
             }
             let path = directory + "/" + segment.name
-            if let previous, segment.firstSequence != previous.end {
-                if segment.firstSequence > previous.end {
-                    for incident in lost.incidents(
-                        forGap: previous.end..<segment.firstSequence,
-                        directory: directory,
-                        after: previous.path,
-                        before: path
-                    ) where incident.isDamage {
-                        add(incident)  // the notes were all added first
-                    }
-                } else {
-                    add(
-                        LogIncident(
-                            kind: .damagedSegmentHeader,
-                            path: path,
-                            fileOffset: 0,
-                            detail: "starts at sequence \(segment.firstSequence), before \(previous.path) ends "
-                                + "(\(previous.end)): overlapping segments"
-                        )
-                    )
-                }
+            if let previous {
+                let boundary = try SegmentBoundary.incidents(
+                    previousEnd: previous.end,
+                    previousPath: previous.path,
+                    first: segment.firstSequence,
+                    path: path,
+                    directory: directory,
+                    lost: &lost
+                )
+                // The recorded losses' notes were all added first.
+                for incident in boundary where incident.isDamage { add(incident) }
             }
             let next = position + 1 < segments.count ? segments[position + 1].firstSequence : nil
             let scan: SegmentScan

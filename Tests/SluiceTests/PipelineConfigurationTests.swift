@@ -102,6 +102,20 @@ import Testing
         }
     }
 
+    /// The internal limits are checked with the rest, and a bad one names itself and its range.
+    @Test func pipelineLimitsAreValidatedAtStart() {
+        var configuration = PipelineConfiguration(log: LogConfiguration(directory: "/tmp/x"))
+        configuration.limits.checkpointIntervalNanoseconds = 0
+        do {
+            try configuration.validate()
+            Issue.record("a zero checkpoint interval was accepted")
+        } catch {
+            #expect(error.field == "limits.checkpoint_interval_ns")
+            #expect(error.message == "must be from 1000000 to 60000000000 ns, not 0")
+        }
+        #expect(throws: PipelineConfigurationError.self) { _ = try Pipeline(configuration: configuration) }
+    }
+
     @Test func framesHoldTheLargestAcceptedEvent() {
         let configuration = PipelineConfiguration(log: LogConfiguration(directory: "/tmp/x"))
         #expect(configuration.log.frameByteCountMax >= configuration.eventLimits.eventByteCountMax + 16)

@@ -17,7 +17,7 @@ public enum DeadLetterFiles {
         var last: [String: DeadLetterEntry] = [:]
         var order: [String] = []
         var failure: (any Error)?
-        _ = try LogFiles.forEachRecord(directory: directory) { record in
+        _ = try LogReader.forEachRecord(directory: directory) { record in
             guard record.type == .deliveryOutcome, failure == nil else { return }
             let outcome: DeliveryOutcomeRecord
             do {

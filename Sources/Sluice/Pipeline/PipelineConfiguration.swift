@@ -69,6 +69,9 @@ public struct PipelineConfiguration: Sendable {
     /// The shortest Proactive window (Prefect's 10 s, which the configuration file enforces). Only tests
     /// in this package lower it, to see Proactive windows end without waiting 10 s.
     package var proactiveWithinMinimumSeconds: Double = 10
+    /// The pipeline's internal bounds and cadences (batch sizes, linger, checkpoint cadence, …), each named
+    /// with its unit and validated with the rest; not keys of the configuration file.
+    package var limits = PipelineLimits()
 
     /// With the default event limits (1.5 MB events), a log configuration whose frames are smaller than
     /// the largest event gets 2 MiB frames, so every valid event fits in one frame.
@@ -138,6 +141,11 @@ public struct PipelineConfiguration: Sendable {
                 "log.frame_bytes",
                 "must hold the largest event (\(eventLimits.eventByteCountMax) bytes + \(Self.recordOverheadByteCount)): an accepted event must fit in one frame"
             )
+        }
+        do {
+            try limits.validate()
+        } catch {
+            throw fail("limits.\(error.limit)", error.message)
         }
         if let ioBackend, ioBackend != "uring", ioBackend != "epoll" {
             throw fail("pipeline.io", "must be uring or epoll")

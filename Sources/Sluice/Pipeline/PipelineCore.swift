@@ -78,13 +78,12 @@ final class PipelineCore: @unchecked Sendable {
         let routing = try PipelineRouting(configuration: configuration, symbols: decoder.symbols, generation: 0)
         ingest = Mutex(Ingest(decoder: decoder))
         routingBox = Mutex(routing)
-        let intervalNanoseconds: Int
-        if case .interval(let milliseconds) = configuration.log.fsync {
-            intervalNanoseconds = max(1_000_000, min(10_000_000, milliseconds * 1_000_000))
-        } else {
-            intervalNanoseconds = 10_000_000
-        }
-        journalWake = ParkWaitStrategy(parkTimeoutNanoseconds: intervalNanoseconds)
+        var fsyncIntervalMilliseconds: Int?
+        if case .interval(let milliseconds) = configuration.log.fsync { fsyncIntervalMilliseconds = milliseconds }
+        let parkNanoseconds = configuration.limits.journalParkNanoseconds(
+            fsyncIntervalMilliseconds: fsyncIntervalMilliseconds
+        )
+        journalWake = ParkWaitStrategy(parkTimeoutNanoseconds: Int(clamping: parkNanoseconds))
         matchWake = ParkWaitStrategy()
         readBackSignal = ReadBackSignal(wake: matchWake)
         sequencer = RingSequencer(

@@ -285,7 +285,8 @@ struct StatefulTriggers {
 
     /// Rebuilds the machine after a restart by re-feeding the log (docs/triggers.md, "Stateful triggers in the pipeline"):
     /// every event record from `horizon` = (the earlier of `now` and the earliest `occurred` after
-    /// `checkpoint`) − 2 × the longest window, in log order, with the clock following the record times, then to `now`.
+    /// the checkpoint, `firstEventMicrosecondsAfterCheckpoint`, which recovery's pass found) − 2 × the
+    /// longest window, in log order, with the clock following the record times, then to `now`.
     /// Outcome events found in the log are remembered and never emitted again; outcomes the re-feed
     /// computes that the log lacks are queued, each holding its triggering event (``recoveredHolds``; the
     /// caller gives them to the tracker). Global Proactive windows (no `for_each`)
@@ -296,17 +297,15 @@ struct StatefulTriggers {
         routing: PipelineRouting,
         symbols: SymbolTable,
         directory: String,
-        checkpoint: UInt64,
+        firstEventMicrosecondsAfterCheckpoint: Int64?,
         now: Timestamp,
         configuration: PipelineConfiguration,
         decode: ([UInt8]) -> Event?
     ) throws(SegmentLogError) -> StatefulTriggers {
-        var firstAfterCheckpoint: Int64?
-        _ = try LogFiles.forEachRecord(directory: directory, fromSequence: checkpoint) { record in
-            guard record.type == .event else { return }
-            firstAfterCheckpoint = min(firstAfterCheckpoint ?? .max, record.timestampMicroseconds)
-        }
-        let anchor = min(firstAfterCheckpoint ?? now.microsecondsSinceEpoch, now.microsecondsSinceEpoch)
+        let anchor = min(
+            firstEventMicrosecondsAfterCheckpoint ?? now.microsecondsSinceEpoch,
+            now.microsecondsSinceEpoch
+        )
         let horizon = Timestamp(microsecondsSinceEpoch: anchor - 2 * routing.longestWindowMicroseconds)
         var triggers = StatefulTriggers(
             routing: routing,
@@ -317,7 +316,7 @@ struct StatefulTriggers {
         var matcher = TriggerMatcher(index: routing.index)
         var hits: [TriggerHit] = []
         var clock = horizon
-        _ = try LogFiles.forEachRecord(directory: directory, fromTimestampMicroseconds: horizon.microsecondsSinceEpoch)
+        _ = try LogReader.forEachRecord(directory: directory, fromTimestampMicroseconds: horizon.microsecondsSinceEpoch)
         {
             record in
             guard record.type == .event, let event = decode(record.body) else { return }

@@ -66,7 +66,7 @@ struct WebhookSpill: Sendable {
     /// The read-back failed at this sequence (the log could not be read); retried on a later turn.
     var lastError: String?
     /// Event records read from the log at or after ``next`` and not yet examined (a read covers up to
-    /// ``readBackRecordCountMax`` records; what the webhook has no room for waits here for the next turn).
+    /// ``PipelineLimits/spillReadBackRecordCountMax`` records; what the webhook has no room for waits here for the next turn).
     var buffered: [StoredRecord] = []
     /// One past the last sequence ``buffered`` covers (``next`` when nothing is buffered).
     var bufferedEnd: UInt64 = 0
@@ -84,12 +84,6 @@ struct WebhookSpill: Sendable {
 
     /// Whether a spilling webhook has room to read its backlog back: at most half of `bound` held.
     static func mayReadBack(held: Int, bound: Int) -> Bool { held <= bound / 2 }
-
-    /// Records read back per matcher turn and webhook (a bounded pause of the live stream).
-    static let readBackRecordCountMax: UInt64 = 512
-
-    /// Records read back decoded under one hold of the ingest lock.
-    static let readBackDecodeBatchMax = 64
 }
 
 extension PipelineCore {
@@ -108,7 +102,7 @@ extension PipelineCore {
     }
 
     /// One read-back step for the spilling webhook `name` (matcher thread): reads up to
-    /// ``WebhookSpill/readBackRecordCountMax`` records from `spill.next`, re-matches their events for this
+    /// ``PipelineLimits/spillReadBackRecordCountMax`` records (a bounded pause of the live stream) from `spill.next`, re-matches their events for this
     /// webhook and queues its deliveries while it has room. Returns `true` when the spill has caught up with
     /// `logEnd` (the live stream takes over: the caller removes it).
     func readBack(
@@ -131,7 +125,7 @@ extension PipelineCore {
         guard WebhookSpill.mayReadBack(held: budget.count, bound: bound) else { return false }
         if spill.bufferedEnd <= spill.next {
             spill.buffered.removeAll()
-            let windowEnd = min(logEnd, spill.next + WebhookSpill.readBackRecordCountMax)
+            let windowEnd = min(logEnd, spill.next + UInt64(configuration.limits.spillReadBackRecordCountMax))
             guard spill.next < windowEnd else {
                 endSpill(name, slot: slot)
                 return true
@@ -139,7 +133,7 @@ extension PipelineCore {
             var records: [StoredRecord] = []
             var lastSeen: UInt64?
             do {
-                _ = try LogFiles.forEachRecord(
+                _ = try LogReader.forEachRecord(
                     directory: configuration.log.directory,
                     fromSequence: spill.next,
                     toSequence: windowEnd
@@ -170,7 +164,8 @@ extension PipelineCore {
         while let record = spill.buffered.popLast() {
             let sequence = record.sequence
             if decoded.isEmpty {
-                let batch = [record] + spill.buffered.suffix(WebhookSpill.readBackDecodeBatchMax - 1).reversed()
+                let batch =
+                    [record] + spill.buffered.suffix(configuration.limits.spillReadBackDecodeBatchMax - 1).reversed()
                 decoded = ingest.withLock { state in
                     var events: [Event] = []
                     for record in batch {
