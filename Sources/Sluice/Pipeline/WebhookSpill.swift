@@ -200,17 +200,21 @@ extension PipelineCore {
                 durableNanoseconds: 0,
                 matchedNanoseconds: monotonicNanoseconds()
             )
-            budget.add()
-            guard shard.jobs.tryPush(job) else {
+            guard shard.jobs.count < shard.jobs.capacity else {
                 // The shard's queue is full: continue from this event on a later turn.
-                budget.remove()
                 spill.buffered.append(record)
                 tracker.spillAdvanced(slot: slot, to: sequence)
                 spill.next = sequence
                 return false
             }
-            queued = true
+            // The tracker and the budget learn of the delivery before the shard can see it: the shard may
+            // finish it and the journaler report its outcome before this thread runs again (a delivery
+            // reported before it was read back trapped the tracker as "finished twice or never matched").
+            budget.add()
             tracker.readBack(sequence, slot: slot)
+            let pushed = shard.jobs.tryPush(job)
+            precondition(pushed, "the matcher is the only producer of a shard's job queue, and it had room")
+            queued = true
             PipelineCounters.add(counters.deliveriesQueued)
             if budget.count >= bound {
                 spill.next = sequence + 1
