@@ -22,7 +22,7 @@ let package = Package(
         // The fixture batch and the Foundation anchor (Codable structs), shared by both executables.
         .target(
             name: "DecodeAnchor",
-            dependencies: [.product(name: "Sluice", package: "sluice")],
+            dependencies: [.product(name: "SluiceTools", package: "sluice")],
             path: "Sources/DecodeAnchor",
             swiftSettings: swiftSettings
         ),
@@ -31,7 +31,7 @@ let package = Package(
             dependencies: [
                 "DecodeAnchor",
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Sluice", package: "sluice"),
+                .product(name: "SluiceTools", package: "sluice"),
             ],
             path: "Benchmarks/DecodeBenchmarks",
             swiftSettings: swiftSettings,
@@ -42,7 +42,7 @@ let package = Package(
             name: "TriggerBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Sluice", package: "sluice"),
+                .product(name: "SluiceTools", package: "sluice"),
             ],
             path: "Benchmarks/TriggerBenchmarks",
             swiftSettings: swiftSettings,
@@ -73,7 +73,7 @@ let package = Package(
         // Log append vs raw LZ4 on the same bytes. `swift run -c release log-ratio`.
         .executableTarget(
             name: "log-ratio",
-            dependencies: [.product(name: "Sluice", package: "sluice")],
+            dependencies: [.product(name: "SluiceTools", package: "sluice")],
             path: "Sources/log-ratio",
             swiftSettings: swiftSettings
         ),
@@ -82,7 +82,7 @@ let package = Package(
         .executableTarget(
             name: "log-bench",
             dependencies: [
-                .product(name: "Sluice", package: "sluice"),
+                .product(name: "SluiceTools", package: "sluice"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Sources/log-bench",
@@ -101,7 +101,7 @@ let package = Package(
         // and epoll. `swift run -c release delivery-bench`.
         .executableTarget(
             name: "delivery-bench",
-            dependencies: ["LoopbackPeers", .product(name: "SluiceIO", package: "sluice")],
+            dependencies: ["LoopbackPeers", .product(name: "SluiceTools", package: "sluice")],
             path: "Sources/delivery-bench",
             swiftSettings: swiftSettings
         ),
@@ -112,8 +112,7 @@ let package = Package(
         .executableTarget(
             name: "pipeline-bench",
             dependencies: [
-                "LoopbackPeers", .product(name: "Sluice", package: "sluice"),
-                .product(name: "SluiceIO", package: "sluice"),
+                "LoopbackPeers", .product(name: "SluiceTools", package: "sluice"),
             ],
             path: "Sources/pipeline-bench",
             swiftSettings: swiftSettings
@@ -123,7 +122,7 @@ let package = Package(
         // `swift run -c release isolation-bench`.
         .executableTarget(
             name: "isolation-bench",
-            dependencies: ["LoopbackPeers", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["LoopbackPeers", .product(name: "SluiceTools", package: "sluice")],
             path: "Sources/isolation-bench",
             swiftSettings: swiftSettings
         ),
@@ -131,14 +130,14 @@ let package = Package(
         // `swift run -c release soak-bench`.
         .executableTarget(
             name: "soak-bench",
-            dependencies: ["LoopbackPeers", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["LoopbackPeers", .product(name: "SluiceTools", package: "sluice")],
             path: "Sources/soak-bench",
             swiftSettings: swiftSettings
         ),
         // Trigger matching: compiled index vs the naive reference matcher. `swift run -c release trigger-ratio`.
         .executableTarget(
             name: "trigger-ratio",
-            dependencies: [.product(name: "Sluice", package: "sluice")],
+            dependencies: [.product(name: "SluiceTools", package: "sluice")],
             path: "Sources/trigger-ratio",
             swiftSettings: swiftSettings
         ),

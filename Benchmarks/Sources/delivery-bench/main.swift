@@ -7,7 +7,7 @@
 //        [--backends uring,epoll] [--no-wrk]   (the last two for profiling one client alone)
 import Foundation
 import LoopbackPeers
-@_spi(Benchmarks) import SluiceIO
+@_spi(Benchmarks) import SluiceTools
 
 var rounds = 3
 var seconds = 3.0

@@ -9,7 +9,7 @@
 //        [--endpoint-pending-max N]
 import Foundation
 import LoopbackPeers
-import Sluice
+import SluiceTools
 import Synchronization
 
 if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {

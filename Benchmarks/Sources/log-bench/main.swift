@@ -11,7 +11,7 @@
 // Usage: swift run -c release log-bench [--rounds N] [--events N]
 import Foundation
 import GRDB
-import Sluice
+import SluiceTools
 
 var rounds = 3
 var eventCount = 20_000

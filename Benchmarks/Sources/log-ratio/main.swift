@@ -3,8 +3,7 @@
 // compressed by raw `LZ4_compress_default` in blocks of the same size. Goal: ours ≥ 0.7× the anchor.
 // Usage: swift run -c release log-ratio [--rounds N] [--events N] [--fsync never|always]
 import Foundation
-import Sluice
-@_spi(Benchmarks) import SluiceStorage
+@_spi(Benchmarks) import SluiceTools
 
 var rounds = 5
 var eventCount = 20_000

@@ -18,8 +18,7 @@
 //        [--selective] [--pipeline-only] [--matched-anchor] [--cpu] [--latency-rate R]      (SLUICE_BENCH_WAIT=spin|yield|park picks the stages' wait strategy; park is the default)
 import Foundation
 import LoopbackPeers
-import Sluice
-@_spi(Benchmarks) import SluiceIO
+@_spi(Benchmarks) import SluiceTools
 
 func option(_ name: String, _ value: Double) -> Double {
     guard let index = CommandLine.arguments.firstIndex(of: name), index + 1 < CommandLine.arguments.count,

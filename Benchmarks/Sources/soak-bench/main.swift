@@ -8,7 +8,7 @@
 // for `--calibrate-seconds`. Not a CI test: `swift run -c release soak-bench [--minutes 30]`.
 import Foundation
 import LoopbackPeers
-import Sluice
+import SluiceTools
 import Synchronization
 
 if CommandLine.arguments.contains("--help") || CommandLine.arguments.contains("-h") {

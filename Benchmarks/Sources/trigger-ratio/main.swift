@@ -7,7 +7,7 @@
 // p50/p99) and the naive matcher over a sample; figures are medians of the rounds.
 // Usage: swift run -c release trigger-ratio [--events N] [--rounds N] [--counts 10,1000,...]
 import Foundation
-import Sluice
+import SluiceTools
 
 // 2,000 events (~10 MB) stay in cache, as an event does between its decode and its match in the
 // pipeline; `--events 20000` (~100 MB) measures mostly memory misses instead.
