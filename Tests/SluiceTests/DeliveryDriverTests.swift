@@ -13,7 +13,12 @@ import Testing
 @Suite(.serialized) struct DeliveryDriverTests {
     /// One webhook taking every event, a retry schedule of `delays` without jitter, and a breaker that never
     /// opens (these tests count attempts), delivering to `url`.
-    static func configuration(url: String, directory: String, delays: [UInt64], backend: IOBackendSelection) throws
+    static func configuration(
+        url: String,
+        directory: String,
+        delays: [UInt64],
+        backend: IOBackendSelection
+    ) throws
         -> PipelineConfiguration
     {
         let json = """
