@@ -18,15 +18,16 @@ let package = Package(
     products: [
         .library(name: "Sluice", targets: ["Sluice"]),
         .library(name: "SluiceCore", targets: ["SluiceCore"]),
-        // For the Benchmarks package (the delivery benchmark's @_spi(Benchmarks) entry point).
-        .library(name: "SluiceIO", targets: ["SluiceIO"]),
+        // Load-test and demo tools (sink, fixtures, replayer, report, demo, benchmark hooks): for the `sluice`
+        // command and the Benchmarks package; embedders of `Sluice` do not link it (nor HdrHistogram).
+        .library(name: "SluiceTools", targets: ["SluiceTools"]),
         .executable(name: "sluice", targets: ["sluice"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // YAML configuration files (the `Sluice` facade only; SluiceCore stays dependency-free).
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
-        // HDR latency histograms for the load-test report (the `Sluice` facade only).
+        // HDR latency histograms for the load-test report (`SluiceTools` only).
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
@@ -41,20 +42,23 @@ let package = Package(
         // Pure Swift: no C, no Foundation, no I/O.
         .target(name: "SluiceCore", swiftSettings: strictSettings),
 
+        // System calls: the one `SystemCallError`, the one EINTR-retrying funnel, stop signals (Glibc only).
+        .target(name: "SluiceSystem", swiftSettings: strictSettings),
+
         // The segment log (issue 3); for now the hardware CRC-32C path.
         .target(
             name: "SluiceStorage",
-            dependencies: ["SluiceCore", "CSluiceIntrinsics", "CLZ4"],
+            dependencies: ["SluiceCore", "SluiceSystem", "CSluiceIntrinsics", "CLZ4"],
             swiftSettings: strictSettings
         ),
 
         // Batched HMAC-SHA256 webhook signing and signature verification (issue 5); libcrypto only.
         .target(name: "SluiceCrypto", dependencies: ["SluiceCore", "COpenSSL"], swiftSettings: strictSettings),
 
-        // Delivery I/O (issue 6): io_uring and epoll loops, the HTTP/1.1 client driver, TLS, the sink.
+        // Delivery I/O (issue 6): io_uring and epoll loops, the HTTP/1.1 client and server, TLS.
         .target(
             name: "SluiceIO",
-            dependencies: ["SluiceCore", "SluiceCrypto", "CLibURing", "COpenSSL"],
+            dependencies: ["SluiceCore", "SluiceSystem", "SluiceCrypto", "CLibURing", "COpenSSL"],
             swiftSettings: strictSettings
         ),
 
@@ -62,7 +66,19 @@ let package = Package(
         .target(
             name: "Sluice",
             dependencies: [
-                "SluiceCore", "SluiceStorage", "SluiceCrypto", "SluiceIO", .product(name: "Yams", package: "Yams"),
+                "SluiceCore", "SluiceSystem", "SluiceStorage", "SluiceCrypto", "SluiceIO",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        // What load testing and demos need and embedders don't: the sink, the fixture generator, the replayer,
+        // the load-test report (HdrHistogram), the demo job, the benchmark hooks. Nothing in the product
+        // depends on it but the `sluice` executable.
+        .target(
+            name: "SluiceTools",
+            dependencies: [
+                "Sluice", "SluiceCore", "SluiceSystem", "SluiceStorage", "SluiceCrypto", "SluiceIO", "CLZ4",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: strictSettings
@@ -71,7 +87,9 @@ let package = Package(
         // Argument parsing and output only.
         .executableTarget(
             name: "sluice",
-            dependencies: ["Sluice", "SluiceIO", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "Sluice", "SluiceTools", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -96,12 +114,13 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceCoreTests",
-            dependencies: ["SluiceCore", "SluiceTestSupport"],
+            // SluiceTools for the fixture generator, the event streams some property tests run on.
+            dependencies: ["SluiceCore", "SluiceTools", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SluiceStorageTests",
-            dependencies: ["SluiceStorage", "SluiceTestSupport"],
+            dependencies: ["SluiceStorage", "SluiceTools", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -111,12 +130,17 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceTests",
-            dependencies: ["Sluice", "SluiceIO", "SluiceCrypto", "SluiceTestSupport"],
+            dependencies: ["Sluice", "SluiceTools", "SluiceIO", "SluiceCrypto", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SluiceIOTests",
-            dependencies: ["SluiceIO", "SluiceTestSupport"],
+            dependencies: ["SluiceIO", "SluiceSystem", "SluiceTools", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceToolsTests",
+            dependencies: ["SluiceTools", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -24,7 +24,7 @@ let package = Package(
         // The fixture batch and the Foundation anchor (Codable structs), shared by both executables.
         .target(
             name: "DecodeAnchor",
-            dependencies: [.product(name: "Sluice", package: "sluice")],
+            dependencies: [.product(name: "SluiceTools", package: "sluice")],
             path: "Sources/DecodeAnchor",
             swiftSettings: swiftSettings
         ),
@@ -33,7 +33,7 @@ let package = Package(
             dependencies: [
                 "DecodeAnchor",
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Sluice", package: "sluice"),
+                .product(name: "SluiceTools", package: "sluice"),
             ],
             path: "Benchmarks/DecodeBenchmarks",
             swiftSettings: swiftSettings,
@@ -44,7 +44,7 @@ let package = Package(
             name: "TriggerBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "Sluice", package: "sluice"),
+                .product(name: "SluiceTools", package: "sluice"),
             ],
             path: "Benchmarks/TriggerBenchmarks",
             swiftSettings: swiftSettings,
@@ -75,7 +75,7 @@ let package = Package(
         // Log append vs raw LZ4 on the same bytes. `swift run -c release log-ratio`.
         .executableTarget(
             name: "log-ratio",
-            dependencies: ["BenchmarkCommandLine", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", .product(name: "SluiceTools", package: "sluice")],
             path: "Sources/log-ratio",
             swiftSettings: swiftSettings
         ),
@@ -85,7 +85,7 @@ let package = Package(
             name: "log-bench",
             dependencies: [
                 "BenchmarkCommandLine",
-                .product(name: "Sluice", package: "sluice"),
+                .product(name: "SluiceTools", package: "sluice"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Sources/log-bench",
@@ -104,7 +104,7 @@ let package = Package(
         // and epoll. `swift run -c release delivery-bench`.
         .executableTarget(
             name: "delivery-bench",
-            dependencies: ["BenchmarkCommandLine", "LoopbackPeers", .product(name: "SluiceIO", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", "LoopbackPeers", .product(name: "SluiceTools", package: "sluice")],
             path: "Sources/delivery-bench",
             swiftSettings: swiftSettings
         ),
@@ -115,8 +115,8 @@ let package = Package(
         .executableTarget(
             name: "pipeline-bench",
             dependencies: [
-                "BenchmarkCommandLine", "LoopbackPeers", .product(name: "Sluice", package: "sluice"),
-                .product(name: "SluiceIO", package: "sluice"),
+                "BenchmarkCommandLine",
+                "LoopbackPeers", .product(name: "SluiceTools", package: "sluice"),
             ],
             path: "Sources/pipeline-bench",
             swiftSettings: swiftSettings
@@ -126,7 +126,7 @@ let package = Package(
         // `swift run -c release isolation-bench`.
         .executableTarget(
             name: "isolation-bench",
-            dependencies: ["BenchmarkCommandLine", "LoopbackPeers", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", "LoopbackPeers", .product(name: "SluiceTools", package: "sluice")],
             path: "Sources/isolation-bench",
             swiftSettings: swiftSettings
         ),
@@ -134,14 +134,14 @@ let package = Package(
         // `swift run -c release soak-bench`.
         .executableTarget(
             name: "soak-bench",
-            dependencies: ["BenchmarkCommandLine", "LoopbackPeers", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", "LoopbackPeers", .product(name: "SluiceTools", package: "sluice")],
             path: "Sources/soak-bench",
             swiftSettings: swiftSettings
         ),
         // Trigger matching: compiled index vs the naive reference matcher. `swift run -c release trigger-ratio`.
         .executableTarget(
             name: "trigger-ratio",
-            dependencies: ["BenchmarkCommandLine", .product(name: "Sluice", package: "sluice")],
+            dependencies: ["BenchmarkCommandLine", .product(name: "SluiceTools", package: "sluice")],
             path: "Sources/trigger-ratio",
             swiftSettings: swiftSettings
         ),

@@ -1,3 +1,4 @@
 @_exported public import SluiceCore
 @_exported public import SluiceCrypto
 @_exported public import SluiceStorage
+@_exported public import SluiceSystem

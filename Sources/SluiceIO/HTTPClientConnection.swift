@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceSystem
 
 #if canImport(Glibc)
 internal import Glibc

@@ -1,4 +1,5 @@
 internal import CLibURing
+import SluiceSystem
 
 #if canImport(Glibc)
 internal import Glibc

@@ -1,3 +1,5 @@
+package import SluiceSystem
+
 #if canImport(Glibc)
 internal import Glibc
 #endif
@@ -44,6 +46,11 @@ package struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
         self.errno = errno
     }
 
+    /// A failed system call (code ``Code/systemCall``), the subject being what the call concerned.
+    package init(_ systemCall: SystemCallError) {
+        self.init(operation: systemCall.operation, subject: systemCall.path, errno: systemCall.errno)
+    }
+
     package var description: String {
         var text = "\(operation)"
         if !subject.isEmpty { text += " \(subject)" }
@@ -53,25 +60,17 @@ package struct IOError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// `strerror` text for an errno value.
-package func errnoDescription(_ code: Int32) -> String {
-    unsafe strerror(code).map { unsafe String(cString: $0) } ?? "errno \(code)"
-}
-
-/// Runs a system call, retrying on `EINTR`; throws with `errno` on failure (the module's one syscall funnel).
+/// ``SluiceSystem/systemCall(_:path:fileOffset:_:)`` with its failure as this module's error.
 @inline(__always)
-func systemCall<Result: FixedWidthInteger>(
+package func systemCall<Result: FixedWidthInteger>(
     _ operation: String,
     subject: String = "",
     _ body: () -> Result
 ) throws(IOError) -> Result {
-    while true {
-        let result = body()
-        if result != -1 { return result }
-        let code = Glibc.errno
-        if code == EINTR { continue }
-        precondition(code != EFAULT && code != EBADF, "\(operation): programmer error, errno \(code)")
-        throw IOError(operation: operation, subject: subject, errno: code)
+    do {
+        return try SluiceSystem.systemCall(operation, path: subject, body)
+    } catch {
+        throw IOError(error)
     }
 }
 

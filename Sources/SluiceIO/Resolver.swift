@@ -87,11 +87,11 @@ package final class Resolver: Sendable {
 }
 
 /// A counting semaphore (POSIX `sem_t` on the heap, so its address is fixed) for waking a blocked thread.
-@safe final class Semaphore: @unchecked Sendable {
+@safe package final class Semaphore: @unchecked Sendable {
     // @unchecked: sem_post and sem_wait are thread-safe by POSIX; the pointer never changes.
     private let semaphore: UnsafeMutablePointer<sem_t>
 
-    init() {
+    package init() {
         unsafe semaphore = .allocate(capacity: 1)
         let result = unsafe sem_init(semaphore, 0, 0)
         precondition(result == 0, "sem_init failed: errno \(Glibc.errno)")
@@ -102,9 +102,9 @@ package final class Resolver: Sendable {
         unsafe semaphore.deallocate()
     }
 
-    func post() { _ = unsafe sem_post(semaphore) }
+    package func post() { _ = unsafe sem_post(semaphore) }
 
-    func wait() {
+    package func wait() {
         while unsafe sem_wait(semaphore) != 0 && Glibc.errno == EINTR {}
     }
 }

@@ -1,8 +1,5 @@
 public import SluiceCore
-
-#if canImport(Glibc)
-internal import Glibc
-#endif
+public import SluiceSystem
 
 /// A segment-log operation failed: what, in which file, where, and why.
 public struct SegmentLogError: Error, Sendable, CustomStringConvertible {
@@ -47,19 +44,28 @@ public struct SegmentLogError: Error, Sendable, CustomStringConvertible {
         self.format = format
     }
 
+    /// A failed system call of the log (code ``Code/ioFailed``).
+    public init(_ systemCall: SystemCallError) {
+        self.init(
+            code: .ioFailed,
+            path: systemCall.path,
+            fileOffset: systemCall.fileOffset,
+            message: systemCall.operation,
+            errno: systemCall.errno
+        )
+    }
+
     public var description: String {
         var text = "\(code) in \(path)"
         if let fileOffset { text += " at file offset \(fileOffset)" }
         text += ": \(message)"
-        if let errno {
-            text += " (" + (unsafe strerror(errno).map { unsafe String(cString: $0) } ?? "errno \(errno)") + ")"
-        }
+        if let errno { text += " (\(errnoDescription(errno)))" }
         if let format { text += ": \(format)" }
         return text
     }
 }
 
-/// The module's one syscall funnel: retries `EINTR`, throws with `errno` and context otherwise.
+/// ``SluiceSystem/systemCall(_:path:fileOffset:_:)`` with its failure as this module's error.
 @inline(__always)
 func systemCall<Result: FixedWidthInteger>(
     _ operation: String,
@@ -67,12 +73,9 @@ func systemCall<Result: FixedWidthInteger>(
     fileOffset: UInt64? = nil,
     _ body: () -> Result
 ) throws(SegmentLogError) -> Result {
-    while true {
-        let result = body()
-        if result != -1 { return result }
-        let code = Glibc.errno
-        if code == EINTR { continue }
-        precondition(code != EFAULT && code != EBADF, "\(operation): programmer error, errno \(code)")
-        throw SegmentLogError(code: .ioFailed, path: path, fileOffset: fileOffset, message: operation, errno: code)
+    do {
+        return try SluiceSystem.systemCall(operation, path: path, fileOffset: fileOffset, body)
+    } catch {
+        throw SegmentLogError(error)
     }
 }

@@ -36,8 +36,7 @@ struct DeadLetters: ParsableCommand {
             do {
                 entries = try DeadLetterFiles.list(directory: try location.directory())
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.invalidInput
+                throw exitStatus(reporting: error, ExitStatus.invalidInput)
             }
             for entry in entries {
                 let record = entry.record
@@ -83,8 +82,7 @@ struct DeadLetters: ParsableCommand {
                 )
                 printUnbuffered("\(redriven.count) dead letters queued for redelivery")
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.invalidInput
+                throw exitStatus(reporting: error, ExitStatus.invalidInput)
             }
         }
     }

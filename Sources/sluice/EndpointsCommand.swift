@@ -29,8 +29,7 @@ struct Endpoints: ParsableCommand {
                     ).webhooks.webhooks.map(\.name)
                 }
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.invalidInput
+                throw exitStatus(reporting: error, ExitStatus.invalidInput)
             }
             let byName = Dictionary(disabled.map { ($0.webhook, $0) }, uniquingKeysWith: { _, last in last })
             for name in configured where byName[name] == nil { printUnbuffered("\(name) enabled") }
@@ -60,11 +59,8 @@ struct Endpoints: ParsableCommand {
                     throw ExitStatus.invalidInput
                 }
                 printUnbuffered("\(name) enabled")
-            } catch let exit as ExitCode {
-                throw exit
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.ioFailure
+                throw exitStatus(reporting: error, ExitStatus.ioFailure)
             }
         }
     }

@@ -63,8 +63,7 @@ struct Events: ParsableCommand {
                         printed += 1
                     }
                 } catch {
-                    printError("error: \(error)")
-                    throw ExitStatus.ioFailure
+                    throw exitStatus(reporting: error, ExitStatus.ioFailure)
                 }
             }
             if printed > errorCountMax { printError("… \(printed - errorCountMax) more errors not shown") }
@@ -116,8 +115,7 @@ struct Events: ParsableCommand {
                     )
                 }
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.ioFailure
+                throw exitStatus(reporting: error, ExitStatus.ioFailure)
             }
             if invalid > 0 { throw ExitStatus.invalidInput }
         }

@@ -1,5 +1,5 @@
 import ArgumentParser
-import Sluice
+import SluiceTools
 
 struct Fixtures: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -78,8 +78,7 @@ struct Fixtures: ParsableCommand {
                     print("wrote \(triggers) webhooks and triggers, \(megabytes(triggerBytes)) to \(triggersOutput)")
                 }
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.ioFailure
+                throw exitStatus(reporting: error, ExitStatus.ioFailure)
             }
         }
     }

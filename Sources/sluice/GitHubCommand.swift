@@ -46,8 +46,7 @@ struct GitHub: ParsableCommand {
                     byteCountMax: GitHubNormalizer.bodyByteCountMax
                 )
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.ioFailure
+                throw exitStatus(reporting: error, ExitStatus.ioFailure)
             }
             let delivery = GitHubDelivery(
                 event: event,
@@ -60,8 +59,7 @@ struct GitHub: ParsableCommand {
                 let draft = try GitHubNormalizer.draft(for: delivery)
                 print(String(decoding: draft.encoded(), as: UTF8.self))
             } catch {
-                printError("error: \(file): \(error)")
-                throw ExitStatus.invalidInput
+                throw exitStatus(reporting: error, ExitStatus.invalidInput, context: "\(file)")
             }
         }
     }

@@ -75,8 +75,7 @@ struct Log: ParsableCommand {
                 try writer.sync()
                 if !reportAcknowledged { print("appended \(appended) events; next sequence \(writer.nextSequence)") }
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.ioFailure
+                throw exitStatus(reporting: error, ExitStatus.ioFailure)
             }
             if invalid > 0 { throw ExitStatus.invalidInput }
         }
@@ -94,8 +93,7 @@ struct Log: ParsableCommand {
             do {
                 summary = try LogFiles.forEachRecord(directory: directory) { _ in }
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.invalidInput
+                throw exitStatus(reporting: error, ExitStatus.invalidInput)
             }
             print("segments \(summary.segmentCount), frames \(summary.frameCount), records \(summary.recordCount)")
             print("sequences \(summary.firstSequence ?? 0) ..< \(summary.nextSequence ?? 0)")
@@ -170,8 +168,7 @@ struct Log: ParsableCommand {
                     nowMicroseconds: Timestamp.now().microsecondsSinceEpoch
                 )
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.ioFailure
+                throw exitStatus(reporting: error, ExitStatus.ioFailure)
             }
             guard report.repairedAnything else {
                 print("nothing to repair")
@@ -272,8 +269,7 @@ struct Log: ParsableCommand {
             do {
                 writer = try BufferedWriter(path: "-")
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.ioFailure
+                throw exitStatus(reporting: error, ExitStatus.ioFailure)
             }
             var writeError: SystemCallError?
             func print(_ record: StoredRecord) {
@@ -326,14 +322,8 @@ struct Log: ParsableCommand {
             } catch {
                 writeError = writeError ?? error
             }
-            if let writeError {
-                printError("error: \(writeError)")
-                throw ExitStatus.ioFailure
-            }
-            if let failure {
-                printError("error: \(failure)")
-                throw ExitStatus.invalidInput
-            }
+            if let writeError { throw exitStatus(reporting: writeError, ExitStatus.ioFailure) }
+            if let failure { throw exitStatus(reporting: failure, ExitStatus.invalidInput) }
             if skipped > 0 {
                 printError("skipped \(skipped) damaged ranges (above); everything else was printed")
                 throw ExitStatus.invalidInput
@@ -353,8 +343,7 @@ private func checkLog(directory: String, sealedOnly: Bool, segments: String, rep
             onIncident: { incident in printError(incident.isDamage ? "damage: \(incident)" : "\(incident)") }
         )
     } catch {
-        printError("error: \(error)")
-        throw ExitStatus.invalidInput
+        throw exitStatus(reporting: error, ExitStatus.invalidInput)
     }
     let counts = "\(report.segmentCount) \(segments), \(report.frameCount) frames, \(report.recordCount) records"
     guard report.damage.isEmpty else {

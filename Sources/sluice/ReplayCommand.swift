@@ -1,6 +1,5 @@
 import ArgumentParser
-import Sluice
-import SluiceIO
+import SluiceTools
 
 #if canImport(Glibc)
 import Glibc
@@ -63,14 +62,9 @@ struct Replay: ParsableCommand {
             let report = try Replayer.run(options, configuration: configuration, progress: progressLine)
             finishProgressLine()
             try printReport(report, directory: reportDir)
-        } catch let error as SystemCallError {
-            finishProgressLine()
-            printError("error: \(error)")
-            throw ExitStatus.ioFailure
         } catch {
             finishProgressLine()
-            printError("error: \(error)")
-            throw ExitStatus.invalidInput
+            throw exitStatus(reporting: error)
         }
     }
 }
@@ -128,10 +122,9 @@ struct Demo: ParsableCommand {
                 )
             }
             if outcome.sinkRejected > 0 { throw ExitStatus.invalidInput }
-        } catch let error as SystemCallError {
+        } catch {
             finishProgressLine()
-            printError("error: \(error)")
-            throw ExitStatus.ioFailure
+            throw exitStatus(reporting: error)
         }
     }
 }

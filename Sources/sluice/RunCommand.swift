@@ -1,6 +1,5 @@
 import ArgumentParser
 import Sluice
-import SluiceIO
 
 /// `sluice run`: the pipeline as a process.
 struct Run: ParsableCommand {
@@ -47,12 +46,8 @@ struct Run: ParsableCommand {
         let summary: PipelineFiles.RunSummary
         do {
             summary = try PipelineFiles.run(options, outputLine: printUnbuffered, errorLine: printError)
-        } catch let error as SystemCallError {
-            printError("error: \(error)")
-            throw ExitStatus.ioFailure
         } catch {
-            printError("error: \(error)")
-            throw ExitStatus.invalidInput
+            throw exitStatus(reporting: error)
         }
         // The log failed (e.g. the disk is full): a supervisor must not take this for a clean stop.
         if summary.failure != nil || summary.inputFailure != nil { throw ExitStatus.ioFailure }

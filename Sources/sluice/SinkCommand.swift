@@ -1,6 +1,5 @@
 import ArgumentParser
-import Sluice
-import SluiceIO
+import SluiceTools
 
 struct SinkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,34 +39,21 @@ struct SinkCommand: ParsableCommand {
 
     func run() throws {
         SinkRunner.blockStopSignals()
+        var options = SinkOptions()
+        options.port = port
+        options.standardSecret = secret
+        options.infrahubSharedKey = infrahubKey
+        options.recordPath = record
+        options.certificateFile = cert
+        options.privateKeyFile = key
+        options.faultsPath = faults
+        options.faultsJSON = faultsJSON
+        options.seed = seed
         let sink: Sink
         do {
-            let backend = try IOBackendSelection.detect()
-            printError(backend.description)
-            var configuration = SinkConfiguration(
-                backend: backend,
-                address: SocketAddress(numericHost: "127.0.0.1", port: port)!  // a numeric literal host
-            )
-            configuration.certificateFile = cert
-            configuration.privateKeyFile = key
-            configuration.recordPath = record
-            configuration.seed = seed
-            if let secret { configuration.verifier = try WebhookVerifier(standardSecret: secret) }
-            if let infrahubKey { configuration.verifier = try WebhookVerifier(infrahubSharedKey: infrahubKey) }
-            if let faults {
-                do {
-                    configuration.faults = try SinkFaultConfiguration(
-                        jsonBytes: try readWholeFile(path: faults, byteCountMax: 1 << 20)
-                    )
-                } catch let error as DeliveryConfigurationError {
-                    throw SinkConfigurationFileError(path: faults, error: error)
-                }
-            }
-            if let faultsJSON { configuration.faults = try SinkFaultConfiguration(jsonBytes: Array(faultsJSON.utf8)) }
-            sink = try Sink(configuration: configuration)
+            sink = try Sink(options: options, backendLine: printError)
         } catch {
-            printError("error: \(error)")
-            throw ExitStatus.invalidInput
+            throw exitStatus(reporting: error, ExitStatus.invalidInput)
         }
         printUnbuffered("listening on \(cert == nil ? "http" : "https")://\(sink.address)")
         let reason = SinkRunner.wait(for: sink, durationSeconds: duration, deliveredCountMax: count) { statistics in
@@ -76,16 +62,8 @@ struct SinkCommand: ParsableCommand {
         do {
             try sink.shutdown()
         } catch {
-            printError("error: \(error)")
-            throw ExitStatus.ioFailure
+            throw exitStatus(reporting: error, ExitStatus.ioFailure)
         }
         printUnbuffered("stopped (\(reason)): \(sink.statistics.summary)")
     }
-}
-
-/// A fault file that did not parse, with its path.
-struct SinkConfigurationFileError: Error, CustomStringConvertible {
-    var path: String
-    var error: DeliveryConfigurationError
-    var description: String { "\(path): \(error)" }
 }

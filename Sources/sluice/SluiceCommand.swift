@@ -44,6 +44,16 @@ enum ExitStatus {
     static let ioFailure = ExitCode(3)
 }
 
+/// The one way a command reports a failure: prints `error: [context: ]error` on standard error and returns the
+/// exit status to throw (`} catch { throw exitStatus(reporting: error) }`). Without `status`, a failed system
+/// call (a file, the disk) is ``ExitStatus/ioFailure`` and anything else ``ExitStatus/invalidInput``. An exit
+/// status thrown inside the `do` (the problem was already printed) passes through as it is.
+func exitStatus(reporting error: any Error, _ status: ExitCode? = nil, context: String? = nil) -> ExitCode {
+    if let exit = error as? ExitCode { return exit }
+    printError("error: " + (context.map { "\($0): " } ?? "") + "\(error)")
+    return status ?? (error is SystemCallError ? ExitStatus.ioFailure : ExitStatus.invalidInput)
+}
+
 /// Throws a usage error (exit 2) unless `value` is in `range`: `--rate must be from 1.0e-06 to 100000000.0,
 /// not 1e+300`. NaN is never in a range.
 func checkRange<Value: Comparable>(_ value: Value?, _ range: ClosedRange<Value>, _ option: String) throws {

@@ -10,12 +10,8 @@ struct Triggers: ParsableCommand {
     static func load(_ path: String) throws -> TriggerConfiguration {
         do {
             return try ConfigurationFile.loadTriggers(path: path)
-        } catch let error as SystemCallError {
-            printError("error: \(error)")
-            throw ExitStatus.ioFailure
         } catch {
-            printError("error: \(error)")
-            throw ExitStatus.invalidInput
+            throw exitStatus(reporting: error)
         }
     }
 
@@ -68,8 +64,7 @@ struct Triggers: ParsableCommand {
                     try readWholeFile(path: event, byteCountMax: EventLimits().eventByteCountMax)
                 )
             } catch {
-                printError("error: \(event): \(error)")
-                throw ExitStatus.invalidInput
+                throw exitStatus(reporting: error, ExitStatus.invalidInput, context: "\(event)")
             }
             var fired = 0
             for trigger in configuration.allTriggers {

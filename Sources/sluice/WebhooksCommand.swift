@@ -33,8 +33,7 @@ struct Webhooks: ParsableCommand {
         do {
             return try readWholeFile(path: path == "-" ? "/dev/stdin" : path, byteCountMax: 1 << 30)
         } catch {
-            printError("error: \(error)")
-            throw ExitStatus.ioFailure
+            throw exitStatus(reporting: error, ExitStatus.ioFailure)
         }
     }
 
@@ -160,12 +159,8 @@ struct Webhooks: ParsableCommand {
                     eventPath: event,
                     timestampSeconds: timestamp ?? UInt64(Timestamp.now().microsecondsSinceEpoch / 1_000_000)
                 )
-            } catch let error as SystemCallError {
-                printError("error: \(error)")
-                throw ExitStatus.ioFailure
             } catch {
-                printError("error: \(error)")
-                throw ExitStatus.invalidInput
+                throw exitStatus(reporting: error)
             }
             print("POST \(showSecrets ? request.url : HTTPURL.redacted(request.url))")
             let headers = showSecrets ? request.headers : definition?.redactedHeaders(of: request) ?? []

@@ -222,3 +222,30 @@ import Testing
         }
     }
 }
+
+/// The response encoder the sink answers with: any status from 100 to 999, no reserved header names.
+@Suite struct HTTPResponseEncoderTests {
+    @Test func responseEncoderRules() throws {
+        var bytes: [UInt8] = []
+        try HTTPResponseEncoder.appendHead(
+            statusCode: 599,
+            headerFields: [HTTPHeaderField("X-Fault", "1")],
+            bodyByteCount: 3,
+            keepAlive: true,
+            to: &bytes
+        )
+        #expect(bytes.utf8String == "HTTP/1.1 599 Status\r\nX-Fault: 1\r\nContent-Length: 3\r\n\r\n")
+        #expect(throws: HTTPEncodingError(code: .invalidStatus, field: "status 1000")) {
+            try HTTPResponseEncoder.appendHead(statusCode: 1000, bodyByteCount: 0, keepAlive: true, to: &bytes)
+        }
+        #expect(throws: HTTPEncodingError(code: .reservedHeaderName, field: "header[0] Connection")) {
+            try HTTPResponseEncoder.appendHead(
+                statusCode: 200,
+                headerFields: [HTTPHeaderField("Connection", "x")],
+                bodyByteCount: 0,
+                keepAlive: true,
+                to: &bytes
+            )
+        }
+    }
+}

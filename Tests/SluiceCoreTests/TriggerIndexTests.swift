@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import SluiceTestSupport
+import SluiceTools
 import Synchronization
 import Testing
 

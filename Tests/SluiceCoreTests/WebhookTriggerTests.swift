@@ -1,5 +1,6 @@
 import SluiceCore
 import SluiceTestSupport
+import SluiceTools
 import Testing
 
 /// Spec §c.2: webhooks compile to Prefect triggers, with Infrahub's consequences.

@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 
 @testable import SluiceIO
+@testable import SluiceTools
 
 /// The SSRF guard in the HTTP client: checked on the resolved address right before every connect.
 ///
@@ -79,7 +80,7 @@ import Testing
             #expect(failure.kind == .addressRefused, "\(host): \(failure)")
             #expect(failure.message.contains(try #require(IPAddress(answer)).description), "\(failure.message)")
             #expect(failure.message.contains(range), "\(failure.message)")
-            #expect(WebhookDeliverer.outcome(.failure(failure)) == .addressRefused(failure.message))
+            #expect(DeliveryAttemptOutcome(.failure(failure)) == .addressRefused(failure.message))
         }
         #expect(connects.all.isEmpty, "nothing was connected: \(connects.all)")
         #expect(harness.client.statistics.connectsStarted == 0)

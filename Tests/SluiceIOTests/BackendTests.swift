@@ -1,4 +1,5 @@
 import Glibc
+import SluiceSystem
 import Testing
 
 @testable import SluiceIO

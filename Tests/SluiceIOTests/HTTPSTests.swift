@@ -1,4 +1,5 @@
 import SluiceCore
+import SluiceTools
 import Testing
 
 @testable import SluiceIO

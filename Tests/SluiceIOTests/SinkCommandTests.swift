@@ -5,6 +5,7 @@ import SluiceTestSupport
 import Testing
 
 @testable import SluiceIO
+@testable import SluiceTools
 
 /// `sluice sink` as a process: it prints its port, answers, injects the configured fault, records, and
 /// stops after `--count` deliveries with a summary; each backend forced through `SLUICE_IO`.

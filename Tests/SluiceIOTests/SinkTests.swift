@@ -5,6 +5,7 @@ import SluiceTestSupport
 import Testing
 
 @testable import SluiceIO
+@testable import SluiceTools
 
 /// `Sink` (what `sluice sink` runs) against the HTTP client on both backends: signature verification,
 /// records, counts and every injected fault.

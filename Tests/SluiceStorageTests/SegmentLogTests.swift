@@ -1,6 +1,7 @@
 import Glibc
 import SluiceCore
 import SluiceTestSupport
+import SluiceTools
 import Testing
 
 @testable import SluiceStorage

@@ -1,6 +1,7 @@
 import Foundation
 import Sluice
 import SluiceTestSupport
+import SluiceTools
 import Testing
 
 /// An acknowledged record survives `kill -9`: a child `sluice log append --fsync always` reports each

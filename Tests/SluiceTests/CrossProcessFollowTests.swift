@@ -1,6 +1,7 @@
 import Foundation
 import Sluice
 import SluiceTestSupport
+import SluiceTools
 import Testing
 
 /// `sluice log dump --follow` in a child process follows a log this process writes: every record, in

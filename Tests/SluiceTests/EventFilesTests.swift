@@ -1,5 +1,6 @@
 import Sluice
 import SluiceTestSupport
+import SluiceTools
 import Testing
 
 @Suite struct LineReaderTests {

@@ -1,6 +1,7 @@
 import Glibc
 import Sluice
 import SluiceTestSupport
+import SluiceTools
 import Testing
 
 @Suite struct LogFilesTests {

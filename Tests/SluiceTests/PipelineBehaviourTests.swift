@@ -2,6 +2,7 @@ import Foundation
 import Sluice
 import SluiceIO
 import SluiceTestSupport
+import SluiceTools
 import Synchronization
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import Sluice
 import SluiceCrypto
 import SluiceTestSupport
+import SluiceTools
 import Testing
 
 /// The pipeline under `kill -9`: a child `sluice run` ingests events and reports what is durable; the

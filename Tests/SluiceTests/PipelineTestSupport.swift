@@ -3,11 +3,12 @@ import Sluice
 import SluiceCrypto
 import SluiceIO
 import SluiceTestSupport
+import SluiceTools
 import Synchronization
 import Testing
 
 /// A webhook receiver on 127.0.0.1 for pipeline tests: records every request (path, headers, body) and
-/// answers with the status `respond` picks (204 by default).
+/// answers with the status `respond` picks (204 by default) and `replyHeaderFields`.
 final class RecordingReceiver: Sendable {
     struct Received: Sendable {
         var path: String
@@ -19,7 +20,11 @@ final class RecordingReceiver: Sendable {
     private let received = Mutex<[Received]>([])
     let port: UInt16
 
-    init(backend: IOBackendSelection, respond: @escaping @Sendable (Received) -> Int = { _ in 204 }) throws {
+    init(
+        backend: IOBackendSelection,
+        replyHeaderFields: [HTTPHeaderField] = [],
+        respond: @escaping @Sendable (Received) -> Int = { _ in 204 }
+    ) throws {
         let box = Box()
         server = try HTTPServer(
             configuration: HTTPServerConfiguration(
@@ -33,7 +38,7 @@ final class RecordingReceiver: Sendable {
                 body: request.body
             )
             box.receiver?.received.withLock { $0.append(entry) }
-            return HTTPServerReply(statusCode: respond(entry))
+            return HTTPServerReply(statusCode: respond(entry), headerFields: replyHeaderFields)
         }
         port = server.address.port
         box.receiver = self

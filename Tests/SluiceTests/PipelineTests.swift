@@ -3,6 +3,7 @@ import Sluice
 import SluiceCrypto
 import SluiceIO
 import SluiceTestSupport
+import SluiceTools
 import Synchronization
 import Testing
 

@@ -1,7 +1,7 @@
 import Benchmark
 import DecodeAnchor
 import Foundation
-import Sluice
+import SluiceTools
 
 // Goal (PERFORMANCE.md, "event decode"): Sluice's decoder ≥ 10× Foundation's JSONDecoder into
 // equivalent structs, both measured in the same run over the same bytes.

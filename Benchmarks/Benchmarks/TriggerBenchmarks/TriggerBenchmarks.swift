@@ -1,5 +1,5 @@
 import Benchmark
-import Sluice
+import SluiceTools
 
 // Trigger matching on the data plane (issue 4): the compiled TriggerIndex over the generated stream with
 // the generator's realistic configurations. The data-plane goal is `mallocCountTotal == 0` per iteration

@@ -1,5 +1,5 @@
 public import Foundation
-import Sluice
+import SluiceTools
 
 /// The batch both decoders read: the same deterministic Infrahub event stream, generated once.
 ///

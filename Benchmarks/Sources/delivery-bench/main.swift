@@ -2,7 +2,7 @@
 import BenchmarkCommandLine
 import Foundation
 import LoopbackPeers
-@_spi(Benchmarks) import SluiceIO
+@_spi(Benchmarks) import SluiceTools
 
 var commandLine = BenchmarkCommandLine(
     name: "delivery-bench",

@@ -2,7 +2,7 @@
 import BenchmarkCommandLine
 import Foundation
 import LoopbackPeers
-import Sluice
+import SluiceTools
 import Synchronization
 
 var commandLine = BenchmarkCommandLine(

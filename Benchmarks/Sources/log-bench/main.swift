@@ -2,7 +2,7 @@
 import BenchmarkCommandLine
 import Foundation
 import GRDB
-import Sluice
+import SluiceTools
 
 var commandLine = BenchmarkCommandLine(
     name: "log-bench",

@@ -1,8 +1,7 @@
 // log-ratio: log append against raw LZ4 on the same bytes (`--help` says what it measures).
 import BenchmarkCommandLine
 import Foundation
-import Sluice
-@_spi(Benchmarks) import SluiceStorage
+@_spi(Benchmarks) import SluiceTools
 
 var commandLine = BenchmarkCommandLine(
     name: "log-ratio",

@@ -3,8 +3,7 @@
 import BenchmarkCommandLine
 import Foundation
 import LoopbackPeers
-import Sluice
-@_spi(Benchmarks) import SluiceIO
+@_spi(Benchmarks) import SluiceTools
 
 var commandLine = BenchmarkCommandLine(
     name: "pipeline-bench",

@@ -1,7 +1,7 @@
 // trigger-ratio: the compiled trigger index against the naive matcher (`--help` says what it measures).
 import BenchmarkCommandLine
 import Foundation
-import Sluice
+import SluiceTools
 
 var commandLine = BenchmarkCommandLine(
     name: "trigger-ratio",

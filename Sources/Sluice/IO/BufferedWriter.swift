@@ -24,7 +24,7 @@ public final class BufferedWriter {
             fileDescriptor = 1
             ownsDescriptor = false
         } else {
-            fileDescriptor = try retryingOnInterrupt("open", path: path) {
+            fileDescriptor = try systemCall("open", path: path) {
                 unsafe open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             }
             ownsDescriptor = true
@@ -51,7 +51,7 @@ public final class BufferedWriter {
     public func flush() throws(SystemCallError) {
         var written = 0
         while written < buffer.count {
-            let count = try retryingOnInterrupt("write", path: path) {
+            let count = try systemCall("write", path: path) {
                 unsafe buffer.withUnsafeBytes { raw in
                     unsafe Glibc.write(fileDescriptor, raw.baseAddress! + written, raw.count - written)
                 }
@@ -65,19 +65,19 @@ public final class BufferedWriter {
     /// Flushes and `fsync`s (files only).
     public func sync() throws(SystemCallError) {
         try flush()
-        if ownsDescriptor { _ = try retryingOnInterrupt("fsync", path: path) { fsync(fileDescriptor) } }
+        if ownsDescriptor { _ = try systemCall("fsync", path: path) { fsync(fileDescriptor) } }
     }
 
     /// Flushes and closes.
     public func close() throws(SystemCallError) {
         try flush()
-        if ownsDescriptor { _ = try retryingOnInterrupt("close", path: path) { Glibc.close(fileDescriptor) } }
+        if ownsDescriptor { _ = try systemCall("close", path: path) { Glibc.close(fileDescriptor) } }
     }
 }
 
 /// Reads a whole (small) file, e.g. a GitHub delivery body or a configuration, bounded by `byteCountMax`.
 public func readWholeFile(path: String, byteCountMax: Int) throws(SystemCallError) -> [UInt8] {
-    let descriptor = try retryingOnInterrupt("open", path: path) { unsafe open(path, O_RDONLY | O_CLOEXEC) }
+    let descriptor = try systemCall("open", path: path) { unsafe open(path, O_RDONLY | O_CLOEXEC) }
     defer { _ = Glibc.close(descriptor) }
     var result: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
@@ -93,7 +93,7 @@ public func readWholeFile(path: String, byteCountMax: Int) throws(SystemCallErro
 
 /// One `read(2)` into `chunk`, retried on `EINTR`; returns the byte count (0 at end of file).
 func readChunk(_ descriptor: Int32, into chunk: inout [UInt8], path: String) throws(SystemCallError) -> Int {
-    try retryingOnInterrupt("read", path: path) {
+    try systemCall("read", path: path) {
         unsafe chunk.withUnsafeMutableBytes { raw in unsafe read(descriptor, raw.baseAddress, raw.count) }
     }
 }

@@ -27,7 +27,7 @@ public final class LineReader {
             fileDescriptor = 0
             ownsDescriptor = false
         } else {
-            fileDescriptor = try retryingOnInterrupt("open", path: path) { unsafe open(path, O_RDONLY | O_CLOEXEC) }
+            fileDescriptor = try systemCall("open", path: path) { unsafe open(path, O_RDONLY | O_CLOEXEC) }
             ownsDescriptor = true
         }
     }

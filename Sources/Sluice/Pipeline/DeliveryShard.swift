@@ -685,7 +685,7 @@ final class DeliveryShard: @unchecked Sendable {
                 waitingCount -= 1
             }
         }
-        let outcome = WebhookDeliverer.outcome(result)
+        let outcome = DeliveryAttemptOutcome(result)
         let now = monotonicNanoseconds()
         if endpoint >= 0, let target = inFlightTarget(tag) {
             // Opening and closing need no action here: permission is asked before every attempt.

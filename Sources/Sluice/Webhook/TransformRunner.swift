@@ -111,7 +111,7 @@ public enum TransformRunner {
         // _GNU_SOURCE, which the Glibc module does not import), and sends can use MSG_NOSIGNAL.
         for index in 0..<3 {
             var pair: [Int32] = [-1, -1]
-            _ = try retryingOnInterrupt("socketpair", path: name) {
+            _ = try systemCall("socketpair", path: name) {
                 unsafe socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair)
             }
             switch index {

@@ -70,10 +70,9 @@ public struct EventDecoder {
             throw Self.wrap(error, "")
         }
         try scanner.enterContainerOrFail("")
-        if !scanner.consume(UInt8(ascii: "}")) {
-            repeat {
-                try decodeTopLevelMember(&scanner, &header, &seen)
-            } while try scanner.continueOrFail(close: UInt8(ascii: "}"), "',' or '}' in the event object", "")
+        try scanner.forEachMember("", separator: "',' or '}' in the event object") {
+            (scanner: inout JSONScanner, key: JSONStringToken, keyOffset: Int) throws(EventDecodingError) in
+            try decodeTopLevelMember(&scanner, key, keyOffset, &header, &seen)
         }
         do {
             try scanner.expectEnd()
@@ -123,17 +122,11 @@ public struct EventDecoder {
 
     private mutating func decodeTopLevelMember(
         _ scanner: inout JSONScanner,
+        _ key: JSONStringToken,
+        _ keyOffset: Int,
         _ header: inout EventHeader,
         _ seen: inout TopLevelFields
     ) throws(EventDecodingError) {
-        let keyOffset = scanner.index
-        let key: JSONStringToken
-        do {
-            key = try scanner.scanString()
-            try scanner.expect(UInt8(ascii: ":"), "':' after a key")
-        } catch {
-            throw Self.wrap(error, "")
-        }
         scanner.skipWhitespace()
         let valueOffset = scanner.index
         switch topLevelKey(scanner, key) {
@@ -189,7 +182,7 @@ public struct EventDecoder {
             do {
                 try scanner.skipValue()
             } catch {
-                throw Self.wrap(error, scanner.string(key))
+                throw Self.wrap(error, scanner.string(key))  // the key is read only on failure
             }
         }
     }
@@ -277,80 +270,70 @@ public struct EventDecoder {
         let labelStart = header.labels.count
         var idLabelIndex: Int? = nil
         var role: Symbol = .none
-        if !scanner.consume(UInt8(ascii: "}")) {
-            repeat {
-                let keyOffset = scanner.index
-                let keyToken: JSONStringToken
-                let valueToken: JSONStringToken
-                do {
-                    keyToken = try scanner.scanString()
-                    try scanner.expect(UInt8(ascii: ":"), "':' after a label key")
-                } catch {
-                    throw Self.wrap(error, path())
-                }
-                let key = try intern(scanner, keyToken, keyOffset, path())
-                guard header.labels.count - labelStart < limits.labelsPerResourceCountMax else {
-                    throw EventDecodingError(
-                        code: .limitExceeded,
-                        byteOffset: keyOffset,
-                        fieldPath: path(),
-                        message: "more than \(limits.labelsPerResourceCountMax) labels"
-                    )
-                }
-                for position in labelStart..<header.labels.count where header.labels[position].key == key {
-                    throw EventDecodingError(
-                        code: .duplicateField,
-                        byteOffset: keyOffset,
-                        fieldPath: "\(path())[\"\(symbols.string(key))\"]",
-                        message: "label appears twice"
-                    )
-                }
-                scanner.skipWhitespace()
-                let valueOffset = scanner.index
-                guard scanner.peek() == UInt8(ascii: "\"") else {
-                    throw typeError(
-                        scanner,
-                        "\(path())[\"\(symbols.string(key))\"]",
-                        "a string (label values are strings)"
-                    )
-                }
-                do {
-                    valueToken = try scanner.scanString()
-                } catch {
-                    throw Self.wrap(error, "\(path())[\"\(symbols.string(key))\"]")
-                }
-                if key == .prefectResourceID {
-                    guard !valueToken.range.isEmpty else {
-                        throw EventDecodingError(
-                            code: .invalidField,
-                            byteOffset: valueOffset,
-                            fieldPath: "\(path())[\"prefect.resource.id\"]",
-                            message: "must not be empty"
-                        )
-                    }
-                    idLabelIndex = header.labels.count
-                } else if key == .prefectResourceRole {
-                    guard !valueToken.range.isEmpty else {
-                        throw EventDecodingError(
-                            code: .invalidField,
-                            byteOffset: valueOffset,
-                            fieldPath: "\(path())[\"prefect.resource.role\"]",
-                            message: "must not be empty"
-                        )
-                    }
-                    role = try intern(scanner, valueToken, valueOffset, path())
-                }
-                header.labels.append(
-                    LabelRecord(
-                        key: key,
-                        valueStart: UInt32(valueToken.range.lowerBound),
-                        valueByteCount: UInt32(valueToken.range.count),
-                        valueHasEscapes: valueToken.hasEscapes
-                    )
+        try scanner.forEachMember(path(), colon: "':' after a label key", separator: "',' or '}' in a resource") {
+            (scanner: inout JSONScanner, keyToken: JSONStringToken, keyOffset: Int) throws(EventDecodingError) in
+            let valueToken: JSONStringToken
+            let key = try intern(scanner, keyToken, keyOffset, path())
+            guard header.labels.count - labelStart < limits.labelsPerResourceCountMax else {
+                throw EventDecodingError(
+                    code: .limitExceeded,
+                    byteOffset: keyOffset,
+                    fieldPath: path(),
+                    message: "more than \(limits.labelsPerResourceCountMax) labels"
                 )
-            } while try scanner.continueOrFail(close: UInt8(ascii: "}"), "',' or '}' in a resource", path())
+            }
+            for position in labelStart..<header.labels.count where header.labels[position].key == key {
+                throw EventDecodingError(
+                    code: .duplicateField,
+                    byteOffset: keyOffset,
+                    fieldPath: "\(path())[\"\(symbols.string(key))\"]",
+                    message: "label appears twice"
+                )
+            }
+            scanner.skipWhitespace()
+            let valueOffset = scanner.index
+            guard scanner.peek() == UInt8(ascii: "\"") else {
+                throw typeError(
+                    scanner,
+                    "\(path())[\"\(symbols.string(key))\"]",
+                    "a string (label values are strings)"
+                )
+            }
+            do throws(JSONError) {
+                valueToken = try scanner.scanString()
+            } catch {
+                throw Self.wrap(error, "\(path())[\"\(symbols.string(key))\"]")
+            }
+            if key == .prefectResourceID {
+                guard !valueToken.range.isEmpty else {
+                    throw EventDecodingError(
+                        code: .invalidField,
+                        byteOffset: valueOffset,
+                        fieldPath: "\(path())[\"prefect.resource.id\"]",
+                        message: "must not be empty"
+                    )
+                }
+                idLabelIndex = header.labels.count
+            } else if key == .prefectResourceRole {
+                guard !valueToken.range.isEmpty else {
+                    throw EventDecodingError(
+                        code: .invalidField,
+                        byteOffset: valueOffset,
+                        fieldPath: "\(path())[\"prefect.resource.role\"]",
+                        message: "must not be empty"
+                    )
+                }
+                role = try intern(scanner, valueToken, valueOffset, path())
+            }
+            header.labels.append(
+                LabelRecord(
+                    key: key,
+                    valueStart: UInt32(valueToken.range.lowerBound),
+                    valueByteCount: UInt32(valueToken.range.count),
+                    valueHasEscapes: valueToken.hasEscapes
+                )
+            )
         }
-        scanner.depth -= 1
         guard let idLabelIndex else {
             throw EventDecodingError(
                 code: .missingField,
@@ -394,52 +377,18 @@ public struct EventDecoder {
         scanner.index += 1
         var seenData = false
         var seenContext = false
-        if !scanner.consume(UInt8(ascii: "}")) {
-            repeat {
-                let keyOffset = scanner.index
-                let key: JSONStringToken
-                do {
-                    key = try scanner.scanString()
-                    try scanner.expect(UInt8(ascii: ":"), "':' after a key")
-                } catch {
-                    throw Self.wrap(error, "payload")
-                }
-                if !key.hasEscapes && scanner.bytes(in: key.range, equal: "data") {
-                    guard !seenData else {
-                        throw EventDecodingError(
-                            code: .duplicateField,
-                            byteOffset: keyOffset,
-                            fieldPath: "payload.data",
-                            message: "field appears twice"
-                        )
-                    }
-                    seenData = true
-                    do {
-                        header.payloadDataRange = try scanner.skipValue()
-                    } catch {
-                        throw Self.wrap(error, "payload.data")
-                    }
-                } else if !key.hasEscapes && scanner.bytes(in: key.range, equal: "context") {
-                    guard !seenContext else {
-                        throw EventDecodingError(
-                            code: .duplicateField,
-                            byteOffset: keyOffset,
-                            fieldPath: "payload.context",
-                            message: "field appears twice"
-                        )
-                    }
-                    seenContext = true
-                    try decodeContext(&scanner, &header)
-                } else {
-                    do {
-                        try scanner.skipValue()
-                    } catch {
-                        throw Self.wrap(error, "payload")
-                    }
-                }
-            } while try scanner.continueOrFail(close: UInt8(ascii: "}"), "',' or '}' in payload", "payload")
+        try scanner.forEachMember("payload", separator: "',' or '}' in payload") {
+            (scanner: inout JSONScanner, key: JSONStringToken, keyOffset: Int) throws(EventDecodingError) in
+            if !key.hasEscapes && scanner.bytes(in: key.range, equal: "data") {
+                try Self.markFirst(&seenData, keyOffset, "payload.data")
+                header.payloadDataRange = try scanner.skipValueOrFail("payload.data")
+            } else if !key.hasEscapes && scanner.bytes(in: key.range, equal: "context") {
+                try Self.markFirst(&seenContext, keyOffset, "payload.context")
+                try decodeContext(&scanner, &header)
+            } else {
+                try scanner.skipValueOrFail("payload")
+            }
         }
-        scanner.depth -= 1
         header.payloadRange = start..<scanner.index
     }
 
@@ -451,41 +400,25 @@ public struct EventDecoder {
         throws(EventDecodingError)
     {
         guard scanner.peek() == UInt8(ascii: "{") else {
-            do {
-                try scanner.skipValue()  // `null` or another value: Infrahub treats it as "no context" (§c.4).
-            } catch {
-                throw Self.wrap(error, "payload.context")
-            }
+            // `null` or another value: Infrahub treats it as "no context" (§c.4).
+            try scanner.skipValueOrFail("payload.context")
             return
         }
         header.hasContext = true
         try scanner.enterContainerOrFail("payload.context")
         scanner.index += 1
-        if !scanner.consume(UInt8(ascii: "}")) {
-            repeat {
-                let key: JSONStringToken
-                do {
-                    key = try scanner.scanString()
-                    try scanner.expect(UInt8(ascii: ":"), "':' after a key")
-                } catch {
-                    throw Self.wrap(error, "payload.context")
-                }
-                if !key.hasEscapes && scanner.bytes(in: key.range, equal: "account_id") {
-                    header.contextAccountID = try scanOptionalString(&scanner, "payload.context.account_id")
-                } else if !key.hasEscapes && scanner.bytes(in: key.range, equal: "branch")
-                    && scanner.peek() == UInt8(ascii: "{")
-                {
-                    try decodeContextBranch(&scanner, &header)
-                } else {
-                    do {
-                        try scanner.skipValue()
-                    } catch {
-                        throw Self.wrap(error, "payload.context")
-                    }
-                }
-            } while try scanner.continueOrFail(close: UInt8(ascii: "}"), "',' or '}'", "payload.context")
+        try scanner.forEachMember("payload.context", separator: "',' or '}'") {
+            (scanner: inout JSONScanner, key: JSONStringToken, _: Int) throws(EventDecodingError) in
+            if !key.hasEscapes && scanner.bytes(in: key.range, equal: "account_id") {
+                header.contextAccountID = try scanOptionalString(&scanner, "payload.context.account_id")
+            } else if !key.hasEscapes && scanner.bytes(in: key.range, equal: "branch")
+                && scanner.peek() == UInt8(ascii: "{")
+            {
+                try decodeContextBranch(&scanner, &header)
+            } else {
+                try scanner.skipValueOrFail("payload.context")
+            }
         }
-        scanner.depth -= 1
     }
 
     private mutating func decodeContextBranch(
@@ -496,27 +429,14 @@ public struct EventDecoder {
     {
         try scanner.enterContainerOrFail("payload.context.branch")
         scanner.index += 1
-        if !scanner.consume(UInt8(ascii: "}")) {
-            repeat {
-                let key: JSONStringToken
-                do {
-                    key = try scanner.scanString()
-                    try scanner.expect(UInt8(ascii: ":"), "':' after a key")
-                } catch {
-                    throw Self.wrap(error, "payload.context.branch")
-                }
-                if !key.hasEscapes && scanner.bytes(in: key.range, equal: "name") {
-                    header.contextBranchName = try scanOptionalString(&scanner, "payload.context.branch.name")
-                } else {
-                    do {
-                        try scanner.skipValue()
-                    } catch {
-                        throw Self.wrap(error, "payload.context.branch")
-                    }
-                }
-            } while try scanner.continueOrFail(close: UInt8(ascii: "}"), "',' or '}'", "payload.context.branch")
+        try scanner.forEachMember("payload.context.branch", separator: "',' or '}'") {
+            (scanner: inout JSONScanner, key: JSONStringToken, _: Int) throws(EventDecodingError) in
+            if !key.hasEscapes && scanner.bytes(in: key.range, equal: "name") {
+                header.contextBranchName = try scanOptionalString(&scanner, "payload.context.branch.name")
+            } else {
+                try scanner.skipValueOrFail("payload.context.branch")
+            }
         }
-        scanner.depth -= 1
     }
 
     // MARK: - Derived header fields
@@ -746,6 +666,19 @@ public struct EventDecoder {
         )
     }
 
+    /// Marks a payload member seen; a second one is a duplicate field at `keyOffset`.
+    private static func markFirst(_ seen: inout Bool, _ keyOffset: Int, _ path: String) throws(EventDecodingError) {
+        guard !seen else {
+            throw EventDecodingError(
+                code: .duplicateField,
+                byteOffset: keyOffset,
+                fieldPath: path,
+                message: "field appears twice"
+            )
+        }
+        seen = true
+    }
+
     static func wrap(_ error: JSONError, _ path: String) -> EventDecodingError {
         EventDecodingError(code: .invalidJSON, byteOffset: error.byteOffset, fieldPath: path, message: error.message)
     }
@@ -755,6 +688,44 @@ extension JSONScanner {
     fileprivate mutating func enterContainerOrFail(_ path: @autoclosure () -> String) throws(EventDecodingError) {
         do {
             try enterContainer()
+        } catch {
+            throw EventDecoder.wrap(error, path())
+        }
+    }
+
+    /// The one member loop of the decoder. The scanner is inside an object (its `{` consumed, its depth
+    /// entered); for each member this scans the key and the colon and calls `member` with the key and its byte
+    /// offset, which must consume the value; then it leaves the object after its `}`. Errors name `path`.
+    @inline(__always)
+    fileprivate mutating func forEachMember(
+        _ path: @autoclosure () -> String,
+        colon: StaticString = "':' after a key",
+        separator: StaticString,
+        _ member: (inout JSONScanner, JSONStringToken, Int) throws(EventDecodingError) -> Void
+    ) throws(EventDecodingError) {
+        if !consume(UInt8(ascii: "}")) {
+            repeat {
+                let keyOffset = index
+                let key: JSONStringToken
+                do {
+                    key = try scanString()
+                    try expect(UInt8(ascii: ":"), colon)
+                } catch {
+                    throw EventDecoder.wrap(error, path())
+                }
+                try member(&self, key, keyOffset)
+            } while try continueOrFail(close: UInt8(ascii: "}"), separator, path())
+        }
+        depth -= 1
+    }
+
+    /// Skips one value (validating it), failing with `path`; returns its byte range.
+    @inline(__always) @discardableResult
+    fileprivate mutating func skipValueOrFail(
+        _ path: @autoclosure () -> String
+    ) throws(EventDecodingError) -> Range<Int> {
+        do {
+            return try skipValue()
         } catch {
             throw EventDecoder.wrap(error, path())
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Sluice
 import SluiceTestSupport
+import SluiceTools
 import Testing
 
 /// The report's three renderings and the live progress line.

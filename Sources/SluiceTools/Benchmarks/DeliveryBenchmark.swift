@@ -1,5 +1,6 @@
 import SluiceCore
 import SluiceCrypto
+import SluiceIO
 import Synchronization
 
 #if canImport(Glibc)
@@ -200,7 +201,7 @@ final class BenchmarkState: @unchecked Sendable {
     }
 
     func start(connections: Int) {
-        startNanoseconds = monotonicNanoseconds()
+        startNanoseconds = SluiceIO.monotonicNanoseconds()
         inFlight = connections
         let requests = (0..<connections).map { _ in nextRequest() }
         for request in requests { client!.submit(request) }
@@ -224,7 +225,7 @@ final class BenchmarkState: @unchecked Sendable {
             failures += 1
         }
         inFlight -= 1
-        let now = monotonicNanoseconds()
+        let now = SluiceIO.monotonicNanoseconds()
         if !stopping && now - startNanoseconds < durationNanoseconds {
             inFlight += 1
             client!.submit(nextRequest())

@@ -1,5 +1,7 @@
 package import SluiceCore
 package import SluiceCrypto
+package import SluiceIO
+import SluiceSystem
 import Synchronization
 
 #if canImport(Glibc)
@@ -272,12 +274,12 @@ package enum SinkRunner {
         deliveredCountMax: Int?,
         report: (SinkStatistics) -> Void
     ) -> String {
-        let start = monotonicNanoseconds()
+        let start = SluiceIO.monotonicNanoseconds()
         var lastRequests = -1
         var lastReport = start
         while true {
             if let signal = StopSignals.wait(nanoseconds: 20_000_000) { return "signal \(signal)" }
-            let now = monotonicNanoseconds()
+            let now = SluiceIO.monotonicNanoseconds()
             let statistics = sink.statistics
             if let deliveredCountMax, statistics.delivered >= deliveredCountMax {
                 return "\(statistics.delivered) deliveries"
@@ -291,5 +293,65 @@ package enum SinkRunner {
                 }
             }
         }
+    }
+}
+
+/// `sluice sink`'s settings as the command line gives them; ``Sink/init(options:backendLine:)`` turns them
+/// into a ``SinkConfiguration`` (backend, loopback address, verifier, fault file), so the command needs
+/// nothing below the tools.
+package struct SinkOptions: Sendable {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    package var port: UInt16 = 0
+    /// Verify Standard Webhooks signatures with this secret (`whsec_…` or base64).
+    package var standardSecret: String?
+    /// Verify Infrahub signatures with this shared key.
+    package var infrahubSharedKey: String?
+    package var recordPath: String?
+    package var certificateFile: String?
+    package var privateKeyFile: String?
+    /// A JSON file of fault rules (``SinkFaultConfiguration``).
+    package var faultsPath: String?
+    /// Fault rules as JSON text.
+    package var faultsJSON: String?
+    package var seed: UInt64 = 1
+
+    package init() {}
+}
+
+/// A fault file that did not parse, with its path.
+package struct SinkFaultFileError: Error, CustomStringConvertible {
+    package var path: String
+    package var error: DeliveryConfigurationError
+    package var description: String { "\(path): \(error)" }
+}
+
+extension Sink {
+    /// A sink on 127.0.0.1 as `options` say; `backendLine` receives the I/O backend chosen (and why).
+    package convenience init(options: SinkOptions, backendLine: (String) -> Void) throws {
+        let backend = try IOBackendSelection.detect()
+        backendLine(backend.description)
+        var configuration = SinkConfiguration(
+            backend: backend,
+            address: SocketAddress(numericHost: "127.0.0.1", port: options.port)!  // a numeric literal host
+        )
+        configuration.certificateFile = options.certificateFile
+        configuration.privateKeyFile = options.privateKeyFile
+        configuration.recordPath = options.recordPath
+        configuration.seed = options.seed
+        if let secret = options.standardSecret { configuration.verifier = try WebhookVerifier(standardSecret: secret) }
+        if let key = options.infrahubSharedKey { configuration.verifier = try WebhookVerifier(infrahubSharedKey: key) }
+        if let path = options.faultsPath {
+            do {
+                configuration.faults = try SinkFaultConfiguration(
+                    jsonBytes: try readWholeFile(path: path, byteCountMax: 1 << 20)
+                )
+            } catch let error as DeliveryConfigurationError {
+                throw SinkFaultFileError(path: path, error: error)
+            }
+        }
+        if let json = options.faultsJSON {
+            configuration.faults = try SinkFaultConfiguration(jsonBytes: Array(json.utf8))
+        }
+        try self.init(configuration: configuration)
     }
 }

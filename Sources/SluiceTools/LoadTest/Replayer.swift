@@ -1,5 +1,4 @@
 import SluiceCore
-import SluiceIO
 import Synchronization
 
 #if canImport(Glibc)

@@ -1,6 +1,7 @@
 import Foundation
 import Sluice
 import SluiceTestSupport
+import SluiceTools
 import Testing
 
 /// The load-test report: HDR percentiles against a brute-force sort, per-thread recorders merging to
