@@ -1,0 +1,41 @@
+public import Hummingbird
+import Sluice
+import Synchronization
+
+extension SluiceServer {
+    /// The routes (docs/server.md "Routes").
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.get("healthz") { _, _ in
+            Self.text(.ok, "ok")
+        }
+        router.get("readyz") { [self] _, _ in
+            readiness()
+        }
+        router.post("api/events") { [ingest] request, _ in
+            await ingest.handle(request)
+        }
+        return router
+    }
+
+    /// 200 while the pipeline runs and the server takes requests, else 503 with the reason.
+    func readiness() -> Response {
+        if let failure = pipeline.failure {
+            return Self.text(.serviceUnavailable, "not ready: the log failed: \(failure)")
+        }
+        switch Phase(rawValue: phase.load(ordering: .acquiring)) {
+        case .ready: return Self.text(.ok, "ready")
+        case .starting: return Self.text(.serviceUnavailable, "not ready: starting")
+        case .draining, .stopped, nil: return Self.text(.serviceUnavailable, "not ready: stopping")
+        }
+    }
+
+    /// A `text/plain` reply of one line.
+    static func text(_ status: HTTPResponse.Status, _ line: String) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "text/plain; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: line + "\n"))
+        )
+    }
+}
