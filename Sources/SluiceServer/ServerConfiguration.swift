@@ -12,6 +12,9 @@
 ///   idempotency_window_s: 86400
 ///   idempotency_ids_max: 1000000
 ///   retry_after_s: 1
+///   tokens:
+///     - {name: producer, environment: SLUICE_PRODUCER_TOKEN, scopes: [events:write]}
+///     - {name: ops, sha256: 9f86d081884c7d65…, scopes: [admin]}
 /// ```
 ///
 /// TLS is not served yet: put a TLS-terminating proxy in front for non-loopback use. Immutable value.
@@ -37,13 +40,16 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var idempotencyIDCountMax = 1_000_000
     /// The `Retry-After` of a 429 (full ring) or 503 (stopping) reply, in seconds.
     public var retryAfterSeconds = 1
+    /// Bearer tokens (as digests) and their scopes. None: every route is open, which `sluice serve` allows
+    /// on a loopback address only, unless `--allow-unauthenticated` says otherwise.
+    public var tokens: [BearerToken] = []
 
     public init() {}
 
     /// The keys of the `server` section.
     public static let keys = [
         "listen", "body_bytes_max", "connections_max", "idle_timeout_ms", "request_timeout_ms", "drain_timeout_ms",
-        "idempotency_window_s", "idempotency_ids_max", "retry_after_s",
+        "idempotency_window_s", "idempotency_ids_max", "retry_after_s", "tokens",
     ]
 
     /// The range of every integer key, by its field.

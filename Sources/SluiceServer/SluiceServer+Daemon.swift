@@ -4,6 +4,11 @@ import Sluice
 import UnixSignals
 
 extension SluiceServer {
+    /// `sluice serve` would not start as configured (e.g. a public address without tokens).
+    public struct RefusedToStart: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     /// What `sluice serve` was asked to do.
     public struct DaemonOptions: Sendable {
         public var configurationPath: String
@@ -11,6 +16,8 @@ extension SluiceServer {
         public var listen: ListenAddress?
         /// Overrides `log.directory`.
         public var logDirectory: String?
+        /// Serve a non-loopback address with no token configured (`--allow-unauthenticated`).
+        public var allowsUnauthenticated = false
 
         public init(configurationPath: String) {
             self.configurationPath = configurationPath
@@ -28,11 +35,21 @@ extension SluiceServer {
         outputLine: @escaping @Sendable (String) -> Void,
         errorLine: @escaping @Sendable (String) -> Void
     ) async throws {
-        var serverConfiguration = try ServerConfiguration.load(path: options.configurationPath)
+        let environment = WebhookFiles.processEnvironment()
+        var serverConfiguration = try ServerConfiguration.load(
+            path: options.configurationPath,
+            environment: environment
+        )
         if let listen = options.listen { serverConfiguration.listen = listen }
+        if !serverConfiguration.listen.isLoopback, serverConfiguration.tokens.isEmpty, !options.allowsUnauthenticated {
+            throw RefusedToStart(
+                description:
+                    "refusing to listen on \(serverConfiguration.listen) with no token: anyone who can reach it could write events. Configure server.tokens, listen on a loopback address, or pass --allow-unauthenticated"
+            )
+        }
         let configuration = try PipelineConfiguration.load(
             path: options.configurationPath,
-            environment: WebhookFiles.processEnvironment(),
+            environment: environment,
             logDirectory: options.logDirectory
         )
         let pipeline = try Pipeline(configuration: configuration)

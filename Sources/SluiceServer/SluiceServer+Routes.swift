@@ -12,8 +12,9 @@ extension SluiceServer {
         router.get("readyz") { [self] _, _ in
             readiness()
         }
-        router.post("api/events") { [ingest] request, _ in
-            await ingest.handle(request)
+        router.post("api/events") { [self] request, _ in
+            if let refusal = authorize(request, .eventsWrite) { return refusal }
+            return await ingest.handle(request)
         }
         return router
     }
@@ -27,6 +28,27 @@ extension SluiceServer {
         case .ready: return Self.text(.ok, "ready")
         case .starting: return Self.text(.serviceUnavailable, "not ready: starting")
         case .draining, .stopped, nil: return Self.text(.serviceUnavailable, "not ready: stopping")
+        }
+    }
+
+    /// `nil` when the request may use a route that needs `scope`, else the 401 or 403 reply (sent before
+    /// the body is read, so nothing of a refused request is stored).
+    func authorize(_ request: Request, _ scope: BearerToken.Scope) -> Response? {
+        switch tokenCheck.check(authorization: request.headers[.authorization], scope: scope) {
+        case .open, .allowed: return nil
+        case .unauthenticated(let reason):
+            return ServerReply.error(
+                .unauthorized,
+                code: "unauthenticated",
+                message: reason,
+                headers: [.wwwAuthenticate: "Bearer"]
+            )
+        case .forbidden(let name):
+            return ServerReply.error(
+                .forbidden,
+                code: "forbidden",
+                message: "the token '\(name)' does not have the scope \(scope.rawValue)"
+            )
         }
     }
 

@@ -24,6 +24,7 @@ public final class SluiceServer: Sendable {
     public let configuration: ServerConfiguration
     let logger: Logger
     let ingest: EventIngest
+    let tokenCheck: TokenCheck
     let phase = Atomic<Int>(Phase.starting.rawValue)
     /// Set by the first ``stopPipeline()``.
     let pipelineStopping = Atomic<Bool>(false)
@@ -38,6 +39,7 @@ public final class SluiceServer: Sendable {
         self.configuration = configuration
         self.logger = logger
         ingest = EventIngest(pipeline: pipeline, configuration: configuration)
+        tokenCheck = TokenCheck(tokens: configuration.tokens)
     }
 
     /// Why the server stopped other than by a signal.

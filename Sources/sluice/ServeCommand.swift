@@ -23,6 +23,8 @@ struct Serve: ParsableCommand {
     var listen: String?
     @Option(help: "The log directory (overrides the configuration's log.directory).")
     var log: String?
+    @Flag(help: "Listen on a non-loopback address although no server.tokens are configured (every route open).")
+    var allowUnauthenticated = false
 
     func validate() throws {
         if let listen, ListenAddress(parsing: listen) == nil {
@@ -34,6 +36,7 @@ struct Serve: ParsableCommand {
         var options = SluiceServer.DaemonOptions(configurationPath: config)
         options.listen = listen.flatMap(ListenAddress.init(parsing:))
         options.logDirectory = log
+        options.allowsUnauthenticated = allowUnauthenticated
         let outcome = Mutex<(any Error)??>(.none)
         let done = DispatchSemaphore(value: 0)
         Task { [options] in

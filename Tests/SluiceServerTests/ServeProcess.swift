@@ -24,17 +24,18 @@ final class ServeProcess {
     init(
         configuration: String,
         logDirectory: TemporaryDirectory = TemporaryDirectory(),
-        arguments: [String] = []
-    )
-        throws
-    {
+        arguments: [String] = [],
+        environment: [String: String] = [:],
+        listen: String = "127.0.0.1:0"
+    ) throws {
         self.logDirectory = logDirectory
         configurationPath = directory.path + "/sluice.yaml"
         var text = configuration
         if !text.contains("log:") { text += "\nlog:\n  directory: \(logDirectory.path)\n" }
         writeFile(configurationPath, Array(text.utf8))
         process.executableURL = URL(fileURLWithPath: SluiceExecutable.path)
-        process.arguments = ["serve", "--config", configurationPath, "--listen", "127.0.0.1:0"] + arguments
+        process.arguments = ["serve", "--config", configurationPath, "--listen", listen] + arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = standardOutput
         process.standardError = standardError
         try process.run()

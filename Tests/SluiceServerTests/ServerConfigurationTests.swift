@@ -84,6 +84,6 @@ import Testing
         let path = directory.path + "/c.yaml"
         writeFile(path, Array("server:\n  listen: 127.0.0.1:1\nlog:\n  directory: \(directory.path)\n".utf8))
         _ = try PipelineConfiguration.load(path: path, environment: [:])
-        #expect(try ServerConfiguration.load(path: path).listen.port == 1)
+        #expect(try ServerConfiguration.load(path: path, environment: [:]).listen.port == 1)
     }
 }
