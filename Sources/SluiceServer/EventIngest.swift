@@ -115,11 +115,26 @@ extension EventIngest {
         errors lineErrors: [Int: EventDecodingError],
         waitsForDurability: Bool
     ) async -> Response {
+        switch await submit(events.map(\.bytes), waitsForDurability: waitsForDurability) {
+        case .success(let results):
+            return reply(events: events, lineErrors: lineErrors, results: results, durable: waitsForDurability)
+        case .failure(let failure):
+            return failure.reply
+        }
+    }
+
+    /// Emits `events` as one batch (all or nothing), skipping ids seen within the idempotency window, and —
+    /// when `waitsForDurability` — returns once the accepted ones are durable. The failure is the whole
+    /// request's reply (429 full ring, 413 larger than the ring, 503 stopping, 500 log failed).
+    func submit(
+        _ events: [[UInt8]],
+        waitsForDurability: Bool
+    ) async -> Result<[Pipeline.BatchEventResult], ServerReply.Failure> {
         let nowMicroseconds = Timestamp.now().microsecondsSinceEpoch
         let result = index.withLock { index in
             index.expire(nowMicroseconds: nowMicroseconds)
             var batch: Set<EventID> = []
-            let result = pipeline.emit(batch: events.map(\.bytes)) { id in
+            let result = pipeline.emit(batch: events) { id in
                 !index.contains(id) && batch.insert(id).inserted
             }
             if case .emitted(let results) = result {
@@ -131,40 +146,55 @@ extension EventIngest {
         switch result {
         case .emitted(let emitted): results = emitted
         case .backpressure:
-            return ServerReply.error(
-                .tooManyRequests,
-                code: "backpressure",
-                message: "the event ring is full: nothing of this request was accepted; retry after the delay",
-                headers: [.retryAfter: String(configuration.retryAfterSeconds)]
+            return .failure(
+                ServerReply.Failure(
+                    reply: ServerReply.error(
+                        .tooManyRequests,
+                        code: "backpressure",
+                        message: "the event ring is full: nothing of this request was accepted; retry after the delay",
+                        headers: [.retryAfter: String(configuration.retryAfterSeconds)]
+                    )
+                )
             )
         case .exceedsRing(let capacity):
-            return ServerReply.error(
-                .contentTooLarge,
-                code: "batch_exceeds_ring",
-                message: "the batch holds more events than the ring (\(capacity)); nothing was accepted: split it"
+            return .failure(
+                ServerReply.Failure(
+                    reply: ServerReply.error(
+                        .contentTooLarge,
+                        code: "batch_exceeds_ring",
+                        message:
+                            "the batch holds more events than the ring (\(capacity)); nothing was accepted: split it"
+                    )
+                )
             )
         case .stopped:
-            return ServerReply.error(
-                .serviceUnavailable,
-                code: "stopping",
-                message: "the pipeline is not running: nothing was accepted",
-                headers: [.retryAfter: String(configuration.retryAfterSeconds)]
+            return .failure(
+                ServerReply.Failure(
+                    reply: ServerReply.error(
+                        .serviceUnavailable,
+                        code: "stopping",
+                        message: "the pipeline is not running: nothing was accepted",
+                        headers: [.retryAfter: String(configuration.retryAfterSeconds)]
+                    )
+                )
             )
         }
         let lastPosition = results.reduce(-1) { last, result in
             if case .accepted(let position, _) = result { return max(last, position) }
             return last
         }
-        if waitsForDurability, lastPosition >= 0 {
-            guard await waiter.wait(untilAcknowledged: lastPosition) else {
-                return ServerReply.error(
-                    .internalServerError,
-                    code: "log_failed",
-                    message: "the log failed before the events were durable: \(pipeline.failure ?? "")"
+        if waitsForDurability, lastPosition >= 0, !(await waiter.wait(untilAcknowledged: lastPosition)) {
+            return .failure(
+                ServerReply.Failure(
+                    reply: ServerReply.error(
+                        .internalServerError,
+                        code: "log_failed",
+                        message: "the log failed before the events were durable: \(pipeline.failure ?? "")"
+                    )
                 )
-            }
+            )
         }
-        return reply(events: events, lineErrors: lineErrors, results: results, durable: waitsForDurability)
+        return .success(results)
     }
 }
 

@@ -57,6 +57,9 @@ extension ServerConfiguration {
         if let list = object["tokens"] {
             tokens = try Self.tokens(list, document: document, environment: environment)
         }
+        if let list = object["github"] {
+            gitHubSources = try Self.gitHubSources(list, document: document, environment: environment)
+        }
     }
 }
 

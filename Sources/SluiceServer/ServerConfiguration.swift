@@ -43,13 +43,15 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Bearer tokens (as digests) and their scopes. None: every route is open, which `sluice serve` allows
     /// on a loopback address only, unless `--allow-unauthenticated` says otherwise.
     public var tokens: [BearerToken] = []
+    /// The GitHub sources `POST /github/<source>` takes deliveries for.
+    public var gitHubSources: [GitHubSource] = []
 
     public init() {}
 
     /// The keys of the `server` section.
     public static let keys = [
         "listen", "body_bytes_max", "connections_max", "idle_timeout_ms", "request_timeout_ms", "drain_timeout_ms",
-        "idempotency_window_s", "idempotency_ids_max", "retry_after_s", "tokens",
+        "idempotency_window_s", "idempotency_ids_max", "retry_after_s", "tokens", "github",
     ]
 
     /// The range of every integer key, by its field.

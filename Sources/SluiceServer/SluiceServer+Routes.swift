@@ -16,6 +16,10 @@ extension SluiceServer {
             if let refusal = authorize(request, .eventsWrite) { return refusal }
             return await ingest.handle(request)
         }
+        // A GitHub source's signature is its credential: no token.
+        router.post("github/:source") { [gitHub] request, context in
+            await gitHub.handle(request, sourceName: context.parameters.get("source") ?? "")
+        }
         return router
     }
 

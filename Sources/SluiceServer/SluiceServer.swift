@@ -25,6 +25,7 @@ public final class SluiceServer: Sendable {
     let logger: Logger
     let ingest: EventIngest
     let tokenCheck: TokenCheck
+    let gitHub: GitHubReceiver
     let phase = Atomic<Int>(Phase.starting.rawValue)
     /// Set by the first ``stopPipeline()``.
     let pipelineStopping = Atomic<Bool>(false)
@@ -40,6 +41,11 @@ public final class SluiceServer: Sendable {
         self.logger = logger
         ingest = EventIngest(pipeline: pipeline, configuration: configuration)
         tokenCheck = TokenCheck(tokens: configuration.tokens)
+        gitHub = GitHubReceiver(
+            sources: configuration.gitHubSources,
+            ingest: ingest,
+            requestTimeoutMilliseconds: configuration.requestTimeoutMilliseconds
+        )
     }
 
     /// Why the server stopped other than by a signal.

@@ -87,3 +87,49 @@ import Testing
         #expect(try ServerConfiguration.load(path: path, environment: [:]).listen.port == 1)
     }
 }
+
+/// `server.github`: sources, their secrets (environment or value), and the per-source choices.
+@Suite struct GitHubSourceConfigurationTests {
+    func parse(_ yaml: String) throws(ConfigurationError) -> ServerConfiguration {
+        try ServerConfiguration(
+            document: ConfigurationDocument.parse(Array(yaml.utf8), format: .yaml, file: "c.yaml"),
+            environment: ["S1": "first-secret"]
+        )
+    }
+
+    @Test func readsSources() throws {
+        let configuration = try parse(
+            """
+            server:
+              github:
+                - {source: repo-a, secrets: [{environment: S1}, {value: second}], allow_sha1: true, other_events: ignore}
+                - {source: org.b, secrets: [{value: third}]}
+            """
+        )
+        #expect(configuration.gitHubSources.map(\.name) == ["repo-a", "org.b"])
+        #expect(configuration.gitHubSources[0].secrets == ["first-secret", "second"])
+        #expect(configuration.gitHubSources[0].allowsSHA1)
+        #expect(configuration.gitHubSources[0].otherEvents == .ignore)
+        #expect(configuration.gitHubSources[1].otherEvents == .accept)
+    }
+
+    @Test(arguments: [
+        ("- {source: a, secrets: [{environment: NOPE}]}", "server.github[0].secrets[0].environment", "NOPE is not set"),
+        ("- {source: a/b, secrets: [{value: x}]}", "server.github[0].source", "A-Z a-z 0-9"),
+        ("- {source: a, secrets: []}", "server.github[0].secrets", "non-empty list"),
+        (
+            "- {source: a, secrets: [{value: x}], other_events: drop}", "server.github[0].other_events",
+            "accept or ignore"
+        ),
+        ("- {source: a, secrets: [{value: x}], secret: y}", "server.github[0].secret", "did you mean 'secrets'?"),
+        ("- {source: a, secrets: [{value: ''}]}", "server.github[0].secrets[0]", "from 1 to 4096 bytes, not 0"),
+    ])
+    func badEntriesNameTheirField(entry: String, field: String, message: String) {
+        #expect {
+            try parse("server:\n  github:\n    \(entry)\n")
+        } throws: { error in
+            let error = error as? ConfigurationError
+            return error?.line == 3 && error?.field == field && error?.message.contains(message) == true
+        }
+    }
+}

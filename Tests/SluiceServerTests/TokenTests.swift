@@ -7,7 +7,8 @@ import Testing
 /// Bearer tokens: read from the file (as digests) or the environment (hashed at load), scopes enforced
 /// before a body is read, and no public listen address without a token.
 @Suite struct TokenConfigurationTests {
-    static let digest = "7509e5bda0c762d2bac7f90d758b5b2263fa01ccbc542ab5e3df163be08e6ca9"  // `printf %s "hello world!" | sha256sum`
+    /// `printf %s "hello world!" | sha256sum`
+    static let digest = "7509e5bda0c762d2bac7f90d758b5b2263fa01ccbc542ab5e3df163be08e6ca9"
 
     func parse(_ yaml: String, environment: [String: String] = [:]) throws(ConfigurationError) -> ServerConfiguration {
         try ServerConfiguration(
