@@ -1,6 +1,5 @@
 import HTTPTypes
 import Hummingbird
-import Metrics
 import NIOCore
 import Sluice
 
@@ -20,9 +19,10 @@ final class GitHubReceiver: Sendable {
 
     let sources: [String: Source]
     let ingest: EventIngest
+    let metrics: ServerMetrics
     let requestTimeoutMilliseconds: Int
 
-    init(sources: [GitHubSource], ingest: EventIngest, requestTimeoutMilliseconds: Int) {
+    init(sources: [GitHubSource], ingest: EventIngest, metrics: ServerMetrics, requestTimeoutMilliseconds: Int) {
         var byName: [String: Source] = [:]
         for source in sources {
             byName[source.name] = Source(
@@ -32,6 +32,7 @@ final class GitHubReceiver: Sendable {
         }
         self.sources = byName
         self.ingest = ingest
+        self.metrics = metrics
         self.requestTimeoutMilliseconds = requestTimeoutMilliseconds
     }
 
@@ -41,11 +42,7 @@ final class GitHubReceiver: Sendable {
     }
 
     func count(_ source: String, _ verdict: Verdict) {
-        Counter(
-            label: "sluice_github_deliveries_total",
-            dimensions: [("source", source), ("verdict", verdict.rawValue)]
-        )
-        .increment()
+        metrics.recordGitHub(source: source, verdict: verdict.rawValue)
     }
 
     func handle(_ request: Request, sourceName: String) async -> Response {

@@ -1,4 +1,6 @@
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import Sluice
 import UnixSignals
@@ -56,7 +58,15 @@ extension SluiceServer {
         pipeline.onLogDamage { incident in errorLine(incident.isDamage ? "log damage: \(incident)" : "\(incident)") }
         var logger = Logger(label: "sluice.serve")
         logger.logLevel = .notice
-        let server = SluiceServer(pipeline: pipeline, configuration: serverConfiguration, logger: logger)
+        // The process's swift-metrics go to the registry /metrics shows (bootstrapped once per process).
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let server = SluiceServer(
+            pipeline: pipeline,
+            configuration: serverConfiguration,
+            logger: logger,
+            registry: registry
+        )
         try await server.run(
             signals: [.sigterm, .sigint],
             onStarted: { recovery in

@@ -6,6 +6,7 @@ extension SluiceServer {
     /// The routes (docs/server.md "Routes").
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
+        router.middlewares.add(RequestMetricsMiddleware(metrics: metrics))
         router.get("healthz") { _, _ in
             Self.text(.ok, "ok")
         }
@@ -15,6 +16,14 @@ extension SluiceServer {
         router.post("api/events") { [self] request, _ in
             if let refusal = authorize(request, .eventsWrite) { return refusal }
             return await ingest.handle(request)
+        }
+        router.get("metrics") { [self] request, _ in
+            if let refusal = authorize(request, .metricsRead) { return refusal }
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render()))
+            )
         }
         // A GitHub source's signature is its credential: no token.
         router.post("github/:source") { [gitHub] request, context in

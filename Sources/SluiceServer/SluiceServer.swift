@@ -2,6 +2,7 @@ import Dispatch
 import Hummingbird
 import HummingbirdCore
 public import Logging
+public import Prometheus
 import ServiceLifecycle
 public import Sluice
 import Synchronization
@@ -26,6 +27,7 @@ public final class SluiceServer: Sendable {
     let ingest: EventIngest
     let tokenCheck: TokenCheck
     let gitHub: GitHubReceiver
+    let metrics: ServerMetrics
     let phase = Atomic<Int>(Phase.starting.rawValue)
     /// Set by the first ``stopPipeline()``.
     let pipelineStopping = Atomic<Bool>(false)
@@ -35,15 +37,24 @@ public final class SluiceServer: Sendable {
     }
 
     /// A server for `pipeline` (not started yet: ``run(signals:onStarted:onListening:)`` starts it).
-    public init(pipeline: Pipeline, configuration: ServerConfiguration, logger: Logger) {
+    /// - Parameter registry: where `/metrics` counts requests and GitHub deliveries (a fresh one by default;
+    ///   the daemon passes the one it bootstraps swift-metrics with).
+    public init(
+        pipeline: Pipeline,
+        configuration: ServerConfiguration,
+        logger: Logger,
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) {
         self.pipeline = pipeline
         self.configuration = configuration
         self.logger = logger
         ingest = EventIngest(pipeline: pipeline, configuration: configuration)
         tokenCheck = TokenCheck(tokens: configuration.tokens)
+        metrics = ServerMetrics(registry: registry, pipeline: pipeline)
         gitHub = GitHubReceiver(
             sources: configuration.gitHubSources,
             ingest: ingest,
+            metrics: metrics,
             requestTimeoutMilliseconds: configuration.requestTimeoutMilliseconds
         )
     }
