@@ -25,6 +25,9 @@ extension SluiceServer {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render()))
             )
         }
+        router.get("openapi.json") { _, _ in
+            ServerReply.json(.ok, Array(OpenAPIDocument.json.utf8))
+        }
         // A GitHub source's signature is its credential: no token.
         router.post("github/:source") { [gitHub] request, context in
             await gitHub.handle(request, sourceName: context.parameters.get("source") ?? "")
@@ -41,6 +44,16 @@ extension SluiceServer {
         case .ready: return Self.text(.ok, "ready")
         case .starting: return Self.text(.serviceUnavailable, "not ready: starting")
         case .draining, .stopped, nil: return Self.text(.serviceUnavailable, "not ready: stopping")
+        }
+    }
+
+    /// Every route the router registers, as `METHOD /path/{parameter}` (for the OpenAPI test).
+    public var routeDescriptions: [String] {
+        makeRouter().routes.map { route in
+            let path = route.path.description.split(separator: "/").map { segment in
+                segment.hasPrefix(":") ? "{\(segment.dropFirst())}" : String(segment)
+            }
+            return "\(route.method.rawValue) /" + path.joined(separator: "/")
         }
     }
 

@@ -42,7 +42,7 @@ public final class SluiceServer: Sendable {
     public init(
         pipeline: Pipeline,
         configuration: ServerConfiguration,
-        logger: Logger,
+        logger: Logger = Logger(label: "sluice.serve"),
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
     ) {
         self.pipeline = pipeline

@@ -119,8 +119,10 @@ enum PythonVenv {
         if FileManager.default.isExecutableFile(atPath: venvPython), run(venvPython, ["-c", "import \(module)"]) == 0 {
             return venvPython
         }
-        let python = try #require(python)
-        try #require(run(python, ["-m", "venv", "--clear", venv]) == 0, "python3 -m venv failed")
+        if !FileManager.default.isExecutableFile(atPath: venvPython) {
+            let python = try #require(python)
+            try #require(run(python, ["-m", "venv", "--clear", venv]) == 0, "python3 -m venv failed")
+        }
         try #require(
             run(venvPython, ["-m", "pip", "install", "--disable-pip-version-check", "--quiet", requirement]) == 0,
             "pip install \(requirement) failed (is PyPI reachable?)"

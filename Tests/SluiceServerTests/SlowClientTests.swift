@@ -51,7 +51,8 @@ struct SlowClientTests {
         let server = try ServeProcess(configuration: "server:\n  request_timeout_ms: 400\n  idle_timeout_ms: 600\n")
         let slow = try Self.raw(
             port: server.port,
-            send: "POST /api/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            send:
+                "POST /api/events HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
         )
         #expect(slow.first == "HTTP/1.1 408 Request Timeout", "\(slow)")
         #expect(slow.seconds >= 0.35 && slow.seconds < 5, "\(slow)")
