@@ -57,6 +57,22 @@ extension ServerConfiguration {
         if let list = object["tokens"] {
             tokens = try Self.tokens(list, document: document, environment: environment)
         }
+        if let value = object["log_format"] {
+            guard let text = value.stringValue, let format = LogFormat(rawValue: text) else {
+                throw document.error(field: "server.log_format", message: "must be text or json, not \(value.shown)")
+            }
+            logFormat = format
+        }
+        if let value = object["log_level"] {
+            let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+            guard let text = value.stringValue, levels.contains(text) else {
+                throw document.error(
+                    field: "server.log_level",
+                    message: "must be one of \(levels.joined(separator: ", ")), not \(value.shown)"
+                )
+            }
+            logLevel = text
+        }
         if let list = object["github"] {
             gitHubSources = try Self.gitHubSources(list, document: document, environment: environment)
         }

@@ -43,6 +43,16 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// Bearer tokens (as digests) and their scopes. None: every route is open, which `sluice serve` allows
     /// on a loopback address only, unless `--allow-unauthenticated` says otherwise.
     public var tokens: [BearerToken] = []
+    /// How the daemon writes its log lines to standard error: `text` (one human line each) or `json` (one
+    /// JSON object per line, ``JSONLogHandler``).
+    public var logFormat = LogFormat.text
+    /// The lowest level logged.
+    public var logLevel = "notice"
+
+    public enum LogFormat: String, Sendable, CaseIterable {
+        case text, json
+    }
+
     /// The GitHub sources `POST /github/<source>` takes deliveries for.
     public var gitHubSources: [GitHubSource] = []
 
@@ -51,7 +61,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The keys of the `server` section.
     public static let keys = [
         "listen", "body_bytes_max", "connections_max", "idle_timeout_ms", "request_timeout_ms", "drain_timeout_ms",
-        "idempotency_window_s", "idempotency_ids_max", "retry_after_s", "tokens", "github",
+        "idempotency_window_s", "idempotency_ids_max", "retry_after_s", "tokens", "github", "log_format", "log_level",
     ]
 
     /// The range of every integer key, by its field.

@@ -49,15 +49,27 @@ extension SluiceServer {
                     "refusing to listen on \(serverConfiguration.listen) with no token: anyone who can reach it could write events. Configure server.tokens, listen on a loopback address, or pass --allow-unauthenticated"
             )
         }
+        var logger: Logger
+        switch serverConfiguration.logFormat {
+        case .text: logger = Logger(label: "sluice.serve")
+        case .json: logger = Logger(label: "sluice.serve") { JSONLogHandler(label: $0) }
+        }
+        logger.logLevel = Logger.Level(rawValue: serverConfiguration.logLevel) ?? .notice
+        // With JSON logs, the daemon's own report lines are log records too (one format on standard error).
+        let jsonLogger = logger
+        let report: @Sendable (String) -> Void
+        if serverConfiguration.logFormat == .json {
+            report = { line in jsonLogger.notice("\(line)") }
+        } else {
+            report = errorLine
+        }
         let configuration = try PipelineConfiguration.load(
             path: options.configurationPath,
             environment: environment,
             logDirectory: options.logDirectory
         )
         let pipeline = try Pipeline(configuration: configuration)
-        pipeline.onLogDamage { incident in errorLine(incident.isDamage ? "log damage: \(incident)" : "\(incident)") }
-        var logger = Logger(label: "sluice.serve")
-        logger.logLevel = .notice
+        pipeline.onLogDamage { incident in report(incident.isDamage ? "log damage: \(incident)" : "\(incident)") }
         // The process's swift-metrics go to the registry /metrics shows (bootstrapped once per process).
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -70,12 +82,15 @@ extension SluiceServer {
         try await server.run(
             signals: [.sigterm, .sigint],
             onStarted: { recovery in
-                errorLine("I/O backend: \(recovery.ioBackend)")
-                for incident in recovery.incidents { errorLine("recovered: \(incident)") }
-                errorLine(PipelineFiles.describe(recovery, directory: configuration.log.directory))
+                report("I/O backend: \(recovery.ioBackend)")
+                for incident in recovery.incidents { report("recovered: \(incident)") }
+                report(PipelineFiles.describe(recovery, directory: configuration.log.directory))
             },
-            onListening: { address in outputLine("listening on \(address)") }
+            onListening: { [logger] address in
+                outputLine("listening on \(address)")
+                logger.notice("listening", metadata: ["address": "\(address)"])
+            }
         )
-        errorLine("stopped: \(pipeline.statistics.journaled) events journaled")
+        report("stopped: \(pipeline.statistics.journaled) events journaled")
     }
 }

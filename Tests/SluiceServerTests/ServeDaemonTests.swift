@@ -25,6 +25,32 @@ struct ServeDaemonTests {
     }
 
     @Test(.timeLimit(.minutes(2)))
+    func jsonLogsAreOneObjectPerLineWithoutSecrets() throws {
+        let server = try ServeProcess(
+            configuration: """
+                server:
+                  log_format: json
+                  tokens: [{name: producer, environment: PRODUCER_TOKEN, scopes: [events:write]}]
+                  github: [{source: demo, secrets: [{value: the-github-secret}]}]
+                """,
+            environment: ["PRODUCER_TOKEN": "producer-token-0123456789"]
+        )
+        #expect(try server.request("GET", "/healthz").status == 200)
+        #expect(server.stop() == 0)
+        let text = server.errorOutput()
+        let lines = text.split(separator: "\n")
+        #expect(lines.count >= 3, "\(text)")
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["level"] as? String != nil, "not a JSON log record: \(line)")
+            #expect(object?["message"] as? String != nil, "not a JSON log record: \(line)")
+        }
+        #expect(text.contains(#""message":"listening""#))
+        #expect(!text.contains("producer-token-0123456789"))
+        #expect(!text.contains("the-github-secret"))
+    }
+
+    @Test(.timeLimit(.minutes(2)))
     func unknownServerKeyIsAnErrorWithFileLineAndKey() throws {
         #expect {
             _ = try ServeProcess(configuration: "server:\n  listen: 127.0.0.1:0\n  body_byte_max: 5000\n")

@@ -79,6 +79,22 @@ import Testing
         #expect(ListenAddress(parsing: "[::]:8686")?.description == "[::]:8686")
     }
 
+    @Test func logSettings() throws {
+        let configuration = try parse("server:\n  log_format: json\n  log_level: debug\n")
+        #expect(configuration.logFormat == .json)
+        #expect(configuration.logLevel == "debug")
+        #expect {
+            try parse("server:\n  log_format: xml\n")
+        } throws: { error in
+            (error as? ConfigurationError)?.message == "must be text or json, not 'xml'"
+        }
+        #expect {
+            try parse("server:\n  log_level: loud\n")
+        } throws: { error in
+            (error as? ConfigurationError)?.field == "server.log_level"
+        }
+    }
+
     @Test func theSectionIsNotAnUnknownKeyOfTheRestOfTheFile() throws {
         let directory = TemporaryDirectory()
         let path = directory.path + "/c.yaml"
