@@ -60,6 +60,22 @@ enum OpenAPIDocument {
                   }
                 }
               },
+              "OutcomeRecord": {
+                "type": "object",
+                "required": ["event_sequence", "event_id", "webhook", "webhook_id", "attempt", "outcome", "at"],
+                "properties": {
+                  "event_sequence": {"type": "integer"},
+                  "event_id": {"type": "string"},
+                  "webhook": {"type": "string"},
+                  "webhook_id": {"type": "string"},
+                  "attempt": {"type": "integer"},
+                  "outcome": {"type": "string", "enum": ["delivered", "retrying", "dead_letter", "redrive_requested"]},
+                  "status": {"type": ["integer", "null"]},
+                  "failure_class": {"type": ["string", "null"]},
+                  "message": {"type": ["string", "null"]},
+                  "at": {"type": "string"}
+                }
+              },
               "GitHubReply": {
                 "type": "object",
                 "required": ["status"],
@@ -156,6 +172,38 @@ enum OpenAPIDocument {
                   "200": {"description": "The metrics.", "content": {"text/plain": {"schema": {"type": "string"}}}},
                   "401": {"$ref": "#/components/responses/Error"},
                   "403": {"$ref": "#/components/responses/Error"}
+                }
+              }
+            },
+            "/api/deadletters": {
+              "get": {
+                "summary": "Every (event, webhook) pair whose last outcome is a dead letter, read from the log.",
+                "security": [{"bearer": []}],
+                "responses": {
+                  "200": {
+                    "description": "The dead-letter outcome records (FORMAT.md), in log order.",
+                    "content": {"application/json": {"schema": {"type": "object", "required": ["dead_letters"], "properties": {"dead_letters": {"type": "array", "items": {"$ref": "#/components/schemas/OutcomeRecord"}}}}}}
+                  },
+                  "401": {"$ref": "#/components/responses/Error"},
+                  "403": {"$ref": "#/components/responses/Error"},
+                  "500": {"$ref": "#/components/responses/Error"}
+                }
+              }
+            },
+            "/api/events/{id}/attempts": {
+              "get": {
+                "summary": "The delivery attempts of one event at every webhook, read from the log.",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}],
+                "responses": {
+                  "200": {
+                    "description": "The event's outcome records, in log order.",
+                    "content": {"application/json": {"schema": {"type": "object", "required": ["event_id", "attempts"], "properties": {"event_id": {"type": "string"}, "attempts": {"type": "array", "items": {"$ref": "#/components/schemas/OutcomeRecord"}}}}}}
+                  },
+                  "400": {"$ref": "#/components/responses/Error"},
+                  "401": {"$ref": "#/components/responses/Error"},
+                  "403": {"$ref": "#/components/responses/Error"},
+                  "500": {"$ref": "#/components/responses/Error"}
                 }
               }
             },

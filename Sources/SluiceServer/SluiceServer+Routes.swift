@@ -25,6 +25,22 @@ extension SluiceServer {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render()))
             )
         }
+        router.get("api/deadletters") { [self] request, _ in
+            if let refusal = authorize(request, .admin) { return refusal }
+            return await query { directory in try DeliveryQueries.deadLetters(directory: directory) }
+        }
+        router.get("api/events/:id/attempts") { [self] request, context in
+            if let refusal = authorize(request, .eventsRead) { return refusal }
+            let text = context.parameters.get("id") ?? ""
+            guard let id = EventID.parse(text) else {
+                return ServerReply.error(
+                    .badRequest,
+                    code: "invalid_id",
+                    message: "'\(text)' is not an event id (a UUID)"
+                )
+            }
+            return await query { directory in try DeliveryQueries.attempts(of: id, directory: directory) }
+        }
         router.get("openapi.json") { _, _ in
             ServerReply.json(.ok, Array(OpenAPIDocument.json.utf8))
         }
@@ -44,6 +60,16 @@ extension SluiceServer {
         case .ready: return Self.text(.ok, "ready")
         case .starting: return Self.text(.serviceUnavailable, "not ready: starting")
         case .draining, .stopped, nil: return Self.text(.serviceUnavailable, "not ready: stopping")
+        }
+    }
+
+    /// Runs a log query off the concurrency pool; 500 with the reason when the log cannot be read.
+    func query(_ body: @escaping @Sendable (String) throws -> [UInt8]) async -> Response {
+        let directory = pipeline.configuration.log.directory
+        do {
+            return ServerReply.json(.ok, try await Self.blocking { try body(directory) })
+        } catch {
+            return ServerReply.error(.internalServerError, code: "log_unreadable", message: "\(error)")
         }
     }
 
