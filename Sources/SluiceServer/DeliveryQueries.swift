@@ -51,7 +51,9 @@ enum DeliveryQueries {
         directory: String,
         _ body: (DeliveryOutcomeRecord, [UInt8]) -> Void
     ) throws {
-        _ = try LogFiles.forEachRecord(directory: directory, skipDamaged: true, onIncident: { _ in }) { record in
+        // A frame being appended reads as damage and is skipped: the incident is not news, so it is dropped.
+        let ignoreIncident: (LogIncident) -> Void = { _ in }
+        _ = try LogFiles.forEachRecord(directory: directory, skipDamaged: true, onIncident: ignoreIncident) { record in
             guard record.type == .deliveryOutcome else { return }
             do throws(DeliveryOutcomeRecordError) {
                 body(try DeliveryOutcomeRecord(decoding: record.body), record.body)
