@@ -29,6 +29,13 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         // HDR latency histograms for the load-test report (`SluiceTools` only).
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        // `sluice serve` (the SluiceServer module and the executable only; never Sluice or SluiceCore).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System libraries. Each is a module map + shim.h; `providers` tells SwiftPM which Debian
@@ -84,11 +91,29 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        // `sluice serve` (issue 17): the HTTP surfaces on Hummingbird 2; depends on the `Sluice` facade only.
+        .target(
+            name: "SluiceServer",
+            dependencies: [
+                "Sluice",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // Argument parsing and output only.
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Sluice", "SluiceTools", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Sluice", "SluiceTools", "SluiceServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -131,6 +156,11 @@ let package = Package(
         .testTarget(
             name: "SluiceTests",
             dependencies: ["Sluice", "SluiceTools", "SluiceIO", "SluiceCrypto", "SluiceTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceServerTests",
+            dependencies: ["SluiceServer", "Sluice", "SluiceTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

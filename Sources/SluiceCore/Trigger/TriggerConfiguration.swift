@@ -11,8 +11,8 @@ public struct TriggerConfiguration: Sendable {
     public init() {}
 
     /// The keys a configuration file may have at its top level (`log` and `pipeline` are read by
-    /// `PipelineConfiguration`); any other key is an error.
-    public static let fileKeys = ["default_branch", "webhooks", "triggers", "log", "pipeline"]
+    /// `PipelineConfiguration`, `server` by `sluice serve`'s `ServerConfiguration`); any other key is an error.
+    public static let fileKeys = ["default_branch", "webhooks", "triggers", "log", "pipeline", "server"]
 
     public init(json: JSONValue) throws(TriggerDefinitionError) {
         guard let object = json.objectValue else {

@@ -1,0 +1,65 @@
+import Sluice
+
+/// Read-only questions about deliveries, answered from the log while the pipeline runs: the dead letters,
+/// and the delivery attempts of one event (`GET /api/deadletters`, `GET /api/events/{id}/attempts`).
+///
+/// Each answer is a scan of the log's delivery outcome records (FORMAT.md "Delivery outcome records"),
+/// which are already JSON: the reply carries them as written. Reading beside the running writer, a frame
+/// still being appended is skipped, not reported (the next call sees it). Stateless; any thread, but call
+/// off the concurrency pool (file I/O).
+enum DeliveryQueries {
+    /// Every (event, webhook) pair whose last outcome is a dead letter, in log order, as
+    /// `{"dead_letters":[<outcome record>…]}`.
+    static func deadLetters(directory: String) throws -> [UInt8] {
+        var last: [String: [UInt8]] = [:]
+        var order: [String] = []
+        try forEachOutcome(directory: directory) { outcome, body in
+            guard !outcome.outcome.isEndpointState else { return }  // about the webhook, not a delivery
+            let key = "\(outcome.eventSequence) \(outcome.webhook)"
+            if last[key] == nil { order.append(key) }
+            last[key] = outcome.outcome == .deadLettered ? body : []
+        }
+        let entries = order.compactMap { key in last[key].flatMap { $0.isEmpty ? nil : $0 } }
+        return list("dead_letters", entries)
+    }
+
+    /// The outcome records of event `id` (every attempt at every webhook, redrives included), in log order,
+    /// as `{"event_id":…,"attempts":[<outcome record>…]}`.
+    static func attempts(of id: EventID, directory: String) throws -> [UInt8] {
+        var entries: [[UInt8]] = []
+        try forEachOutcome(directory: directory) { outcome, body in
+            if outcome.eventID == id, !outcome.outcome.isEndpointState { entries.append(body) }
+        }
+        var json = Array("{\"event_id\":".utf8)
+        JSONString.appendQuoted(id.description, to: &json)
+        json.append(UInt8(ascii: ","))
+        json += list("attempts", entries).dropFirst()
+        return json
+    }
+
+    private static func list(_ name: String, _ entries: [[UInt8]]) -> [UInt8] {
+        var json = Array("{\"\(name)\":[".utf8)
+        for (position, entry) in entries.enumerated() {
+            if position > 0 { json.append(UInt8(ascii: ",")) }
+            json += entry
+        }
+        json += Array("]}\n".utf8)
+        return json
+    }
+
+    private static func forEachOutcome(
+        directory: String,
+        _ body: (DeliveryOutcomeRecord, [UInt8]) -> Void
+    ) throws {
+        // A frame being appended reads as damage and is skipped: the incident is not news, so it is dropped.
+        let ignoreIncident: (LogIncident) -> Void = { _ in }
+        _ = try LogFiles.forEachRecord(directory: directory, skipDamaged: true, onIncident: ignoreIncident) { record in
+            guard record.type == .deliveryOutcome else { return }
+            do throws(DeliveryOutcomeRecordError) {
+                body(try DeliveryOutcomeRecord(decoding: record.body), record.body)
+            } catch {
+                return  // a record the journaler wrote always decodes; `sluice log verify` reports one that does not
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+import Hummingbird
+import NIOCore
+import Sluice
+import Synchronization
+
+/// `POST /api/events`: one event (`application/json`) or a JSON Lines batch (`application/x-ndjson`),
+/// answered per line once the accepted events are durable (docs/server.md "Event ingest").
+///
+/// A batch is all or nothing towards the ring (``Pipeline/emit(batch:admit:)``): on a full ring the reply is
+/// 429 with `Retry-After` and no line of it was taken. Ids already seen within the idempotency window
+/// (``IdempotencyIndex``) are answered `duplicate` and not emitted; the check and the emit happen under one
+/// lock, so two concurrent requests with the same id emit it once.
+///
+/// Thread-safe: the index is under a mutex, the pipeline and the waiter are thread-safe.
+final class EventIngest: Sendable {
+    let pipeline: Pipeline
+    let configuration: ServerConfiguration
+    let waiter: AcknowledgementWaiter
+    let index: Mutex<IdempotencyIndex>
+
+    init(pipeline: Pipeline, configuration: ServerConfiguration) {
+        self.pipeline = pipeline
+        self.configuration = configuration
+        waiter = AcknowledgementWaiter(pipeline: pipeline)
+        index = Mutex(
+            IdempotencyIndex(
+                windowMicroseconds: Int64(configuration.idempotencyWindowSeconds) * 1_000_000,  // ≤ 30 days
+                countMax: configuration.idempotencyIDCountMax
+            )
+        )
+    }
+
+    /// What the request asked for, read from its headers and query.
+    enum Shape {
+        case single
+        case lines
+    }
+
+    func handle(_ request: Request) async -> Response {
+        let mediaType = request.headers[.contentType].map(Self.mediaType) ?? ""
+        let shape: Shape
+        switch mediaType {
+        case "application/json": shape = .single
+        case "application/x-ndjson", "application/jsonl", "application/json-lines": shape = .lines
+        default:
+            return ServerReply.error(
+                .unsupportedMediaType,
+                code: "unsupported_media_type",
+                message:
+                    "Content-Type must be application/json (one event) or application/x-ndjson (JSON Lines), not '\(mediaType)'"
+            )
+        }
+        let waitsForDurability: Bool
+        switch request.uri.queryParameters["wait"] {
+        case nil, "durable": waitsForDurability = true
+        case "accepted": waitsForDurability = false
+        case .some(let other):
+            return ServerReply.error(
+                .badRequest,
+                code: "invalid_parameter",
+                message: "wait must be durable or accepted, not '\(other)'"
+            )
+        }
+        let body: ByteBuffer
+        switch await ServerReply.collectBody(
+            request,
+            byteCountMax: configuration.bodyByteCountMax,
+            timeoutMilliseconds: configuration.requestTimeoutMilliseconds
+        ) {
+        case .success(let buffer): body = buffer
+        case .failure(let failure): return failure.reply
+        }
+        let (events, errors) = split(body, shape: shape)
+        return await emit(events: events, errors: errors, waitsForDurability: waitsForDurability)
+    }
+
+    /// The lines of the body (1-based line numbers), and the errors of lines that are not events at all.
+    func split(
+        _ body: ByteBuffer,
+        shape: Shape
+    ) -> (events: [(line: Int, lineStart: Int, bytes: [UInt8])], errors: [Int: EventDecodingError]) {
+        var events: [(line: Int, lineStart: Int, bytes: [UInt8])] = []
+        var errors: [Int: EventDecodingError] = [:]
+        switch shape {
+        case .single:
+            events.append((1, 0, Array(body.readableBytesView)))
+        case .lines:
+            let lineByteCountMax = pipeline.configuration.eventLimits.eventByteCountMax
+            var splitter = JSONLinesSplitter(lineByteCountMax: lineByteCountMax)
+            let take = { (line: JSONLinesSplitter.Line) in
+                switch unsafe line {
+                case .line(let number, let start, let bytes):
+                    events.append((number, start, unsafe Array(bytes)))
+                case .oversize(let number, let start, let byteCount):
+                    errors[number] = EventDecodingError(
+                        code: .limitExceeded,
+                        byteOffset: start,
+                        fieldPath: "",
+                        message: "the line is \(byteCount) bytes, more than an event may be (\(lineByteCountMax))",
+                        line: number
+                    )
+                }
+            }
+            body.withUnsafeReadableBytes { raw in unsafe splitter.feed(raw, take) }
+            splitter.finish(take)
+        }
+        return (events, errors)
+    }
+}
+
+extension EventIngest {
+    /// Emits the valid events of the request as one batch and builds the per-line reply.
+    func emit(
+        events: [(line: Int, lineStart: Int, bytes: [UInt8])],
+        errors lineErrors: [Int: EventDecodingError],
+        waitsForDurability: Bool
+    ) async -> Response {
+        switch await submit(events.map(\.bytes), waitsForDurability: waitsForDurability) {
+        case .success(let results):
+            return reply(events: events, lineErrors: lineErrors, results: results, durable: waitsForDurability)
+        case .failure(let failure):
+            return failure.reply
+        }
+    }
+
+    /// Emits `events` as one batch (all or nothing), skipping ids seen within the idempotency window, and —
+    /// when `waitsForDurability` — returns once the accepted ones are durable. The failure is the whole
+    /// request's reply (429 full ring, 413 larger than the ring, 503 stopping, 500 log failed).
+    func submit(
+        _ events: [[UInt8]],
+        waitsForDurability: Bool
+    ) async -> Result<[Pipeline.BatchEventResult], ServerReply.Failure> {
+        let nowMicroseconds = Timestamp.now().microsecondsSinceEpoch
+        let result = index.withLock { index in
+            index.expire(nowMicroseconds: nowMicroseconds)
+            var batch: Set<EventID> = []
+            let result = pipeline.emit(batch: events) { id in
+                !index.contains(id) && batch.insert(id).inserted
+            }
+            if case .emitted(let results) = result {
+                for case .accepted(_, let id) in results { index.insert(id, seenMicroseconds: nowMicroseconds) }
+            }
+            return result
+        }
+        let results: [Pipeline.BatchEventResult]
+        switch result {
+        case .emitted(let emitted): results = emitted
+        case .backpressure:
+            return .failure(
+                ServerReply.Failure(
+                    reply: ServerReply.error(
+                        .tooManyRequests,
+                        code: "backpressure",
+                        message: "the event ring is full: nothing of this request was accepted; retry after the delay",
+                        headers: [.retryAfter: String(configuration.retryAfterSeconds)]
+                    )
+                )
+            )
+        case .exceedsRing(let capacity):
+            return .failure(
+                ServerReply.Failure(
+                    reply: ServerReply.error(
+                        .contentTooLarge,
+                        code: "batch_exceeds_ring",
+                        message:
+                            "the batch holds more events than the ring (\(capacity)); nothing was accepted: split it"
+                    )
+                )
+            )
+        case .stopped:
+            return .failure(
+                ServerReply.Failure(
+                    reply: ServerReply.error(
+                        .serviceUnavailable,
+                        code: "stopping",
+                        message: "the pipeline is not running: nothing was accepted",
+                        headers: [.retryAfter: String(configuration.retryAfterSeconds)]
+                    )
+                )
+            )
+        }
+        let lastPosition = results.reduce(-1) { last, result in
+            if case .accepted(let position, _) = result { return max(last, position) }
+            return last
+        }
+        if waitsForDurability, lastPosition >= 0, !(await waiter.wait(untilAcknowledged: lastPosition)) {
+            return .failure(
+                ServerReply.Failure(
+                    reply: ServerReply.error(
+                        .internalServerError,
+                        code: "log_failed",
+                        message: "the log failed before the events were durable: \(pipeline.failure ?? "")"
+                    )
+                )
+            )
+        }
+        return .success(results)
+    }
+}
+
+extension EventIngest {
+    /// Fills the idempotency index from the log, so a restart — also after `kill -9` — still answers a
+    /// redelivery `duplicate`: the ids of the events among the last `idempotency_ids_max` records before
+    /// `logEnd` are remembered for a whole window from now. (The log keeps each event's `occurred` time, not
+    /// when it arrived, so arrival times cannot be rebuilt; a producer's `occurred` may be old or skewed.)
+    /// - Throws: the log reader's error (damaged ranges are skipped: the pipeline's scrub reports them).
+    func rebuildIndex(logEnd: UInt64) throws {
+        guard configuration.idempotencyWindowSeconds > 0 else { return }
+        let nowMicroseconds = Timestamp.now().microsecondsSinceEpoch
+        var decoder = EventDecoder(limits: pipeline.configuration.eventLimits)
+        var header = EventHeader()
+        var found: [EventID] = []
+        let recordCount = UInt64(configuration.idempotencyIDCountMax)  // ≤ 100 million
+        _ = try LogFiles.forEachRecord(
+            directory: pipeline.configuration.log.directory,
+            fromSequence: logEnd > recordCount ? logEnd - recordCount : 0,
+            toSequence: logEnd,
+            skipDamaged: true
+        ) { record in
+            guard record.type == .event else { return }
+            do throws(EventDecodingError) {
+                try decoder.decodeHeader(record.body, into: &header)
+                found.append(header.id)
+            } catch {
+                return  // a journaled event always decodes; nothing to remember if one does not
+            }
+        }
+        index.withLock { index in
+            for id in found { index.insert(id, seenMicroseconds: nowMicroseconds) }
+        }
+    }
+}

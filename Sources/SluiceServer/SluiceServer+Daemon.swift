@@ -1,0 +1,96 @@
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import Sluice
+import UnixSignals
+
+extension SluiceServer {
+    /// `sluice serve` would not start as configured (e.g. a public address without tokens).
+    public struct RefusedToStart: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// What `sluice serve` was asked to do.
+    public struct DaemonOptions: Sendable {
+        public var configurationPath: String
+        /// Overrides `server.listen`.
+        public var listen: ListenAddress?
+        /// Overrides `log.directory`.
+        public var logDirectory: String?
+        /// Serve a non-loopback address with no token configured (`--allow-unauthenticated`).
+        public var allowsUnauthenticated = false
+
+        public init(configurationPath: String) {
+            self.configurationPath = configurationPath
+        }
+    }
+
+    /// `sluice serve`: loads the configuration (pipeline and `server` sections), starts the pipeline and the
+    /// HTTP server, and serves until SIGTERM or SIGINT, then drains. `outputLine` gets `listening on
+    /// HOST:PORT` once connections are taken (the port resolved when 0 was asked); `errorLine` gets the
+    /// recovery report and log damage.
+    /// - Throws: ``SystemCallError`` when a file cannot be read, ``ConfigurationError`` for an invalid
+    ///   configuration, ``PipelineConfigurationError``, a bind error, or ``Failure`` when the log failed.
+    public static func runDaemon(
+        _ options: DaemonOptions,
+        outputLine: @escaping @Sendable (String) -> Void,
+        errorLine: @escaping @Sendable (String) -> Void
+    ) async throws {
+        let environment = WebhookFiles.processEnvironment()
+        var serverConfiguration = try ServerConfiguration.load(
+            path: options.configurationPath,
+            environment: environment
+        )
+        if let listen = options.listen { serverConfiguration.listen = listen }
+        if !serverConfiguration.listen.isLoopback, serverConfiguration.tokens.isEmpty, !options.allowsUnauthenticated {
+            throw RefusedToStart(
+                description:
+                    "refusing to listen on \(serverConfiguration.listen) with no token: anyone who can reach it could write events. Configure server.tokens, listen on a loopback address, or pass --allow-unauthenticated"
+            )
+        }
+        var logger: Logger
+        switch serverConfiguration.logFormat {
+        case .text: logger = Logger(label: "sluice.serve")
+        case .json: logger = Logger(label: "sluice.serve") { JSONLogHandler(label: $0) }
+        }
+        logger.logLevel = Logger.Level(rawValue: serverConfiguration.logLevel) ?? .notice
+        // With JSON logs, the daemon's own report lines are log records too (one format on standard error).
+        let jsonLogger = logger
+        let report: @Sendable (String) -> Void
+        if serverConfiguration.logFormat == .json {
+            report = { line in jsonLogger.notice("\(line)") }
+        } else {
+            report = errorLine
+        }
+        let configuration = try PipelineConfiguration.load(
+            path: options.configurationPath,
+            environment: environment,
+            logDirectory: options.logDirectory
+        )
+        let pipeline = try Pipeline(configuration: configuration)
+        pipeline.onLogDamage { incident in report(incident.isDamage ? "log damage: \(incident)" : "\(incident)") }
+        // The process's swift-metrics go to the registry /metrics shows (bootstrapped once per process).
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let server = SluiceServer(
+            pipeline: pipeline,
+            configuration: serverConfiguration,
+            logger: logger,
+            registry: registry
+        )
+        try await server.run(
+            signals: [.sigterm, .sigint],
+            onStarted: { recovery in
+                report("I/O backend: \(recovery.ioBackend)")
+                for incident in recovery.incidents { report("recovered: \(incident)") }
+                report(PipelineFiles.describe(recovery, directory: configuration.log.directory))
+            },
+            onListening: { [logger] address in
+                outputLine("listening on \(address)")
+                logger.notice("listening", metadata: ["address": "\(address)"])
+            }
+        )
+        report("stopped: \(pipeline.statistics.journaled) events journaled")
+    }
+}

@@ -1,0 +1,163 @@
+import Dispatch
+import Hummingbird
+import HummingbirdCore
+public import Logging
+public import Prometheus
+import ServiceLifecycle
+public import Sluice
+import Synchronization
+public import UnixSignals
+
+/// `sluice serve`: the ``Pipeline`` and its HTTP surfaces in one process (ARCHITECTURE.md §2, issue 17).
+///
+/// ``run(signals:onStarted:onListening:)`` recovers and starts the pipeline, then serves HTTP until one of
+/// `signals` (or cancellation) asks it to stop. Stopping drains in order: the HTTP server stops accepting
+/// and finishes the requests in flight (each already holds its reply, or waits for durability), then the
+/// pipeline drains its ring, waits up to `drain_timeout_ms` for deliveries in flight, journals their
+/// outcomes and writes its checkpoint.
+///
+/// Routes: `GET /healthz` (the process answers), `GET /readyz` (the pipeline runs and takes events; 503
+/// while starting, draining or after a log failure).
+///
+/// Thread-safe: the state is an atomic and the pipeline's own API.
+public final class SluiceServer: Sendable {
+    public let pipeline: Pipeline
+    public let configuration: ServerConfiguration
+    let logger: Logger
+    let ingest: EventIngest
+    let tokenCheck: TokenCheck
+    let gitHub: GitHubReceiver
+    let metrics: ServerMetrics
+    let phase = Atomic<Int>(Phase.starting.rawValue)
+    /// Set by the first ``stopPipeline()``.
+    let pipelineStopping = Atomic<Bool>(false)
+
+    enum Phase: Int {
+        case starting, ready, draining, stopped
+    }
+
+    /// A server for `pipeline` (not started yet: ``run(signals:onStarted:onListening:)`` starts it).
+    /// - Parameter registry: where `/metrics` counts requests and GitHub deliveries (a fresh one by default;
+    ///   the daemon passes the one it bootstraps swift-metrics with).
+    public init(
+        pipeline: Pipeline,
+        configuration: ServerConfiguration,
+        logger: Logger = Logger(label: "sluice.serve"),
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    ) {
+        self.pipeline = pipeline
+        self.configuration = configuration
+        self.logger = logger
+        ingest = EventIngest(pipeline: pipeline, configuration: configuration)
+        tokenCheck = TokenCheck(tokens: configuration.tokens)
+        metrics = ServerMetrics(registry: registry, pipeline: pipeline)
+        gitHub = GitHubReceiver(
+            sources: configuration.gitHubSources,
+            ingest: ingest,
+            metrics: metrics,
+            requestTimeoutMilliseconds: configuration.requestTimeoutMilliseconds
+        )
+    }
+
+    /// Why the server stopped other than by a signal.
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Starts the pipeline (recovery runs off the concurrency pool), then listens and serves until a signal
+    /// of `signals` arrives or the task is cancelled; then drains (see the type's documentation).
+    /// - Parameters:
+    ///   - signals: Signals that start a clean stop (`[.sigterm, .sigint]` for the daemon).
+    ///   - onStarted: Called with what recovery found, before the server listens.
+    ///   - onListening: Called with the address actually bound (port 0 resolved) once connections are taken.
+    /// - Throws: the pipeline's start error, a bind error, or ``Failure`` when the log failed while serving
+    ///   (the pipeline is stopped in every case).
+    public func run(
+        signals: [UnixSignal],
+        onStarted: @escaping @Sendable (PipelineRecovery) -> Void = { _ in },
+        onListening: @escaping @Sendable (ListenAddress) -> Void = { _ in }
+    ) async throws {
+        let pipeline = self.pipeline
+        let recovery = try await Self.blocking { try pipeline.start() }
+        let ingest = self.ingest
+        do {
+            try await Self.blocking { try ingest.rebuildIndex(logEnd: recovery.log.nextSequence) }
+        } catch {
+            await stopPipeline()
+            throw error
+        }
+        onStarted(recovery)
+        let application = Application(
+            router: makeRouter(),
+            server: .http1(
+                configuration: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutMilliseconds)))
+            ),
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.listen.host, port: configuration.listen.port),
+                serverName: "sluice",
+                availableConnectionsDelegate: MaximumAvailableConnections(configuration.connectionCountMax)
+            ),
+            onServerRunning: { channel in
+                self.phase.store(Phase.ready.rawValue, ordering: .releasing)
+                let port = channel.localAddress?.port ?? self.configuration.listen.port
+                onListening(ListenAddress(host: self.configuration.listen.host, port: port))
+            },
+            logger: logger
+        )
+        let pipelineService = PipelineService(server: self)
+        // Graceful shutdown runs in reverse order: the HTTP server first (no new requests, in-flight ones
+        // finish), then the pipeline (drain, journal outcomes, checkpoint).
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: pipelineService), .init(service: application)],
+                gracefulShutdownSignals: signals,
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch {
+            await stopPipeline()
+            throw error
+        }
+        await stopPipeline()
+        if let failure = pipeline.failure { throw Failure(description: "the pipeline failed: \(failure)") }
+    }
+
+    /// Stops the pipeline once (the drain blocks, so it runs off the concurrency pool).
+    func stopPipeline() async {
+        phase.store(Phase.draining.rawValue, ordering: .releasing)
+        guard !pipelineStopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let pipeline = self.pipeline
+        let drainNanoseconds = UInt64(configuration.drainTimeoutMilliseconds) * 1_000_000  // ≤ 1 hour
+        // `stop` does not throw; `blocking` only rethrows what its body throws.
+        _ = try? await Self.blocking { pipeline.stop(drainTimeoutNanoseconds: drainNanoseconds) }
+        phase.store(Phase.stopped.rawValue, ordering: .releasing)
+    }
+
+    /// Runs `body` on a thread of its own: blocking work (recovery, fsync waits, the drain) never holds a
+    /// thread of the Swift concurrency pool.
+    static func blocking<Value: Sendable>(
+        _ body: @escaping @Sendable () throws -> Value
+    ) async throws -> Value {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}
+
+/// Keeps the pipeline's lifetime inside the service group: it watches for a log failure while serving (which
+/// ends the group, so the process exits with an error) and marks the server as draining on shutdown.
+struct PipelineService: Service {
+    let server: SluiceServer
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            if let failure = server.pipeline.failure {
+                throw SluiceServer.Failure(description: "the pipeline failed: \(failure)")
+            }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        await server.stopPipeline()
+    }
+}

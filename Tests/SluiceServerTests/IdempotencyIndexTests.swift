@@ -1,0 +1,48 @@
+import Sluice
+import Testing
+
+@testable import SluiceServer
+
+/// The idempotency index: ids are remembered for the window, at most `countMax` of them, oldest first out.
+@Suite struct IdempotencyIndexTests {
+    static func id(_ number: UInt64) -> EventID { EventID(high: 1, low: number) }
+
+    @Test func idsExpireAfterTheWindow() {
+        var index = IdempotencyIndex(windowMicroseconds: 1_000, countMax: 10)
+        index.insert(Self.id(1), seenMicroseconds: 0)
+        index.insert(Self.id(2), seenMicroseconds: 500)
+        index.expire(nowMicroseconds: 1_000)
+        #expect(index.contains(Self.id(1)))
+        index.expire(nowMicroseconds: 1_001)
+        #expect(!index.contains(Self.id(1)))
+        #expect(index.contains(Self.id(2)))
+        index.expire(nowMicroseconds: 10_000)
+        #expect(index.count == 0)
+    }
+
+    @Test func memoryIsBoundedOldestFirst() {
+        var index = IdempotencyIndex(windowMicroseconds: 1 << 40, countMax: 3)
+        for number in 1...5_000 { index.insert(Self.id(UInt64(number)), seenMicroseconds: Int64(number)) }
+        #expect(index.count == 3)
+        #expect(!index.contains(Self.id(4_997)))
+        #expect(index.contains(Self.id(4_998)))
+        #expect(index.contains(Self.id(5_000)))
+    }
+
+    @Test func aZeroWindowRemembersNothing() {
+        var index = IdempotencyIndex(windowMicroseconds: 0, countMax: 3)
+        index.insert(Self.id(1), seenMicroseconds: 0)
+        #expect(!index.contains(Self.id(1)))
+    }
+
+    @Test func reinsertingKeepsOneEntry() {
+        var index = IdempotencyIndex(windowMicroseconds: 100, countMax: 2)
+        index.insert(Self.id(1), seenMicroseconds: 0)
+        index.insert(Self.id(1), seenMicroseconds: 50)
+        index.insert(Self.id(2), seenMicroseconds: 60)
+        #expect(index.count == 2)
+        index.expire(nowMicroseconds: 101)  // the first sighting counts: id 1 expires at 100
+        #expect(!index.contains(Self.id(1)))
+        #expect(index.contains(Self.id(2)))
+    }
+}

@@ -1,0 +1,1 @@
+../../../SluiceCoreTests/RingTests.swift
