@@ -168,7 +168,8 @@ public struct SegmentSummary: Sendable, Equatable {
     /// Writes the summary atomically (temporary file, sync, rename).
     public func write(segmentPath: String) throws(SegmentLogError) {
         let path = Self.path(forSegment: segmentPath)
-        let temporaryPath = path + ".tmp.\(getpid())"
+        // Per process and thread: a writer sealing and a query rebuilding may write the same summary at once.
+        let temporaryPath = path + ".tmp.\(getpid()).\(pthread_self())"
         do {
             let file = try FileDescriptor(path: temporaryPath, flags: O_WRONLY | O_CREAT | O_TRUNC)
             try file.writeAll(encode(), fileOffset: 0)
