@@ -16,6 +16,8 @@ public struct EventQueryOutcome: Sendable, Equatable {
     /// The sequence of the last event returned: pass it as ``EventQuery/afterSequence`` to resume.
     public var lastSequence: UInt64?
     public var segmentsRead = 0
+    /// Frames read (and their events decoded).
+    public var framesRead = 0
     /// Sealed segments skipped on their summary alone.
     public var segmentsSkipped = 0
     /// Summaries rebuilt because they were missing, torn or stale, with the reason.
@@ -26,6 +28,7 @@ public struct EventQueryOutcome: Sendable, Equatable {
     public static func == (left: Self, right: Self) -> Bool {
         left.returnedCount == right.returnedCount && left.matchedCount == right.matchedCount
             && left.lastSequence == right.lastSequence && left.segmentsRead == right.segmentsRead
+            && left.framesRead == right.framesRead
             && left.segmentsSkipped == right.segmentsSkipped && left.undecodableCount == right.undecodableCount
             && left.summariesRebuilt.map(\.path) == right.summariesRebuilt.map(\.path)
     }
@@ -68,10 +71,12 @@ private struct Run {
     var decoder = EventDecoder()
     var header = EventHeader()
     var stopped = false
+    let probes: [(field: SummaryField, keys: [String])]
 
     init(query: EventQuery, countOnly: Bool) {
         self.query = query
         self.countOnly = countOnly
+        probes = query.summaryProbes
     }
 
     mutating func execute(directory: String, _ body: (QueriedEvent) -> Bool) throws(SegmentLogError) {
@@ -96,13 +101,22 @@ private struct Run {
                     outcome.segmentsSkipped += 1
                     continue
                 }
-            }
-            outcome.segmentsRead += 1
-            let isNewest = nextFirst == nil
-            if query.order == .ascending {
-                try readForward(path, isNewest: isNewest, body)
+                // Only the frames whose own summary may match are read.
+                let frames = summary.frames.filter { $0.mayMatch(query, probes: probes) }
+                guard !frames.isEmpty else {
+                    outcome.segmentsSkipped += 1
+                    continue
+                }
+                outcome.segmentsRead += 1
+                try readFrames(path, frames.map(\.indexEntry), isNewest: false, body)
             } else {
-                try readBackward(path, isNewest: isNewest, body)
+                outcome.segmentsRead += 1
+                if query.order == .ascending {
+                    try readForward(path, isNewest: true, body)
+                } else {
+                    let reader = try SegmentReader(path: path)
+                    try readFrames(path, try frameEntries(reader, isNewest: true), isNewest: true, body)
+                }
             }
             if stopped { return }
         }
@@ -112,20 +126,28 @@ private struct Run {
     mutating func readForward(_ path: String, isNewest: Bool, _ body: (QueriedEvent) -> Bool) throws(SegmentLogError) {
         let reader = try SegmentReader(path: path)
         while !stopped, let (frame, fileOffset) = try nextFrame(reader, isNewest: isNewest) {
+            outcome.framesRead += 1
             let events = try matchingEvents(reader, frame, fileOffset)
             for event in events where !stopped { take(event, body) }
         }
     }
 
-    /// Reads the segment's frames last to first, one frame in memory at a time.
-    mutating func readBackward(_ path: String, isNewest: Bool, _ body: (QueriedEvent) -> Bool) throws(SegmentLogError) {
+    /// Reads the frames at `entries` (in log order) in the query's order, one frame in memory at a time.
+    /// Each entry is checked against the frame header found there (a stale offset is damage).
+    mutating func readFrames(
+        _ path: String,
+        _ entries: [SegmentIndexEntry],
+        isNewest: Bool,
+        _ body: (QueriedEvent) -> Bool
+    ) throws(SegmentLogError) {
         let reader = try SegmentReader(path: path)
-        let entries = try frameEntries(reader, isNewest: isNewest)
-        for entry in entries.reversed() where !stopped {
+        let ascending = query.order == .ascending
+        for entry in ascending ? entries : entries.reversed() where !stopped {
             reader.seek(to: entry)
             guard let (frame, fileOffset) = try nextFrame(reader, isNewest: isNewest) else { continue }
+            outcome.framesRead += 1
             let events = try matchingEvents(reader, frame, fileOffset)
-            for event in events.reversed() where !stopped { take(event, body) }
+            for event in ascending ? events : events.reversed() where !stopped { take(event, body) }
         }
     }
 

@@ -15,9 +15,65 @@ internal import Glibc
 public struct SegmentSummary: Sendable, Equatable {
     public static let suffix = ".summary"
     static let magic: [UInt8] = Array("SLSM".utf8)
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
     static let headerByteCount = 48
     static let filterHeaderByteCount = 8
+    static let frameHeaderByteCount = 48
+
+    /// One frame of the segment: where it is, its events' `occurred` range and one Bloom filter over
+    /// every key of every field (each key prefixed by its ``SummaryField`` raw value), so a query reads
+    /// only the frames of a segment that may hold a match.
+    public struct Frame: Sendable, Equatable {
+        public var firstSequence: UInt64
+        public var fileOffset: UInt64
+        public var minOccurredMicroseconds: Int64
+        public var maxOccurredMicroseconds: Int64
+        public var eventCount: UInt32
+        public var filter: BloomFilter
+
+        public init(
+            firstSequence: UInt64,
+            fileOffset: UInt64,
+            minOccurredMicroseconds: Int64,
+            maxOccurredMicroseconds: Int64,
+            eventCount: UInt32,
+            filter: BloomFilter
+        ) {
+            self.firstSequence = firstSequence
+            self.fileOffset = fileOffset
+            self.minOccurredMicroseconds = minOccurredMicroseconds
+            self.maxOccurredMicroseconds = maxOccurredMicroseconds
+            self.eventCount = eventCount
+            self.filter = filter
+        }
+
+        /// `false` only when no event of the frame can match `query`.
+        public func mayMatch(_ query: EventQuery, probes: [(field: SummaryField, keys: [String])]) -> Bool {
+            guard eventCount > 0,
+                query.mayMatch(
+                    minimumMicroseconds: minOccurredMicroseconds,
+                    maximumMicroseconds: maxOccurredMicroseconds
+                )
+            else { return false }
+            for (field, keys) in probes {
+                guard keys.contains(where: { filter.mayContain(Frame.key(field, $0)) }) else { return false }
+            }
+            return true
+        }
+
+        /// The frame filter's key: the field's raw value, then the key's UTF-8 bytes.
+        public static func key(_ field: SummaryField, _ key: String) -> [UInt8] { [field.rawValue] + Array(key.utf8) }
+
+        /// The sparse-index entry of the frame (to seek a reader to it).
+        public var indexEntry: SegmentIndexEntry {
+            SegmentIndexEntry(
+                firstSequence: firstSequence,
+                fileOffset: fileOffset,
+                minTimestampMicroseconds: minOccurredMicroseconds,
+                maxTimestampMicroseconds: maxOccurredMicroseconds
+            )
+        }
+    }
 
     public var segmentFirstSequence: UInt64
     public var segmentByteCount: UInt64
@@ -28,6 +84,8 @@ public struct SegmentSummary: Sendable, Equatable {
     public var maxOccurredMicroseconds: Int64
     /// One filter per ``SummaryField``, in raw-value order.
     public var filters: [BloomFilter]
+    /// Every frame of the segment, in order.
+    public var frames: [Frame] = []
 
     public init(
         segmentFirstSequence: UInt64,
@@ -35,7 +93,8 @@ public struct SegmentSummary: Sendable, Equatable {
         eventCount: UInt64,
         minOccurredMicroseconds: Int64,
         maxOccurredMicroseconds: Int64,
-        filters: [BloomFilter]
+        filters: [BloomFilter],
+        frames: [Frame] = []
     ) {
         self.segmentFirstSequence = segmentFirstSequence
         self.segmentByteCount = segmentByteCount
@@ -43,6 +102,7 @@ public struct SegmentSummary: Sendable, Equatable {
         self.minOccurredMicroseconds = minOccurredMicroseconds
         self.maxOccurredMicroseconds = maxOccurredMicroseconds
         self.filters = filters
+        self.frames = frames
     }
 
     public static func path(forSegment segmentPath: String) -> String {
@@ -74,9 +134,28 @@ public struct SegmentSummary: Sendable, Equatable {
         var eventCount: UInt64 = 0
         var minimum = Int64.max
         var maximum = Int64.min
+        var frames: [Frame] = []
         scan: while true {
             switch try reader.nextFrame() {
             case .frame(let frame, let fileOffset):
+                var frameKeys = Set<[UInt8]>()
+                var frameEvents: UInt32 = 0
+                var frameMinimum = Int64.max
+                var frameMaximum = Int64.min
+                defer {
+                    var filter = BloomFilter(keyCount: frameKeys.count)
+                    for key in frameKeys { filter.insert(key) }
+                    frames.append(
+                        Frame(
+                            firstSequence: frame.firstSequence,
+                            fileOffset: fileOffset,
+                            minOccurredMicroseconds: frameEvents == 0 ? 0 : frameMinimum,
+                            maxOccurredMicroseconds: frameEvents == 0 ? 0 : frameMaximum,
+                            eventCount: frameEvents,
+                            filter: filter
+                        )
+                    )
+                }
                 guard frame.recordTypeMask & (1 << RecordType.event.rawValue) != 0 else { continue }
                 try unsafe reader.forEachRecord(of: frame, at: fileOffset) { record, payload in
                     guard record.type == .event else { return }
@@ -87,11 +166,16 @@ public struct SegmentSummary: Sendable, Equatable {
                         return  // not an event a producer could have sent: no query matches it
                     }
                     eventCount += 1
+                    frameEvents += 1
                     minimum = min(minimum, header.occurred.microsecondsSinceEpoch)
                     maximum = max(maximum, header.occurred.microsecondsSinceEpoch)
+                    frameMinimum = min(frameMinimum, header.occurred.microsecondsSinceEpoch)
+                    frameMaximum = max(frameMaximum, header.occurred.microsecondsSinceEpoch)
                     SummaryField.forEachKey(of: Event(header: header, bytes: bytes), symbols: decoder.symbols) {
                         field,
-                        key in keys[Int(field.rawValue)].insert(key)
+                        key in
+                        keys[Int(field.rawValue)].insert(key)
+                        frameKeys.insert(Frame.key(field, key))
                     }
                 }
             case .end:
@@ -117,7 +201,8 @@ public struct SegmentSummary: Sendable, Equatable {
             eventCount: eventCount,
             minOccurredMicroseconds: eventCount == 0 ? 0 : minimum,
             maxOccurredMicroseconds: eventCount == 0 ? 0 : maximum,
-            filters: filters
+            filters: filters,
+            frames: frames
         )
     }
 
@@ -195,6 +280,19 @@ public struct SegmentSummary: Sendable, Equatable {
             append(UInt32(filter.words.count), to: &bytes)
             for word in filter.words { append(word, to: &bytes) }
         }
+        append(UInt32(frames.count), to: &bytes)
+        for frame in frames {
+            append(frame.firstSequence, to: &bytes)
+            append(frame.fileOffset, to: &bytes)
+            append(UInt64(bitPattern: frame.minOccurredMicroseconds), to: &bytes)
+            append(UInt64(bitPattern: frame.maxOccurredMicroseconds), to: &bytes)
+            append(frame.eventCount, to: &bytes)
+            bytes.append(UInt8(frame.filter.hashCount))
+            bytes += [0, 0, 0]
+            append(UInt32(frame.filter.words.count), to: &bytes)
+            append(UInt32(0), to: &bytes)
+            for word in frame.filter.words { append(word, to: &bytes) }
+        }
         append(FrameChecksum.checksum(bytes), to: &bytes)
         return bytes
     }
@@ -242,6 +340,39 @@ public struct SegmentSummary: Sendable, Equatable {
             else { return problem("malformed filter \(field)") }
             let words = (0..<wordCount).map { load(bytes, position + $0 * 8, 8) }
             summary.filters.append(BloomFilter(words: words, hashCount: hashCount))
+            position += wordCount * 8
+        }
+        guard body.count - position >= 4 else { return problem("torn (frame count)") }
+        let frameCount = Int(load(bytes, position, 4))
+        position += 4
+        for index in 0..<frameCount {
+            guard body.count - position >= frameHeaderByteCount else { return problem("torn (frame \(index))") }
+            let hashCount = Int(bytes[position + 36])
+            let wordCount = Int(load(bytes, position + 40, 4))
+            let frame = (
+                first: load(bytes, position, 8), offset: load(bytes, position + 8, 8),
+                minimum: Int64(bitPattern: load(bytes, position + 16, 8)),
+                maximum: Int64(bitPattern: load(bytes, position + 24, 8)),
+                events: UInt32(truncatingIfNeeded: load(bytes, position + 32, 4))
+            )
+            position += frameHeaderByteCount
+            // Readers seek to these offsets: each must lie inside the segment, after its header, in order.
+            guard (1...32).contains(hashCount), wordCount >= 1, wordCount <= (body.count - position) / 8,
+                frame.offset >= UInt64(SegmentHeader.byteCount), frame.offset < segmentByteCount,
+                frame.first >= segmentFirstSequence, frame.minimum <= frame.maximum,
+                summary.frames.last.map({ $0.fileOffset < frame.offset && $0.firstSequence < frame.first }) ?? true
+            else { return problem("malformed frame \(index)") }
+            let words = (0..<wordCount).map { load(bytes, position + $0 * 8, 8) }
+            summary.frames.append(
+                Frame(
+                    firstSequence: frame.first,
+                    fileOffset: frame.offset,
+                    minOccurredMicroseconds: frame.minimum,
+                    maxOccurredMicroseconds: frame.maximum,
+                    eventCount: frame.events,
+                    filter: BloomFilter(words: words, hashCount: hashCount)
+                )
+            )
             position += wordCount * 8
         }
         guard position == body.count else { return problem("malformed (\(body.count - position) trailing bytes)") }
