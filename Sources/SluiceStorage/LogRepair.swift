@@ -144,6 +144,7 @@ public enum LogRepair {
             _ = try systemCall("rename", path: file.temporary) { unsafe rename(file.temporary, file.final) }
             let entries = try SegmentIndex.build(segmentPath: file.final)
             try SegmentIndex.write(entries, segmentPath: file.final, segmentFirstSequence: file.run.first)
+            _ = try? SegmentSummary.rebuild(segmentPath: file.final)  // derived; a query rebuilds it otherwise
             incidents.append(
                 LogIncident(
                     kind: .segmentRewritten,

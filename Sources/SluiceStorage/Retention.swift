@@ -48,10 +48,12 @@ public enum Retention {
             if let protectedFromSequence, segments[index + 1].firstSequence > protectedFromSequence { remove = false }
             guard remove else { break }
             let path = directory + "/" + segments[index].name
-            // The index goes first: a crash in between leaves a segment whose index is rebuilt at open.
-            let indexPath = SegmentIndex.path(forSegment: path)
-            if unsafe unlink(indexPath) != 0 && Glibc.errno != ENOENT {
-                throw SegmentLogError(code: .ioFailed, path: indexPath, message: "unlink", errno: Glibc.errno)
+            // The index and summary go first: a crash in between leaves a segment whose index is rebuilt
+            // at open and whose summary is rebuilt by the next query.
+            for derived in [SegmentIndex.path(forSegment: path), SegmentSummary.path(forSegment: path)] {
+                if unsafe unlink(derived) != 0 && Glibc.errno != ENOENT {
+                    throw SegmentLogError(code: .ioFailed, path: derived, message: "unlink", errno: Glibc.errno)
+                }
             }
             _ = try systemCall("unlink", path: path) { unsafe unlink(path) }
             try LogDirectory.sync(directory)

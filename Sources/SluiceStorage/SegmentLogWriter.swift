@@ -287,6 +287,9 @@ public final class SegmentLogWriter {
     private func roll(nowMicroseconds: Int64) throws(SegmentLogError) {
         if configuration.fsync != .never && unsyncedWrites { try active.syncData() }
         unsyncedWrites = false
+        // The sealed segment's summary (derived: a failure here only means queries rebuild it).
+        let sealedPath = configuration.directory + "/" + SegmentFileName.name(firstSequence: activeFirstSequence)
+        _ = try? SegmentSummary.rebuild(segmentPath: sealedPath)
         let created = try Self.createSegment(
             configuration,
             firstSequence: nextSequence,

@@ -6,7 +6,7 @@ extension EventView: ExpressibleByArgument {}
 struct Events: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Validate and convert JSON Lines streams of events (Prefect wire shape).",
-        subcommands: [Validate.self, Convert.self]
+        subcommands: [Validate.self, Convert.self, Query.self]
     )
 
     struct LimitOptions: ParsableArguments {
