@@ -85,7 +85,7 @@ extension ServerConfiguration {
                 guard case .bool(let allows) = value else {
                     throw document.error(
                         field: "\(path).allow_sha1",
-                        message: "must be true or false, not \(value.shown)"
+                        message: "must be true or false, not \(value.text)"
                     )
                 }
                 source.allowsSHA1 = allows
@@ -94,7 +94,7 @@ extension ServerConfiguration {
                 guard let text = value.stringValue, let choice = GitHubSource.OtherEvents(rawValue: text) else {
                     throw document.error(
                         field: "\(path).other_events",
-                        message: "must be accept or ignore, not \(value.shown)"
+                        message: "must be accept or ignore, not \(value.text)"
                     )
                 }
                 source.otherEvents = choice

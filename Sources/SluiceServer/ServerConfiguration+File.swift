@@ -27,7 +27,7 @@ extension ServerConfiguration {
             guard let text = listen.stringValue, let address = ListenAddress(parsing: text) else {
                 throw document.error(
                     field: "server.listen",
-                    message: "must be \(ListenAddress.syntax), not \(listen.shown)"
+                    message: "must be \(ListenAddress.syntax), not \(listen.text)"
                 )
             }
             self.listen = address
@@ -41,7 +41,7 @@ extension ServerConfiguration {
             guard let number = value.int64Value, range.contains(number) else {
                 throw document.error(
                     field: field,
-                    message: "must be an integer from \(range.lowerBound) to \(range.upperBound), not \(value.shown)"
+                    message: "must be an integer from \(range.lowerBound) to \(range.upperBound), not \(value.text)"
                 )
             }
             return Int(number)  // within the range, which fits in Int
@@ -59,7 +59,7 @@ extension ServerConfiguration {
         }
         if let value = object["log_format"] {
             guard let text = value.stringValue, let format = LogFormat(rawValue: text) else {
-                throw document.error(field: "server.log_format", message: "must be text or json, not \(value.shown)")
+                throw document.error(field: "server.log_format", message: "must be text or json, not \(value.text)")
             }
             logFormat = format
         }
@@ -68,7 +68,7 @@ extension ServerConfiguration {
             guard let text = value.stringValue, levels.contains(text) else {
                 throw document.error(
                     field: "server.log_level",
-                    message: "must be one of \(levels.joined(separator: ", ")), not \(value.shown)"
+                    message: "must be one of \(levels.joined(separator: ", ")), not \(value.text)"
                 )
             }
             logLevel = text
@@ -120,7 +120,7 @@ extension ServerConfiguration {
                     let known = BearerToken.Scope.allCases.map(\.rawValue).joined(separator: ", ")
                     throw document.error(
                         field: "\(path).scopes[\(index)]",
-                        message: "must be one of \(known), not \(scope.shown)"
+                        message: "must be one of \(known), not \(scope.text)"
                     )
                 }
                 scopes.insert(value)
@@ -186,21 +186,6 @@ extension ServerConfiguration {
         case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
         case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
         default: nil
-        }
-    }
-}
-
-extension JSONValue {
-    /// The value as an error message shows it: numbers and strings as written (strings quoted, cut at 40
-    /// characters), lists and mappings by kind.
-    var shown: String {
-        switch self {
-        case .null: "null"
-        case .bool(let value): String(value)
-        case .number(let text): text.count > 40 ? String(text.prefix(40)) + "…" : text
-        case .string(let text): "'" + (text.count > 40 ? String(text.prefix(40)) + "…" : text) + "'"
-        case .array: "a list"
-        case .object: "a mapping"
         }
     }
 }

@@ -135,9 +135,8 @@ struct SinkCommandTests {
             tls: certificates.map { TLSClientOptions(caFile: $0.caFile) }
         )
         for index in 0..<2 {
-            let response = try #require(
-                try await harness.send(origin, body: Array("{\"id\":\"cli-\(index)\"}".utf8)).response
-            )
+            let result = try await harness.send(origin, body: Array("{\"id\":\"cli-\(index)\"}".utf8))
+            let response = try #require(result.response, "request \(index): \(result)")
             #expect(response.statusCode == 204)
         }
         let rest = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -229,8 +229,8 @@ extension PipelineConfiguration {
 
 extension JSONValue {
     /// The value as an error message shows it: a number or string as written (strings quoted and cut at
-    /// 40 characters), a list or mapping by its kind.
-    var text: String {
+    /// 40 characters), a list or mapping by its kind (also for the server's configuration errors).
+    package var text: String {
         switch self {
         case .null: "null"
         case .bool(let value): String(value)
