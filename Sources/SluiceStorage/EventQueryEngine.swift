@@ -87,7 +87,7 @@ private struct Run {
             let segment = segments[position]
             let nextFirst = position + 1 < segments.count ? segments[position + 1].firstSequence : nil
             if let after = query.afterSequence {
-                if query.order == .ascending, let nextFirst, nextFirst - 1 <= after { continue }
+                if query.order == .ascending, let nextFirst, nextFirst > 0, nextFirst - 1 <= after { continue }
                 if query.order == .descending, segment.firstSequence >= after { continue }
             }
             let path = directory + "/" + segment.name

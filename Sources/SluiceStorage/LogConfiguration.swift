@@ -69,7 +69,10 @@ public enum SegmentFileName {
 
     /// The first sequence of a segment file name, or `nil` for other files.
     public static func firstSequence(of name: String) -> UInt64? {
-        guard name.hasSuffix(suffix), name.utf8.count == 20 + suffix.utf8.count else { return nil }
+        // Twenty ASCII digits: `UInt64(_:)` alone would also take a sign (`+000…`).
+        guard name.hasSuffix(suffix), name.utf8.count == 20 + suffix.utf8.count,
+            name.utf8.prefix(20).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else { return nil }
         return UInt64(name.prefix(20))
     }
 }

@@ -287,9 +287,9 @@ public final class SegmentLogWriter {
     private func roll(nowMicroseconds: Int64) throws(SegmentLogError) {
         if configuration.fsync != .never && unsyncedWrites { try active.syncData() }
         unsyncedWrites = false
-        // The sealed segment's summary (derived: a failure here only means queries rebuild it).
-        let sealedPath = configuration.directory + "/" + SegmentFileName.name(firstSequence: activeFirstSequence)
-        _ = try? SegmentSummary.rebuild(segmentPath: sealedPath)
+        // No summary is built here: it re-reads and decodes the whole sealed segment, and on this thread that
+        // held back every acknowledgement for the scan at each roll. The first query that needs it builds it
+        // and writes it back (SegmentSummary, docs/queries.md).
         let created = try Self.createSegment(
             configuration,
             firstSequence: nextSequence,

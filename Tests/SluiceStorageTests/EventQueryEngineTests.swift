@@ -214,7 +214,13 @@ import Glibc
         let first = Self.records(1500, seed: seed, from: 0)
         try Self.append(first, to: directory)
         #expect(try SegmentDirectory.segments(in: directory).count >= 6, "the log rolled (seed \(seed))")
-        try Self.expectValidSummaries(directory)  // written by the writer as it sealed each segment
+        // Summaries are built by the first query that needs them and written back (not by the writer at a
+        // roll, where the scan held back acknowledgements).
+        var warm = EventQuery()
+        warm.branches = ["no-such-branch"]
+        let warmOutcome = try EventQueryEngine.run(directory: directory, query: warm) { _ in true }
+        #expect(warmOutcome.summariesRebuilt.count == (try SegmentDirectory.segments(in: directory).count) - 1)
+        try Self.expectValidSummaries(directory)
 
         var scan = try Scan(directory)
         var outcomes = try Self.compare(directory, scan, seed: seed, queries: 40)
@@ -235,7 +241,16 @@ import Glibc
         // The newest segment has no summary and is read whole; elsewhere only the frame holding it.
         let newest = try #require(try SegmentDirectory.segments(in: directory).last)
         let newestFrames = try SegmentIndex.build(segmentPath: directory + "/" + newest.name).count
-        #expect(pointOutcome.framesRead <= newestFrames + 2, "\(newestFrames) frames in the newest: \(pointOutcome)")
+        // Frame filters have about 1 % false positives: allow 5 % of the sealed frames (and 3 more) on top of
+        // the frame that holds the event, or a seed with a few false positives failed the test.
+        var sealedFrames = 0
+        for segment in try SegmentDirectory.segments(in: directory).dropLast() {
+            sealedFrames += try SegmentIndex.build(segmentPath: directory + "/" + segment.name).count
+        }
+        #expect(
+            pointOutcome.framesRead <= newestFrames + 1 + sealedFrames / 20 + 3,
+            "\(newestFrames) frames in the newest, \(sealedFrames) sealed: \(pointOutcome) (seed \(seed))"
+        )
         #expect(pointOutcome.segmentsSkipped >= (try SegmentDirectory.segments(in: directory).count) - 3)
 
         // Damage every kind of summary: missing, torn, a flipped byte, stale (another segment's).

@@ -49,16 +49,19 @@ public final class AcknowledgementWaiter: Sendable {
             let acknowledged = pipeline.acknowledgedCount
             let failed = pipeline.failure != nil
             let ready = state.withLock { state in
-                var ready: [(CheckedContinuation<Bool, Never>)] = []
+                // Each with whether its events are durable: after a log failure, those acknowledged before it
+                // still are (the reply must not call them lost).
+                var ready: [(CheckedContinuation<Bool, Never>, Bool)] = []
                 state.waiters.removeAll { waiter in
-                    guard failed || waiter.position < acknowledged else { return false }
-                    ready.append(waiter.continuation)
+                    let durable = waiter.position < acknowledged
+                    guard failed || durable else { return false }
+                    ready.append((waiter.continuation, durable))
                     return true
                 }
                 if state.waiters.isEmpty { state.polling = false }
                 return (ready, state.waiters.isEmpty)
             }
-            for continuation in ready.0 { continuation.resume(returning: !failed) }
+            for (continuation, durable) in ready.0 { continuation.resume(returning: durable) }
             if ready.1 { return }
             try? await Task.sleep(for: pollInterval)  // cancellation only shortens a sleep
         }

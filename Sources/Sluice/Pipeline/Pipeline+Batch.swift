@@ -98,9 +98,12 @@ extension PipelineCore {
 
     func logSequence(ofAcknowledged position: Int) -> UInt64? {
         guard position >= 0, position < journalCursor.value else { return nil }
-        let sequence = slots[position].logSequence
-        // The slot is reused only once position + capacity is claimed; checked after the read, so the value
-        // read belongs to `position`.
+        // Only the field, in place: copying the slot would retain its bytes and header arrays, which a producer
+        // reusing the slot may be releasing at the same time.
+        let sequence = slots.withSlot(position) { $0.logSequence }
+        // The slot is reused only once position + capacity is claimed; checked after the read (the fence keeps
+        // the read before the check), so the value read belongs to `position`.
+        atomicMemoryFence(ordering: .acquiring)
         guard sequencer.claimed <= position + sequencer.capacity else { return nil }
         return sequence
     }

@@ -136,7 +136,15 @@ public struct DeliveryOutcomeRecord: Sendable, Equatable {
         eventID = try require("event_id") { $0.stringValue.flatMap(EventID.parse) }
         webhook = try require("webhook") { $0.stringValue }
         webhookID = try require("webhook_id") { $0.stringValue }
-        attempt = Int(try require("attempt") { $0.int64Value })
+        let attempt = try require("attempt") { $0.int64Value }
+        // Recovery and read-back add 1 to it: a record's bytes must not be able to trap them.
+        guard (0...Int64(UInt32.max)).contains(attempt) else {
+            throw DeliveryOutcomeRecordError(
+                field: "attempt",
+                message: "must be from 0 to \(UInt32.max), not \(attempt)"
+            )
+        }
+        self.attempt = Int(attempt)
         outcome = try require("outcome") { $0.stringValue.flatMap(Outcome.init(rawValue:)) }
         statusCode = try optional("status") { $0.int64Value.map(Int.init) }
         failureClass = try optional("failure_class") { $0.stringValue.flatMap(DeliveryFailureClass.init(rawValue:)) }

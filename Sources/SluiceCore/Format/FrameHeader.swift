@@ -133,6 +133,15 @@ public struct FrameHeader: Sendable, Equatable {
         else {
             throw FormatError(code: .invalidField, fileOffset: fileOffset, message: "frame header fields disagree")
         }
+        // Readers compute the next frame's sequence as firstSequence + recordCount: it must not wrap.
+        guard header.firstSequence <= UInt64.max - UInt64(header.recordCount) else {
+            throw FormatError(
+                code: .invalidField,
+                fileOffset: fileOffset,
+                message:
+                    "frame sequences \(header.firstSequence) + \(header.recordCount) records pass the largest sequence"
+            )
+        }
         // A reader allocates the uncompressed size, so it must be possible, not only checksummed: an LZ4
         // block expands at most 255-fold (a match-length byte of 255 is its densest code), and every record
         // takes at least its 16-byte header.
