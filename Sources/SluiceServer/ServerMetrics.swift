@@ -134,6 +134,14 @@ final class ServerMetrics: Sendable {
             "Webhooks disabled by 410 Gone (or by hand).",
             [("", statistics.disabledEndpoints.count)]
         )
+        if !statistics.disabledEndpoints.isEmpty {
+            family(
+                "sluice_pipeline_webhook_disabled",
+                "gauge",
+                "1 for each webhook disabled by 410 Gone, by name, until `sluice endpoints enable NAME`.",
+                statistics.disabledEndpoints.map { ("{webhook=\"\(Self.labelValue($0))\"}", 1) }
+            )
+        }
         family(
             "sluice_pipeline_failed",
             "gauge",
@@ -141,6 +149,22 @@ final class ServerMetrics: Sendable {
             [("", pipeline.failure == nil ? 0 : 1)]
         )
         return text
+    }
+}
+
+extension ServerMetrics {
+    /// A label value in the text format: backslash, double quote and line feed escaped.
+    static func labelValue(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            switch character {
+            case "\\": escaped += "\\\\"
+            case "\"": escaped += "\\\""
+            case "\n": escaped += "\\n"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 }
 

@@ -3,6 +3,8 @@ import Sluice
 import SluiceTestSupport
 import Testing
 
+@testable import SluiceServer
+
 /// `GET /metrics` read by `prometheus_client`'s own text parser (PyPI `prometheus-client`, installed by this
 /// test into `.build/python-venv-server`): every line parses, and its counters equal what the test did.
 @Suite(
@@ -42,6 +44,20 @@ struct MetricsTests {
         let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         try #require(process.reapedStatus() == 0, "prometheus_client could not parse /metrics: \(errorText)")
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Double])
+    }
+
+    /// A disabled webhook's name is a label value: escaped so that prometheus_client reads back the very name,
+    /// whatever it holds.
+    @Test func aDisabledWebhooksNameIsAnEscapedLabel() throws {
+        let name = "hooks \"prod\" \\ eu\nwest"
+        let text = """
+            # HELP sluice_pipeline_webhook_disabled 1 for each webhook disabled by 410 Gone.
+            # TYPE sluice_pipeline_webhook_disabled gauge
+            sluice_pipeline_webhook_disabled{webhook="\(ServerMetrics.labelValue(name))"} 1
+
+            """
+        let samples = try Self.parse(text)
+        #expect(samples == ["sluice_pipeline_webhook_disabled{webhook=\"\(name)\"}": 1], "\(samples)")
     }
 
     @Test(.timeLimit(.minutes(3)))
