@@ -131,16 +131,28 @@ extension EventIngest {
         waitsForDurability: Bool
     ) async -> Result<[Pipeline.BatchEventResult], ServerReply.Failure> {
         let nowMicroseconds = Timestamp.now().microsecondsSinceEpoch
-        let result = index.withLock { index in
+        let acknowledged = pipeline.acknowledgedCount
+        let (result, duplicateOfPosition) = index.withLock { index in
             index.expire(nowMicroseconds: nowMicroseconds)
+            index.forgetDurable(acknowledged: acknowledged)
             var batch: Set<EventID> = []
+            // A duplicate of an event accepted by an earlier request that may not be durable yet waits for that
+            // event: answering `duplicate` at once would tell a retrying client its event is safe before it is.
+            var duplicateOfPosition = -1
             let result = pipeline.emit(batch: events) { id in
-                !index.contains(id) && batch.insert(id).inserted
+                if !index.contains(id) && batch.insert(id).inserted { return true }
+                if let position = index.pendingPosition(of: id) {
+                    duplicateOfPosition = max(duplicateOfPosition, position)
+                }
+                return false
             }
             if case .emitted(let results) = result {
-                for case .accepted(_, let id) in results { index.insert(id, seenMicroseconds: nowMicroseconds) }
+                for case .accepted(let position, let id) in results {
+                    index.insert(id, seenMicroseconds: nowMicroseconds)
+                    index.notePending(id, position: position)
+                }
             }
-            return result
+            return (result, duplicateOfPosition)
         }
         let results: [Pipeline.BatchEventResult]
         switch result {
@@ -179,7 +191,7 @@ extension EventIngest {
                 )
             )
         }
-        let lastPosition = results.reduce(-1) { last, result in
+        let lastPosition = results.reduce(duplicateOfPosition) { last, result in
             if case .accepted(let position, _) = result { return max(last, position) }
             return last
         }

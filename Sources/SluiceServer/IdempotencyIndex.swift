@@ -14,6 +14,9 @@ struct IdempotencyIndex {
     /// Insertion order, for expiry and eviction: (id, when it was seen). `head` is the oldest live entry.
     private var order: [(id: EventID, seenMicroseconds: Int64)] = []
     private var head = 0
+    /// The ring position of each id accepted and perhaps not yet durable: a duplicate of it must not be
+    /// answered before the original is durable (the original may still be lost with a failing log).
+    private var pendingPositions: [EventID: Int] = [:]
 
     init(windowMicroseconds: Int64, countMax: Int) {
         precondition(windowMicroseconds >= 0, "the window is never negative")
@@ -33,6 +36,20 @@ struct IdempotencyIndex {
         order.append((id, seenMicroseconds))
         while ids.count > countMax { evictOldest() }
         assert(ids.count <= countMax)
+    }
+
+    /// Records that `id` was accepted at ring `position` (not yet known durable).
+    mutating func notePending(_ id: EventID, position: Int) { pendingPositions[id] = position }
+
+    /// The ring position of `id` when it was accepted and may not be durable yet (`nil`: durable, or not
+    /// from this process).
+    func pendingPosition(of id: EventID) -> Int? { pendingPositions[id] }
+
+    /// Forgets the positions below `acknowledged` (durable). Cheap unless many are pending: it scans only
+    /// when the table has grown past what a ring holds in a few batches.
+    mutating func forgetDurable(acknowledged: Int) {
+        guard pendingPositions.count > 4_096 else { return }
+        pendingPositions = pendingPositions.filter { $0.value >= acknowledged }
     }
 
     /// Forgets the ids seen before `nowMicroseconds - window`.

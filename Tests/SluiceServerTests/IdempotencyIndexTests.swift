@@ -7,6 +7,22 @@ import Testing
 @Suite struct IdempotencyIndexTests {
     static func id(_ number: UInt64) -> EventID { EventID(high: 1, low: number) }
 
+    /// An accepted id keeps its ring position until it is durable, so that a duplicate of it (a client's retry)
+    /// waits for the original instead of being answered `duplicate` while the original may still be lost.
+    @Test func acceptedIdsKeepTheirPositionUntilDurable() {
+        var index = IdempotencyIndex(windowMicroseconds: 1_000_000, countMax: 100_000)
+        for number in 0..<5_000 {
+            index.insert(Self.id(UInt64(number)), seenMicroseconds: 0)
+            index.notePending(Self.id(UInt64(number)), position: number)
+        }
+        #expect(index.pendingPosition(of: Self.id(4_999)) == 4_999)
+        #expect(index.pendingPosition(of: Self.id(5_000)) == nil)
+        index.forgetDurable(acknowledged: 4_000)  // positions 0…3999 are durable: forgotten
+        #expect(index.pendingPosition(of: Self.id(3_999)) == nil)
+        #expect(index.pendingPosition(of: Self.id(4_000)) == 4_000)
+        #expect(index.contains(Self.id(3_999)), "still a duplicate: only its wait is over")
+    }
+
     @Test func idsExpireAfterTheWindow() {
         var index = IdempotencyIndex(windowMicroseconds: 1_000, countMax: 10)
         index.insert(Self.id(1), seenMicroseconds: 0)
