@@ -6,7 +6,7 @@ import Testing
 ///
 /// - `SLUICE_SIM_SEED=N` replays seed N alone, with its trace printed.
 /// - `SLUICE_SIM_SEEDS=N` runs seeds 1...N (CI: 2,000; `scripts/simulate` runs more).
-/// - `SLUICE_SIM_DEFECT=settle-before-fsync` (or `drop-retry`, `reuse-webhook-id`) plants a defect in
+/// - `SLUICE_SIM_DEFECT=settle-before-fsync` (or `drop-retry`, `reuse-webhook-id`, `restart-skips-refeed`) plants a defect in
 ///   those runs: with it, failures are what the mutation check expects.
 /// - `SLUICE_SIM_MUTATION_SEEDS=N`: seeds per planted defect in the mutation check (default 300).
 @Suite struct SimulationTests {
