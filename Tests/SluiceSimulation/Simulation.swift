@@ -63,7 +63,9 @@ public struct Simulation {
             func word(_ at: Int) -> UInt64 {
                 (0..<8).reduce(0) { $0 | UInt64(body[at + $1]) << (8 * UInt64($1)) }
             }
-            self.init(id: EventID(high: word(0), low: word(8)), kind: body[16], emittedNanoseconds: 0)
+            // An emitted event's id carries its emission time (`occurred`, for the stateful trigger).
+            let id = EventID(high: word(0), low: word(8))
+            self.init(id: id, kind: body[16], emittedNanoseconds: id.high)
         }
     }
 
@@ -98,6 +100,8 @@ public struct Simulation {
         var failed = false
         var syncing = false
         var checkpointed: WebhookCheckpoints?
+        /// The matcher's stateful trigger (SimulationStateful.swift).
+        var stateful: SimulationStatefulState?
     }
 
     enum Step {
@@ -132,6 +136,7 @@ public struct Simulation {
     var eventsLeft: Int
     var healed = false
     var faultPercent: Int
+    var trigger: SimulationTrigger
 
     // Ground truth.
     var acknowledged: [EventID] = []
@@ -153,6 +158,7 @@ public struct Simulation {
         self.defect = defect
         self.tracing = tracing
         random = SimulationRandom(seed: seed)
+        trigger = SimulationTrigger(seed: seed)
         var limits = PipelineLimits()
         limits.journalBatchEventCountMax = 1 + Int(random.below(8))
         limits.lingerEventCountMin = 1 + Int(random.below(6))
@@ -311,7 +317,7 @@ public struct Simulation {
         schedule(.emit, after: random.below(8) * Self.millisecond, anyIncarnation: true)
         guard var current = node, !current.failed else { return }  // stopped: not acknowledged
         let event = SimEvent(
-            id: EventID(high: seed, low: UInt64(eventsLeft) << 8 | UInt64(incarnation & 0xFF)),
+            id: EventID(high: now, low: UInt64(eventsLeft) << 8 | UInt64(incarnation & 0xFF)),
             kind: UInt8(random.below(3)),
             emittedNanoseconds: now
         )
@@ -480,11 +486,18 @@ public struct Simulation {
 
     mutating func match() {
         guard var current = node, !current.failed else { return }
+        current.stateful?.advance(to: wall)  // every matcher turn moves the machine's clock to now
         for position in current.matchedEnd..<current.acknowledgedEnd {
             let event = current.ring[position]
             let sequence = current.logSequenceOfPosition[position]
             let pairs = pairs(of: event)
-            current.tracker.matched(sequence, webhooks: pairs.map { ($0.webhook, $0.trigger) }, slots: current.slots)
+            let held = observeStateful(event, sequence: sequence, node: &current)
+            current.tracker.matched(
+                sequence,
+                webhooks: pairs.map { ($0.webhook, $0.trigger) },
+                slots: current.slots,
+                holds: held
+            )
             node = current
             for pair in pairs { startDelivery(sequence, webhook: pair.webhook, eventID: event.id, attemptsMade: 0) }
             current = node!
@@ -685,11 +698,21 @@ public struct Simulation {
         if let end = plan.matchedEnd, plan.matched.last?.sequence != end - 1 {
             tracker.matched(end - 1, webhooks: [], slots: slots)
         }
+        // The windows rebuilt from the log; firings it lacks hold their events until durable.
+        let recovered = recoverStateful(records, rematchFrom: resolved.rematchFrom)
+        for firing in recovered.unsent { tracker.hold(firing.hold) }
         node = Node(
             policy: JournalerPolicy(limits: limits, lingers: !fsyncAlways, nowNanoseconds: now),
             tracker: tracker,
-            slots: slots
+            slots: slots,
+            stateful: recovered.state
         )
+        for firing in recovered.unsent {
+            node!.ring.append(SimEvent(id: firing.id, kind: SimulationTrigger.firingKind, emittedNanoseconds: now))
+            node!.stateful!.holds[firing.id] = firing.hold
+            note("re-fed firing for event \(firing.hold) emitted")
+        }
+        if !recovered.unsent.isEmpty { schedule(.journal, after: 0) }
         note("restart: log end \(logEnd), re-match from \(resolved.rematchFrom), \(plan.jobs.count) jobs")
         for job in plan.jobs {
             startDelivery(job.sequence, webhook: job.webhook, eventID: job.payload.id, attemptsMade: job.attemptsMade)
@@ -762,5 +785,6 @@ public struct Simulation {
             )
             return
         }
+        checkStatefulFirings(records)
     }
 }

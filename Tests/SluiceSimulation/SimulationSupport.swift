@@ -10,6 +10,8 @@ public enum SimulationDefect: String, CaseIterable, Sendable {
     case dropRetry = "drop-retry"
     /// The `webhook-id` ignores the webhook: two webhooks of one event share it.
     case reuseWebhookID = "reuse-webhook-id"
+    /// A restart does not re-feed the log to the stateful trigger: its windows start empty.
+    case restartSkipsRefeed = "restart-skips-refeed"
 }
 
 /// SplitMix64: the simulation's one source of randomness (every choice of a run follows from its seed).
