@@ -184,7 +184,9 @@ package struct RecoveryPlanner<Payload> {
         for (number, name) in webhookNames.enumerated() { numberOfName[name] = number }
         self.numberOfName = numberOfName
         held = [Int](repeating: 0, count: webhookNames.count)
-        for (name, pending) in carried {
+        // In name order, not the dictionary's (which changes per process): the order of a sequence's carried
+        // webhooks becomes the order of its jobs, and a run must be the same every time (the simulation's seeds).
+        for (name, pending) in carried.sorted(by: { $0.key < $1.key }) {
             guard let number = numberOfName[name] else {
                 counts.deliveriesDropped += pending.count  // removed, or renamed: names are the identity
                 continue
@@ -330,7 +332,7 @@ package struct RecoveryPlanner<Payload> {
             case .queued: break
             }
         }
-        carriedJobs.sort { $0.sequence < $1.sequence }
+        carriedJobs.sort { ($0.sequence, $0.webhook) < ($1.sequence, $1.webhook) }
         counts.deliveriesCarried = carriedJobs.count
         counts.deliveriesResumed = carriedJobs.count + liveJobs.count
         var reported: [Matched] = []
