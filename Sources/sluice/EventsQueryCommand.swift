@@ -120,43 +120,20 @@ extension Events {
                 }
                 return
             }
-            let writer: BufferedWriter
-            do {
-                writer = try BufferedWriter(path: "-")
-            } catch {
-                printError("error: \(error)")
-                throw ExitStatus.ioFailure
-            }
-            var writeError: SystemCallError?
+            let output = try CommandOutput()
             var failure: (any Error)?
             var outcome: EventQueryOutcome?
             do {
                 outcome = try EventQueryEngine.run(directory: log, query: query) { event in
-                    do throws(SystemCallError) {
+                    output.write { writer throws(SystemCallError) in
                         try writer.write(event.bytes)
                         try writer.write("\n")
-                        return true
-                    } catch {
-                        writeError = error
-                        return false
                     }
                 }
             } catch {
                 failure = error
             }
-            do {
-                try writer.close()
-            } catch {
-                writeError = writeError ?? error
-            }
-            if let writeError {
-                printError("error: \(writeError)")
-                throw ExitStatus.ioFailure
-            }
-            if let failure {
-                printError("error: \(failure)")
-                throw ExitStatus.ioFailure
-            }
+            try output.finish(after: failure, status: ExitStatus.ioFailure)
             if cursor, let last = outcome?.lastSequence { printError("cursor: \(last)") }
         }
     }

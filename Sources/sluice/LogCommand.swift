@@ -265,23 +265,14 @@ struct Log: ParsableCommand {
             if skipDamaged && follow {
                 throw ValidationError("--skip-damaged reads what is there; it does not combine with --follow")
             }
-            let writer: BufferedWriter
-            do {
-                writer = try BufferedWriter(path: "-")
-            } catch {
-                throw exitStatus(reporting: error, ExitStatus.ioFailure)
-            }
-            var writeError: SystemCallError?
+            let output = try CommandOutput()
             func print(_ record: StoredRecord) {
-                guard writeError == nil else { return }
                 if follow, let fromTimestamp, record.timestampMicroseconds < fromTimestamp { return }
-                do throws(SystemCallError) {
+                output.write { writer throws(SystemCallError) in
                     try writer.write("\(record.sequence) \(record.type) ")
                     try writer.write(record.body)
                     try writer.write("\n")
                     if follow { try writer.flush() }
-                } catch {
-                    writeError = error
                 }
             }
             var skipped = 0
@@ -306,7 +297,7 @@ struct Log: ParsableCommand {
                         skipDamaged: skipDamaged,
                         onIncident: { incident in
                             // What was read before the damage is on standard output before the report.
-                            do throws(SystemCallError) { try writer.flush() } catch { writeError = writeError ?? error }
+                            output.write { writer throws(SystemCallError) in try writer.flush() }
                             printError(incident.isDamage ? "skipped: \(incident)" : "\(incident)")
                         },
                         print
@@ -317,13 +308,7 @@ struct Log: ParsableCommand {
                 failure = error
             }
             // Everything read before any failure reaches standard output first, on every path.
-            do {
-                try writer.close()
-            } catch {
-                writeError = writeError ?? error
-            }
-            if let writeError { throw exitStatus(reporting: writeError, ExitStatus.ioFailure) }
-            if let failure { throw exitStatus(reporting: failure, ExitStatus.invalidInput) }
+            try output.finish(after: failure, status: ExitStatus.invalidInput)
             if skipped > 0 {
                 printError("skipped \(skipped) damaged ranges (above); everything else was printed")
                 throw ExitStatus.invalidInput

@@ -54,6 +54,37 @@ func exitStatus(reporting error: any Error, _ status: ExitCode? = nil, context: 
     return status ?? (error is SystemCallError ? ExitStatus.ioFailure : ExitStatus.invalidInput)
 }
 
+/// Standard output of a command that prints what it reads and may meet a failure part way (`log dump`,
+/// `events query`): buffered, written until the first write error, and closed on every path, so that
+/// everything read before a failure is printed before the failure is reported.
+final class CommandOutput {
+    private let writer: BufferedWriter
+    private var writeError: SystemCallError?
+
+    init() throws {
+        do {
+            writer = try BufferedWriter(path: "-")
+        } catch {
+            throw exitStatus(reporting: error, ExitStatus.ioFailure)
+        }
+    }
+
+    /// Runs `write` on the buffer unless a write failed before; `false` once one has.
+    @discardableResult
+    func write(_ write: (BufferedWriter) throws(SystemCallError) -> Void) -> Bool {
+        guard writeError == nil else { return false }
+        do throws(SystemCallError) { try write(writer) } catch { writeError = error }
+        return writeError == nil
+    }
+
+    /// Closes standard output, then reports the first write error (exit 3), else `failure` with `status`.
+    func finish(after failure: (any Error)?, status: ExitCode) throws {
+        do throws(SystemCallError) { try writer.close() } catch { writeError = writeError ?? error }
+        if let writeError { throw exitStatus(reporting: writeError, ExitStatus.ioFailure) }
+        if let failure { throw exitStatus(reporting: failure, status) }
+    }
+}
+
 /// Throws a usage error (exit 2) unless `value` is in `range`: `--rate must be from 1.0e-06 to 100000000.0,
 /// not 1e+300`. NaN is never in a range.
 func checkRange<Value: Comparable>(_ value: Value?, _ range: ClosedRange<Value>, _ option: String) throws {
