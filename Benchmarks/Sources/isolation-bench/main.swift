@@ -81,16 +81,6 @@ while let event = generator.next() { events.append(event) }
     return configuration
 }
 
-/// CPU time (user + system, nanoseconds) this process has used so far.
-func processCPUNanoseconds() -> UInt64 {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    let microseconds =
-        (Int64(usage.ru_utime.tv_sec) + Int64(usage.ru_stime.tv_sec)) * 1_000_000 + Int64(usage.ru_utime.tv_usec)
-        + Int64(usage.ru_stime.tv_usec)
-    return UInt64(microseconds) * 1_000
-}
-
 /// CPU seconds of each of this process's threads by name (`/proc/self/task/*/stat`: utime + stime).
 func threadCPUSeconds() -> [String: Double] {
     var result: [String: Double] = [:]

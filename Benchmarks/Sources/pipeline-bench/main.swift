@@ -61,15 +61,6 @@ let reportsCPU = commandLine.flag(
 )
 commandLine.finish()
 
-/// CPU time (user + system, nanoseconds) this process has used so far, its exited threads included.
-func processCPUNanoseconds() -> UInt64 {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    let microseconds =
-        (Int64(usage.ru_utime.tv_sec) + Int64(usage.ru_stime.tv_sec)) * 1_000_000 + Int64(usage.ru_utime.tv_usec)
-        + Int64(usage.ru_stime.tv_usec)
-    return UInt64(microseconds) * 1_000
-}
 /// CPU time one side of a round used: this process's (and per thread name), and nginx's.
 struct CPUSpent {
     var ownNanoseconds: UInt64
