@@ -13,7 +13,7 @@ enum DeliveryQueries {
     static func deadLetters(directory: String) throws -> [UInt8] {
         var last: [String: [UInt8]] = [:]
         var order: [String] = []
-        try forEachOutcome(directory: directory) { outcome, body in
+        try forEachOutcome(directory: directory) { outcome, body, _ in
             guard !outcome.outcome.isEndpointState else { return }  // about the webhook, not a delivery
             let key = "\(outcome.eventSequence) \(outcome.webhook)"
             if last[key] == nil { order.append(key) }
@@ -27,7 +27,7 @@ enum DeliveryQueries {
     /// as `{"event_id":…,"attempts":[<outcome record>…]}`.
     static func attempts(of id: EventID, directory: String) throws -> [UInt8] {
         var entries: [[UInt8]] = []
-        try forEachOutcome(directory: directory) { outcome, body in
+        try forEachOutcome(directory: directory) { outcome, body, _ in
             if outcome.eventID == id, !outcome.outcome.isEndpointState { entries.append(body) }
         }
         var json = Array("{\"event_id\":".utf8)
@@ -37,7 +37,7 @@ enum DeliveryQueries {
         return json
     }
 
-    private static func list(_ name: String, _ entries: [[UInt8]]) -> [UInt8] {
+    static func list(_ name: String, _ entries: [[UInt8]]) -> [UInt8] {
         var json = Array("{\"\(name)\":[".utf8)
         for (position, entry) in entries.enumerated() {
             if position > 0 { json.append(UInt8(ascii: ",")) }
@@ -47,16 +47,16 @@ enum DeliveryQueries {
         return json
     }
 
-    private static func forEachOutcome(
+    static func forEachOutcome(
         directory: String,
-        _ body: (DeliveryOutcomeRecord, [UInt8]) -> Void
+        _ body: (DeliveryOutcomeRecord, [UInt8], UInt64) -> Void
     ) throws {
         // A frame being appended reads as damage and is skipped: the incident is not news, so it is dropped.
         let ignoreIncident: (LogIncident) -> Void = { _ in }
         _ = try LogFiles.forEachRecord(directory: directory, skipDamaged: true, onIncident: ignoreIncident) { record in
             guard record.type == .deliveryOutcome else { return }
             do throws(DeliveryOutcomeRecordError) {
-                body(try DeliveryOutcomeRecord(decoding: record.body), record.body)
+                body(try DeliveryOutcomeRecord(decoding: record.body), record.body, record.sequence)
             } catch {
                 return  // a record the journaler wrote always decodes; `sluice log verify` reports one that does not
             }

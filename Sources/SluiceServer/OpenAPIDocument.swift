@@ -1,7 +1,11 @@
 /// `GET /openapi.json`: every route of `sluice serve` in OpenAPI 3.1 (docs/server.md). A test validates it
 /// with openapi-spec-validator and checks that every route the router registers is described.
 enum OpenAPIDocument {
-    static let json = #"""
+    /// The whole document: ``baseJSON`` with the management API's paths and schemas merged in
+    /// (OpenAPIDocument+Management.swift).
+    static let json = merged(baseJSON, paths: managementPaths, schemas: managementSchemas)
+
+    static let baseJSON = #"""
         {
           "openapi": "3.1.0",
           "info": {

@@ -20,6 +20,9 @@ extension SluiceServer {
         public var logDirectory: String?
         /// Serve a non-loopback address with no token configured (`--allow-unauthenticated`).
         public var allowsUnauthenticated = false
+        /// Use the file's webhooks and triggers even when the log holds a replayable configuration record
+        /// (`--config-from-file`); they are then journaled as the newest record.
+        public var configurationFromFile = false
 
         public init(configurationPath: String) {
             self.configurationPath = configurationPath
@@ -63,10 +66,16 @@ extension SluiceServer {
         } else {
             report = errorLine
         }
-        let configuration = try PipelineConfiguration.load(
+        var configuration = try PipelineConfiguration.load(
             path: options.configurationPath,
             environment: environment,
             logDirectory: options.logDirectory
+        )
+        let (document, journalsAtStart) = try restoreConfiguration(
+            &configuration,
+            options: options,
+            environment: environment,
+            report: report
         )
         let pipeline = try Pipeline(configuration: configuration)
         pipeline.onLogDamage { incident in report(incident.isDamage ? "log damage: \(incident)" : "\(incident)") }
@@ -77,14 +86,18 @@ extension SluiceServer {
             pipeline: pipeline,
             configuration: serverConfiguration,
             logger: logger,
-            registry: registry
+            registry: registry,
+            configurationDocument: document,
+            journalsConfigurationAtStart: journalsAtStart,
+            environment: environment
         )
+        let directory = configuration.log.directory
         try await server.run(
             signals: [.sigterm, .sigint],
             onStarted: { recovery in
                 report("I/O backend: \(recovery.ioBackend)")
                 for incident in recovery.incidents { report("recovered: \(incident)") }
-                report(PipelineFiles.describe(recovery, directory: configuration.log.directory))
+                report(PipelineFiles.describe(recovery, directory: directory))
             },
             onListening: { [logger] address in
                 outputLine("listening on \(address)")
@@ -92,5 +105,42 @@ extension SluiceServer {
             }
         )
         report("stopped: \(pipeline.statistics.journaled) events journaled")
+    }
+
+    /// Which webhooks and triggers the daemon starts with (docs/server.md "Which configuration a restart uses"):
+    /// the newest replayable configuration change record of the log — what the management API last
+    /// acknowledged — unless the log has none or `--config-from-file` is given; then the file's. Returns the
+    /// document the management API starts from, and whether to journal it at start (`--config-from-file` over
+    /// a log that has a record).
+    /// - Throws: ``SegmentLogError`` when the log cannot be read, ``ConfigurationRecordError`` for an unreadable
+    ///   record, ``ManagementError`` when the record's configuration is no longer valid (e.g. a missing
+    ///   environment variable).
+    static func restoreConfiguration(
+        _ configuration: inout PipelineConfiguration,
+        options: DaemonOptions,
+        environment: [String: String],
+        report: (String) -> Void
+    ) throws -> (document: JSONValue, journalsAtStart: Bool) {
+        let file = ManagementDocument(file: try ConfigurationDocument.load(path: options.configurationPath).json)
+        guard let newest = try ConfigurationRecords.newest(directory: configuration.log.directory) else {
+            return (file.json, false)
+        }
+        let record = newest.record
+        if options.configurationFromFile {
+            report(
+                "configuration: the file's webhooks and triggers (--config-from-file) replace generation \(record.generation) of the log (record \(newest.sequence))"
+            )
+            configuration.configurationGeneration = record.generation
+            return (file.json, true)
+        }
+        try ConfigurationRecords.apply(record, sequence: newest.sequence, to: &configuration, environment: environment)
+        let restored = ManagementDocument(json: record.configuration!)  // restored: replayable, so not nil
+        report(
+            "configuration: generation \(record.generation) restored from the log (record \(newest.sequence), \(record.at)); "
+                + (restored == file
+                    ? "the file's webhooks and triggers are the same"
+                    : "the file's webhooks and triggers differ and are not used (--config-from-file uses them)")
+        )
+        return (restored.json, false)
     }
 }

@@ -25,10 +25,7 @@ extension SluiceServer {
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.render()))
             )
         }
-        router.get("api/deadletters") { [self] request, _ in
-            if let refusal = authorize(request, .admin) { return refusal }
-            return await query { directory in try DeliveryQueries.deadLetters(directory: directory) }
-        }
+        addManagementRoutes(to: router)
         router.get("api/events/:id/attempts") { [self] request, context in
             if let refusal = authorize(request, .eventsRead) { return refusal }
             let text = context.parameters.get("id") ?? ""

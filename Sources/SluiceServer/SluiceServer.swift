@@ -28,6 +28,9 @@ public final class SluiceServer: Sendable {
     let tokenCheck: TokenCheck
     let gitHub: GitHubReceiver
     let metrics: ServerMetrics
+    let management: ManagementAPI
+    /// Journal the configuration document as a replayable record right after the start (`--config-from-file`).
+    let journalsConfigurationAtStart: Bool
     let phase = Atomic<Int>(Phase.starting.rawValue)
     /// Set by the first ``stopPipeline()``.
     let pipelineStopping = Atomic<Bool>(false)
@@ -37,13 +40,23 @@ public final class SluiceServer: Sendable {
     }
 
     /// A server for `pipeline` (not started yet: ``run(signals:onStarted:onListening:)`` starts it).
-    /// - Parameter registry: where `/metrics` counts requests and GitHub deliveries (a fresh one by default;
+    /// - Parameters:
+    ///   - registry: where `/metrics` counts requests and GitHub deliveries (a fresh one by default;
     ///   the daemon passes the one it bootstraps swift-metrics with).
+    ///   - configurationDocument: the webhooks and triggers `pipeline` runs, as the JSON the configuration file
+    ///     has them (`{"default_branch","webhooks","triggers"}`), for the management API; `nil` makes its routes
+    ///     answer 409 until `PUT /api/configuration` sets the whole.
+    ///   - journalsConfigurationAtStart: journal `configurationDocument` as a replayable configuration record
+    ///     once the pipeline started (so a later restart restores it rather than an older API change).
+    ///   - environment: where webhooks' `environment` headers are resolved on a change.
     public init(
         pipeline: Pipeline,
         configuration: ServerConfiguration,
         logger: Logger = Logger(label: "sluice.serve"),
-        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        configurationDocument: JSONValue? = nil,
+        journalsConfigurationAtStart: Bool = false,
+        environment: [String: String] = WebhookFiles.processEnvironment()
     ) {
         self.pipeline = pipeline
         self.configuration = configuration
@@ -51,6 +64,8 @@ public final class SluiceServer: Sendable {
         ingest = EventIngest(pipeline: pipeline, configuration: configuration)
         tokenCheck = TokenCheck(tokens: configuration.tokens)
         metrics = ServerMetrics(registry: registry, pipeline: pipeline)
+        management = ManagementAPI(pipeline: pipeline, document: configurationDocument, environment: environment)
+        self.journalsConfigurationAtStart = journalsConfigurationAtStart && configurationDocument != nil
         gitHub = GitHubReceiver(
             sources: configuration.gitHubSources,
             ingest: ingest,
@@ -82,6 +97,7 @@ public final class SluiceServer: Sendable {
         let ingest = self.ingest
         do {
             try await Self.blocking { try ingest.rebuildIndex(logEnd: recovery.log.nextSequence) }
+            if journalsConfigurationAtStart { try await management.journalAtStart() }
         } catch {
             await stopPipeline()
             throw error

@@ -25,6 +25,12 @@ struct Serve: ParsableCommand {
     var log: String?
     @Flag(help: "Listen on a non-loopback address although no server.tokens are configured (every route open).")
     var allowUnauthenticated = false
+    @Flag(
+        help: """
+            Use the file's webhooks and triggers even when the log holds a configuration the management API             changed (by default the newest such change is restored, and the file's are used only when the log has none).
+            """
+    )
+    var configFromFile = false
 
     func validate() throws {
         if let listen, ListenAddress(parsing: listen) == nil {
@@ -37,6 +43,7 @@ struct Serve: ParsableCommand {
         options.listen = listen.flatMap(ListenAddress.init(parsing:))
         options.logDirectory = log
         options.allowsUnauthenticated = allowUnauthenticated
+        options.configurationFromFile = configFromFile
         let outcome = Mutex<(any Error)??>(.none)
         let done = DispatchSemaphore(value: 0)
         Task { [options] in
@@ -56,7 +63,7 @@ struct Serve: ParsableCommand {
         guard let error = outcome.withLock({ $0 }) ?? nil else { return }
         printError("error: \(error)")
         switch error {
-        case is SystemCallError, is SluiceServer.Failure: throw ExitStatus.ioFailure
+        case is SystemCallError, is SegmentLogError, is SluiceServer.Failure: throw ExitStatus.ioFailure
         default: throw ExitStatus.invalidInput
         }
     }

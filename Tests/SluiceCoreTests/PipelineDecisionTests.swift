@@ -179,6 +179,38 @@ import Testing
         #expect(state.spillingCount == 0)
     }
 
+    /// A redriven dead letter is pending again — in its webhook's queue while the queue still holds it, else
+    /// carried — and holds the checkpoints back until its new final outcome; a pair not final is not reopened.
+    @Test func aRedrivenDeadLetterIsPendingAgainOnce() {
+        var state = SettledState(matchedEnd: 0, carryAgeNanoseconds: 10)
+        let slots = state.slots(for: ["a"])
+        state.matched(0, webhooks: [(0, 0)], slots: slots)
+        state.matched(1, webhooks: [(0, 0)], slots: slots)
+        state.matched(2, webhooks: [(0, 0)], slots: slots)
+        state.journaled([Self.outcome(1, "a")])  // 1 dead-lettered while 0 is still pending: 1 stays queued
+        let pendingReopened = state.reopen(0, slot: slots[0])
+        #expect(!pendingReopened, "0 is not final: it is not reopened")
+        let reopened = state.reopen(1, slot: slots[0])
+        #expect(reopened)
+        let reopenedTwice = state.reopen(1, slot: slots[0])
+        #expect(!reopenedTwice, "a pair is pending once")
+        #expect(state.pendingDeliveries == 3)
+        state.journaled([Self.outcome(0, "a"), Self.outcome(2, "a")])
+        #expect(state.snapshot(nowNanoseconds: 0).webhooks[0].checkpoint == 1, "the reopened pair holds it")
+        state.journaled([Self.outcome(1, "a")])  // the redrive's delivery: final once more, no trap
+        #expect(state.snapshot(nowNanoseconds: 0).webhooks[0].checkpoint == 3)
+        // A pair the queue has dropped is carried when reopened, and its final outcome settles it.
+        let carried = state.reopen(0, slot: slots[0])
+        #expect(carried)
+        var snapshot = state.snapshot(nowNanoseconds: 1)
+        #expect(snapshot.webhooks[0].pending == [.init(eventSequence: 0, attempt: 0)])
+        #expect(snapshot.settled == 0)
+        state.journaled([Self.outcome(0, "a")])
+        snapshot = state.snapshot(nowNanoseconds: 2)
+        #expect(snapshot.settled == 3)
+        #expect(state.size == .init(queued: 0, carried: 0, pending: 0))
+    }
+
     // MARK: PipelineLimits
 
     @Test func limitsAreValidatedWithTheirRange() throws {

@@ -4,6 +4,44 @@ import Testing
 /// The byte formats the pipeline writes (FORMAT.md "Record bodies written by the pipeline") and the URL
 /// split it sends with.
 @Suite struct PipelineRecordTests {
+    /// Version 2 configuration change records carry the whole configuration in the documented key order and
+    /// read back equal; version 1 summaries stay readable and are not replayable; other versions are refused.
+    @Test func configurationRecordsAreVersioned() throws {
+        let configuration: JSONValue = [
+            "default_branch": "main",
+            "webhooks": [["name": "audit", "url": "https://x/", "shared_key": "s3cret"]],
+            "triggers": [],
+        ]
+        let record = ConfigurationRecord(
+            generation: 3,
+            at: Timestamp(microsecondsSinceEpoch: 1_796_148_000_500_000),
+            configuration: configuration
+        )
+        let text = String(decoding: record.encoded(), as: UTF8.self)
+        #expect(
+            text
+                == #"{"version":2,"generation":3,"at":"2026-12-01T18:00:00.5Z","configuration":{"default_branch":"main","webhooks":[{"name":"audit","url":"https://x/","shared_key":"s3cret"}],"triggers":[]}}"#
+        )
+        let decoded = try ConfigurationRecord(decoding: record.encoded())
+        #expect(decoded == record)
+        #expect(decoded.isReplayable)
+        let summary = try ConfigurationRecord(
+            decoding: Array(#"{"generation":1,"webhooks":["audit","ops"],"triggers":3,"at":"2026-12-01T18:00:00Z"}"#.utf8)
+        )
+        #expect(summary.version == 1)
+        #expect(summary.generation == 1)
+        #expect(!summary.isReplayable)
+        #expect(throws: ConfigurationRecordError(field: "version", message: "version 3 is not known (this build reads 1 and 2)")) {
+            try ConfigurationRecord(decoding: Array(#"{"version":3,"generation":1,"at":"2026-12-01T18:00:00Z"}"#.utf8))
+        }
+        #expect(throws: ConfigurationRecordError.self) {
+            try ConfigurationRecord(
+                decoding: Array(#"{"version":2,"generation":1,"at":"2026-12-01T18:00:00Z","configuration":{"log":{}}}"#.utf8)
+            )
+        }
+        #expect(throws: ConfigurationRecordError.self) { try ConfigurationRecord(decoding: Array("{".utf8)) }
+    }
+
     @Test func outcomeRecordsRoundTripInTheDocumentedKeyOrder() throws {
         let record = DeliveryOutcomeRecord(
             eventSequence: 42,

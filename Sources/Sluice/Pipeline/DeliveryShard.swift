@@ -71,6 +71,9 @@ final class PipelineCounters: Sendable {
     let matched = Atomic<Int>(0)
     let deliveriesQueued = Atomic<Int>(0)
     let recoveredDeliveries = Atomic<Int>(0)
+    /// Dead letters queued again while running, and redrive requests the matcher skipped.
+    let redriven = Atomic<Int>(0)
+    let redrivesSkipped = Atomic<Int>(0)
     private let padding3 = PipelineCounters.padding
     // the delivery loops
     let delivered = Atomic<Int>(0)

@@ -195,6 +195,11 @@ public struct PipelineStatistics: Sendable, Equatable {
     /// Webhooks disabled by `410 Gone` (or by hand), by name: they get no deliveries until enabled
     /// (``Pipeline/enableEndpoint(_:)``, `sluice endpoints enable`).
     public var disabledEndpoints: [String] = []
+    /// Dead letters queued again while running (``Pipeline/redrive(_:timeoutNanoseconds:)``).
+    public var redriven: Int = 0
+    /// Redriven dead letters not queued: their webhook is no longer configured or no longer sent the event, the
+    /// pair was not final any more, or the event could not be read back.
+    public var redrivesSkipped: Int = 0
 }
 
 /// What ``Pipeline/start()`` found in the log.

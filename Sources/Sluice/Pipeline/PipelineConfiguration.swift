@@ -66,6 +66,10 @@ public struct PipelineConfiguration: Sendable {
     /// private, link-local, metadata, …; ``AddressPolicy``). Each webhook's own `allowed_networks` adds to
     /// these. Empty by default: the guard is on.
     public var allowedNetworks: [IPNetwork] = []
+    /// The generation of ``webhooks`` and ``triggers``: 0 for a configuration file's, else the generation of
+    /// the configuration change record they were restored from (``ConfigurationRecords``). Each
+    /// reconfiguration's record carries the next one.
+    public var configurationGeneration = 0
     /// The shortest Proactive window (Prefect's 10 s, which the configuration file enforces). Only tests
     /// in this package lower it, to see Proactive windows end without waiting 10 s.
     package var proactiveWithinMinimumSeconds: Double = 10

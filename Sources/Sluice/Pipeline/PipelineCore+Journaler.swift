@@ -14,6 +14,8 @@ struct JournalerState {
     var idle = 0
     /// The checkpoints last submitted to the checkpoint writer.
     var checkpointed: WebhookCheckpoints?
+    /// Control records appended and not yet durable: one past the last one's sequence, and its ticket.
+    var controlWritten: [(logEnd: UInt64, ticket: Int)] = []
 }
 
 /// One batch for the log: the events of a ring range, the outcome records the shards queued, and the
@@ -25,6 +27,8 @@ struct JournalBatch {
     var outcomes: [(offset: Int, outcome: SettledState.Journaled)] = []
     /// Endpoint state changes (410, operator), written to `endpoints.disabled` after the records.
     var endpointChanges: [DeliveryOutcomeRecord] = []
+    /// The ticket of the last control record in `records`, when there is one.
+    var controlTicket: Int?
 }
 
 extension PipelineCore {
@@ -134,8 +138,10 @@ extension PipelineCore {
             }
         }
         control.withLock { pending in
-            batch.records.append(contentsOf: pending)
-            pending.removeAll()
+            guard !pending.records.isEmpty else { return }
+            batch.records.append(contentsOf: pending.records)
+            batch.controlTicket = pending.ticket
+            pending.records.removeAll()
         }
         return batch
     }
@@ -170,6 +176,7 @@ extension PipelineCore {
             outcomes: batch.outcomes.map { .init(record: range.lowerBound + UInt64($0.offset), outcome: $0.outcome) }
         )
         PipelineCounters.add(counters.outcomesJournaled, batch.records.count - batch.eventCount)
+        if let ticket = batch.controlTicket { state.controlWritten.append((range.upperBound, ticket)) }
         state.next = end
         settle(durable: writer.durableSequence, state: &state)
     }
@@ -197,7 +204,7 @@ extension PipelineCore {
         // `stopping` alone spun a core for a whole drain.
         journalWake.wait(iteration: state.idle) {
             barrier.available(from: next) > next || shards.contains { $0.outcomes.count > 0 }
-                || !control.withLock({ $0.isEmpty })
+                || !control.withLock({ $0.records.isEmpty })
                 || (stopping.load(ordering: .relaxed) && matcherDone.load(ordering: .acquiring)
                     && shardsDone.load(ordering: .acquiring) == shards.count)
         }
@@ -219,6 +226,10 @@ extension PipelineCore {
             matchWake.wakeAll()
         }
         tracker.journaled(done.outcomes)
+        while let first = state.controlWritten.first, first.logEnd <= durable {
+            controlDurableTicket.store(first.ticket, ordering: .releasing)
+            state.controlWritten.removeFirst()
+        }
         let checkpointNow = monotonicNanoseconds()
         guard state.policy.checkpointDue(nowNanoseconds: checkpointNow, final: final) else { return }
         let snapshot = tracker.snapshot(nowNanoseconds: checkpointNow)

@@ -47,6 +47,7 @@ extension PipelineCore {
                 statefulTurn(&state.stateful, routing: state.routing)
             }
             if !state.spills.isEmpty { readBackSpills(&state) }
+            if redriveSignal.isRaised { redriveTurn(&state) }
             let end = barrier.available(from: state.next)
             if end == state.next {
                 if stopping.load(ordering: .acquiring),
@@ -58,7 +59,7 @@ extension PipelineCore {
                 let spilling = !state.spills.isEmpty
                 matchWake.wait(iteration: state.idle) {
                     barrier.available(from: next) > next || stopping.load(ordering: .relaxed)
-                        || (spilling && readBackSignal.isRaised)
+                        || (spilling && readBackSignal.isRaised) || redriveSignal.isRaised
                 }
                 state.idle += 1
                 continue
@@ -101,7 +102,7 @@ extension PipelineCore {
     }
 
     /// A reconfiguration: the new routing, its matcher, slots and budgets.
-    private func followRouting(_ state: inout MatcherState) {
+    func followRouting(_ state: inout MatcherState) {
         let routing = routingBox.withLock { $0 }
         state.routing = routing
         state.matcher = TriggerMatcher(index: routing.index)
@@ -199,7 +200,7 @@ extension PipelineCore {
 
     /// Queues `job` to its shard, waiting while the shard is full (this is what backs up to `emit`).
     /// `false`: a stop gave up here; the event stays unsettled, so the next start re-matches it.
-    private func push(_ job: DeliveryJob, toShard shard: Int) -> Bool {
+    func push(_ job: DeliveryJob, toShard shard: Int) -> Bool {
         job.budget.add()
         var waited = 0
         while !shards[shard].jobs.tryPush(job) {

@@ -128,23 +128,59 @@ extension PipelineCore {
         for shard in shards { shard.requestEnable(name) }
     }
 
-    func reconfigure(webhooks: WebhookConfiguration, triggers: TriggerConfiguration) throws(PipelineConfigurationError)
-    {
+    /// Swaps in `webhooks` and `triggers` and queues the configuration change record for the journaler: the
+    /// body `makeBody` makes for the new generation (counted from `configuration.configurationGeneration`),
+    /// or the version 1 summary when it is `nil`. Returns the record's control ticket
+    /// (``waitUntilDurable(ticket:timeoutNanoseconds:)``) and the generation.
+    @discardableResult
+    func reconfigure(
+        webhooks: WebhookConfiguration,
+        triggers: TriggerConfiguration,
+        makeBody: ((Int) -> [UInt8])? = nil
+    ) throws(PipelineConfigurationError) -> (ticket: Int, generation: Int) {
         var updated = configuration
         updated.webhooks = webhooks
         updated.triggers = triggers
         try updated.validate()
-        let generation = try ingest.withLock { state throws(PipelineConfigurationError) -> Int in
+        let recordByteCountMax = configuration.log.frameByteCountMax - FramePayload.recordHeaderByteCount
+        return try ingest.withLock { state throws(PipelineConfigurationError) -> (ticket: Int, generation: Int) in
             let routing = try PipelineRouting(
                 configuration: updated,
                 symbols: state.decoder.symbols,
                 generation: state.generation + 1
             )
+            let generation = configuration.configurationGeneration + state.generation + 1
+            let body =
+                makeBody?(generation) ?? Self.reconfigureSummary(generation, webhooks: webhooks, triggers: triggers)
+            // A record larger than a frame would fail the log: refused before anything changes.
+            guard body.count <= recordByteCountMax else {
+                throw PipelineConfigurationError(
+                    field: "webhooks",
+                    message:
+                        "the configuration is \(body.count) bytes as a log record; one record holds at most \(recordByteCountMax) (log.frame_bytes less 16)"
+                )
+            }
             state.generation += 1
             routingBox.withLock { $0 = routing }
             routingGeneration.store(state.generation, ordering: .releasing)
-            return state.generation
+            // Queued under the ingest lock: records reach the log in the order of the swaps.
+            let ticket = queueControl([
+                LogRecord(
+                    type: .configurationChange,
+                    timestampMicroseconds: Timestamp.now().microsecondsSinceEpoch,
+                    body: body
+                )
+            ])
+            return (ticket, generation)
         }
+    }
+
+    /// The version 1 body of a configuration change record: what changed, not replayable (FORMAT.md).
+    private static func reconfigureSummary(
+        _ generation: Int,
+        webhooks: WebhookConfiguration,
+        triggers: TriggerConfiguration
+    ) -> [UInt8] {
         var body: [UInt8] = Array("{\"generation\":\(generation),\"webhooks\":[".utf8)
         for (position, webhook) in webhooks.webhooks.enumerated() {
             if position > 0 { body.append(UInt8(ascii: ",")) }
@@ -153,13 +189,33 @@ extension PipelineCore {
         body.append(contentsOf: "],\"triggers\":\(triggers.allTriggers.count),\"at\":\"".utf8)
         Timestamp.now().append(.prefect, to: &body)
         body.append(contentsOf: "\"}".utf8)
-        let record = LogRecord(
-            type: .configurationChange,
-            timestampMicroseconds: Timestamp.now().microsecondsSinceEpoch,
-            body: body
-        )
-        control.withLock { $0.append(record) }
+        return body
+    }
+
+    /// Queues `records` for the journaler's next frame and wakes it; returns the ticket of the last one.
+    func queueControl(_ records: [LogRecord]) -> Int {
+        precondition(!records.isEmpty, "a control ticket covers at least one record")
+        let ticket = control.withLock { queue in
+            queue.records.append(contentsOf: records)
+            queue.ticket += records.count
+            return queue.ticket
+        }
         journalWake.wakeAll()
+        return ticket
+    }
+
+    /// Waits (polling, on the caller's thread: never on the concurrency pool) until the control record of
+    /// `ticket` is durable. Returns `false` when the log failed or `timeoutNanoseconds` passed.
+    func waitUntilDurable(ticket: Int, timeoutNanoseconds: UInt64) -> Bool {
+        precondition(ticket > 0, "tickets count from 1")
+        let deadline = monotonicNanoseconds() &+ timeoutNanoseconds
+        while controlDurableTicket.load(ordering: .acquiring) < ticket {
+            if failure != nil { return false }
+            // A stopping journaler writes what is queued before it ends: no need to watch for the stop.
+            if monotonicNanoseconds() >= deadline { return false }
+            usleep(200)
+        }
+        return true
     }
 
     var statistics: PipelineStatistics {
@@ -178,7 +234,9 @@ extension PipelineCore {
             outcomesJournaled: counters.outcomesJournaled.load(ordering: .relaxed),
             recoveredDeliveries: counters.recoveredDeliveries.load(ordering: .relaxed),
             spillingWebhooks: tracker.spillingCount,
-            disabledEndpoints: disabledEndpoints.withLock { $0.keys.sorted() }
+            disabledEndpoints: disabledEndpoints.withLock { $0.keys.sorted() },
+            redriven: counters.redriven.load(ordering: .relaxed),
+            redrivesSkipped: counters.redrivesSkipped.load(ordering: .relaxed)
         )
     }
 }

@@ -14,6 +14,19 @@ struct EventSlot {
     var durableNanoseconds: UInt64 = 0
 }
 
+/// Records waiting for the journaler beside the events, and the tickets handed out for them.
+struct ControlQueue {
+    var records: [LogRecord] = []
+    /// The ticket of the last record queued (tickets count from 1).
+    var ticket = 0
+}
+
+/// A dead letter to deliver again (``Pipeline/redrive(_:timeoutNanoseconds:)``), for the matcher thread.
+struct RedriveRequest {
+    var eventSequence: UInt64
+    var webhook: String
+}
+
 /// The pipeline's stages and their wiring (the public face is ``Pipeline``).
 ///
 /// `@unchecked Sendable`: each mutable field is owned by one thread (journaler: `writer`, `appended`,
@@ -32,8 +45,14 @@ final class PipelineCore: @unchecked Sendable {
     let ingest: Mutex<Ingest>
     let routingBox: Mutex<PipelineRouting>
     let routingGeneration = Atomic<Int>(0)
-    /// Configuration-change records for the journaler.
-    let control = Mutex<[LogRecord]>([])
+    /// Records the journaler writes beside the events (configuration changes, redrive requests), each with a
+    /// ticket; the journaler publishes in ``controlDurableTicket`` the highest ticket that is durable.
+    let control = Mutex<ControlQueue>(ControlQueue())
+    /// The highest control ticket whose record is durable in the log (per the fsync policy).
+    let controlDurableTicket = Atomic<Int>(0)
+    /// Dead letters redriven while running, for the matcher to queue again (their `redrive_requested`
+    /// records are durable first).
+    let redriveRequests = Mutex<[RedriveRequest]>([])
     let journalWake: ParkWaitStrategy
     let matchWake: ParkWaitStrategy
     let journalCursor = RingCursor()
@@ -52,6 +71,8 @@ final class PipelineCore: @unchecked Sendable {
     var budgets: [String: WebhookBudget] = [:]
     /// Raised (and the matcher woken) when a spilling webhook can take its backlog back from the log.
     let readBackSignal: ReadBackSignal
+    /// Raised (and the matcher woken) when ``redriveRequests`` has requests.
+    let redriveSignal: ReadBackSignal
     /// Ring positions of the outcome events the matcher emitted (rare), recorded before they are published,
     /// and how many below the acknowledged ones were folded away: for ``acknowledgedEmittedCount``.
     let internalPositions = Mutex<(folded: Int, positions: [Int])>((0, []))
@@ -86,6 +107,7 @@ final class PipelineCore: @unchecked Sendable {
         journalWake = ParkWaitStrategy(parkTimeoutNanoseconds: Int(clamping: parkNanoseconds))
         matchWake = ParkWaitStrategy()
         readBackSignal = ReadBackSignal(wake: matchWake)
+        redriveSignal = ReadBackSignal(wake: matchWake)
         sequencer = RingSequencer(
             capacity: configuration.ringCapacity,
             gating: [matchCursor],

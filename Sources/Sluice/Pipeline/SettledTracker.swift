@@ -27,6 +27,9 @@ final class SettledTracker: Sendable {
         state.withLock { $0.matched(sequence, webhooks: webhooks, slots: slots, holds: holds) }
     }
 
+    /// ``SettledState/reopen(_:slot:)``: a redriven dead letter is pending again.
+    func reopen(_ sequence: UInt64, slot: Int) -> Bool { state.withLock { $0.reopen(sequence, slot: slot) } }
+
     func hold(_ sequence: UInt64) { state.withLock { $0.hold(sequence) } }
 
     func released(_ sequence: UInt64) { state.withLock { $0.released(sequence) } }

@@ -129,6 +129,27 @@ package struct SettledState: Sendable {
         pendingDeliveries += 1
     }
 
+    /// A dead letter of the webhook in `slot` at event `sequence` is redriven while running: its delivery is
+    /// pending again (attempts start over). Returns `false`, changing nothing, when the pair is not final here
+    /// (still pending: its dead letter is not durable yet, or it was redriven already), so a pair is never
+    /// pending twice.
+    package mutating func reopen(_ sequence: UInt64, slot: Int) -> Bool {
+        if let position = queues[slot].position(of: sequence) {
+            guard queues[slot].entries[position].final else { return false }
+            queues[slot].entries[position].final = false
+            queues[slot].entries[position].attempt = 0
+            // `head` is at or before `position` (position(of:) searches from it): the checkpoint stays below.
+            pendingDeliveries += 1
+            return true
+        }
+        guard queues[slot].carried[sequence] == nil else { return false }
+        if let spillNext = queues[slot].spillNext, sequence >= spillNext { return false }  // never queued yet
+        queues[slot].carried[sequence] = 0
+        carriedCount += 1
+        pendingDeliveries += 1
+        return true
+    }
+
     /// The matcher matched the event at log `sequence` to `webhooks` (routing numbers; `slots` maps them;
     /// call in log order, for every event).
     /// `holds`: how many outcome events of stateful triggers this event caused (each ``released(_:)``
