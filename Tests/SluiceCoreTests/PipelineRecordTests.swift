@@ -20,7 +20,7 @@ import Testing
         let text = String(decoding: record.encoded(), as: UTF8.self)
         #expect(
             text
-                == #"{"version":2,"generation":3,"at":"2026-12-01T18:00:00.5Z","configuration":{"default_branch":"main","webhooks":[{"name":"audit","url":"https://x/","shared_key":"s3cret"}],"triggers":[]}}"#
+                == #"{"version":2,"generation":3,"at":"2026-12-01T18:00:00.500000Z","configuration":{"default_branch":"main","webhooks":[{"name":"audit","url":"https://x/","shared_key":"s3cret"}],"triggers":[]}}"#
         )
         let decoded = try ConfigurationRecord(decoding: record.encoded())
         #expect(decoded == record)

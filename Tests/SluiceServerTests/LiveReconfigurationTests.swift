@@ -29,6 +29,8 @@ struct LiveReconfigurationTests {
              branch_scope: all_branches, allowed_networks: ["127.0.0.0/8"]}
         pipeline:
           retry_schedule_s: [0.05, 0.1, 0.2, 0.5]
+          # The breaker opens on the dead endpoint; closed again at once, so a redrive is not refused by it.
+          circuit_breaker: {open_s: 0}
         """
     }
 
@@ -58,7 +60,7 @@ struct LiveReconfigurationTests {
             "PUT",
             "/api/webhooks/added",
             token: Self.adminToken,
-            json: #"{"url":"http://127.0.0.1:\#(addedSink.port)/hook","shared_key":"added-key","allowed_networks":["127.0.0.0/8"]}"#
+            json: #"{"url":"http://127.0.0.1:\#(addedSink.port)/hook","shared_key":"added-key","branch_scope":"all_branches","allowed_networks":["127.0.0.0/8"]}"#
         )
         #expect(added.status == 201, "\(added.text)")
         let acknowledgedAtAdd = producer.acknowledgedCount
@@ -95,6 +97,20 @@ struct LiveReconfigurationTests {
             if let id = json["id"]?.stringValue { logged.insert(id) }
         }
         #expect(logged.isSuperset(of: beforeCrash + afterRestart))
+
+        // `--config-from-file` takes the file's webhooks back, and journals them: a later plain restart keeps them.
+        for arguments in [["--config-from-file"], []] {
+            let restarted = try ServeProcess(
+                configuration: file,
+                logDirectory: logDirectory,
+                arguments: arguments,
+                environment: environment
+            )
+            let reply = try restarted.call("GET", "/api/webhooks", token: Self.adminToken)
+            let names = (reply.object["webhooks"] as? [[String: Any]] ?? []).compactMap { $0["name"] as? String }
+            #expect(names == ["original"], "\(arguments): \(reply.text)")
+            #expect(restarted.stop() == 0)
+        }
     }
 
     @Test(.timeLimit(.minutes(3)))

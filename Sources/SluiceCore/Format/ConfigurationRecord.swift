@@ -4,7 +4,7 @@
 ///
 /// - **Version 2, replayable** (written by a reconfiguration that has the configuration as a document, such as
 ///   the management API): one compact JSON object, keys in this order,
-///   `{"version":2,"generation":3,"at":"2026-12-07T18:00:00.5Z","configuration":{"default_branch":"main",
+///   `{"version":2,"generation":3,"at":"2026-12-07T18:00:00.500000Z","configuration":{"default_branch":"main",
 ///   "webhooks":[…],"triggers":[…]}}`. `configuration` is the whole webhooks-and-triggers part of a
 ///   configuration file, as JSON, secrets included (the log is as private as the configuration file): read
 ///   with the same decoders as the file (``TriggerConfiguration/init(json:)``,
