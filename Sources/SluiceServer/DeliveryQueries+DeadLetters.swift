@@ -31,7 +31,8 @@ extension DeliveryQueries {
             guard !outcome.outcome.isEndpointState else { return }  // about the webhook, not a delivery
             let key = "\(outcome.eventSequence) \(outcome.webhook)"
             last[key] =
-                outcome.outcome == .deadLettered ? DeadLetter(recordSequence: sequence, record: outcome, body: body) : nil
+                outcome.outcome == .deadLettered
+                ? DeadLetter(recordSequence: sequence, record: outcome, body: body) : nil
         }
         var chosen = last.values.compactMap { $0 }.filter { entry in
             (after.map { entry.recordSequence > $0 } ?? true) && (webhook.map { entry.record.webhook == $0 } ?? true)

@@ -101,7 +101,9 @@ final class ManagementAPI: Sendable {
             } catch {
                 if error.code == .notDurable {
                     // The swap happened: the document is in force, though its record may not survive a crash.
-                    state.withLock { $0 = State(document: ManagementDocument(json: json), generation: $0.generation + 1) }
+                    state.withLock {
+                        $0 = State(document: ManagementDocument(json: json), generation: $0.generation + 1)
+                    }
                 }
                 throw error
             }

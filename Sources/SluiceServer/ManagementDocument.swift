@@ -33,7 +33,11 @@ struct ManagementDocument: Sendable, Equatable {
     }
 
     /// The document with `entry` in place of the entry named `name` of `list`, or appended; and its position.
-    func replacing(_ name: String, in list: String, with entry: JSONValue) -> (document: ManagementDocument, position: Int) {
+    func replacing(
+        _ name: String,
+        in list: String,
+        with entry: JSONValue
+    ) -> (document: ManagementDocument, position: Int) {
         var entries = entries(list)
         let position: Int
         if let existing = self.position(of: name, in: list) {
@@ -103,7 +107,11 @@ struct ManagementDocument: Sendable, Equatable {
     }
 
     /// ``keepingSecrets(in:)`` for one webhook entry and the stored entry of the same name.
-    static func keepingSecrets(in entry: JSONValue, stored: JSONValue?, path: String) throws(ManagementError) -> JSONValue {
+    static func keepingSecrets(
+        in entry: JSONValue,
+        stored: JSONValue?,
+        path: String
+    ) throws(ManagementError) -> JSONValue {
         guard var object = entry.objectValue else { return entry }
         func missing(_ field: String) -> ManagementError {
             ManagementError(

@@ -21,7 +21,8 @@ extension SluiceServer {
                     .badRequest,
                     code: "invalid_parameter",
                     field: "after",
-                    message: "must be the next_after of a previous page (an integer from 0 to \(UInt64.max)), not '\(text)'"
+                    message:
+                        "must be the next_after of a previous page (an integer from 0 to \(UInt64.max)), not '\(text)'"
                 )
             }
             after = cursor

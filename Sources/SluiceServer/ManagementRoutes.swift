@@ -35,7 +35,8 @@ extension SluiceServer {
             // The whole replaces the whole: an unknown document (an embedder's server) is set here.
             if management.current.document == nil { management.adopt(ManagementDocument(json: [:])) }
             return await management.change { _ throws(ManagementError) in
-                ManagementAPI.Edit(document: ManagementDocument(json: body), status: .ok, entryPath: nil) { generation in
+                ManagementAPI.Edit(document: ManagementDocument(json: body), status: .ok, entryPath: nil) {
+                    generation in
                     Array("{\"generation\":\(generation)}\n".utf8)
                 }
             }

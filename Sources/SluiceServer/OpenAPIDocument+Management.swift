@@ -16,7 +16,8 @@ extension OpenAPIDocument {
         for member in extraPaths.members { allPaths[member.key] = member.value }
         for member in extraSchemas.members { allSchemas[member.key] = member.value }
         responses["FieldError"] = [
-            "description": "Refused, with the field it is about: 422 an invalid configuration or request (the field path as the file loader names it), 400 a body that is not JSON or a bad parameter, 503 the pipeline is not running or the change is not durable.",
+            "description":
+                "Refused, with the field it is about: 422 an invalid configuration or request (the field path as the file loader names it), 400 a body that is not JSON or a bad parameter, 503 the pipeline is not running or the change is not durable.",
             "content": ["application/json": ["schema": ["$ref": "#/components/schemas/FieldError"]]],
         ]
         components["responses"] = .object(responses)

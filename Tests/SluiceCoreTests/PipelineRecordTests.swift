@@ -26,17 +26,26 @@ import Testing
         #expect(decoded == record)
         #expect(decoded.isReplayable)
         let summary = try ConfigurationRecord(
-            decoding: Array(#"{"generation":1,"webhooks":["audit","ops"],"triggers":3,"at":"2026-12-01T18:00:00Z"}"#.utf8)
+            decoding: Array(
+                #"{"generation":1,"webhooks":["audit","ops"],"triggers":3,"at":"2026-12-01T18:00:00Z"}"#.utf8
+            )
         )
         #expect(summary.version == 1)
         #expect(summary.generation == 1)
         #expect(!summary.isReplayable)
-        #expect(throws: ConfigurationRecordError(field: "version", message: "version 3 is not known (this build reads 1 and 2)")) {
+        #expect(
+            throws: ConfigurationRecordError(
+                field: "version",
+                message: "version 3 is not known (this build reads 1 and 2)"
+            )
+        ) {
             try ConfigurationRecord(decoding: Array(#"{"version":3,"generation":1,"at":"2026-12-01T18:00:00Z"}"#.utf8))
         }
         #expect(throws: ConfigurationRecordError.self) {
             try ConfigurationRecord(
-                decoding: Array(#"{"version":2,"generation":1,"at":"2026-12-01T18:00:00Z","configuration":{"log":{}}}"#.utf8)
+                decoding: Array(
+                    #"{"version":2,"generation":1,"at":"2026-12-01T18:00:00Z","configuration":{"log":{}}}"#.utf8
+                )
             )
         }
         #expect(throws: ConfigurationRecordError.self) { try ConfigurationRecord(decoding: Array("{".utf8)) }

@@ -60,7 +60,8 @@ struct LiveReconfigurationTests {
             "PUT",
             "/api/webhooks/added",
             token: Self.adminToken,
-            json: #"{"url":"http://127.0.0.1:\#(addedSink.port)/hook","shared_key":"added-key","branch_scope":"all_branches","allowed_networks":["127.0.0.0/8"]}"#
+            json:
+                #"{"url":"http://127.0.0.1:\#(addedSink.port)/hook","shared_key":"added-key","branch_scope":"all_branches","allowed_networks":["127.0.0.0/8"]}"#
         )
         #expect(added.status == 201, "\(added.text)")
         let acknowledgedAtAdd = producer.acknowledgedCount
@@ -145,7 +146,12 @@ struct LiveReconfigurationTests {
 
         // The endpoint comes up; a redrive through the API delivers them without a restart.
         let sink = try SinkProcess(port: port)
-        let redrive = try server.call("POST", "/api/deadletters/redrive", token: Self.adminToken, json: #"{"webhook":"original"}"#)
+        let redrive = try server.call(
+            "POST",
+            "/api/deadletters/redrive",
+            token: Self.adminToken,
+            json: #"{"webhook":"original"}"#
+        )
         #expect(redrive.status == 200, "\(redrive.text)")
         #expect(redrive.object["redriven"] as? Int == 3)
         try waitUntil("the sink receives the redriven events") { sink.eventIDs().isSuperset(of: ids) }

@@ -54,7 +54,9 @@ enum LoopbackHTTPClient {
     private static func send(_ socket: Int32, _ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
-            let count = bytes[sent...].withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let count = bytes[sent...].withUnsafeBytes {
+                Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard count > 0 else { throw Failure(description: "send: errno \(errno)") }
             sent += count
         }
@@ -85,11 +87,15 @@ enum LoopbackHTTPClient {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces
+            )
         }
         var body = Array(bytes[(end + 4)...])
         if headers["transfer-encoding"]?.lowercased() == "chunked" { body = try dechunk(body) }
-        if let length = headers["content-length"].flatMap(Int.init), length < body.count { body = Array(body[..<length]) }
+        if let length = headers["content-length"].flatMap(Int.init), length < body.count {
+            body = Array(body[..<length])
+        }
         return HTTPReply(status: status, headers: headers, body: body)
     }
 
@@ -97,7 +103,9 @@ enum LoopbackHTTPClient {
         var body: [UInt8] = []
         var index = 0
         while index < bytes.count {
-            guard let lineEnd = bytes[index...].indices.first(where: { bytes[$0...].starts(with: [13, 10]) }) else { break }
+            guard let lineEnd = bytes[index...].indices.first(where: { bytes[$0...].starts(with: [13, 10]) }) else {
+                break
+            }
             let sizeText = String(decoding: bytes[index..<lineEnd], as: UTF8.self).split(separator: ";")[0]
             guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else {
                 throw Failure(description: "bad chunk size '\(sizeText)'")
@@ -123,7 +131,13 @@ extension ServeProcess {
         var headers: [String: String] = [:]
         if let token { headers["Authorization"] = "Bearer \(token)" }
         if json != nil { headers["Content-Type"] = "application/json" }
-        return try LoopbackHTTPClient.request(port: port, method, path, headers: headers, body: json.map { Array($0.utf8) })
+        return try LoopbackHTTPClient.request(
+            port: port,
+            method,
+            path,
+            headers: headers,
+            body: json.map { Array($0.utf8) }
+        )
     }
 }
 

@@ -41,7 +41,9 @@ struct ManagementAPITests {
         #expect(try server.call("GET", "/api/configuration", token: Self.producerToken).status == 403)
         #expect(try server.call("PUT", "/api/webhooks/x", token: Self.producerToken, json: "{}").status == 403)
         #expect(try server.call("DELETE", "/api/triggers/audit-too").status == 401)
-        #expect(try server.call("POST", "/api/deadletters/redrive", token: Self.producerToken, json: "{}").status == 403)
+        #expect(
+            try server.call("POST", "/api/deadletters/redrive", token: Self.producerToken, json: "{}").status == 403
+        )
 
         // Reads: secrets redacted everywhere.
         let list = try server.call("GET", "/api/webhooks", token: admin)
@@ -66,16 +68,36 @@ struct ManagementAPITests {
         #expect(try server.call("DELETE", "/api/webhooks/nope", token: admin).status == 404)
 
         // Invalid changes: 422 naming the field (relative to the entry for an entry route), nothing changed.
-        let badURL = try server.call("PUT", "/api/webhooks/ops", token: admin, json: #"{"url":"ftp://x","shared_key":"k"}"#)
+        let badURL = try server.call(
+            "PUT",
+            "/api/webhooks/ops",
+            token: admin,
+            json: #"{"url":"ftp://x","shared_key":"k"}"#
+        )
         #expect(badURL.status == 422, "\(badURL.text)")
         #expect((badURL.object["error"] as? [String: Any])?["field"] as? String == "url", "\(badURL.text)")
-        let unknownKey = try server.call("PUT", "/api/webhooks/ops", token: admin, json: #"{"url":"http://127.0.0.1:9/","shared_key":"k","colour":1}"#)
+        let unknownKey = try server.call(
+            "PUT",
+            "/api/webhooks/ops",
+            token: admin,
+            json: #"{"url":"http://127.0.0.1:9/","shared_key":"k","colour":1}"#
+        )
         #expect(unknownKey.status == 422)
         #expect((unknownKey.object["error"] as? [String: Any])?["field"] as? String == "colour", "\(unknownKey.text)")
-        let nameMismatch = try server.call("PUT", "/api/webhooks/ops", token: admin, json: #"{"name":"other","url":"http://127.0.0.1:9/","shared_key":"k"}"#)
+        let nameMismatch = try server.call(
+            "PUT",
+            "/api/webhooks/ops",
+            token: admin,
+            json: #"{"name":"other","url":"http://127.0.0.1:9/","shared_key":"k"}"#
+        )
         #expect(nameMismatch.status == 422)
         #expect((nameMismatch.object["error"] as? [String: Any])?["field"] as? String == "name")
-        let noStoredSecret = try server.call("PUT", "/api/webhooks/ops", token: admin, json: #"{"url":"http://127.0.0.1:9/","shared_key":"<redacted>"}"#)
+        let noStoredSecret = try server.call(
+            "PUT",
+            "/api/webhooks/ops",
+            token: admin,
+            json: #"{"url":"http://127.0.0.1:9/","shared_key":"<redacted>"}"#
+        )
         #expect(noStoredSecret.status == 422)
         #expect((noStoredSecret.object["error"] as? [String: Any])?["field"] as? String == "shared_key")
         let logSection = try server.call("PUT", "/api/configuration", token: admin, json: #"{"log":{"fsync":"never"}}"#)
@@ -88,7 +110,12 @@ struct ManagementAPITests {
         #expect(((referenced.object["error"] as? [String: Any])?["field"] as? String)?.hasPrefix("triggers[0]") == true)
 
         // Add, replace (sending the redacted read back keeps the stored secrets), delete.
-        let added = try server.call("PUT", "/api/webhooks/ops", token: admin, json: #"{"url":"http://127.0.0.1:9/ops","shared_key":"ops-secret-3","allowed_networks":["127.0.0.0/8"]}"#)
+        let added = try server.call(
+            "PUT",
+            "/api/webhooks/ops",
+            token: admin,
+            json: #"{"url":"http://127.0.0.1:9/ops","shared_key":"ops-secret-3","allowed_networks":["127.0.0.0/8"]}"#
+        )
         #expect(added.status == 201, "\(added.text)")
         #expect(added.object["generation"] as? Int == 1)
         #expect(!added.text.contains("ops-secret-3"))
@@ -98,10 +125,16 @@ struct ManagementAPITests {
         let replaced = try server.call("PUT", "/api/webhooks/audit", token: admin, json: editedJSON)
         #expect(replaced.status == 200, "\(replaced.text)")
         #expect(replaced.object["generation"] as? Int == 2)
-        let trigger = try server.call("PUT", "/api/triggers/ops-too", token: admin, json: #"{"expect":["infrahub.branch.*"],"actions":[{"webhook":"ops"}]}"#)
+        let trigger = try server.call(
+            "PUT",
+            "/api/triggers/ops-too",
+            token: admin,
+            json: #"{"expect":["infrahub.branch.*"],"actions":[{"webhook":"ops"}]}"#
+        )
         #expect(trigger.status == 201, "\(trigger.text)")
         #expect(try server.call("GET", "/api/triggers/ops-too", token: admin).status == 200)
-        let triggers = try server.call("GET", "/api/triggers", token: admin).object["triggers"] as? [[String: Any]] ?? []
+        let triggers =
+            try server.call("GET", "/api/triggers", token: admin).object["triggers"] as? [[String: Any]] ?? []
         #expect(triggers.map { $0["name"] as? String } == ["audit-too", "ops-too"])
         #expect(try server.call("DELETE", "/api/triggers/ops-too", token: admin).status == 200)
         #expect(try server.call("DELETE", "/api/webhooks/ops", token: admin).status == 200)

@@ -156,6 +156,7 @@ public enum ConfigurationRecords {
             throw error
         }
         var end = UInt64.max
+        let ignoreIncident: (LogIncident) -> Void = { _ in }  // recovery reports damage when the pipeline starts
         for segment in segments.reversed() {
             var newest: (sequence: UInt64, record: ConfigurationRecord)?
             var failure: ConfigurationRecordError?
@@ -164,7 +165,7 @@ public enum ConfigurationRecords {
                 fromSequence: segment.firstSequence,
                 toSequence: end,
                 skipDamaged: true,
-                onIncident: { _ in }  // recovery reports damage when the pipeline starts
+                onIncident: ignoreIncident
             ) { record in
                 guard record.type == .configurationChange else { return }
                 do throws(ConfigurationRecordError) {
@@ -176,7 +177,8 @@ public enum ConfigurationRecords {
                 } catch {
                     failure = ConfigurationRecordError(
                         field: error.field,
-                        message: "configuration change record \(record.sequence) in \(record.segmentPath): \(error.message)"
+                        message:
+                            "configuration change record \(record.sequence) in \(record.segmentPath): \(error.message)"
                     )
                 }
             }

@@ -21,12 +21,18 @@ extension PipelineCore {
             request.failureClass = nil
             request.message = "redrive requested"
             request.at = now
-            return LogRecord(type: .deliveryOutcome, timestampMicroseconds: now.microsecondsSinceEpoch, body: request.encoded())
+            return LogRecord(
+                type: .deliveryOutcome,
+                timestampMicroseconds: now.microsecondsSinceEpoch,
+                body: request.encoded()
+            )
         }
         let ticket = queueControl(records)
         guard waitUntilDurable(ticket: ticket, timeoutNanoseconds: timeoutNanoseconds) else { return false }
         redriveRequests.withLock { requests in
-            requests.append(contentsOf: entries.map { RedriveRequest(eventSequence: $0.eventSequence, webhook: $0.webhook) })
+            requests.append(
+                contentsOf: entries.map { RedriveRequest(eventSequence: $0.eventSequence, webhook: $0.webhook) }
+            )
         }
         redriveSignal.raise()
         return true

@@ -87,7 +87,10 @@ public struct ConfigurationRecord: Sendable, Equatable {
             throw ConfigurationRecordError(field: "configuration", message: "must be an object")
         }
         if let key = object.keys.first(where: { !Self.configurationKeys.contains($0) }) {
-            throw ConfigurationRecordError(field: "configuration.\(key)", message: "is not a key of a configuration record")
+            throw ConfigurationRecordError(
+                field: "configuration.\(key)",
+                message: "is not a key of a configuration record"
+            )
         }
         self.configuration = configuration
     }
