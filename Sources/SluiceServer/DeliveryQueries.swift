@@ -1,28 +1,14 @@
 import Sluice
 
-/// Read-only questions about deliveries, answered from the log while the pipeline runs: the dead letters,
-/// and the delivery attempts of one event (`GET /api/deadletters`, `GET /api/events/{id}/attempts`).
+/// Read-only questions about deliveries, answered from the log while the pipeline runs: the dead letters
+/// (DeliveryQueries+DeadLetters.swift), and the delivery attempts of one event (`GET /api/deadletters`,
+/// `GET /api/events/{id}/attempts`).
 ///
 /// Each answer is a scan of the log's delivery outcome records (FORMAT.md "Delivery outcome records"),
 /// which are already JSON: the reply carries them as written. Reading beside the running writer, a frame
 /// still being appended is skipped, not reported (the next call sees it). Stateless; any thread, but call
 /// off the concurrency pool (file I/O).
 enum DeliveryQueries {
-    /// Every (event, webhook) pair whose last outcome is a dead letter, in log order, as
-    /// `{"dead_letters":[<outcome record>…]}`.
-    static func deadLetters(directory: String) throws -> [UInt8] {
-        var last: [String: [UInt8]] = [:]
-        var order: [String] = []
-        try forEachOutcome(directory: directory) { outcome, body, _ in
-            guard !outcome.outcome.isEndpointState else { return }  // about the webhook, not a delivery
-            let key = "\(outcome.eventSequence) \(outcome.webhook)"
-            if last[key] == nil { order.append(key) }
-            last[key] = outcome.outcome == .deadLettered ? body : []
-        }
-        let entries = order.compactMap { key in last[key].flatMap { $0.isEmpty ? nil : $0 } }
-        return list("dead_letters", entries)
-    }
-
     /// The outcome records of event `id` (every attempt at every webhook, redrives included), in log order,
     /// as `{"event_id":…,"attempts":[<outcome record>…]}`.
     static func attempts(of id: EventID, directory: String) throws -> [UInt8] {
