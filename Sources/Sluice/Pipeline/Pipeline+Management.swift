@@ -90,6 +90,7 @@ extension Pipeline {
         guard isRunning else {
             throw ManagementError(code: .notRunning, field: "", message: "the pipeline is not running")
         }
+        try ConfigurationRecords.markReplayable(directory: configuration.log.directory)
         let at = Timestamp.now()
         let change: (ticket: Int, generation: Int)
         do throws(PipelineConfigurationError) {
@@ -141,20 +142,36 @@ extension Pipeline {
 /// The configuration change records of a log (FORMAT.md "Configuration change records"): where a restart
 /// finds the configuration the management API last acknowledged.
 public enum ConfigurationRecords {
+    /// The file in the log directory that says the log holds replayable records (FORMAT.md "Pipeline files in
+    /// the log directory"): written, durably, before the first one is journaled, so a start on a log without
+    /// it reads no segment to look for one.
+    public static let markerFileName = "configuration.replayable"
+
+    /// Writes ``markerFileName`` unless it exists (temporary file, `fsync`, rename, directory `fsync`).
+    /// - Throws: ``ManagementError`` `notDurable` when it cannot be written (nothing changed then).
+    static func markReplayable(directory: String) throws(ManagementError) {
+        do throws(SegmentLogError) {
+            let store = try CheckpointStore(directory: directory)
+            if try store.readFile(named: markerFileName) != nil { return }
+            try store.replaceFile(
+                named: markerFileName,
+                with: Array("this log holds replayable configuration change records (FORMAT.md)\n".utf8)
+            )
+        } catch {
+            throw ManagementError(code: .notDurable, field: "", message: "cannot write \(markerFileName): \(error)")
+        }
+    }
+
     /// The newest replayable (version 2) configuration change record in the log at `directory`, with its
-    /// sequence; `nil` when the log has none (or does not exist yet). Version 1 summaries are skipped. Reads
-    /// the segments newest first and stops at the first that holds one; a torn tail is skipped (recovery
-    /// reports it).
+    /// sequence; `nil` when the log has none (or does not exist yet). Version 1 summaries are skipped. Without
+    /// ``markerFileName`` no segment is read; with it the segments are read newest first, stopping at the
+    /// first that holds one; a torn tail is skipped (recovery reports it).
     /// - Throws: ``SegmentLogError`` when the log cannot be read; ``ConfigurationRecordError`` (with the
     ///   record's sequence in the message) when a newer record cannot be read — a restore never passes over it.
     public static func newest(directory: String) throws -> (sequence: UInt64, record: ConfigurationRecord)? {
-        let segments: [(firstSequence: UInt64, name: String)]
-        do throws(SegmentLogError) {
-            segments = try SegmentDirectory.segments(in: directory)
-        } catch {
-            if error.code == .ioFailed, error.errno == ENOENT { return nil }  // no log yet: a first start
-            throw error
-        }
+        // `unsafe`: the path string is bridged to a C string for the duration of the call only.
+        guard unsafe access(directory + "/" + markerFileName, F_OK) == 0 else { return nil }  // none was ever written
+        let segments = try SegmentDirectory.segments(in: directory)
         var end = UInt64.max
         let ignoreIncident: (LogIncident) -> Void = { _ in }  // recovery reports damage when the pipeline starts
         for segment in segments.reversed() {
