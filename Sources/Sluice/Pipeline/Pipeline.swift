@@ -154,7 +154,9 @@ public final class Pipeline: Sendable {
     }
 
     /// Swaps in a new set of webhooks and triggers while running (the log and bounds stay). Matching goes on;
-    /// events matched after the swap use the new configuration. The change is recorded in the log.
+    /// events matched after the swap use the new configuration. The change is recorded in the log as a
+    /// version 1 summary, which a restart cannot replay: to make a change a restart restores, use
+    /// ``reconfigure(document:environment:timeoutNanoseconds:)``.
     public func reconfigure(
         webhooks: WebhookConfiguration,
         triggers: TriggerConfiguration
