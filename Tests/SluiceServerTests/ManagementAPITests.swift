@@ -141,6 +141,11 @@ struct ManagementAPITests {
         #expect(try server.call("DELETE", "/api/webhooks/ops", token: admin).status == 404)
         let after = try server.call("GET", "/api/configuration", token: admin)
         #expect(after.headers["sluice-configuration-generation"] == "5")
+        #expect(try server.call("DELETE", "/api/triggers/nope", token: admin).status == 404)
+        // The whole configuration read back (redacted) and written again: the stored secrets are kept.
+        let whole2 = try server.call("PUT", "/api/configuration", token: admin, json: after.text)
+        #expect(whole2.status == 200, "\(whole2.text)")
+        #expect(whole2.object["generation"] as? Int == 6)
 
         // Dead letters: paging parameters are range-checked; the redrive body is checked key by key.
         #expect(try server.call("GET", "/api/deadletters?limit=0", token: admin).status == 400)
@@ -160,7 +165,7 @@ struct ManagementAPITests {
 
         // The log holds the secrets the API kept (the record replays them), never the redaction marker.
         let newest = try #require(try ConfigurationRecords.newest(directory: server.logDirectory.path))
-        #expect(newest.record.generation == 5)
+        #expect(newest.record.generation == 6)
         let restored = try #require(newest.record.configuration)
         let audit = restored["webhooks"]?.arrayValue?.first
         #expect(audit?["shared_key"]?.stringValue == "file-secret-1")
