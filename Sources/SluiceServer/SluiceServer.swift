@@ -1,6 +1,7 @@
 import Dispatch
 import Hummingbird
 import HummingbirdCore
+import HummingbirdWebSocket
 public import Logging
 public import Prometheus
 import ServiceLifecycle
@@ -28,6 +29,7 @@ public final class SluiceServer: Sendable {
     let tokenCheck: TokenCheck
     let gitHub: GitHubReceiver
     let metrics: ServerMetrics
+    let graphQL: GraphQLEndpoint
     let phase = Atomic<Int>(Phase.starting.rawValue)
     /// Set by the first ``stopPipeline()``.
     let pipelineStopping = Atomic<Bool>(false)
@@ -51,6 +53,7 @@ public final class SluiceServer: Sendable {
         ingest = EventIngest(pipeline: pipeline, configuration: configuration)
         tokenCheck = TokenCheck(tokens: configuration.tokens)
         metrics = ServerMetrics(registry: registry, pipeline: pipeline)
+        graphQL = GraphQLEndpoint(pipeline: pipeline, configuration: configuration.graphQL)
         gitHub = GitHubReceiver(
             sources: configuration.gitHubSources,
             ingest: ingest,
@@ -89,8 +92,12 @@ public final class SluiceServer: Sendable {
         onStarted(recovery)
         let application = Application(
             router: makeRouter(),
-            server: .http1(
-                configuration: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutMilliseconds)))
+            server: .http1WebSocketUpgrade(
+                configuration: .init(
+                    http1: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutMilliseconds))),
+                    ws: GraphQLEndpoint.webSocketConfiguration
+                ),
+                shouldUpgrade: webSocketUpgrade
             ),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.listen.host, port: configuration.listen.port),
