@@ -9,6 +9,7 @@ Modes:
   stream     open N subscriptions (graphql-transport-ws via gql, or legacy graphql-ws) with a filter, read
              until each has `count` events (or `timeout` seconds); print the cursors each received
   named      one legacy graphql-ws `query(name:, params:, interval:)` subscription; print the first two data
+  refused    a graphql-transport-ws connection without a token; print the close code and reason
   stall      one raw graphql-transport-ws subscriber that stops reading; then read everything and print the
              close code and reason the server sent
 """
@@ -158,10 +159,27 @@ async def stall_mode(base, arguments):
             }
 
 
+async def refused_mode(base, arguments):
+    """A graphql-transport-ws connection without a token: the close code and reason the server sends."""
+    async with websockets.connect(ws_url(base), subprotocols=["graphql-transport-ws"]) as socket:
+        try:
+            await socket.send(json.dumps({"type": "connection_init"}))
+            await asyncio.wait_for(socket.recv(), 10)
+        except websockets.ConnectionClosed as closed:
+            return {"code": closed.rcvd.code if closed.rcvd else None, "reason": closed.rcvd.reason if closed.rcvd else None}
+    return {"code": None}
+
+
 def main():
     mode, base = sys.argv[1], sys.argv[2]
     arguments = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
-    run = {"http": http_mode, "stream": stream_mode, "named": named_mode, "stall": stall_mode}[mode]
+    run = {
+        "http": http_mode,
+        "stream": stream_mode,
+        "named": named_mode,
+        "stall": stall_mode,
+        "refused": refused_mode,
+    }[mode]
     print(json.dumps(asyncio.run(run(base, arguments))), flush=True)
 
 

@@ -1,5 +1,6 @@
 import Foundation
 import Sluice
+import SluiceServer
 import SluiceTestSupport
 import Testing
 
@@ -168,6 +169,11 @@ struct GraphQLTests {
         let json = String(decoding: try JSONSerialization.data(withJSONObject: arguments), as: UTF8.self)
         process.arguments = [packageRoot + "/scripts/graphql_clients.py", mode, server.baseURL, json]
         return process
+    }
+
+    /// `InfrahubEvent.count` of a reply.
+    static func countOf(_ reply: HTTPReply) -> Int? {
+        page(try? JSONSerialization.jsonObject(with: Data(reply.body))).count
     }
 
     static func page(_ body: Any?) -> (count: Int?, ids: [String]) {
@@ -384,5 +390,147 @@ struct GraphQLTests {
         #expect(result["code"] as? Int == 4413, "\(result)")
         #expect((result["reason"] as? String)?.contains("fell behind") == true, "\(result)")
         #expect((result["received"] as? Int ?? .max) < expected.count, "\(result)")
+    }
+}
+
+/// Tokens on `/graphql`: `events:read` to query (401/403 otherwise, WebSocket upgrades included), and
+/// Infrahub's account-event rule: only `admin` sees `infrahub.account.*` events or may ask for them.
+@Suite(
+    .serialized,
+    .enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"),
+    .enabled(if: Curl.isInstalled, "curl is not installed at /usr/bin/curl"),
+    .enabled(if: PythonVenv.python != nil, "python3 is not installed")
+)
+struct GraphQLTokenTests {
+    static let producer = "producer-token-0123456789"
+    static let reader = "reader-token-0123456789"
+    static let admin = "admin-token-0123456789ab"
+
+    @Test(.timeLimit(.minutes(2)))
+    func readersSeeNoAccountEventsAndAdminsDo() throws {
+        let server = try ServeProcess(
+            configuration: """
+                server:
+                  tokens:
+                    - {name: producer, environment: PRODUCER_TOKEN, scopes: [events:write]}
+                    - {name: reader, environment: READER_TOKEN, scopes: [events:read]}
+                    - {name: ops, environment: ADMIN_TOKEN, scopes: [admin]}
+                """,
+            environment: ["PRODUCER_TOKEN": Self.producer, "READER_TOKEN": Self.reader, "ADMIN_TOKEN": Self.admin]
+        )
+        defer { _ = server.stop() }
+        let body = GraphQLTests.fixture.joined(separator: "\n") + "\n"
+        let ingest = try server.request(
+            "POST",
+            "/api/events",
+            headers: ["Content-Type": "application/x-ndjson", "Authorization": "Bearer \(Self.producer)"],
+            body: Array(body.utf8)
+        )
+        #expect(ingest.status == 200, "\(ingest.text)")
+        func query(_ token: String?, _ text: String) throws -> HTTPReply {
+            var headers = ["Content-Type": "application/json"]
+            if let token { headers["Authorization"] = "Bearer \(token)" }
+            let json = try JSONSerialization.data(withJSONObject: ["query": text])
+            return try server.request("POST", "/graphql", headers: headers, body: Array(json))
+        }
+        let count = "{ InfrahubEvent { count } }"
+        #expect(try query(nil, count).status == 401)
+        #expect(try query(Self.producer, count).status == 403)
+        let asReader = try query(Self.reader, count)
+        #expect(asReader.status == 200)
+        #expect(GraphQLTests.countOf(asReader) == 6, "the account event is hidden: \(asReader.text)")
+        let asAdmin = try query(Self.admin, count)
+        #expect(GraphQLTests.countOf(asAdmin) == 7, "\(asAdmin.text)")
+        let explicit = try query(Self.reader, #"{ InfrahubEvent(event_type: ["infrahub.account.logged_in"]) { count } }"#)
+        #expect(explicit.text.contains("MANAGE_ACCOUNTS"), "\(explicit.text)")
+        // GET with the query in the URL, on a branch path.
+        let get = try server.request(
+            "GET",
+            "/graphql/main?query=%7B%20InfrahubEvent%20%7B%20count%20%7D%20%7D",
+            headers: ["Authorization": "Bearer \(Self.admin)"]
+        )
+        #expect(GraphQLTests.countOf(get) == 7, "\(get.text)")
+        // A WebSocket upgrade without a token is closed at once with 4401; a reader's token subscribes.
+        let refused = try GraphQLTests.python("refused", server, [:])
+        #expect(refused["code"] as? Int == 4401, "\(refused)")
+        #expect((refused["reason"] as? String)?.hasPrefix("Unauthorized") == true, "\(refused)")
+    }
+}
+
+/// Infrahub's `query(name:, params:, interval:)` subscription over the legacy graphql-ws protocol (gql's
+/// transport, without waiting for the `connection_ack` Infrahub never sends), and the `graphql:` / `queries:`
+/// configuration.
+@Suite(
+    .serialized,
+    .enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"),
+    .enabled(if: Curl.isInstalled, "curl is not installed at /usr/bin/curl"),
+    .enabled(if: PythonVenv.python != nil, "python3 is not installed")
+)
+struct GraphQLNamedQueryTests {
+    @Test(.timeLimit(.minutes(3)))
+    func storedQueryRunsEveryInterval() throws {
+        let server = try ServeProcess(
+            configuration: """
+                default_branch: main
+                queries:
+                  feature_events: |
+                    query($branches: [String!]) { InfrahubEvent(branches: $branches) { count } }
+                """
+        )
+        defer { _ = server.stop() }
+        _ = try GraphQLTests.emit(server, GraphQLTests.fixture)
+        let output = try GraphQLTests.python(
+            "named",
+            server,
+            [
+                "query":
+                    #"subscription { query(name: "feature_events", params: {branches: ["feature"]}, interval: 1) }"#
+            ]
+        )
+        let results = try #require(output["results"] as? [[String: Any]])
+        #expect(results.count == 2)
+        for result in results {
+            let data = (result["query"] as? [String: Any])?["InfrahubEvent"] as? [String: Any]
+            #expect(data?["count"] as? Int == 2, "\(result)")
+        }
+    }
+
+    func parse(_ yaml: String) throws(ConfigurationError) -> ServerConfiguration {
+        try ServerConfiguration(document: ConfigurationDocument.parse(Array(yaml.utf8), format: .yaml, file: "c.yaml"))
+    }
+
+    @Test func readsTheSections() throws {
+        let configuration = try parse(
+            """
+            graphql: {limit_max: 500, subscription_buffer: 10, subscriptions_max: 3}
+            queries:
+              q1: "query { InfrahubEvent { count } }"
+            """
+        )
+        #expect(configuration.graphQL.limitMax == 500)
+        #expect(configuration.graphQL.subscriptionBufferLimit == 10)
+        #expect(configuration.graphQL.subscriptionCountMax == 3)
+        #expect(configuration.graphQL.queries == ["q1": "query { InfrahubEvent { count } }"])
+    }
+
+    @Test(arguments: [
+        ("graphql: {limit_mx: 5}", "graphql.limit_mx", "unknown key 'limit_mx'; did you mean 'limit_max'?"),
+        ("graphql: {limit_max: 0}", "graphql.limit_max", "must be an integer from 1 to 1000000, not 0"),
+        (
+            "graphql: {subscriptions_max: 99999}", "graphql.subscriptions_max",
+            "must be an integer from 1 to 10000, not 99999"
+        ),
+        ("queries: {q: 5}", "queries.q", "must be the text of a GraphQL query"),
+        ("queries: {q: \"query {\"}", "queries.q", "not a GraphQL document"),
+        ("queries: {q: \"query { Nope }\"}", "queries.q", "invalid against the schema"),
+        ("queries: {q: \"subscription { events { cursor } }\"}", "queries.q", "exactly one query operation"),
+    ])
+    func badSectionsNameTheField(line: String, field: String, message: String) {
+        #expect {
+            try parse(line + "\n")
+        } throws: { error in
+            let error = error as? ConfigurationError
+            return error?.field == field && error?.message.contains(message) == true
+        }
     }
 }

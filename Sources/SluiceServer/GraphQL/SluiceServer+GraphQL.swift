@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import NIOWebSocket
 import Sluice
 
 extension SluiceServer {
@@ -34,8 +35,8 @@ extension SluiceServer {
     }
 
     /// Takes a WebSocket upgrade of `/graphql` or `/graphql/{branch}` offering `graphql-transport-ws` or
-    /// `graphql-ws` with a token allowed `events:read`; anything else goes on to the HTTP routes (which
-    /// answer 401/403 or the GraphQL error).
+    /// `graphql-ws`; without a token allowed `events:read` the socket is closed at once with 4401 (no or an
+    /// unknown token) or 4403 (a token without the scope) and the reason. Other upgrades are refused (400).
     @Sendable
     func webSocketUpgrade(
         _ request: HTTPRequest,
@@ -48,9 +49,17 @@ extension SluiceServer {
             let wire = GraphQLEndpoint.choose(request.headerFields[.secWebSocketProtocol])
         else { return .dontUpgrade }
         let authorization = request.headerFields[.authorization]
+        var refusal: (code: UInt16, reason: String)?
         switch tokenCheck.check(authorization: authorization, scope: .eventsRead) {
         case .open, .allowed: break
-        case .unauthenticated, .forbidden: return .dontUpgrade
+        case .unauthenticated(let reason): refusal = (4401, "Unauthorized: \(reason)")
+        case .forbidden(let name): refusal = (4403, "Forbidden: the token '\(name)' does not have the scope events:read")
+        }
+        if let refusal {
+            // The subprotocols' own codes for a refused client, with the reason (a browser cannot read a 401).
+            return .upgrade([.secWebSocketProtocol: wire.rawValue]) { _, outbound, _ in
+                try await outbound.close(.unknown(refusal.code), reason: String(refusal.reason.prefix(120)))
+            }
         }
         let branch = segments.count == 2 ? segments[1].removingPercentEncoding ?? segments[1] : nil
         let mayReadAccountEvents = mayReadAccountEvents(authorization)
