@@ -194,7 +194,9 @@ struct GraphQLTests {
         }
         let cases: [(request: [String: Any], count: Int?, ids: [String])] = [
             (["query": Self.uiQuery, "variables": [String: Any]()], 7, infrahub.reversed()),
-            (["query": Self.uiQuery, "variables": ["order": "ASC", "limit": 2, "offset": 1]], 7, [2, 3].map(Self.id)),
+            (
+                ["query": Self.uiQuery, "variables": ["order": "ASC", "limit": 2, "offset": 1]], 7, [2, 3].map(Self.id)
+            ),
             (compact("order: ASC, ids: [\"\(Self.id(5))\"]"), 1, [Self.id(5)]),
             (compact("order: ASC, event_type: [\"other.thing\"]"), 1, [Self.id(7)]),
             (compact("order: ASC, primary_node__ids: [\"node-*\"]"), 2, [1, 2].map(Self.id)),
@@ -226,10 +228,12 @@ struct GraphQLTests {
         let ui = try #require((bodies[0]["body"] as? [String: Any])?["data"] as? [String: Any])
         let edges = try #require((ui["InfrahubEvent"] as? [String: Any])?["edges"] as? [[String: Any]])
         let nodes = edges.compactMap { $0["node"] as? [String: Any] }
-        #expect(nodes.map { $0["__typename"] as? String ?? "" } == [
-            "StandardEvent", "AccountLoggedInEventType", "ArtifactEvent", "GroupEvent", "BranchMergedEvent",
-            "NodeMutatedEvent", "NodeMutatedEvent",
-        ])
+        #expect(
+            nodes.map { $0["__typename"] as? String ?? "" } == [
+                "StandardEvent", "AccountLoggedInEventType", "ArtifactEvent", "GroupEvent", "BranchMergedEvent",
+                "NodeMutatedEvent", "NodeMutatedEvent",
+            ]
+        )
         let created = try #require(nodes.last)
         let attributes = try #require(created["attributes"] as? [[String: Any]])
         #expect(attributes.first?["action"] as? String == "ADDED")
@@ -319,7 +323,10 @@ struct GraphQLTests {
             (try JSONSerialization.jsonObject(with: legacyData) as? [String: Any])?["cursors"] as? [[Int]]
         )
         let modernReconnects = (try JSONSerialization.jsonObject(with: modernData) as? [String: Any])?["reconnects"]
-        #expect((modernReconnects as? [String])?.isEmpty == true, "no subscriber was cut off: \(modernReconnects ?? "")")
+        #expect(
+            (modernReconnects as? [String])?.isEmpty == true,
+            "no subscriber was cut off: \(modernReconnects ?? "")"
+        )
         #expect(modernCursors.count == 100)
         #expect(legacyCursors.count == 2)
         for (client, cursors) in (modernCursors + legacyCursors).enumerated() {
@@ -333,7 +340,8 @@ struct GraphQLTests {
     func aStalledSubscriberIsCutOffWhileTheOthersGoOn() throws {
         let server = try ServeProcess(configuration: "default_branch: main\ngraphql:\n  subscription_buffer: 1000\n")
         defer { _ = server.stop() }
-        let query = "subscription { events(filter: {event_type: [\"load.event\"]}) { cursor node { id ... on StandardEvent { payload } } } }"
+        let query =
+            "subscription { events(filter: {event_type: [\"load.event\"]}) { cursor node { id ... on StandardEvent { payload } } } }"
         let stalled = try Self.pythonProcess("stall", server, ["query": query])
         let stalledInput = Pipe()
         let stalledOutput = Pipe()
@@ -382,7 +390,10 @@ struct GraphQLTests {
         )
         #expect(cursors.first == expected, "the reading subscriber got every event")
         let reconnects = (try JSONSerialization.jsonObject(with: readerData) as? [String: Any])?["reconnects"]
-        #expect((reconnects as? [String])?.isEmpty == true, "the reading subscriber was not cut off: \(reconnects ?? "")")
+        #expect(
+            (reconnects as? [String])?.isEmpty == true,
+            "the reading subscriber was not cut off: \(reconnects ?? "")"
+        )
         let text = String(decoding: rest, as: UTF8.self)
         let resultLine = try #require(text.split(separator: "\n").last.map(String.init), "\(text)")
         let result = try #require(try JSONSerialization.jsonObject(with: Data(resultLine.utf8)) as? [String: Any])
@@ -441,7 +452,10 @@ struct GraphQLTokenTests {
         #expect(GraphQLTests.countOf(asReader) == 6, "the account event is hidden: \(asReader.text)")
         let asAdmin = try query(Self.admin, count)
         #expect(GraphQLTests.countOf(asAdmin) == 7, "\(asAdmin.text)")
-        let explicit = try query(Self.reader, #"{ InfrahubEvent(event_type: ["infrahub.account.logged_in"]) { count } }"#)
+        let explicit = try query(
+            Self.reader,
+            #"{ InfrahubEvent(event_type: ["infrahub.account.logged_in"]) { count } }"#
+        )
         #expect(explicit.text.contains("MANAGE_ACCOUNTS"), "\(explicit.text)")
         // GET with the query in the URL, on a branch path.
         let get = try server.request(

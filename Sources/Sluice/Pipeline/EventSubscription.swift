@@ -71,7 +71,12 @@ public final class EventSubscription: AsyncSequence, Sendable {
     }
 
     /// Starts the reader thread (``Pipeline/subscribe(query:after:bufferLimit:)``).
-    func start(directory: String, cursor: DurableCursor, query: EventQuery, isRunning: @escaping @Sendable () -> Bool)
+    func start(
+        directory: String,
+        cursor: DurableCursor,
+        query: EventQuery,
+        isRunning: @escaping @Sendable () -> Bool
+    )
         throws(IOError)
     {
         let thread = try LoopThread(name: "sluice-subscr") { [self] in

@@ -60,7 +60,9 @@ final class GraphQLEndpoint: Sendable {
             let document = try parse(source: Source(body: graphQLRequest.query, name: "GraphQL request"))
             if Self.operation(document, graphQLRequest.operationName)?.operation == .subscription {
                 result = GraphQLResult(
-                    errors: [GraphQLError(message: "subscriptions need a WebSocket (graphql-transport-ws or graphql-ws)")]
+                    errors: [
+                        GraphQLError(message: "subscriptions need a WebSocket (graphql-transport-ws or graphql-ws)")
+                    ]
                 )
             } else {
                 result = try await graphql(
@@ -232,7 +234,7 @@ final class GraphQLConnection: Sendable {
                 }
                 await send(["type": "connection_ack"])
             }
-            // graphql-ws (Infrahub): the payload is kept as connection params; no connection_ack (spec §d.2).
+        // graphql-ws (Infrahub): the payload is kept as connection params; no connection_ack (spec §d.2).
         case (.transportWS, "ping"):
             var pong: JSONObject = ["type": "pong"]
             if let payload = message["payload"] { pong.members.append(.init("payload", payload)) }
@@ -454,8 +456,10 @@ final class GraphQLConnection: Sendable {
 
     func sendResult(_ id: String, _ result: GraphQLResult) async {
         let type = wire == .transportWS ? "next" : "data"
-        await sendText(#"{"type":"\#(type)","id":\#(JSONValue.string(id).encodedString()),"payload":"#
-            + GraphQLEndpoint.encode(result) + "}")
+        await sendText(
+            #"{"type":"\#(type)","id":\#(JSONValue.string(id).encodedString()),"payload":"#
+                + GraphQLEndpoint.encode(result) + "}"
+        )
     }
 
     func sendError(_ id: String, _ errors: [GraphQLError]) async {

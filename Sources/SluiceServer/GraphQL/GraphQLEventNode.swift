@@ -57,16 +57,18 @@ struct GraphQLEventNodeBuilder {
         let branchName = resource["infrahub.branch.name"]?.stringValue ?? data["branch_name"]?.stringValue
         switch typeName {
         case "NodeMutatedEvent":
-            fields["attributes"] = related.filter { $0["prefect.resource.role"]?.stringValue == "infrahub.node.attribute_update" }
-                .map { labels -> [String: any Sendable] in
-                    var attribute: [String: any Sendable] = [:]
-                    attribute["name"] = labels["infrahub.attribute.name"]?.stringValue ?? ""
-                    attribute["action"] = diffAction(labels["infrahub.attribute.action"]?.stringValue)
-                    attribute["kind"] = labels["infrahub.attribute.kind"]?.stringValue ?? ""
-                    attribute["value"] = nullable(labels["infrahub.attribute.value"]?.stringValue)
-                    attribute["value_previous"] = nullable(labels["infrahub.attribute.value_previous"]?.stringValue)
-                    return attribute
-                }
+            fields["attributes"] = related.filter {
+                $0["prefect.resource.role"]?.stringValue == "infrahub.node.attribute_update"
+            }
+            .map { labels -> [String: any Sendable] in
+                var attribute: [String: any Sendable] = [:]
+                attribute["name"] = labels["infrahub.attribute.name"]?.stringValue ?? ""
+                attribute["action"] = diffAction(labels["infrahub.attribute.action"]?.stringValue)
+                attribute["kind"] = labels["infrahub.attribute.kind"]?.stringValue ?? ""
+                attribute["value"] = nullable(labels["infrahub.attribute.value"]?.stringValue)
+                attribute["value_previous"] = nullable(labels["infrahub.attribute.value_previous"]?.stringValue)
+                return attribute
+            }
             fields["relationships"] = related.filter {
                 $0["prefect.resource.role"]?.stringValue == "infrahub.node.relationship_update"
             }

@@ -134,7 +134,10 @@ enum GraphQLEventSchema {
 
     static let relatedNode = try! GraphQLObjectType(
         name: "RelatedNode",
-        fields: ["id": GraphQLField(type: GraphQLNonNull(GraphQLString)), "kind": GraphQLField(type: GraphQLNonNull(GraphQLString))]
+        fields: [
+            "id": GraphQLField(type: GraphQLNonNull(GraphQLString)),
+            "kind": GraphQLField(type: GraphQLNonNull(GraphQLString)),
+        ]
     )
 
     static let interfaceFields: GraphQLFieldMap = [
@@ -423,7 +426,10 @@ enum GraphQLEventSchema {
     }
 
     /// `InfrahubEvent`: Infrahub's arguments and defaults, the page cap, the count.
-    static func resolveInfrahubEvent(_ arguments: Map, _ context: GraphQLRequestContext) async throws
+    static func resolveInfrahubEvent(
+        _ arguments: Map,
+        _ context: GraphQLRequestContext
+    ) async throws
         -> [String: any Sendable]
     {
         var query = EventQuery()

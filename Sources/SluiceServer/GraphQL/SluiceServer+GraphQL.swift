@@ -53,7 +53,8 @@ extension SluiceServer {
         switch tokenCheck.check(authorization: authorization, scope: .eventsRead) {
         case .open, .allowed: break
         case .unauthenticated(let reason): refusal = (4401, "Unauthorized: \(reason)")
-        case .forbidden(let name): refusal = (4403, "Forbidden: the token '\(name)' does not have the scope events:read")
+        case .forbidden(let name):
+            refusal = (4403, "Forbidden: the token '\(name)' does not have the scope events:read")
         }
         if let refusal {
             // The subprotocols' own codes for a refused client, with the reason (a browser cannot read a 401).
