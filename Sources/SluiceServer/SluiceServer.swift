@@ -93,10 +93,8 @@ public final class SluiceServer: Sendable {
         let application = Application(
             router: makeRouter(),
             server: .http1WebSocketUpgrade(
-                configuration: .init(
-                    http1: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutMilliseconds))),
-                    ws: GraphQLEndpoint.webSocketConfiguration
-                ),
+                idleTimeoutMilliseconds: configuration.idleTimeoutMilliseconds,
+                webSocket: GraphQLEndpoint.webSocketConfiguration,
                 shouldUpgrade: webSocketUpgrade
             ),
             configuration: ApplicationConfiguration(
