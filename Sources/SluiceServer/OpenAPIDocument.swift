@@ -211,6 +211,55 @@ enum OpenAPIDocument {
                 }
               }
             },
+            "/graphql": {
+              "get": {
+                "summary": "GraphQL over GET (Infrahub's InfrahubEvent; docs/queries.md). WebSocket upgrades of this path carry subscriptions (graphql-transport-ws, graphql-ws).",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "query", "in": "query", "required": true, "schema": {"type": "string"}}, {"name": "variables", "in": "query", "required": false, "schema": {"type": "string", "description": "JSON object"}}, {"name": "operationName", "in": "query", "required": false, "schema": {"type": "string"}}],
+                "responses": {
+                  "200": {"description": "A GraphQL result with data and errors (GraphQL errors are in the body, not the status).", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {}, "errors": {"type": "array", "items": {"type": "object"}}}}}}},
+                  "400": {"$ref": "#/components/responses/Error"},
+                  "401": {"$ref": "#/components/responses/Error"},
+                  "403": {"$ref": "#/components/responses/Error"}
+                }
+              },
+              "post": {
+                "summary": "GraphQL over POST (Infrahub's InfrahubEvent; docs/queries.md).",
+                "security": [{"bearer": []}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}, "variables": {"type": "object"}, "operationName": {"type": "string"}}}}}},
+                "responses": {
+                  "200": {"description": "A GraphQL result with data and errors (GraphQL errors are in the body, not the status).", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {}, "errors": {"type": "array", "items": {"type": "object"}}}}}}},
+                  "400": {"$ref": "#/components/responses/Error"},
+                  "401": {"$ref": "#/components/responses/Error"},
+                  "403": {"$ref": "#/components/responses/Error"}
+                }
+              }
+            },
+            "/graphql/{branch}": {
+              "get": {
+                "summary": "GraphQL over GET (Infrahub's InfrahubEvent; docs/queries.md). WebSocket upgrades of this path carry subscriptions (graphql-transport-ws, graphql-ws).",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "query", "in": "query", "required": true, "schema": {"type": "string"}}, {"name": "variables", "in": "query", "required": false, "schema": {"type": "string", "description": "JSON object"}}, {"name": "operationName", "in": "query", "required": false, "schema": {"type": "string"}}, {"name": "branch", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                  "200": {"description": "A GraphQL result with data and errors (GraphQL errors are in the body, not the status).", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {}, "errors": {"type": "array", "items": {"type": "object"}}}}}}},
+                  "400": {"$ref": "#/components/responses/Error"},
+                  "401": {"$ref": "#/components/responses/Error"},
+                  "403": {"$ref": "#/components/responses/Error"}
+                }
+              },
+              "post": {
+                "summary": "GraphQL over POST (Infrahub's InfrahubEvent; docs/queries.md).",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "branch", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["query"], "properties": {"query": {"type": "string"}, "variables": {"type": "object"}, "operationName": {"type": "string"}}}}}},
+                "responses": {
+                  "200": {"description": "A GraphQL result with data and errors (GraphQL errors are in the body, not the status).", "content": {"application/json": {"schema": {"type": "object", "properties": {"data": {}, "errors": {"type": "array", "items": {"type": "object"}}}}}}},
+                  "400": {"$ref": "#/components/responses/Error"},
+                  "401": {"$ref": "#/components/responses/Error"},
+                  "403": {"$ref": "#/components/responses/Error"}
+                }
+              }
+            },
             "/openapi.json": {
               "get": {
                 "summary": "This document.",

@@ -12,6 +12,7 @@ extension ServerConfiguration {
     /// `environment` and kept as their SHA-256 digests.
     public init(document: ConfigurationDocument, environment: [String: String] = [:]) throws(ConfigurationError) {
         self.init()
+        graphQL = try GraphQLConfiguration(document: document)
         guard let section = document.json["server"] else { return }
         guard let object = section.objectValue else {
             throw document.error(field: "server", message: "must be a mapping")

@@ -56,6 +56,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// The GitHub sources `POST /github/<source>` takes deliveries for.
     public var gitHubSources: [GitHubSource] = []
 
+    /// The top-level `graphql:` and `queries:` sections (`/graphql`, docs/queries.md).
+    public var graphQL = GraphQLConfiguration()
+
     public init() {}
 
     /// The keys of the `server` section.

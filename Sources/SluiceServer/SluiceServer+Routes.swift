@@ -41,6 +41,7 @@ extension SluiceServer {
         router.get("openapi.json") { _, _ in
             ServerReply.json(.ok, Array(OpenAPIDocument.json.utf8))
         }
+        registerGraphQL(on: router)
         // A GitHub source's signature is its credential: no token.
         router.post("github/:source") { [gitHub] request, context in
             await gitHub.handle(request, sourceName: context.parameters.get("source") ?? "")

@@ -1,6 +1,7 @@
 import Dispatch
 import Hummingbird
 import HummingbirdCore
+import HummingbirdWebSocket
 public import Logging
 public import Prometheus
 import ServiceLifecycle
@@ -31,6 +32,7 @@ public final class SluiceServer: Sendable {
     let management: ManagementAPI
     /// Journal the configuration document as a replayable record right after the start (`--config-from-file`).
     let journalsConfigurationAtStart: Bool
+    let graphQL: GraphQLEndpoint
     let phase = Atomic<Int>(Phase.starting.rawValue)
     /// Set by the first ``stopPipeline()``.
     let pipelineStopping = Atomic<Bool>(false)
@@ -66,6 +68,7 @@ public final class SluiceServer: Sendable {
         metrics = ServerMetrics(registry: registry, pipeline: pipeline)
         management = ManagementAPI(pipeline: pipeline, document: configurationDocument, environment: environment)
         self.journalsConfigurationAtStart = journalsConfigurationAtStart && configurationDocument != nil
+        graphQL = GraphQLEndpoint(pipeline: pipeline, configuration: configuration.graphQL)
         gitHub = GitHubReceiver(
             sources: configuration.gitHubSources,
             ingest: ingest,
@@ -105,8 +108,10 @@ public final class SluiceServer: Sendable {
         onStarted(recovery)
         let application = Application(
             router: makeRouter(),
-            server: .http1(
-                configuration: .init(idleTimeout: .milliseconds(Int64(configuration.idleTimeoutMilliseconds)))
+            server: .http1WebSocketUpgrade(
+                idleTimeoutMilliseconds: configuration.idleTimeoutMilliseconds,
+                webSocket: GraphQLEndpoint.webSocketConfiguration,
+                shouldUpgrade: webSocketUpgrade
             ),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.listen.host, port: configuration.listen.port),

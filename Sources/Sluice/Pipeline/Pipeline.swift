@@ -74,6 +74,7 @@ public final class Pipeline: Sendable {
     @discardableResult
     public func start() throws -> PipelineRecovery {
         let recovery = try core.start()
+        cursorBox.withLock { $0 = core.writer?.cursor }
         let (enabled, handler) = scrubSettings.withLock { ($0.enabled, $0.onIncident) }
         if enabled {
             do {
@@ -89,6 +90,13 @@ public final class Pipeline: Sendable {
         }
         return recovery
     }
+
+    /// The log writer's durable cursor, once started (what subscriptions sleep on).
+    private let cursorBox = Mutex<DurableCursor?>(nil)
+
+    /// The log's durable position (every record below ``DurableCursor/current`` is durable); `nil` before
+    /// ``start()``.
+    public var durableCursor: DurableCursor? { cursorBox.withLock { $0 } }
 
     private struct ScrubSettings {
         var enabled = true

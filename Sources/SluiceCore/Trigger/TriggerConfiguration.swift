@@ -11,8 +11,10 @@ public struct TriggerConfiguration: Sendable {
     public init() {}
 
     /// The keys a configuration file may have at its top level (`log` and `pipeline` are read by
-    /// `PipelineConfiguration`, `server` by `sluice serve`'s `ServerConfiguration`); any other key is an error.
-    public static let fileKeys = ["default_branch", "webhooks", "triggers", "log", "pipeline", "server"]
+    /// `PipelineConfiguration`, `server`, `graphql` and `queries` by `sluice serve`); any other key is an error.
+    public static let fileKeys = [
+        "default_branch", "webhooks", "triggers", "log", "pipeline", "server", "graphql", "queries",
+    ]
 
     public init(json: JSONValue) throws(TriggerDefinitionError) {
         guard let object = json.objectValue else {
