@@ -14,6 +14,8 @@ struct JournalerState {
     var idle = 0
     /// The checkpoints last submitted to the checkpoint writer.
     var checkpointed: WebhookCheckpoints?
+    /// Control records appended but maybe not durable: (log end after them, their last ticket).
+    var controlAppended: [(logEnd: UInt64, ticket: Int)] = []
 }
 
 /// One batch for the log: the events of a ring range, the outcome records the shards queued, and the
@@ -25,6 +27,8 @@ struct JournalBatch {
     var outcomes: [(offset: Int, outcome: SettledState.Journaled)] = []
     /// Endpoint state changes (410, operator), written to `endpoints.disabled` after the records.
     var endpointChanges: [DeliveryOutcomeRecord] = []
+    /// The ticket of the last control record in the batch (`nil`: none).
+    var controlTicket: Int?
 }
 
 extension PipelineCore {
@@ -133,9 +137,11 @@ extension PipelineCore {
                 )
             }
         }
-        control.withLock { pending in
-            batch.records.append(contentsOf: pending)
-            pending.removeAll()
+        control.withLock { queue in
+            guard !queue.records.isEmpty else { return }
+            batch.records.append(contentsOf: queue.records)
+            queue.records.removeAll()
+            batch.controlTicket = queue.appended
         }
         return batch
     }
@@ -170,6 +176,7 @@ extension PipelineCore {
             outcomes: batch.outcomes.map { .init(record: range.lowerBound + UInt64($0.offset), outcome: $0.outcome) }
         )
         PipelineCounters.add(counters.outcomesJournaled, batch.records.count - batch.eventCount)
+        if let ticket = batch.controlTicket { state.controlAppended.append((range.upperBound, ticket)) }
         state.next = end
         settle(durable: writer.durableSequence, state: &state)
     }
@@ -186,7 +193,8 @@ extension PipelineCore {
         let next = state.next
         if stopping.load(ordering: .acquiring), matcherDone.load(ordering: .acquiring),
             shardsDone.load(ordering: .acquiring) == shards.count,
-            shards.allSatisfy({ $0.outcomes.count == 0 }), next == sequencer.claimed
+            shards.allSatisfy({ $0.outcomes.count == 0 }), next == sequencer.claimed,
+            workflowsDone.load(ordering: .acquiring), control.withLock({ $0.records.isEmpty })
         {
             try writer.sync()
             settle(durable: writer.durableSequence, state: &state, final: true)
@@ -197,9 +205,10 @@ extension PipelineCore {
         // `stopping` alone spun a core for a whole drain.
         journalWake.wait(iteration: state.idle) {
             barrier.available(from: next) > next || shards.contains { $0.outcomes.count > 0 }
-                || !control.withLock({ $0.isEmpty })
+                || !control.withLock({ $0.records.isEmpty })
                 || (stopping.load(ordering: .relaxed) && matcherDone.load(ordering: .acquiring)
-                    && shardsDone.load(ordering: .acquiring) == shards.count)
+                    && shardsDone.load(ordering: .acquiring) == shards.count
+                    && workflowsDone.load(ordering: .acquiring))
         }
         state.idle += 1
         return false
@@ -219,6 +228,11 @@ extension PipelineCore {
             matchWake.wakeAll()
         }
         tracker.journaled(done.outcomes)
+        let durableControl = state.controlAppended.prefix { $0.logEnd <= durable }
+        if let last = durableControl.last {
+            controlDurable.store(last.ticket, ordering: .releasing)
+            state.controlAppended.removeFirst(durableControl.count)
+        }
         let checkpointNow = monotonicNanoseconds()
         guard state.policy.checkpointDue(nowNanoseconds: checkpointNow, final: final) else { return }
         let snapshot = tracker.snapshot(nowNanoseconds: checkpointNow)

@@ -83,7 +83,7 @@ extension PipelineCore {
         while true {
             let accepted = counters.accepted.load(ordering: .acquiring)
             if counters.matched.load(ordering: .acquiring) >= accepted, tracker.pendingDeliveries == 0,
-                tracker.spillingCount == 0
+                tracker.spillingCount == 0, workflowDispatcher?.isSettled ?? true
             {
                 return true
             }
@@ -111,9 +111,11 @@ extension PipelineCore {
         }
         for thread in threads { thread.join() }
         threads.removeAll()
+        stopWorkflows(deadlineNanoseconds: deadline)
         journalWake.wakeAll()
         journalerThread?.join()
         journalerThread = nil
+        workflowDispatcher?.writeFinalCheckpoint()
     }
 
     func enableEndpoint(_ name: String) throws(PipelineConfigurationError) {
@@ -134,6 +136,12 @@ extension PipelineCore {
         updated.webhooks = webhooks
         updated.triggers = triggers
         try updated.validate()
+        if workflowDispatcher == nil, !triggers.workflows.workflows.isEmpty {
+            throw PipelineConfigurationError(
+                field: "workflows",
+                message: "this pipeline started without workflows; restart it to add some"
+            )
+        }
         let generation = try ingest.withLock { state throws(PipelineConfigurationError) -> Int in
             let routing = try PipelineRouting(
                 configuration: updated,
@@ -158,8 +166,18 @@ extension PipelineCore {
             timestampMicroseconds: Timestamp.now().microsecondsSinceEpoch,
             body: body
         )
-        control.withLock { $0.append(record) }
+        _ = journalControl(record)
+    }
+
+    /// Queues a record for the journaler; returns its ticket (durable once ``controlDurable`` reaches it).
+    func journalControl(_ record: LogRecord) -> Int {
+        let ticket = control.withLock { queue in
+            queue.records.append(record)
+            queue.appended += 1
+            return queue.appended
+        }
         journalWake.wakeAll()
+        return ticket
     }
 
     var statistics: PipelineStatistics {
@@ -178,7 +196,19 @@ extension PipelineCore {
             outcomesJournaled: counters.outcomesJournaled.load(ordering: .relaxed),
             recoveredDeliveries: counters.recoveredDeliveries.load(ordering: .relaxed),
             spillingWebhooks: tracker.spillingCount,
-            disabledEndpoints: disabledEndpoints.withLock { $0.keys.sorted() }
+            disabledEndpoints: disabledEndpoints.withLock { $0.keys.sorted() },
+            workflows: workflowDispatcher.map { dispatcher in
+                let counters = dispatcher.counters
+                return WorkflowStatistics(
+                    started: counters.started.load(ordering: .relaxed),
+                    succeeded: counters.succeeded.load(ordering: .relaxed),
+                    failedAttempts: counters.failedAttempts.load(ordering: .relaxed),
+                    deadLettered: counters.deadLettered.load(ordering: .relaxed),
+                    refused: counters.refused.load(ordering: .relaxed),
+                    recovered: counters.recovered.load(ordering: .relaxed),
+                    pending: dispatcher.queuedCount
+                )
+            }
         )
     }
 }

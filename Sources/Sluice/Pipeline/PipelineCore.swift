@@ -32,8 +32,17 @@ final class PipelineCore: @unchecked Sendable {
     let ingest: Mutex<Ingest>
     let routingBox: Mutex<PipelineRouting>
     let routingGeneration = Atomic<Int>(0)
-    /// Configuration-change records for the journaler.
-    let control = Mutex<[LogRecord]>([])
+    /// Records for the journaler besides events and outcomes: configuration changes and workflow run
+    /// records. `appended` counts every record ever queued (a record's ticket is the count after it).
+    let control = Mutex<(records: [LogRecord], appended: Int)>(([], 0))
+    /// Tickets of the control records that are durable in the log (every ticket ≤ this one).
+    let controlDurable = Atomic<Int>(0)
+    /// Runs workflow firings; `nil` when the configuration at start has no workflow.
+    var workflowDispatcher: WorkflowDispatcher?
+    /// Variables every workflow run gets besides its own (e.g. `sluice serve`'s URL and token); set before start.
+    var workflowEnvironment: [(name: String, value: String)] = []
+    /// Set once the workflow dispatcher has stopped (or when there is none): the journaler may end.
+    let workflowsDone = Atomic<Bool>(true)
     let journalWake: ParkWaitStrategy
     let matchWake: ParkWaitStrategy
     let journalCursor = RingCursor()

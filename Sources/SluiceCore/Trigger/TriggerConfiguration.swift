@@ -7,12 +7,16 @@ public struct TriggerConfiguration: Sendable {
     public var defaultBranch = "main"
     public var webhooks: [WebhookSubscription] = []
     public var triggers: [TriggerDefinition] = []
+    /// The `workflows:` section (and `workflows_depth_max`) the triggers' workflow actions run.
+    public var workflows = WorkflowConfiguration()
 
     public init() {}
 
     /// The keys a configuration file may have at its top level (`log` and `pipeline` are read by
     /// `PipelineConfiguration`, `server` by `sluice serve`'s `ServerConfiguration`); any other key is an error.
-    public static let fileKeys = ["default_branch", "webhooks", "triggers", "log", "pipeline", "server"]
+    public static let fileKeys = [
+        "default_branch", "webhooks", "triggers", "workflows", "workflows_depth_max", "log", "pipeline", "server",
+    ]
 
     public init(json: JSONValue) throws(TriggerDefinitionError) {
         guard let object = json.objectValue else {
@@ -38,6 +42,9 @@ public struct TriggerConfiguration: Sendable {
                 }
             }
         }
+        workflows = try WorkflowConfiguration(json: json)
+        // Load-time check: every workflow action names a workflow and its templates compile.
+        _ = try workflows.compileActions(of: triggers, paths: triggers.indices.map { "triggers[\($0)]" })
     }
 
     /// Every trigger: the webhooks' compiled triggers first, then the explicit ones.
