@@ -35,7 +35,9 @@ struct Emit: ParsableCommand {
         let destinationServer = server ?? environment["SLUICE_SERVER_URL"]
         let descriptor = environment["SLUICE_EMIT_FD"].flatMap(Int32.init)
         guard destinationServer != nil || descriptor != nil else {
-            printError("error: no destination: give --server http://HOST:PORT, or run inside a workflow (SLUICE_EMIT_FD)")
+            printError(
+                "error: no destination: give --server http://HOST:PORT, or run inside a workflow (SLUICE_EMIT_FD)"
+            )
             throw ExitStatus.usage
         }
         let bytes: [UInt8]

@@ -45,7 +45,10 @@ import Testing
         (#"{"workflows":[{"name":"w","command":["x"],"concurrency":257}]}"#, "workflows[0].concurrency"),
         (#"{"workflows":[{"name":"w","command":["x"],"retry_delays_s":[-1]}]}"#, "workflows[0].retry_delays_s[0]"),
         (#"{"workflows":[{"name":"w","command":[]}]}"#, "workflows[0].command"),
-        (#"{"workflows":[{"name":"w","command":["x"],"environment":{"SLUICE_X":"y"}}]}"#, "workflows[0].environment.SLUICE_X"),
+        (
+            #"{"workflows":[{"name":"w","command":["x"],"environment":{"SLUICE_X":"y"}}]}"#,
+            "workflows[0].environment.SLUICE_X"
+        ),
         (#"{"workflows":[{"name":"w","command":["x"]},{"name":"w","command":["y"]}]}"#, "workflows[1].name"),
         (#"{"workflows":[],"workflows_depth_max":0}"#, "workflows_depth_max"),
         (#"{"workflows":[],"workflows_depth_max":1e300}"#, "workflows_depth_max"),
@@ -152,7 +155,12 @@ import Testing
 
     @Test func recoveryRunsAgainWhatHasNoFinalRecord() throws {
         let event = try #require(EventID.parse("bf569ddc-2a30-4491-82f1-0689f6cdb5e1"))
-        func record(_ run: String, _ attempt: Int, _ phase: WorkflowRunRecord.Phase, _ outcome: WorkflowRunRecord.Outcome?)
+        func record(
+            _ run: String,
+            _ attempt: Int,
+            _ phase: WorkflowRunRecord.Phase,
+            _ outcome: WorkflowRunRecord.Outcome?
+        )
             -> WorkflowRunRecord
         {
             WorkflowRunRecord(
@@ -169,7 +177,8 @@ import Testing
             )
         }
         var plan = WorkflowRecoveryPlan()
-        for (run, sequence) in [("none", 1), ("started", 2), ("retrying", 3), ("done", 4), ("dead", 5), ("refused", 6)] {
+        for (run, sequence) in [("none", 1), ("started", 2), ("retrying", 3), ("done", 4), ("dead", 5), ("refused", 6)]
+        {
             plan.firing(.init(runID: run, eventSequence: UInt64(sequence)))
         }
         plan.firing(.init(runID: "none", eventSequence: 1))  // the same firing twice counts once
@@ -203,7 +212,9 @@ import Testing
         #expect(context.accountID == "acc")
         #expect(context.level == 1)
         #expect(context.parentID == "11111111-2a30-4491-82f1-0689f6cdb5e1")
-        #expect(context.ancestors == [.init(id: "11111111-2a30-4491-82f1-0689f6cdb5e1", name: "infrahub.branch.created")])
+        #expect(
+            context.ancestors == [.init(id: "11111111-2a30-4491-82f1-0689f6cdb5e1", name: "infrahub.branch.created")]
+        )
         #expect(context.correlationID == "11111111-2a30-4491-82f1-0689f6cdb5e1")
         // Through the environment and back.
         let environment = Dictionary(uniqueKeysWithValues: context.environment.map { ($0.name, $0.value) })
@@ -213,7 +224,9 @@ import Testing
     @Test func aChildGetsLevelPlusOneAndEveryAncestor() throws {
         let parent = WorkflowEventContext(event: try JSONValue.parse(Self.childEvent))
         let child = try parent.makingChild(
-            try JSONValue.parse(#"{"id":"33333333-2a30-4491-82f1-0689f6cdb5e1","event":"acme.deployed","resource":{"prefect.resource.id":"d"}}"#)
+            try JSONValue.parse(
+                #"{"id":"33333333-2a30-4491-82f1-0689f6cdb5e1","event":"acme.deployed","resource":{"prefect.resource.id":"d"}}"#
+            )
         )
         var decoder = EventDecoder()
         var bytes = child.encoded()
@@ -223,7 +236,11 @@ import Testing
         #expect(event.header.level == 2)
         #expect(event.header.parent == EventID.parse("22222222-2a30-4491-82f1-0689f6cdb5e1"))
         let childContext = WorkflowEventContext(event: child)
-        #expect(childContext.ancestors.map(\.id) == ["22222222-2a30-4491-82f1-0689f6cdb5e1", "11111111-2a30-4491-82f1-0689f6cdb5e1"])
+        #expect(
+            childContext.ancestors.map(\.id) == [
+                "22222222-2a30-4491-82f1-0689f6cdb5e1", "11111111-2a30-4491-82f1-0689f6cdb5e1",
+            ]
+        )
         #expect(childContext.branch == "feature")
         #expect(childContext.accountID == "acc")
         #expect(childContext.correlationID == parent.correlationID)

@@ -105,7 +105,8 @@ struct GitOpsRecipeTests {
         )
         let steps = Self.steps(record, count: 3)
         #expect(server.stop() == 0, "\(server.errorOutput())")
-        let common = "pr=2 \(Self.repository) branch=changes sha=ec26c3e57ca3a959ca5aad62de7213c562f8c821 namespace=preview-pr-2"
+        let common =
+            "pr=2 \(Self.repository) branch=changes sha=ec26c3e57ca3a959ca5aad62de7213c562f8c821 namespace=preview-pr-2"
         #expect(
             steps == [
                 "preview-env action=create \(common)", "preview-env action=destroy \(common)",
@@ -125,7 +126,11 @@ struct GitOpsRecipeTests {
                 Delivery(fixture: "push.json", event: "push"),  // refs/heads/master: not main, no step
                 Delivery(fixture: "release.published.json", event: "release"),
                 Delivery(fixture: "release.prereleased.json", event: "release"),  // a prerelease: no step
-                Delivery(fixture: "delete.json", event: "delete", edits: [(["ref"], "changes"), (["ref_type"], "branch")]),
+                Delivery(
+                    fixture: "delete.json",
+                    event: "delete",
+                    edits: [(["ref"], "changes"), (["ref_type"], "branch")]
+                ),
                 Delivery(fixture: "delete.json", event: "delete"),  // a tag: no step
             ],
             to: server
@@ -194,11 +199,23 @@ struct GitOpsRecipeTests {
         try Self.post(
             [
                 Delivery(fixture: "deployment.created.json", event: "deployment"),
-                Delivery(fixture: status, event: "deployment_status", edits: [(["deployment_status", "state"], "in_progress")]),
+                Delivery(
+                    fixture: status,
+                    event: "deployment_status",
+                    edits: [(["deployment_status", "state"], "in_progress")]
+                ),
                 Delivery(fixture: status, event: "deployment_status"),  // success
-                Delivery(fixture: status, event: "deployment_status", edits: [(["deployment_status", "state"], "failure")]),
+                Delivery(
+                    fixture: status,
+                    event: "deployment_status",
+                    edits: [(["deployment_status", "state"], "failure")]
+                ),
                 // A second deployment that never succeeds: stalled after the window.
-                Delivery(fixture: "deployment.created.json", event: "deployment", edits: [(["deployment", "id"], 999)]),
+                Delivery(
+                    fixture: "deployment.created.json",
+                    event: "deployment",
+                    edits: [(["deployment", "id"], 999)]
+                ),
             ],
             to: server
         )

@@ -86,7 +86,11 @@ import Testing
             #expect(eventOfRun[run].map { $0 == fields[1] } ?? true, "seed \(seed): one run id, one event")
             eventOfRun[run] = String(fields[1])
             // Ids derive from (event id, trigger, action): a duplicate under another id would not match.
-            let expected = WorkflowRunInput.runID(eventID: EventID.parse(String(fields[1]))!, trigger: "every", action: 0)
+            let expected = WorkflowRunInput.runID(
+                eventID: EventID.parse(String(fields[1]))!,
+                trigger: "every",
+                action: 0
+            )
             #expect(run == expected, "seed \(seed): \(run) is the run id of event \(fields[1])")
             #expect(offered.contains(String(fields[1])), "seed \(seed): \(fields[1]) was offered")
         }

@@ -70,7 +70,9 @@ import Glibc
         let statistics = try Self.run([Self.event(id: id, node: "n1")], configuration)
         #expect(statistics.workflows?.succeeded == 1)
         let runID = WorkflowRunInput.runID(eventID: EventID.parse(id)!, trigger: "devices", action: 0)
-        let input = try JSONValue.parse(Array(try Data(contentsOf: URL(fileURLWithPath: "\(temporary.path)/\(runID).json"))))
+        let input = try JSONValue.parse(
+            Array(try Data(contentsOf: URL(fileURLWithPath: "\(temporary.path)/\(runID).json")))
+        )
         let expected = try JSONValue.parse(
             #"{"node":"n1","members":[1,{"a":"b"}],"id":"\#(id)","text":"node n1 on feature-1","fixed":{"a":[1,2]}}"#
         )
@@ -108,7 +110,10 @@ import Glibc
             directory: temporary.path
         )
         let started = ContinuousClock.now
-        let statistics = try Self.run([Self.event(id: "bf569ddc-2a30-4491-82f1-0689f6cdb5e1", node: "n1")], configuration)
+        let statistics = try Self.run(
+            [Self.event(id: "bf569ddc-2a30-4491-82f1-0689f6cdb5e1", node: "n1")],
+            configuration
+        )
         #expect(started.duration(to: .now) < .seconds(20), "the hanging attempt did not wait for its sleep")
         #expect(statistics.workflows?.started == 2)
         #expect(statistics.workflows?.succeeded == 1)
@@ -116,7 +121,11 @@ import Glibc
         let attempts = try String(contentsOfFile: temporary.path + "/attempts", encoding: .utf8)
         #expect(attempts == "1\n2\n")
         let grandchild = try #require(
-            Int32(try String(contentsOfFile: temporary.path + "/grandchild", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
+            Int32(
+                try String(contentsOfFile: temporary.path + "/grandchild", encoding: .utf8).trimmingCharacters(
+                    in: .whitespacesAndNewlines
+                )
+            )
         )
         // Gone, or a zombie waiting for the reaper of orphans: either way no longer running.
         let state = (try? String(contentsOfFile: "/proc/\(grandchild)/stat", encoding: .utf8))?
@@ -175,7 +184,10 @@ import Glibc
             """
         // A first start whose workflow command cannot start: the firing's attempts fail, then a restart
         // (the journal says `retrying`; the run is not final) runs the same run id with a working command.
-        var broken = try Self.configuration(yaml.replacingOccurrences(of: "[sh, -c,", with: "[no-such-command-sluice, -c,"), directory: temporary.path)
+        var broken = try Self.configuration(
+            yaml.replacingOccurrences(of: "[sh, -c,", with: "[no-such-command-sluice, -c,"),
+            directory: temporary.path
+        )
         broken.triggers.workflows.workflows[0].retryDelayNanoseconds = [60_000_000_000]
         do {  // the first pipeline closes its log (and its writer lock) at the end of this scope
             let first = try Pipeline(configuration: broken)

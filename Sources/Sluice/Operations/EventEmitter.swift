@@ -27,7 +27,10 @@ public enum EventEmitter {
         guard var object = json.objectValue else { throw EventEmitterError(message: "an event must be a JSON object") }
         if object["id"] == nil { object.members.append(.init("id", .string(newID.description))) }
         if object["occurred"] == nil {
-            object.members.insert(.init("occurred", .string(String(decoding: now.formatted(.prefect), as: UTF8.self))), at: 0)
+            object.members.insert(
+                .init("occurred", .string(String(decoding: now.formatted(.prefect), as: UTF8.self))),
+                at: 0
+            )
         }
         if object["payload"] == nil { object.members.append(.init("payload", .object([:]))) }
         json = .object(object)
@@ -54,7 +57,9 @@ public enum EventEmitter {
         var written = 0
         while written < line.count {
             let count = try systemCall("write", path: "SLUICE_EMIT_FD \(descriptor)") {
-                unsafe line.withUnsafeBytes { raw in unsafe write(descriptor, raw.baseAddress! + written, raw.count - written) }
+                unsafe line.withUnsafeBytes { raw in
+                    unsafe write(descriptor, raw.baseAddress! + written, raw.count - written)
+                }
             }
             written += count
         }
@@ -62,7 +67,11 @@ public enum EventEmitter {
 
     /// POSTs `body` to `<server>/api/events` (`server`: `http://HOST:PORT`), with the bearer `token` when
     /// given. Returns the status and the reply's body. Plain HTTP only (a workflow talks to its own server).
-    public static func post(_ body: [UInt8], server: String, token: String?) throws(EventEmitterError) -> (
+    public static func post(
+        _ body: [UInt8],
+        server: String,
+        token: String?
+    ) throws(EventEmitterError) -> (
         status: Int, body: String
     ) {
         guard server.hasPrefix("http://") else {
@@ -70,7 +79,8 @@ public enum EventEmitter {
         }
         var authority = String(server.dropFirst("http://".count))
         while authority.hasSuffix("/") { authority.removeLast() }
-        guard let colon = authority.lastIndex(of: ":"), let port = UInt16(authority[authority.index(after: colon)...]) else {
+        guard let colon = authority.lastIndex(of: ":"), let port = UInt16(authority[authority.index(after: colon)...])
+        else {
             throw EventEmitterError(message: "--server must name a port: http://HOST:PORT, not '\(server)'")
         }
         let host = String(authority[..<colon]).trimmingBrackets
@@ -81,7 +91,10 @@ public enum EventEmitter {
         guard let headEnd = reply.firstRange(of: Array("\r\n\r\n".utf8)) else {
             throw EventEmitterError(message: "the server's reply has no complete head")
         }
-        let statusLine = String(decoding: reply[..<(reply.firstRange(of: Array("\r\n".utf8))?.lowerBound ?? headEnd.lowerBound)], as: UTF8.self)
+        let statusLine = String(
+            decoding: reply[..<(reply.firstRange(of: Array("\r\n".utf8))?.lowerBound ?? headEnd.lowerBound)],
+            as: UTF8.self
+        )
         let parts = statusLine.split(separator: " ")
         guard parts.count >= 2, let status = Int(parts[1]) else {
             throw EventEmitterError(message: "the server's status line does not parse: '\(statusLine)'")
@@ -97,10 +110,16 @@ public enum EventEmitter {
         var found: UnsafeMutablePointer<addrinfo>?
         let resolved = unsafe getaddrinfo(host, String(port), &hints, &found)
         guard resolved == 0, let first = unsafe found else {
-            throw EventEmitterError(message: "cannot resolve '\(host)': \(unsafe String(cString: gai_strerror(resolved)))")
+            throw EventEmitterError(
+                message: "cannot resolve '\(host)': \(unsafe String(cString: gai_strerror(resolved)))"
+            )
         }
         defer { unsafe freeaddrinfo(first) }
-        let descriptor = unsafe socket(first.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let descriptor = unsafe socket(
+            first.pointee.ai_family,
+            Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            0
+        )
         guard descriptor >= 0 else { throw EventEmitterError(message: "socket: errno \(errno)") }
         defer { _ = close(descriptor) }
         var timeout = timeval(tv_sec: 10, tv_usec: 0)
@@ -114,7 +133,9 @@ public enum EventEmitter {
             let count = unsafe request.withUnsafeBytes { raw in
                 unsafe send(descriptor, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
             }
-            guard count > 0 else { throw EventEmitterError(message: "sending to \(host):\(port) failed: errno \(errno)") }
+            guard count > 0 else {
+                throw EventEmitterError(message: "sending to \(host):\(port) failed: errno \(errno)")
+            }
             sent += count
         }
         var reply: [UInt8] = []

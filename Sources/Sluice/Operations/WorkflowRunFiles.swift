@@ -22,7 +22,9 @@ public enum WorkflowRunFiles {
         /// The run as one JSON object: the last record's fields plus `first_at` and `records`.
         public var json: JSONValue {
             guard case .object(var object) = last.json else { return last.json }
-            object.members.append(.init("first_at", .string(String(decoding: firstAt.formatted(.prefect), as: UTF8.self))))
+            object.members.append(
+                .init("first_at", .string(String(decoding: firstAt.formatted(.prefect), as: UTF8.self)))
+            )
             object.members.append(.init("records", .integer(recordCount)))
             return .object(object)
         }

@@ -142,7 +142,12 @@ extension PipelineCore {
                 }
             }
             if state.routing.hasWorkflowActions, let dispatcher = workflowDispatcher {
-                let jobs = Self.workflowJobs(of: event, sequence: slot.logSequence, hits: state.hits, routing: state.routing)
+                let jobs = Self.workflowJobs(
+                    of: event,
+                    sequence: slot.logSequence,
+                    hits: state.hits,
+                    routing: state.routing
+                )
                 for job in jobs { guard submit(job, to: dispatcher) else { return false } }
             }
             state.logEnd = slot.logSequence + 1

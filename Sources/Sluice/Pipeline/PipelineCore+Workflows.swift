@@ -34,7 +34,11 @@ extension PipelineCore {
             for action in routing.workflowActionsOfTrigger[number] {
                 jobs.append(
                     WorkflowJob(
-                        runID: WorkflowRunInput.runID(eventID: event.header.id, trigger: trigger.name, action: action.action),
+                        runID: WorkflowRunInput.runID(
+                            eventID: event.header.id,
+                            trigger: trigger.name,
+                            action: action.action
+                        ),
                         definition: routing.workflows[action.workflow],
                         trigger: trigger.name,
                         action: action.action,
@@ -71,7 +75,8 @@ extension PipelineCore {
     /// Makes the dispatcher when the configuration has workflows, reads `workflows.checkpoint` (written as
     /// the log's end when missing: a log that had no workflow has no firing to recover) and queues every
     /// firing after it without a final run record.
-    func recoverWorkflows(routing: PipelineRouting, store: CheckpointStore, logEnd: UInt64) throws -> WorkflowRecovery? {
+    func recoverWorkflows(routing: PipelineRouting, store: CheckpointStore, logEnd: UInt64) throws -> WorkflowRecovery?
+    {
         guard !configuration.triggers.workflows.workflows.isEmpty else { return nil }
         var checkpoint = try store.read(name: "workflows") ?? logEnd
         if checkpoint > logEnd { checkpoint = logEnd }  // `fsync: never` lost the tail it covered
@@ -95,7 +100,8 @@ extension PipelineCore {
         try ingest.withLock { state throws(SegmentLogError) in
             var matcher = TriggerMatcher(index: routing.index)
             var hits: [TriggerHit] = []
-            _ = try LogReader.forEachRecord(directory: configuration.log.directory, fromSequence: checkpoint) { record in
+            _ = try LogReader.forEachRecord(directory: configuration.log.directory, fromSequence: checkpoint) {
+                record in
                 guard record.type == .event else { return }
                 var ignored: [String] = []
                 guard let event = Self.decodeRecovered(record, state: &state, undecodable: &ignored) else { return }

@@ -214,7 +214,9 @@ final class WorkflowDispatcher: @unchecked Sendable {
                     }
                 }
                 guard
-                    let index = ready.firstIndex(where: { runningOf[$0.definition.name, default: 0] < $0.definition.concurrency })
+                    let index = ready.firstIndex(where: {
+                        runningOf[$0.definition.name, default: 0] < $0.definition.concurrency
+                    })
                 else {
                     let nextDue = delayed.map(\.dueNanoseconds).min() ?? (now + 100_000_000)
                     _ = condition.wait(untilNanoseconds: min(nextDue, now + 100_000_000))
@@ -332,7 +334,9 @@ final class WorkflowDispatcher: @unchecked Sendable {
     /// Emits the child events of an attempt, one JSON per line; the first refusal, if any.
     private func emitChildren(_ result: WorkflowProcess.Result) -> (count: Int, failure: String?) {
         guard !result.emittedOverflow else {
-            return (0, "it wrote more than \(WorkflowProcess.emittedByteCountMax) bytes to SLUICE_EMIT_FD; none emitted")
+            return (
+                0, "it wrote more than \(WorkflowProcess.emittedByteCountMax) bytes to SLUICE_EMIT_FD; none emitted"
+            )
         }
         var count = 0
         for (number, line) in result.emitted.split(separator: 0x0A).enumerated() {

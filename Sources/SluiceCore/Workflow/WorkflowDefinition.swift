@@ -48,7 +48,9 @@ public struct WorkflowDefinition: Sendable, Equatable {
     }
 
     /// The keys of a `workflows:` entry.
-    public static let keys = ["name", "description", "command", "timeout_s", "concurrency", "retry_delays_s", "environment"]
+    public static let keys = [
+        "name", "description", "command", "timeout_s", "concurrency", "retry_delays_s", "environment",
+    ]
     /// `timeout_s`: 1 ms to 1 day.
     public static let timeoutSecondsRange: ClosedRange<Double> = 0.001...86_400
     /// `concurrency`: 1 to 256.
@@ -59,7 +61,9 @@ public struct WorkflowDefinition: Sendable, Equatable {
 
     /// Reads one `workflows:` entry; errors name the field (`workflows[2].timeout_s`) and the range.
     public init(json: JSONValue, path: String) throws(TriggerDefinitionError) {
-        guard let object = json.objectValue else { throw TriggerDefinitionError(path: path, message: "must be a mapping") }
+        guard let object = json.objectValue else {
+            throw TriggerDefinitionError(path: path, message: "must be a mapping")
+        }
         try ConfigurationKeys.check(object, known: Self.keys, path: path)
         guard let name = object["name"]?.stringValue, Self.isValidName(name) else {
             throw TriggerDefinitionError(
@@ -151,7 +155,9 @@ public struct WorkflowDefinition: Sendable, Equatable {
             let bytes = Array(member.key.utf8)
             let isName =
                 !bytes.isEmpty && !(bytes[0] >= 0x30 && bytes[0] <= 0x39)
-                && bytes.allSatisfy { ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F }
+                && bytes.allSatisfy {
+                    ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x5F
+                }
             guard isName, !member.key.hasPrefix("SLUICE_") else {
                 var error = TriggerDefinitionError(
                     path: "\(path).\(member.key)",
@@ -161,7 +167,10 @@ public struct WorkflowDefinition: Sendable, Equatable {
                 throw error
             }
             guard let text = member.value.stringValue, !text.utf8.contains(0) else {
-                throw TriggerDefinitionError(path: "\(path).\(member.key)", message: "must be a string without NUL bytes")
+                throw TriggerDefinitionError(
+                    path: "\(path).\(member.key)",
+                    message: "must be a string without NUL bytes"
+                )
             }
             variables.append((member.key, text))
         }

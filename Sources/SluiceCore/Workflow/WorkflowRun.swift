@@ -80,7 +80,11 @@ public struct WorkflowEventContext: Sendable, Equatable {
             ("SLUICE_EVENT_ID", eventID), ("SLUICE_EVENT_NAME", eventName), ("SLUICE_EVENT_BRANCH", branch),
             ("SLUICE_EVENT_ACCOUNT", accountID), ("SLUICE_EVENT_LEVEL", String(level)),
             ("SLUICE_EVENT_PARENT", parentID),
-            ("SLUICE_EVENT_ANCESTORS", JSONValue.array(ancestors.map { .object(["id": .string($0.id), "name": .string($0.name)]) }).encodedString()),
+            (
+                "SLUICE_EVENT_ANCESTORS",
+                JSONValue.array(ancestors.map { .object(["id": .string($0.id), "name": .string($0.name)]) })
+                    .encodedString()
+            ),
             ("SLUICE_CORRELATION_ID", correlationID),
         ]
     }
@@ -95,9 +99,13 @@ public struct WorkflowEventContext: Sendable, Equatable {
         branch = environment["SLUICE_EVENT_BRANCH"] ?? ""
         accountID = environment["SLUICE_EVENT_ACCOUNT"] ?? ""
         parentID = environment["SLUICE_EVENT_PARENT"] ?? ""
-        guard let levelText = environment["SLUICE_EVENT_LEVEL"], let value = Int(levelText), (0...1_000_000).contains(value)
+        guard let levelText = environment["SLUICE_EVENT_LEVEL"], let value = Int(levelText),
+            (0...1_000_000).contains(value)
         else {
-            throw WorkflowContextError(variable: "SLUICE_EVENT_LEVEL", message: "missing or not an integer from 0 to 1000000")
+            throw WorkflowContextError(
+                variable: "SLUICE_EVENT_LEVEL",
+                message: "missing or not an integer from 0 to 1000000"
+            )
         }
         level = value
         let list: JSONValue

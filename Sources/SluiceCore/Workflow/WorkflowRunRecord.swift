@@ -89,13 +89,15 @@ public struct WorkflowRunRecord: Sendable, Equatable {
         func optional(_ value: Int?) -> JSONValue { value.map { .integer($0) } ?? .null }
         return .object([
             "run_id": .string(runID), "workflow": .string(workflow), "trigger": .string(trigger),
-            "action": .integer(action), "event_sequence": .integer(eventSequence), "event_id": .string(eventID.description),
+            "action": .integer(action), "event_sequence": .integer(eventSequence),
+            "event_id": .string(eventID.description),
             "attempt": .integer(attempt), "phase": .string(phase.rawValue),
             "outcome": outcome.map { .string($0.rawValue) } ?? .null, "exit_status": optional(exitStatus),
             "signal": optional(signal), "timed_out": .bool(timedOut), "duration_us": .integer(durationMicroseconds),
             "stdout": .string(standardOutput), "stdout_bytes": .integer(standardOutputByteCount),
             "stderr": .string(standardError), "stderr_bytes": .integer(standardErrorByteCount),
-            "child_events": .integer(childEventCount), "message": message.map { .string($0) } ?? .null, "at": .string(String(decoding: at.formatted(.prefect), as: UTF8.self)),
+            "child_events": .integer(childEventCount), "message": message.map { .string($0) } ?? .null,
+            "at": .string(String(decoding: at.formatted(.prefect), as: UTF8.self)),
         ])
     }
 
@@ -147,7 +149,10 @@ public struct WorkflowRunRecord: Sendable, Equatable {
         func bounded(_ field: String, _ range: ClosedRange<Int64>) throws(WorkflowRunRecordError) -> Int64 {
             let value = try require(field) { $0.int64Value }
             guard range.contains(value) else {
-                throw WorkflowRunRecordError(field: field, message: "must be from \(range.lowerBound) to \(range.upperBound)")
+                throw WorkflowRunRecordError(
+                    field: field,
+                    message: "must be from \(range.lowerBound) to \(range.upperBound)"
+                )
             }
             return value
         }
@@ -164,12 +169,15 @@ public struct WorkflowRunRecord: Sendable, Equatable {
             outcome: try optional("outcome") { $0.stringValue.flatMap(Outcome.init(rawValue:)) },
             at: try require("at") { $0.stringValue.flatMap(Timestamp.parse) }
         )
-        exitStatus = try optional("exit_status") { $0.int64Value.flatMap { (-1_000...1_000).contains($0) ? Int($0) : nil } }
+        exitStatus = try optional("exit_status") {
+            $0.int64Value.flatMap { (-1_000...1_000).contains($0) ? Int($0) : nil }
+        }
         signal = try optional("signal") { $0.int64Value.flatMap { (0...1_000).contains($0) ? Int($0) : nil } }
         timedOut = try optional("timed_out") { $0.boolValue } ?? false
         durationMicroseconds = try optional("duration_us") { $0.int64Value } ?? 0
         standardOutput = try optional("stdout") { $0.stringValue } ?? ""
-        standardOutputByteCount = try optional("stdout_bytes") { $0.int64Value.flatMap { $0 >= 0 ? Int($0) : nil } } ?? 0
+        standardOutputByteCount =
+            try optional("stdout_bytes") { $0.int64Value.flatMap { $0 >= 0 ? Int($0) : nil } } ?? 0
         standardError = try optional("stderr") { $0.stringValue } ?? ""
         standardErrorByteCount = try optional("stderr_bytes") { $0.int64Value.flatMap { $0 >= 0 ? Int($0) : nil } } ?? 0
         childEventCount = try optional("child_events") { $0.int64Value.flatMap { $0 >= 0 ? Int($0) : nil } } ?? 0
@@ -232,7 +240,9 @@ public struct WorkflowRecoveryPlan: Sendable {
             switch (record.phase, record.outcome) {
             case (.finished, let outcome?) where outcome.isFinal: final += 1
             case (.finished, _):
-                resume.append(Resume(runID: firing.runID, eventSequence: firing.eventSequence, attempt: record.attempt + 1))
+                resume.append(
+                    Resume(runID: firing.runID, eventSequence: firing.eventSequence, attempt: record.attempt + 1)
+                )
             case (.started, _):
                 resume.append(Resume(runID: firing.runID, eventSequence: firing.eventSequence, attempt: record.attempt))
             }
