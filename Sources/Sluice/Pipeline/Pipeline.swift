@@ -165,8 +165,14 @@ public final class Pipeline: Sendable {
     /// A snapshot of the counters.
     public var statistics: PipelineStatistics { core.statistics }
 
+    /// Called on a workflow runner thread as each attempt's process starts, with when its firing was
+    /// handed over (set before ``start()``; the workflow benchmark's probe).
+    public func onWorkflowStarted(_ body: @escaping @Sendable (WorkflowStartTiming) -> Void) {
+        core.workflowStartHook = body
+    }
+
     /// Variables every workflow run gets besides its own, e.g. `SLUICE_SERVER_URL` and `SLUICE_TOKEN` for
-    /// `sluice emit` (set by `sluice serve`). Call before ``start()``.
+    /// `sluice emit` (the embedder or the configuration provides them). Call before ``start()``.
     public func setWorkflowEnvironment(_ variables: [(name: String, value: String)]) {
         core.workflowEnvironment = variables
     }

@@ -136,6 +136,7 @@ extension PipelineCore {
             job.attempt = entry.attempt
             dispatcher.submitRecovered(job)
         }
+        dispatcher.onStart = workflowStartHook
         workflowDispatcher = dispatcher
         workflowsDone.store(false, ordering: .releasing)
         return WorkflowRecovery(checkpoint: checkpoint, runsResumed: resume.count, runsAlreadyFinal: final)

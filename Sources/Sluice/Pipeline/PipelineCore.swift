@@ -41,6 +41,8 @@ final class PipelineCore: @unchecked Sendable {
     var workflowDispatcher: WorkflowDispatcher?
     /// Variables every workflow run gets besides its own (e.g. `sluice serve`'s URL and token); set before start.
     var workflowEnvironment: [(name: String, value: String)] = []
+    /// Called as each workflow attempt's process starts (set before start).
+    var workflowStartHook: (@Sendable (WorkflowStartTiming) -> Void)?
     /// Set once the workflow dispatcher has stopped (or when there is none): the journaler may end.
     let workflowsDone = Atomic<Bool>(true)
     let journalWake: ParkWaitStrategy

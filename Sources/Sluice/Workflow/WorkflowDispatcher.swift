@@ -23,6 +23,16 @@ struct WorkflowJob: Sendable {
     let firing: [UInt8]?
     var attempt: Int
     var dueNanoseconds: UInt64 = 0
+    /// When the matcher (or recovery) handed the firing over, monotonic (for ``WorkflowStartTiming``).
+    var firedNanoseconds: UInt64 = 0
+}
+
+/// When one attempt's process started, against when its firing was handed to the dispatcher (monotonic
+/// nanoseconds; `Pipeline.onWorkflowStarted`).
+public struct WorkflowStartTiming: Sendable, Equatable {
+    public var firedNanoseconds: UInt64
+    public var startedNanoseconds: UInt64
+    public var attempt: Int
 }
 
 /// Counters of the workflow runs (a snapshot is in ``PipelineStatistics``).
@@ -71,6 +81,8 @@ final class WorkflowDispatcher: @unchecked Sendable {
     private var checkpointedAtNanoseconds: UInt64 = 0
     private var checkpointing = false
 
+    /// Called on a runner thread as each attempt's process starts (set before ``start()``).
+    var onStart: (@Sendable (WorkflowStartTiming) -> Void)?
     /// One past the last event whose firings the matcher handed over (set by the matcher after each batch).
     let matchedEnd: Atomic<UInt64>
     let counters = WorkflowCounters()
@@ -142,6 +154,8 @@ final class WorkflowDispatcher: @unchecked Sendable {
 
     /// Queues a firing from the matcher; `false` when the queue is full (the matcher waits and retries).
     func trySubmit(_ job: WorkflowJob) -> Bool {
+        var job = job
+        job.firedNanoseconds = MonotonicCondition.monotonicNanoseconds()
         let accepted = condition.withLock {
             guard ready.count + delayed.count < capacity else { return false }
             ready.append(job)
@@ -325,6 +339,15 @@ final class WorkflowDispatcher: @unchecked Sendable {
             timeoutNanoseconds: job.definition.timeoutNanoseconds
         )
         let result = process.run { started in
+            if let onStart {
+                onStart(
+                    WorkflowStartTiming(
+                        firedNanoseconds: job.firedNanoseconds,
+                        startedNanoseconds: MonotonicCondition.monotonicNanoseconds(),
+                        attempt: job.attempt
+                    )
+                )
+            }
             pid = started
             condition.withLock { _ = pids.insert(started) }
         }
