@@ -121,6 +121,14 @@ let package = Package(
             path: "Sources/pipeline-bench",
             swiftSettings: swiftSettings
         ),
+        // Workflow dispatch (issue 19): runs/s of `true` and firing -> process start, against a plain
+        // posix_spawn loop in the same run. `swift run -c release workflow-bench`.
+        .executableTarget(
+            name: "workflow-bench",
+            dependencies: ["BenchmarkCommandLine", .product(name: "Sluice", package: "sluice")],
+            path: "Sources/workflow-bench",
+            swiftSettings: swiftSettings
+        ),
         // Per-endpoint isolation (issue 15): a healthy webhook's throughput with and without a dead neighbour
         // on the same host, and the dead one's time to dead letter against its schedule.
         // `swift run -c release isolation-bench`.

@@ -194,6 +194,22 @@ enum OpenAPIDocument {
                 }
               }
             },
+            "/api/workflows/runs": {
+              "get": {
+                "summary": "The workflow runs in the log, one per run id (its last record; docs/workflows.md).",
+                "security": [{"bearer": []}],
+                "parameters": [{"name": "failed", "in": "query", "required": false, "schema": {"type": "boolean"}}],
+                "responses": {
+                  "200": {
+                    "description": "The runs, in the order they first started (FORMAT.md \"Workflow run records\" plus first_at and records).",
+                    "content": {"application/json": {"schema": {"type": "object", "required": ["runs"], "properties": {"runs": {"type": "array", "items": {"type": "object"}}}}}}
+                  },
+                  "401": {"$ref": "#/components/responses/Error"},
+                  "403": {"$ref": "#/components/responses/Error"},
+                  "500": {"$ref": "#/components/responses/Error"}
+                }
+              }
+            },
             "/api/events/{id}/attempts": {
               "get": {
                 "summary": "The delivery attempts of one event at every webhook, read from the log.",

@@ -38,6 +38,7 @@ extension SluiceServer {
             }
             return await query { directory in try DeliveryQueries.attempts(of: id, directory: directory) }
         }
+        addWorkflowRoutes(to: router)
         router.get("openapi.json") { _, _ in
             ServerReply.json(.ok, Array(OpenAPIDocument.json.utf8))
         }

@@ -13,7 +13,7 @@ struct SluiceCommand: ParsableCommand {
         version: SluiceVersion.current,
         subcommands: [
             Run.self, Events.self, GitHub.self, Fixtures.self, Log.self, Triggers.self, Webhooks.self, SinkCommand.self,
-            DeadLetters.self, Endpoints.self, Replay.self, Demo.self, Serve.self,
+            DeadLetters.self, Endpoints.self, Replay.self, Demo.self, Serve.self, Workflows.self, Emit.self,
         ],
         defaultSubcommand: nil
     )

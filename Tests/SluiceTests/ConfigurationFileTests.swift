@@ -10,6 +10,8 @@ import Testing
             event_type: infrahub.node.updated
             branch_scope: all_branches
             node_kind: InfraDevice
+        workflows:
+          - {name: page-oncall, command: [page-oncall.sh]}
         triggers:
           # 5 failed deployments of one environment within 10 minutes
           - name: deploy-failures
@@ -42,6 +44,7 @@ import Testing
         {"default_branch": "main",
          "webhooks": [{"name": "devices", "event_type": "infrahub.node.updated", "branch_scope": "all_branches",
                        "node_kind": "InfraDevice"}],
+         "workflows": [{"name": "page-oncall", "command": ["page-oncall.sh"]}],
          "triggers": [
            {"name": "deploy-failures", "enabled": true,
             "trigger": {"expect": ["github.deployment_status"], "match": {"github.state": "failure"},

@@ -289,6 +289,7 @@ import Testing
         let nested = String(repeating: "{a: ", count: 100) + "1" + String(repeating: "}", count: 100)
         let text =
             Self.base + """
+                workflows: [{name: w, command: ["true"]}]
                 triggers:
                   - name: t
                     trigger: {expect: [infrahub.node.created]}

@@ -175,6 +175,18 @@ public final class Pipeline: Sendable {
     /// A snapshot of the counters.
     public var statistics: PipelineStatistics { core.statistics }
 
+    /// Called on a workflow runner thread as each attempt's process starts, with when its firing was
+    /// handed over (set before ``start()``; the workflow benchmark's probe).
+    public func onWorkflowStarted(_ body: @escaping @Sendable (WorkflowStartTiming) -> Void) {
+        core.workflowStartHook = body
+    }
+
+    /// Variables every workflow run gets besides its own, e.g. `SLUICE_SERVER_URL` and `SLUICE_TOKEN` for
+    /// `sluice emit` (the embedder or the configuration provides them). Call before ``start()``.
+    public func setWorkflowEnvironment(_ variables: [(name: String, value: String)]) {
+        core.workflowEnvironment = variables
+    }
+
     /// The error that stopped the pipeline (a log write or sync failed), if any.
     public var failure: String? { core.failure }
 }
@@ -210,6 +222,24 @@ public struct PipelineStatistics: Sendable, Equatable {
     /// Redriven dead letters not queued: their webhook is no longer configured or no longer sent the event, the
     /// pair was not final any more, or the event could not be read back.
     public var redrivesSkipped: Int = 0
+    /// The workflow runs, when the configuration has workflows.
+    public var workflows: WorkflowStatistics? = nil
+}
+
+/// Counters of the workflow runs since start (docs/workflows.md).
+public struct WorkflowStatistics: Sendable, Equatable {
+    /// Attempts started (a retry is another).
+    public var started: Int
+    public var succeeded: Int
+    /// Attempts that failed (non-zero exit, signal, timeout, cannot start), retried or dead-lettered.
+    public var failedAttempts: Int
+    public var deadLettered: Int
+    /// Firings refused by `workflows_depth_max` (each journaled with outcome `refused`).
+    public var refused: Int
+    /// Firings a restart found without a final record and queued again.
+    public var recovered: Int
+    /// Firings queued, waiting for a retry, or running now.
+    public var pending: Int
 }
 
 /// What ``Pipeline/start()`` found in the log.
@@ -238,6 +268,8 @@ public struct PipelineRecovery: Sendable, Equatable {
     /// Webhooks with more deliveries to resume than `endpoint_pending_max`: the rest of their backlog is
     /// read back from the log as they make room (per-endpoint isolation), not queued at start.
     public var webhooksSpilled: Int = 0
+    /// The workflow runs recovery queued again; `nil` when the configuration has no workflow.
+    public var workflows: WorkflowRecovery? = nil
 
     /// Checkpoints lowered because they pointed past the end of the recovered log.
     public var checkpointIncidents: [LogIncident] = []

@@ -56,7 +56,7 @@ extension PipelineConfiguration {
         "ring_capacity", "job_queue_capacity", "outcome_queue_capacity", "wait", "delivery_shards", "connections",
         "in_flight_max", "pending_deliveries_max", "endpoint_pending_max", "request_timeout_ms", "retry_schedule_s",
         "retry_jitter_percent",
-        "io", "ca_file", "circuit_breaker", "transform_concurrency", "allowed_networks",
+        "io", "ca_file", "circuit_breaker", "transform_concurrency", "allowed_networks", "workflow_queue_max",
     ]
     /// The keys of `pipeline.circuit_breaker`.
     public static let circuitBreakerKeys = [
@@ -77,6 +77,7 @@ extension PipelineConfiguration {
         "pipeline.pending_deliveries_max": 1...100_000_000,
         "pipeline.endpoint_pending_max": 1...100_000_000,
         "pipeline.transform_concurrency": 1...256,
+        "pipeline.workflow_queue_max": 1...10_000_000,
         "pipeline.request_timeout_ms": 1...3_600_000,
         "pipeline.retry_jitter_percent": 0...100,
         "pipeline.circuit_breaker.window_s": 1...86_400,
@@ -159,6 +160,7 @@ extension PipelineConfiguration {
         if let value = try integer(pipeline, "pipeline", "pending_deliveries_max") { pendingDeliveryCountMax = value }
         if let value = try integer(pipeline, "pipeline", "endpoint_pending_max") { endpointPendingMax = value }
         if let value = try integer(pipeline, "pipeline", "transform_concurrency") { transformConcurrency = value }
+        if let value = try integer(pipeline, "pipeline", "workflow_queue_max") { workflowQueueMax = value }
         if let value = try integer(pipeline, "pipeline", "request_timeout_ms") {
             requestTimeoutNanoseconds = UInt64(value) * 1_000_000  // ≤ 1 hour: no overflow
         }

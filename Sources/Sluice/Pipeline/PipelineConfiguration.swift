@@ -41,6 +41,9 @@ public struct PipelineConfiguration: Sendable {
     public var inFlightMax = 4_096
     /// Transform commands run at once per delivery loop (on threads of their own, never on the loop).
     public var transformConcurrency = 4
+    /// Workflow firings queued (waiting or between retries) at most; more make the matcher wait
+    /// (`pipeline.workflow_queue_max`). Each costs its triggering event's bytes.
+    public var workflowQueueMax = 65_536
     /// Deliveries a shard holds at once (waiting for a retry, queued or in flight); when reached the
     /// shard stops taking jobs, which backs up to the matcher and then to `emit`.
     public var pendingDeliveryCountMax = 1_000_000
@@ -106,7 +109,7 @@ public struct PipelineConfiguration: Sendable {
             ("pipeline.delivery_shards", deliveryShardCount), ("pipeline.connections", connectionCountMax),
             ("pipeline.in_flight_max", inFlightMax), ("pipeline.transform_concurrency", transformConcurrency),
             ("pipeline.pending_deliveries_max", pendingDeliveryCountMax),
-            ("pipeline.endpoint_pending_max", endpointPendingMax),
+            ("pipeline.endpoint_pending_max", endpointPendingMax), ("pipeline.workflow_queue_max", workflowQueueMax),
         ] {
             let range = Self.integerRanges[field]!  // every field listed has a range
             guard range.contains(Int64(value)) else {

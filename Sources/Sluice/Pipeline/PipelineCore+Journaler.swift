@@ -193,7 +193,8 @@ extension PipelineCore {
         let next = state.next
         if stopping.load(ordering: .acquiring), matcherDone.load(ordering: .acquiring),
             shardsDone.load(ordering: .acquiring) == shards.count,
-            shards.allSatisfy({ $0.outcomes.count == 0 }), next == sequencer.claimed
+            shards.allSatisfy({ $0.outcomes.count == 0 }), next == sequencer.claimed,
+            workflowsDone.load(ordering: .acquiring), control.withLock({ $0.records.isEmpty })
         {
             try writer.sync()
             settle(durable: writer.durableSequence, state: &state, final: true)
@@ -206,7 +207,8 @@ extension PipelineCore {
             barrier.available(from: next) > next || shards.contains { $0.outcomes.count > 0 }
                 || !control.withLock({ $0.records.isEmpty })
                 || (stopping.load(ordering: .relaxed) && matcherDone.load(ordering: .acquiring)
-                    && shardsDone.load(ordering: .acquiring) == shards.count)
+                    && shardsDone.load(ordering: .acquiring) == shards.count
+                    && workflowsDone.load(ordering: .acquiring))
         }
         state.idle += 1
         return false

@@ -68,6 +68,7 @@ extension PipelineCore {
             if routingGeneration.load(ordering: .acquiring) != state.routing.generation { followRouting(&state) }
             // A stop with a full shard gives up: the rest is re-matched after a restart.
             guard matchBatch(&state, end: end) else { break }
+            workflowDispatcher?.matchedEnd.store(state.logEnd, ordering: .releasing)
             PipelineCounters.addReleasing(counters.matched, end - state.next)
             state.next = end
             matchCursor.advance(to: end)
@@ -140,6 +141,15 @@ extension PipelineCore {
                         sequence: slot.logSequence
                     )
                 }
+            }
+            if state.routing.hasWorkflowActions, let dispatcher = workflowDispatcher {
+                let jobs = Self.workflowJobs(
+                    of: event,
+                    sequence: slot.logSequence,
+                    hits: state.hits,
+                    routing: state.routing
+                )
+                for job in jobs { guard submit(job, to: dispatcher) else { return false } }
             }
             state.logEnd = slot.logSequence + 1
             // A firing's webhooks come first and take its body; the rest take the event's.
@@ -254,6 +264,10 @@ extension PipelineCore {
         routing: PipelineRouting
     ) -> [(webhook: Int, trigger: Int)] {
         hits.removeAll(keepingCapacity: true)
+        // Workflow run records are journal entries, not events for triggers (docs/workflows.md).
+        if event.slice(event.header.nameReference.range).starts(with: WorkflowRunRecord.eventNamePrefix.utf8) {
+            return []
+        }
         matcher.match(event, into: &hits)
         var pairs: [(webhook: Int, trigger: Int)] = []
         let skipsStateful = routing.hasStatefulTriggers

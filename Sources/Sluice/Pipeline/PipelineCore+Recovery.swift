@@ -121,6 +121,7 @@ extension PipelineCore {
         if routing.hasStatefulTriggers {
             try recoverStateful(routing: routing, rematchFrom: loaded.rematchFrom, first: pass.firstEventMicroseconds)
         }
+        recovery.workflows = try recoverWorkflows(routing: routing, store: store, logEnd: opened.nextSequence)
         PipelineCounters.add(counters.recoveredDeliveries, recovery.deliveriesResumed)
         PipelineCounters.add(counters.deliveriesQueued, recovery.deliveriesResumed)
         recovery.ioBackend = try startThreads()
@@ -336,6 +337,7 @@ extension PipelineCore {
                 }
             )
         }
+        try workflowDispatcher?.start()
         threads.append(try LoopThread(name: "sluice-match") { [self] in runMatcher() })
         journalerThread = try LoopThread(name: "sluice-journal") { [self] in runJournaler() }
         ingest.withLock { $0.running = true }

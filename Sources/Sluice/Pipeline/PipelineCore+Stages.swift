@@ -83,7 +83,7 @@ extension PipelineCore {
         while true {
             let accepted = counters.accepted.load(ordering: .acquiring)
             if counters.matched.load(ordering: .acquiring) >= accepted, tracker.pendingDeliveries == 0,
-                tracker.spillingCount == 0
+                tracker.spillingCount == 0, workflowDispatcher?.isSettled ?? true
             {
                 return true
             }
@@ -111,9 +111,11 @@ extension PipelineCore {
         }
         for thread in threads { thread.join() }
         threads.removeAll()
+        stopWorkflows(deadlineNanoseconds: deadline)
         journalWake.wakeAll()
         journalerThread?.join()
         journalerThread = nil
+        workflowDispatcher?.writeFinalCheckpoint()
     }
 
     func enableEndpoint(_ name: String) throws(PipelineConfigurationError) {
@@ -142,6 +144,12 @@ extension PipelineCore {
         updated.webhooks = webhooks
         updated.triggers = triggers
         try updated.validate()
+        if workflowDispatcher == nil, !triggers.workflows.workflows.isEmpty {
+            throw PipelineConfigurationError(
+                field: "workflows",
+                message: "this pipeline started without workflows; restart it to add some"
+            )
+        }
         let recordByteCountMax = configuration.log.frameByteCountMax - FramePayload.recordHeaderByteCount
         return try ingest.withLock { state throws(PipelineConfigurationError) -> (ticket: Int, generation: Int) in
             let routing = try PipelineRouting(
@@ -216,6 +224,12 @@ extension PipelineCore {
             usleep(200)
         }
         return true
+
+    }
+
+    /// Queues a record for the journaler; returns its ticket (durable once ``controlDurableTicket`` reaches it).
+    func journalControl(_ record: LogRecord) -> Int {
+        queueControl([record])
     }
 
     var statistics: PipelineStatistics {
@@ -236,7 +250,19 @@ extension PipelineCore {
             spillingWebhooks: tracker.spillingCount,
             disabledEndpoints: disabledEndpoints.withLock { $0.keys.sorted() },
             redriven: counters.redriven.load(ordering: .relaxed),
-            redrivesSkipped: counters.redrivesSkipped.load(ordering: .relaxed)
+            redrivesSkipped: counters.redrivesSkipped.load(ordering: .relaxed),
+            workflows: workflowDispatcher.map { dispatcher in
+                let counters = dispatcher.counters
+                return WorkflowStatistics(
+                    started: counters.started.load(ordering: .relaxed),
+                    succeeded: counters.succeeded.load(ordering: .relaxed),
+                    failedAttempts: counters.failedAttempts.load(ordering: .relaxed),
+                    deadLettered: counters.deadLettered.load(ordering: .relaxed),
+                    refused: counters.refused.load(ordering: .relaxed),
+                    recovered: counters.recovered.load(ordering: .relaxed),
+                    pending: dispatcher.queuedCount
+                )
+            }
         )
     }
 }

@@ -53,6 +53,14 @@ final class PipelineCore: @unchecked Sendable {
     /// Dead letters redriven while running, for the matcher to queue again (their `redrive_requested`
     /// records are durable first).
     let redriveRequests = Mutex<[RedriveRequest]>([])
+    /// Runs workflow firings; `nil` when the configuration at start has no workflow.
+    var workflowDispatcher: WorkflowDispatcher?
+    /// Variables every workflow run gets besides its own (e.g. `sluice serve`'s URL and token); set before start.
+    var workflowEnvironment: [(name: String, value: String)] = []
+    /// Called as each workflow attempt's process starts (set before start).
+    var workflowStartHook: (@Sendable (WorkflowStartTiming) -> Void)?
+    /// Set once the workflow dispatcher has stopped (or when there is none): the journaler may end.
+    let workflowsDone = Atomic<Bool>(true)
     let journalWake: ParkWaitStrategy
     let matchWake: ParkWaitStrategy
     let journalCursor = RingCursor()

@@ -28,6 +28,12 @@ final class PipelineRouting: Sendable {
     let statefulTriggerOfName: [String: Int]
     /// The longest window of a stateful trigger (Proactive `within: 0` counts 10 s), in microseconds.
     let longestWindowMicroseconds: Int64
+    /// The configured workflows (``WorkflowConfiguration``) and, per trigger, its compiled workflow actions.
+    let workflows: [WorkflowDefinition]
+    let workflowActionsOfTrigger: [[WorkflowAction]]
+    /// Some enabled trigger has a workflow action: only then does the matcher look for workflow firings.
+    let hasWorkflowActions: Bool
+    let workflowDepthMax: Int
 
     /// Compiles `configuration`; `symbols` must be the ingest decoder's table, used by no other thread
     /// during the call.
@@ -108,5 +114,17 @@ final class PipelineRouting: Sendable {
         }
         self.statefulTriggerOfName = statefulTriggerOfName
         longestWindowMicroseconds = Int64((longest * 1e6).rounded())
+        let workflowConfiguration = configuration.triggers.workflows
+        workflows = workflowConfiguration.workflows
+        workflowDepthMax = workflowConfiguration.depthMax
+        do {
+            workflowActionsOfTrigger = try workflowConfiguration.compileActions(
+                of: index.triggers,
+                paths: index.triggers.map { "trigger '\($0.name)'" }
+            )
+        } catch {
+            throw PipelineConfigurationError(field: error.path, message: error.message)
+        }
+        hasWorkflowActions = zip(index.triggers, workflowActionsOfTrigger).contains { $0.enabled && !$1.isEmpty }
     }
 }

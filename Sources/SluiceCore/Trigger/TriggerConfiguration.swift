@@ -7,13 +7,15 @@ public struct TriggerConfiguration: Sendable {
     public var defaultBranch = "main"
     public var webhooks: [WebhookSubscription] = []
     public var triggers: [TriggerDefinition] = []
+    /// The `workflows:` section (and `workflows_depth_max`) the triggers' workflow actions run.
+    public var workflows = WorkflowConfiguration()
 
     public init() {}
 
     /// The keys a configuration file may have at its top level (`log` and `pipeline` are read by
-    /// `PipelineConfiguration`, `server`, `graphql` and `queries` by `sluice serve`); any other key is an error.
+    /// `PipelineConfiguration`, `server`, `graphql` and `queries` by `sluice serve`; `workflows` and `workflows_depth_max` by the workflow dispatcher); any other key is an error.
     public static let fileKeys = [
-        "default_branch", "webhooks", "triggers", "log", "pipeline", "server", "graphql", "queries",
+        "default_branch", "webhooks", "triggers", "log", "pipeline", "server", "graphql", "queries", "workflows", "workflows_depth_max",
     ]
 
     public init(json: JSONValue) throws(TriggerDefinitionError) {
@@ -40,6 +42,9 @@ public struct TriggerConfiguration: Sendable {
                 }
             }
         }
+        workflows = try WorkflowConfiguration(json: json)
+        // Load-time check: every workflow action names a workflow and its templates compile.
+        _ = try workflows.compileActions(of: triggers, paths: triggers.indices.map { "triggers[\($0)]" })
     }
 
     /// Every trigger: the webhooks' compiled triggers first, then the explicit ones.

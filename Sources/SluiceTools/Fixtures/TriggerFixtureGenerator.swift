@@ -19,7 +19,7 @@
 ///
 /// Each webhook follows Infrahub's `CoreStandardWebhook` shape (spec §c.1): `name`, `url` (loopback only),
 /// `event_type`, `branch_scope`, `node_kind`, `shared_key`, `active`, plus the Prefect trigger it compiles
-/// to (spec §c.2) under `trigger`. Each trigger is a ``TriggerDefinition`` in JSON with a workflow action.
+/// to (spec §c.2) under `trigger`. Each trigger is a ``TriggerDefinition`` in JSON with no action (matched only).
 /// Deterministic for a seed and count.
 public struct TriggerFixtureGenerator {
     /// One configuration entry.
@@ -132,7 +132,8 @@ public struct TriggerFixtureGenerator {
                 "type": "event", "posture": "Reactive", "threshold": 1, "within": 0, "expect": [.string(expect)],
                 "match": match, "match_related": related,
             ],
-            "actions": [["workflow": "notify", "parameters": ["entry": .string(Self.padded(index))]]],
+            // No action: matched, nothing run (a workflow action would need a configured workflow).
+            "actions": [],
         ]
     }
 }

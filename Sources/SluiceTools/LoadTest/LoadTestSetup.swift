@@ -5,7 +5,7 @@ public import SluiceCore
 public enum LoadTestSetup {
     /// `entryCount` triggers for events of `fixture`: the generator's entries in order; the first
     /// `webhookCount` webhook entries stay webhooks (URL `baseURL` + `/hooks/N`, key `sharedKey`), every
-    /// later webhook entry becomes a trigger with a workflow action (matched, not delivered), as do the
+    /// later webhook entry becomes a trigger with no action (matched, not delivered), as do the
     /// generator's own triggers. So the index holds `entryCount` triggers and at most `webhookCount` of
     /// them deliver. With `webhooksOnStreamKinds`, each kept webhook's `node_kind` (when it has one) is
     /// replaced by one of the fixture's own kinds, round robin, so most events are delivered somewhere:
@@ -29,7 +29,7 @@ public enum LoadTestSetup {
                     triggers.append([
                         "name": .string(webhook["name"]?.stringValue ?? "webhook-\(index)"),
                         "trigger": webhook["trigger"] ?? .null,
-                        "actions": [["workflow": "notify"]],
+                        "actions": [],
                     ])
                     continue
                 }
