@@ -55,6 +55,8 @@ async def http_mode(base, arguments):
 
 
 RECONNECTS = []
+# `stream` with {"print_each": true}: each cursor on its own line as it arrives (for a client killed mid-stream).
+PRINT_EACH = False
 
 
 async def stream_one(base, protocol, query, variables, count, timeout, headers, disconnect_after=None):
@@ -77,6 +79,8 @@ async def stream_one(base, protocol, query, variables, count, timeout, headers, 
                 async def read():
                     async for result in session.subscribe(gql(query), variable_values=variables):
                         cursors.append(int(result["events"]["cursor"]))
+                        if PRINT_EACH:
+                            print(cursors[-1], flush=True)
                         if len(cursors) >= stop_at:
                             return
 
@@ -91,6 +95,8 @@ async def stream_one(base, protocol, query, variables, count, timeout, headers, 
 
 
 async def stream_mode(base, arguments):
+    global PRINT_EACH
+    PRINT_EACH = arguments.get("print_each", False)
     tasks = [
         stream_one(
             base,

@@ -334,6 +334,63 @@ struct GraphQLTests {
         }
     }
 
+    /// A client killed (SIGKILL) mid-stream; a new client resumes with the last cursor the first printed and
+    /// receives the rest: no gap, no duplicate; the server goes on.
+    @Test(.timeLimit(.minutes(5)))
+    func aKilledClientResumesFromItsLastCursor() throws {
+        let server = try ServeProcess(configuration: "default_branch: main\n")
+        defer { _ = server.stop() }
+        let start = try #require(try Self.emit(server, [Self.event(1, name: "infrahub.node.created")]).first)
+        var expected: [Int] = []
+        for batch in 0..<3 {
+            expected += try Self.emit(
+                server,
+                (0..<100).map { Self.event(10 + batch * 100 + $0, name: "infrahub.node.updated") }
+            )
+        }
+        let query = """
+            subscription($after: String) { events(filter: {event_type: ["infrahub.node.updated"]}, after: $after) {
+              cursor } }
+            """
+        let first = try Self.pythonProcess(
+            "stream",
+            server,
+            [
+                "query": query, "variables": ["after": String(start)], "count": 1_000_000, "timeout": 120,
+                "print_each": true,
+            ]
+        )
+        let firstOutput = Pipe()
+        first.standardOutput = firstOutput
+        try first.run()
+        var received: [Int] = []
+        var pending = ""
+        while received.count < 120 {
+            let chunk = firstOutput.fileHandleForReading.availableData
+            try #require(!chunk.isEmpty, "the first client ended early")
+            pending += String(decoding: chunk, as: UTF8.self)
+            while let newline = pending.firstIndex(of: "\n") {
+                if let cursor = Int(pending[..<newline]) { received.append(cursor) }
+                pending.removeSubrange(...newline)
+            }
+        }
+        kill(first.processIdentifier, SIGKILL)
+        _ = first.reapedStatus()
+        // More events after the kill: the resumed client gets them too.
+        expected += try Self.emit(server, (0..<50).map { Self.event(500 + $0, name: "infrahub.node.updated") })
+        let rest = expected.count - received.count
+        let resumed = try Self.python(
+            "stream",
+            server,
+            [
+                "query": query, "variables": ["after": String(try #require(received.last))], "count": rest,
+                "timeout": 120,
+            ]
+        )
+        let cursors = try #require((resumed["cursors"] as? [[Int]])?.first)
+        #expect(received + cursors == expected, "\(received.count) before the kill, \(cursors.count) after")
+    }
+
     /// A subscriber that stops reading is cut off with close code 4413 and a reason once its buffer fills,
     /// while another subscriber receives every event.
     @Test(.timeLimit(.minutes(8)))
