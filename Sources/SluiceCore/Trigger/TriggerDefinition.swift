@@ -85,7 +85,9 @@ extension TriggerDefinition {
     ///  "actions": [{"webhook": "name", "parameters": {…}} | {"workflow": "name", "parameters": {…}}]}
     /// ```
     /// The `trigger` object is Prefect's automation trigger as Infrahub writes it (spec §b.1); its keys may
-    /// also stand at the top level. `path` names the definition in errors.
+    /// also stand at the top level. `path` names the definition in errors. Each action's `parameters` are
+    /// compiled as ``ParameterTemplates`` here, so a template error is a load error naming the trigger, the
+    /// action, the parameter path and the offset in the template.
     public init(json: JSONValue, path: String) throws(TriggerDefinitionError) {
         guard let object = json.objectValue else {
             throw TriggerDefinitionError(path: path, message: "must be an object")
