@@ -57,19 +57,13 @@ public struct ParameterTemplates: Sendable {
     let path: String
 
     /// Prefect's `MAX_LOOP_COUNT` and `MAX_NESTED_LOOP_DEPTH`.
-    public static let loopCountMax = 10
-    public static let loopDepthMax = 2
+    static let loopCountMax = 10
+    static let loopDepthMax = 2
 
     public init(_ parameters: JSONObject, path: String) throws(TemplateError) {
         self.path = path
         let upgraded = Self.upgradeV1(parameters)
         root = try Self.hydrate(.object(upgraded), path: path)
-    }
-
-    /// `true` when some value will be rendered (the parameters are not all literals).
-    public var hasTemplates: Bool {
-        if case .literal = root { return false }
-        return true
     }
 
     /// `context` has `event`, `automation` (the trigger), `firing` (stateful triggers) as JSON objects.
