@@ -153,6 +153,13 @@ let package = Package(
             path: "Sources/trigger-ratio",
             swiftSettings: swiftSettings
         ),
+        // Parameter templates vs Python Jinja2 (issue 19). `swift run -c release template-bench`.
+        .executableTarget(
+            name: "template-bench",
+            dependencies: ["BenchmarkCommandLine", .product(name: "SluiceCore", package: "sluice")],
+            path: "Sources/template-bench",
+            swiftSettings: swiftSettings
+        ),
         // C anchors for webhook signing (EVP_MAC loop, EVP_MD_CTX midstates, one-shot HMAC()) and a malloc
         // counter; linked only into sign-ratio.
         .target(

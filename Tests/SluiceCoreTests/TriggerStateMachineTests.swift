@@ -26,11 +26,13 @@ final class StatefulHarness {
     @discardableResult
     func emit(_ name: String, at seconds: Double, _ labels: [(String, String)] = []) throws -> [TriggerOutcome] {
         sequence += 1
+        // A `prefect.resource.id` among the labels is the resource's id (else each event has its own).
+        let id = labels.first { $0.0 == "prefect.resource.id" }?.1 ?? "resource.\(sequence)"
         let draft = EventDraft(
             name: name,
             id: EventID.random(high: sequence, low: sequence),
             occurred: Self.time(seconds),
-            resource: ResourceDraft(id: "resource.\(sequence)", labels)
+            resource: ResourceDraft(id: id, labels.filter { $0.0 != "prefect.resource.id" })
         )
         let event = try draft.build(with: &decoder)
         hits.removeAll()
@@ -270,6 +272,52 @@ final class StatefulHarness {
         #expect(harness.advance(to: 180).map(\.kind) == [.fired], "back-to-back windows")
         #expect(try harness.emit("svc.heartbeat", at: 181).map(\.kind) == [.resolved])
         #expect(harness.advance(to: 240).isEmpty)
+    }
+
+    /// `crash-zombie-flows` (spec §b.4, issue 19): a Proactive trigger whose event is in both `after` and
+    /// `expect` restarts its window at each such event, as Prefect's `evaluate` does (model:
+    /// `test_same_event_in_expect_and_after_proactively_fires_with_for_each_threshold_1`). Heartbeats at
+    /// 0 s and 60 s, within 180 s, then silence: it fires at 240 s, not at 180 s and not never.
+    @Test func aProactiveEventInBothAfterAndExpectRestartsTheWindow() throws {
+        let trigger = TriggerDefinition(
+            name: "zombie",
+            events: EventNamePatterns(expect: ["prefect.flow-run.heartbeat"], after: ["prefect.flow-run.heartbeat"]),
+            posture: .proactive,
+            threshold: 1,
+            withinSeconds: 180,
+            forEach: ["prefect.resource.id"]
+        )
+        let harness = StatefulHarness([trigger])
+        let flow = [("prefect.resource.id", "prefect.flow-run.1")]
+        #expect(try harness.emit("prefect.flow-run.heartbeat", at: 0, flow).isEmpty)
+        #expect(try harness.emit("prefect.flow-run.heartbeat", at: 60, flow).isEmpty)
+        #expect(harness.advance(to: 180).isEmpty, "the second heartbeat restarted the window at 60 s")
+        #expect(harness.advance(to: 239.999_999).isEmpty)
+        let fired = harness.advance(to: 240)
+        #expect(fired.map(\.kind) == [.fired])
+        #expect(fired.first?.windowStart == StatefulHarness.time(60))
+        #expect(fired.first?.count == 0)
+        #expect(harness.advance(to: 1000).isEmpty, "with after, the next window waits for a heartbeat")
+    }
+
+    /// One heartbeat and silence fires at the end of its window; steady heartbeats never fire.
+    @Test func aProactiveHeartbeatFiresOnlyAfterSilence() throws {
+        let trigger = TriggerDefinition(
+            name: "zombie",
+            events: EventNamePatterns(expect: ["hb"], after: ["hb"]),
+            posture: .proactive,
+            withinSeconds: 180,
+            forEach: ["prefect.resource.id"]
+        )
+        let harness = StatefulHarness([trigger])
+        let flow = [("prefect.resource.id", "f")]
+        for seconds in stride(from: 0.0, through: 600, by: 60) {
+            harness.advance(to: seconds)
+            try harness.emit("hb", at: seconds, flow)
+        }
+        #expect(harness.outcomes.isEmpty, "a heartbeat every minute keeps the flow alive")
+        #expect(harness.advance(to: 779.999_999).isEmpty)
+        #expect(harness.advance(to: 780).map(\.kind) == [.fired])
     }
 
     @Test func outcomeEventsAreRealEventsInTheWireShape() throws {

@@ -85,7 +85,9 @@ extension TriggerDefinition {
     ///  "actions": [{"webhook": "name", "parameters": {…}} | {"workflow": "name", "parameters": {…}}]}
     /// ```
     /// The `trigger` object is Prefect's automation trigger as Infrahub writes it (spec §b.1); its keys may
-    /// also stand at the top level. `path` names the definition in errors.
+    /// also stand at the top level. `path` names the definition in errors. Each action's `parameters` are
+    /// compiled as ``ParameterTemplates`` here, so a template error is a load error naming the trigger, the
+    /// action, the parameter path and the offset in the template.
     public init(json: JSONValue, path: String) throws(TriggerDefinitionError) {
         guard let object = json.objectValue else {
             throw TriggerDefinitionError(path: path, message: "must be an object")
@@ -172,7 +174,7 @@ extension TriggerDefinition {
             }
             self.enabled = value
         }
-        actions = try Self.actions(object["actions"], "\(path).actions")
+        actions = try Self.actions(object["actions"], "\(path).actions", trigger: name)
     }
 
     /// The keys of a trigger entry besides the trigger's own (``triggerKeys``, which may stand here too).
@@ -199,7 +201,11 @@ extension TriggerDefinition {
         return strings
     }
 
-    private static func actions(_ value: JSONValue?, _ path: String) throws(TriggerDefinitionError) -> [TriggerAction] {
+    private static func actions(
+        _ value: JSONValue?,
+        _ path: String,
+        trigger: String
+    ) throws(TriggerDefinitionError) -> [TriggerAction] {
         guard let value else { return [] }
         guard let elements = value.arrayValue else {
             throw TriggerDefinitionError(path: path, message: "must be a list")
@@ -215,6 +221,16 @@ extension TriggerDefinition {
                 throw TriggerDefinitionError(path: "\(elementPath).parameters", message: "must be a mapping")
             }
             let parameters = element["parameters"]?.objectValue ?? JSONObject()
+            // Templates compile here, so a bad one is a load error naming the trigger, action and parameter.
+            do {
+                _ = try ParameterTemplates(parameters, path: "\(elementPath).parameters")
+            } catch {
+                let action = element["webhook"]?.stringValue ?? element["workflow"]?.stringValue ?? "?"
+                throw TriggerDefinitionError(
+                    path: error.path,
+                    message: "trigger \(trigger), action \(action): template offset \(error.offset): \(error.message)"
+                )
+            }
             if let webhook = element["webhook"]?.stringValue {
                 actions.append(TriggerAction(kind: .webhook, reference: webhook, parameters: parameters))
             } else if let workflow = element["workflow"]?.stringValue {

@@ -31,7 +31,8 @@ public struct TriggerOutcome: Sendable, Equatable {
 ///   expected event counts whatever its time and every `threshold`-th fires.
 /// - Without `after`, a first bucket starts 15 minutes before its first event (Prefect's lookback) and ends
 ///   at `occurred + within`. With `after`, only an `after` event opens a bucket, `[occurred, occurred +
-///   within)`, counting from −1 when the same event is also expected.
+///   within)`, counting from −1 when the same event is also expected. A Proactive trigger whose event is in
+///   both restarts its window at each such event (Prefect's heartbeat case, `crash-zombie-flows`).
 /// - Proactive fires when a window ends with count < `threshold`; a trigger without `for_each` always has
 ///   a window open (from the start, then back to back), so — as in Prefect — `after` does not gate it;
 ///   use `for_each` to watch per resource.
@@ -168,7 +169,14 @@ public struct TriggerStateMachine {
             bucket = ensure(key, start: start, end: occurred + within(trigger), 0, event.header.id)
         }
         guard hit.expects, let current = bucket ?? buckets[key] else { return }
-        evaluate(key, current, now: occurred, triggeringEvent: event.header.id, &outcomes)
+        evaluate(
+            key,
+            current,
+            now: occurred,
+            triggeringEvent: event.header.id,
+            startsAfter: !trigger.events.after.isEmpty && hit.startsAfter,
+            &outcomes
+        )
     }
 
     private func value(_ reader: LabelReader, _ event: Event) -> String {
@@ -178,11 +186,13 @@ public struct TriggerStateMachine {
     }
 
     /// Prefect's `evaluate`: spend the event's count in the open bucket (or the next), fire, roll the window.
+    /// `startsAfter`: the triggering event also matches the trigger's `after`.
     private mutating func evaluate(
         _ key: BucketKey,
         _ current: Bucket,
         now: Timestamp,
         triggeringEvent: EventID?,
+        startsAfter: Bool = false,
         _ outcomes: inout [TriggerOutcome]
     ) {
         let trigger = triggers[key.trigger]
@@ -211,6 +221,14 @@ public struct TriggerStateMachine {
                 wheel.schedule(at: bucket.end, .resolve(key, start: bucket.start, end: bucket.end, count: bucket.count))
             }
         } else if now < bucket.end {
+            // Prefect's special case: a Proactive trigger whose event is in both `after` and `expect` (a
+            // heartbeat: after one, expect the next within the window) restarts its window at each such
+            // event once the window has what it expects, so silence after the last one is measured from it.
+            if let triggeringEvent, trigger.posture == .proactive, !meetsThreshold, startsAfter {
+                var restarted = replace(key, start: now, end: now + within(trigger), count: 0)
+                restarted.lastEvent = triggeringEvent
+                buckets[key] = restarted
+            }
             return
         }
         if !trigger.events.after.isEmpty {
@@ -222,7 +240,7 @@ public struct TriggerStateMachine {
         let end = start + within(trigger)
         if trigger.posture == .reactive && count > 0 {
             let next = replace(key, start: start, end: end, count: 0)
-            evaluate(key, next, now: now, triggeringEvent: triggeringEvent, &outcomes)
+            evaluate(key, next, now: now, triggeringEvent: triggeringEvent, startsAfter: startsAfter, &outcomes)
         } else {
             _ = replace(key, start: start, end: end, count: count)
         }
