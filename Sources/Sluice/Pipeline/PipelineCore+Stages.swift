@@ -138,7 +138,8 @@ extension PipelineCore {
             let routing = try PipelineRouting(
                 configuration: updated,
                 symbols: state.decoder.symbols,
-                generation: state.generation + 1
+                generation: state.generation + 1,
+                webhookCounters: recorders.webhooks
             )
             state.generation += 1
             routingBox.withLock { $0 = routing }

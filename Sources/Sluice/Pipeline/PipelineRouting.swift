@@ -28,11 +28,17 @@ final class PipelineRouting: Sendable {
     let statefulTriggerOfName: [String: Int]
     /// The longest window of a stateful trigger (Proactive `within: 0` counts 10 s), in microseconds.
     let longestWindowMicroseconds: Int64
+    /// Per webhook: its counters (by name, so they outlive this routing).
+    let webhookCounters: [WebhookCounters]
 
     /// Compiles `configuration`; `symbols` must be the ingest decoder's table, used by no other thread
     /// during the call.
-    init(configuration: PipelineConfiguration, symbols: SymbolTable, generation: Int) throws(PipelineConfigurationError)
-    {
+    init(
+        configuration: PipelineConfiguration,
+        symbols: SymbolTable,
+        generation: Int,
+        webhookCounters: WebhookCounterRegistry
+    ) throws(PipelineConfigurationError) {
         self.generation = generation
         let triggers = configuration.triggers.allTriggers
         index = TriggerIndex.compile(triggers, symbols: symbols)
@@ -95,6 +101,7 @@ final class PipelineRouting: Sendable {
             return shard
         }
         signer = WebhookRequestSigner(definitions: definitions)
+        self.webhookCounters = definitions.map { webhookCounters.counters(for: $0.name) }
         isStatefulTrigger = index.triggers.map { $0.enabled && !TriggerStateMachine.isStateless($0) }
         hasStatefulTriggers = isStatefulTrigger.contains(true)
         var statefulTriggerOfName: [String: Int] = [:]
