@@ -13,6 +13,13 @@ import Testing
     .enabled(if: Curl.isInstalled, "curl is not installed at /usr/bin/curl")
 )
 struct DeliveryQueryTests {
+    /// An Infrahub event numbered `number` (its id ends with it): webhooks with `event_type: all` take it.
+    static func infrahubEvent(_ number: Int) -> String {
+        let id = String(format: "bf569ddc-2a30-4491-82f1-%012d", number)
+        return
+            #"{"event":"infrahub.node.updated","occurred":"2025-01-01T00:00:00Z","id":"\#(id)","resource":{"prefect.resource.id":"n-\#(number)"}}"#
+    }
+
     @Test(.timeLimit(.minutes(2)))
     func deadLettersAndAttemptsAreReadWhileRunning() throws {
         // Port 9 (discard) on loopback: nothing listens there, so every attempt fails to connect.
@@ -72,7 +79,7 @@ struct DeliveryQueryTests {
                   circuit_breaker: {request_count_min: 1000000}
                 """
         )
-        let body = (1...5).map { EventIngestTests.event($0) }.joined(separator: "\n")
+        let body = (1...5).map { Self.infrahubEvent($0) }.joined(separator: "\n")
         let posted = try server.request("POST", "/api/events", headers: EventIngestTests.lines, body: Array(body.utf8))
         #expect(posted.status == 200, "\(posted.text)")
         func page(_ query: String) throws -> (ids: [String], next: Int?) {
