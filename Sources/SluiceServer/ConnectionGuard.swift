@@ -3,36 +3,32 @@ import NIOCore
 import NIOHTTPTypes
 import Synchronization
 
-/// What no client may do to the server: hold more than `server.connections_max` connections, or hold one
-/// without sending a request (docs/server.md "Limits").
+/// `server.connections_max`, refused cleanly (docs/server.md "Limits").
 ///
-/// - **Too many connections are refused cleanly.** The server counts its open connections; a connection
-///   opened while `connections_max` are open gets **503** with `Retry-After` and `Connection: close` as
-///   soon as its request head arrives — never a hang in the listen backlog, never a reset — and is closed
-///   once its request has been read to its end (so the close loses nothing the client sent before it read
-///   the reply), or `request_timeout_ms` after the head. Nothing of it reaches a route. Up to
-///   ``refusalConnectionCountMax`` connections beyond the limit are taken only to be refused; past that
-///   the server stops accepting (Hummingbird's `MaximumAvailableConnections`) and new clients wait in the
-///   kernel's listen backlog, so memory stays bounded however many connect.
-/// - **A request head must arrive within `idle_timeout_ms`** of the connection opening, or of the previous
-///   response on a keep-alive connection. Hummingbird's idle timeout closes a connection on which nothing
-///   is read; this also closes one that trickles the bytes of a head in slowly enough to keep it "busy"
-///   (slowloris). The body has `request_timeout_ms` (408, ``EventIngest``).
+/// The server counts its open connections; a connection opened while `connections_max` are open gets
+/// **503** with `Retry-After` and `Connection: close` as soon as its request head arrives — never a hang in
+/// the listen backlog, never a reset — and is closed once its request has been read to its end (so the
+/// close loses nothing the client sent before it read the reply). Nothing of it reaches a route. A refused
+/// client that never finishes its request is closed by Hummingbird's idle timer (`idle_timeout_ms`): the
+/// parts this handler drops never reach it, so it sees the connection idle.
+///
+/// Up to ``refusalConnectionCountMax`` connections beyond the limit are taken only to be refused; past
+/// that the server stops accepting (Hummingbird's `MaximumAvailableConnections`) and new clients wait in
+/// the kernel's listen backlog, so memory stays bounded however many connect.
+///
+/// (Slow clients need nothing here: Hummingbird's idle timer counts HTTP parts, not bytes, so a client
+/// trickling in the bytes of a head is closed at `idle_timeout_ms` too; a body has `request_timeout_ms`.)
 final class ConnectionGuard: Sendable {
     /// Connections beyond `connections_max` accepted only to be answered 503.
     static let refusalConnectionCountMax = 64
 
     let connectionCountMax: Int
     let retryAfterSeconds: Int
-    let headTimeout: TimeAmount
-    let refusalTimeout: TimeAmount
     private let open = Atomic<Int>(0)
 
     init(configuration: ServerConfiguration) {
         connectionCountMax = configuration.connectionCountMax
         retryAfterSeconds = configuration.retryAfterSeconds
-        headTimeout = .milliseconds(Int64(configuration.idleTimeoutMilliseconds))  // ≤ 1 day: no overflow
-        refusalTimeout = .milliseconds(Int64(configuration.requestTimeoutMilliseconds))
     }
 
     /// The accept limit: the connections served plus those taken only to be refused.
@@ -55,25 +51,22 @@ final class ConnectionGuard: Sendable {
     /// before the request handling).
     func handler() -> Handler { Handler(guard: self) }
 
-    final class Handler: ChannelDuplexHandler, RemovableChannelHandler {
+    final class Handler: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPRequestPart
         typealias InboundOut = HTTPRequestPart
-        typealias OutboundIn = HTTPResponsePart
         typealias OutboundOut = HTTPResponsePart
 
         let connections: ConnectionGuard
         private var counted = false
-        private var state = State.waitingForHead
-        private var refused = false
-        private var timer: Scheduled<Void>?
+        private var state = State.serving
         /// The refusal's last write: the connection closes once it is out.
         private var refusalWritten: EventLoopFuture<Void>?
 
         private enum State {
-            /// No request in progress: the next head must come before the timer.
-            case waitingForHead
-            /// A request is read or answered.
-            case inRequest
+            /// Within the limit: everything goes on to the routes.
+            case serving
+            /// Over the limit: the next request head is answered 503.
+            case overLimit
             /// Refused: its 503 is written; the rest of the request is dropped, then the connection closed.
             case refusing
             /// Closing: anything more is dropped.
@@ -85,90 +78,55 @@ final class ConnectionGuard: Sendable {
         }
 
         func handlerAdded(context: ChannelHandlerContext) {
-            if context.channel.isActive { start(context) }
+            if context.channel.isActive { count() }
         }
 
         func channelActive(context: ChannelHandlerContext) {
-            start(context)
+            count()
             context.fireChannelActive()
         }
 
-        private func start(_ context: ChannelHandlerContext) {
+        private func count() {
             guard !counted else { return }
             counted = true
-            refused = !connections.opened()
-            arm(context, after: connections.headTimeout)
+            if !connections.opened() { state = .overLimit }
         }
 
         func channelInactive(context: ChannelHandlerContext) {
-            stop()
+            uncount()
             context.fireChannelInactive()
         }
 
         func handlerRemoved(context: ChannelHandlerContext) {
-            stop()
+            uncount()
         }
 
-        private func stop() {
-            timer?.cancel()
-            timer = nil
+        private func uncount() {
             guard counted else { return }
             counted = false
             connections.closed()
         }
 
-        /// Closes the connection unless the timer is re-armed or cancelled first.
-        private func arm(_ context: ChannelHandlerContext, after delay: TimeAmount) {
-            timer?.cancel()
-            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            timer = context.eventLoop.scheduleTask(in: delay) {
-                loopBound.value.close(promise: nil)
-            }
-        }
-
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let part = unwrapInboundIn(data)
             switch state {
-            case .waitingForHead:
-                guard case .head = part else {
-                    context.fireChannelRead(data)  // cannot happen (a request starts with its head): the codec's
-                    return
-                }
-                if refused {
-                    state = .refusing
-                    refuse(context)
-                    return
-                }
-                timer?.cancel()
-                timer = nil
-                state = .inRequest
+            case .serving:
                 context.fireChannelRead(data)
-            case .inRequest:
-                context.fireChannelRead(data)
+            case .overLimit:
+                guard case .head = unwrapInboundIn(data) else { return }
+                state = .refusing
+                refuse(context)
             case .refusing:
-                if case .end = part { finishRefusal(context) }
+                if case .end = unwrapInboundIn(data) { finishRefusal(context) }
             case .closing:
                 return
             }
         }
 
         func channelReadComplete(context: ChannelHandlerContext) {
-            switch state {
-            case .waitingForHead, .inRequest: context.fireChannelReadComplete()
-            case .refusing, .closing: return
-            }
+            if case .serving = state { context.fireChannelReadComplete() }
         }
 
-        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-            if case .end = unwrapOutboundIn(data), case .inRequest = state {
-                // The response is complete: the next request's head must come within the head timeout.
-                state = .waitingForHead
-                arm(context, after: connections.headTimeout)
-            }
-            context.write(data, promise: promise)
-        }
-
-        /// Writes the 503 and closes after `request_timeout_ms` unless the request ends first.
+        /// Writes the 503 (the request goes on being read and dropped).
         private func refuse(_ context: ChannelHandlerContext) {
             let body = ByteBuffer(
                 string:
@@ -183,14 +141,11 @@ final class ConnectionGuard: Sendable {
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.write(wrapOutboundOut(.body(body)), promise: nil)
             refusalWritten = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-            arm(context, after: connections.refusalTimeout)
         }
 
         /// The refused request was read to its end: close once the reply is out.
         private func finishRefusal(_ context: ChannelHandlerContext) {
             state = .closing
-            timer?.cancel()
-            timer = nil
             let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
             // Closed when the reply is written, or at once if the write failed (the client is gone).
             refusalWritten?.whenComplete { _ in loopBound.value.close(promise: nil) }
