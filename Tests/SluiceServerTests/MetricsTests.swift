@@ -60,6 +60,15 @@ struct MetricsTests {
         #expect(samples == ["sluice_pipeline_webhook_disabled{webhook=\"\(name)\"}": 1], "\(samples)")
     }
 
+    /// Bucket bounds and sums in seconds, as the text format writes them (no exponent, no trailing zeros).
+    @Test func secondsAreWrittenExactly() {
+        #expect(ServerMetrics.seconds(50_000) == "0.00005")
+        #expect(ServerMetrics.seconds(2_500_000_000) == "2.5")
+        #expect(ServerMetrics.seconds(60_000_000_000) == "60")
+        #expect(ServerMetrics.seconds(0) == "0")
+        #expect(ServerMetrics.seconds(1_000_000_001) == "1.000000001")
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func prometheusClientReadsTheCountersOfWhatHappened() throws {
         let server = try ServeProcess(
