@@ -16,9 +16,9 @@ public struct PipelineMetrics: Sendable {
         case journal = "emit_to_journaled"
         /// Durable → matched against the triggers. Every event.
         case match = "journaled_to_matched"
-        /// Matched → the request of the final attempt went to the socket. Every final delivery that sent one.
+        /// Matched → the last request the delivery sent went to the socket. Every final delivery that sent one.
         case send = "matched_to_sent"
-        /// Sent → its final outcome (the 2xx, or the failure that dead-lettered it).
+        /// That request → the final outcome (the 2xx, or the dead letter).
         case response = "sent_to_final"
     }
 
