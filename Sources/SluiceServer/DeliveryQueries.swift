@@ -1,4 +1,5 @@
 import Sluice
+import Synchronization
 
 /// Read-only questions about deliveries, answered from the log while the pipeline runs: the dead letters
 /// (DeliveryQueries+DeadLetters.swift), and the delivery attempts of one event (`GET /api/deadletters`,
@@ -11,9 +12,13 @@ import Sluice
 enum DeliveryQueries {
     /// The outcome records of event `id` (every attempt at every webhook, redrives included), in log order,
     /// as `{"event_id":…,"attempts":[<outcome record>…]}`.
+    /// The most attempts `GET /api/events/{id}/attempts` lists (the first ones in log order).
+    static let attemptCountMax = 1_000
+
     static func attempts(of id: EventID, directory: String) throws -> [UInt8] {
         var entries: [[UInt8]] = []
         try forEachOutcome(directory: directory) { outcome, body, _ in
+            guard entries.count < attemptCountMax else { return }
             if outcome.eventID == id, !outcome.outcome.isEndpointState { entries.append(body) }
         }
         var json = Array("{\"event_id\":".utf8)
@@ -47,5 +52,32 @@ enum DeliveryQueries {
                 return  // a record the journaler wrote always decodes; `sluice log verify` reports one that does not
             }
         }
+    }
+}
+
+/// At most ``queryCountMax`` log scans at once (each reads the log from disk and takes a core): a request
+/// beyond it is answered 503 with `Retry-After` at once instead of queueing behind the others.
+final class DeliveryQueryGate: Sendable {
+    /// The machine this was sized on has 2 cores; the pipeline keeps one busy under load.
+    static let queryCountMax = 2
+    private let running = Atomic<Int>(0)
+
+    /// Takes a place; `false` when ``queryCountMax`` scans run already (then nothing was taken).
+    func enter() -> Bool {
+        var current = running.load(ordering: .relaxed)
+        while current < Self.queryCountMax {
+            let (exchanged, original) = running.compareExchange(
+                expected: current,
+                desired: current + 1,
+                ordering: .acquiringAndReleasing
+            )
+            if exchanged { return true }
+            current = original
+        }
+        return false
+    }
+
+    func leave() {
+        running.wrappingSubtract(1, ordering: .acquiringAndReleasing)
     }
 }

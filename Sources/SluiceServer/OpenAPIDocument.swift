@@ -181,16 +181,22 @@ enum OpenAPIDocument {
             },
             "/api/deadletters": {
               "get": {
-                "summary": "Every (event, webhook) pair whose last outcome is a dead letter, read from the log.",
+                "summary": "One page of the (event, webhook) pairs whose last outcome is a dead letter, read from the log.",
                 "security": [{"bearer": []}],
+                "parameters": [
+                  {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                  {"name": "after", "in": "query", "required": false, "description": "A log sequence: the page starts after it (next_after of the previous page).", "schema": {"type": "integer", "minimum": 0}}
+                ],
                 "responses": {
                   "200": {
-                    "description": "The dead-letter outcome records (FORMAT.md), in log order.",
-                    "content": {"application/json": {"schema": {"type": "object", "required": ["dead_letters"], "properties": {"dead_letters": {"type": "array", "items": {"$ref": "#/components/schemas/OutcomeRecord"}}}}}}
+                    "description": "The dead-letter outcome records (FORMAT.md), in log order, and where the next page starts (null: none).",
+                    "content": {"application/json": {"schema": {"type": "object", "required": ["dead_letters", "next_after"], "properties": {"dead_letters": {"type": "array", "items": {"$ref": "#/components/schemas/OutcomeRecord"}}, "next_after": {"type": ["integer", "null"]}}}}}
                   },
+                  "400": {"$ref": "#/components/responses/Error"},
                   "401": {"$ref": "#/components/responses/Error"},
                   "403": {"$ref": "#/components/responses/Error"},
-                  "500": {"$ref": "#/components/responses/Error"}
+                  "500": {"$ref": "#/components/responses/Error"},
+                  "503": {"$ref": "#/components/responses/Error"}
                 }
               }
             },
@@ -223,7 +229,8 @@ enum OpenAPIDocument {
                   "400": {"$ref": "#/components/responses/Error"},
                   "401": {"$ref": "#/components/responses/Error"},
                   "403": {"$ref": "#/components/responses/Error"},
-                  "500": {"$ref": "#/components/responses/Error"}
+                  "500": {"$ref": "#/components/responses/Error"},
+                  "503": {"$ref": "#/components/responses/Error"}
                 }
               }
             },

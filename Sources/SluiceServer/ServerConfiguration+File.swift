@@ -8,9 +8,18 @@ extension ServerConfiguration {
         try ServerConfiguration(document: ConfigurationDocument.load(path: path), environment: environment)
     }
 
+    /// Checks the `server` section of the configuration at `path` exactly as ``load(path:environment:)``
+    /// does — unknown keys, types, ranges — without reading the environment variables it names (`sluice run`
+    /// ignores the section but must not accept a mistake in it that `sluice serve` would refuse).
+    /// - Throws: ``SystemCallError``, ``ConfigurationError`` as ``load(path:environment:)``.
+    public static func check(path: String) throws {
+        _ = try ServerConfiguration(document: ConfigurationDocument.load(path: path), environment: nil)
+    }
+
     /// Reads the `server` section of `document`; tokens named by `environment` keys are read from
-    /// `environment` and kept as their SHA-256 digests.
-    public init(document: ConfigurationDocument, environment: [String: String] = [:]) throws(ConfigurationError) {
+    /// `environment` and kept as their SHA-256 digests. With `environment` `nil` the variables are not read
+    /// (a check only: their tokens and secrets are placeholders).
+    public init(document: ConfigurationDocument, environment: [String: String]? = [:]) throws(ConfigurationError) {
         self.init()
         graphQL = try GraphQLConfiguration(document: document)
         guard let section = document.json["server"] else { return }
@@ -77,6 +86,22 @@ extension ServerConfiguration {
         if let list = object["github"] {
             gitHubSources = try Self.gitHubSources(list, document: document, environment: environment)
         }
+        if let value = object["tls"] {
+            let tls = try Self.mapping(value, path: "server.tls", keys: Self.tlsKeys, document: document)
+            func path(_ key: String) throws(ConfigurationError) -> String {
+                guard let value = tls[key] else {
+                    throw document.error(field: "server.tls", message: "needs \(key) (the path of a PEM file)")
+                }
+                guard let text = value.stringValue, !text.isEmpty else {
+                    throw document.error(
+                        field: "server.tls.\(key)",
+                        message: "must be the path of a PEM file, not \(value.text)"
+                    )
+                }
+                return text
+            }
+            self.tls = TLSFiles(certificatePath: try path("certificate"), keyPath: try path("key"))
+        }
     }
 }
 
@@ -87,7 +112,7 @@ extension ServerConfiguration {
     static func tokens(
         _ list: JSONValue,
         document: ConfigurationDocument,
-        environment: [String: String]
+        environment: [String: String]?
     ) throws(ConfigurationError) -> [BearerToken] {
         guard let entries = list.arrayValue else {
             throw document.error(field: "server.tokens", message: "must be a list")
@@ -135,7 +160,7 @@ extension ServerConfiguration {
         _ object: JSONObject,
         path: String,
         document: ConfigurationDocument,
-        environment: [String: String]
+        environment: [String: String]?
     ) throws(ConfigurationError) -> [UInt8] {
         switch (object["sha256"], object["environment"]) {
         case (.some(let value), nil):
@@ -152,6 +177,7 @@ extension ServerConfiguration {
             guard let variable = value.stringValue, !variable.isEmpty else {
                 throw document.error(field: "\(path).environment", message: "must name an environment variable")
             }
+            guard let environment else { return SHA256Digest.hash(Array(variable.utf8)) }  // a check only
             guard let token = environment[variable] else {
                 throw document.error(field: "\(path).environment", message: "the variable \(variable) is not set")
             }

@@ -17,14 +17,15 @@
 ///     - {name: ops, sha256: 9f86d081884c7d65…, scopes: [admin]}
 /// ```
 ///
-/// TLS is not served yet: put a TLS-terminating proxy in front for non-loopback use. Immutable value.
+/// With `tls: {certificate: PEM, key: PEM}` it serves HTTPS (HTTP/1.1 over TLS) instead of HTTP. Immutable value.
 public struct ServerConfiguration: Sendable, Equatable {
     /// The address and port to listen on (`--listen` overrides it).
     public var listen = ListenAddress.standard
     /// The largest request body taken on the ingest route; a larger one is answered 413 without being read
     /// to its end.
     public var bodyByteCountMax = 16 << 20
-    /// Connections open at once; further clients wait in the listen backlog until one closes.
+    /// Connections served at once; a client that connects beyond them is answered 503 with `Retry-After`
+    /// and closed (``ConnectionLimit``).
     public var connectionCountMax = 1_024
     /// A connection with no request in progress and nothing read or written for this long is closed.
     public var idleTimeoutMilliseconds = 60_000
@@ -55,6 +56,25 @@ public struct ServerConfiguration: Sendable, Equatable {
 
     /// The GitHub sources `POST /github/<source>` takes deliveries for.
     public var gitHubSources: [GitHubSource] = []
+    /// `server.tls`: serve HTTPS with these PEM files; `nil` serves plain HTTP.
+    public var tls: TLSFiles?
+
+    /// The PEM files of `server.tls` (paths as written: relative ones from the working directory, like
+    /// `pipeline.ca_file`).
+    public struct TLSFiles: Sendable, Equatable {
+        /// The certificate chain: the server's certificate first, then its intermediates.
+        public var certificatePath: String
+        /// The certificate's private key (unencrypted PEM).
+        public var keyPath: String
+
+        public init(certificatePath: String, keyPath: String) {
+            self.certificatePath = certificatePath
+            self.keyPath = keyPath
+        }
+    }
+
+    /// The keys of `server.tls`.
+    public static let tlsKeys = ["certificate", "key"]
 
     /// The top-level `graphql:` and `queries:` sections (`/graphql`, docs/queries.md).
     public var graphQL = GraphQLConfiguration()
@@ -65,6 +85,7 @@ public struct ServerConfiguration: Sendable, Equatable {
     public static let keys = [
         "listen", "body_bytes_max", "connections_max", "idle_timeout_ms", "request_timeout_ms", "drain_timeout_ms",
         "idempotency_window_s", "idempotency_ids_max", "retry_after_s", "tokens", "github", "log_format", "log_level",
+        "tls",
     ]
 
     /// The range of every integer key, by its field.

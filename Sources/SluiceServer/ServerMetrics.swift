@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import Prometheus
 import Sluice
 
@@ -148,7 +149,122 @@ final class ServerMetrics: Sendable {
             "1 when the log failed and the pipeline stopped taking events.",
             [("", pipeline.failure == nil ? 0 : 1)]
         )
+        Self.renderStages(pipeline.metrics, into: &text)
         return text
+    }
+
+    /// The ``PipelineMetrics`` families: stage and fsync latency histograms, ring, queue and log figures,
+    /// and per webhook the deliveries by outcome, failed attempts by class and the breaker state.
+    static func renderStages(_ metrics: PipelineMetrics, into text: inout [UInt8]) {
+        func header(_ name: String, _ type: String, _ help: String) {
+            text += Array("# HELP \(name) \(help)\n# TYPE \(name) \(type)\n".utf8)
+        }
+        func sample(_ name: String, _ labels: String, _ value: String) {
+            text += Array((labels.isEmpty ? "\(name) \(value)\n" : "\(name){\(labels)} \(value)\n").utf8)
+        }
+        func histogram(_ name: String, _ labels: String, _ histogram: LatencyHistogram) {
+            let prefix = labels.isEmpty ? "" : labels + ","
+            var cumulative = 0
+            for (index, bound) in LatencyHistogram.upperBoundsNanoseconds.enumerated() {
+                cumulative += histogram.counts[index]
+                sample(name + "_bucket", prefix + "le=\"\(seconds(bound))\"", String(cumulative))
+            }
+            cumulative += histogram.counts[LatencyHistogram.upperBoundsNanoseconds.count]
+            sample(name + "_bucket", prefix + "le=\"+Inf\"", String(cumulative))
+            sample(name + "_sum", labels, seconds(histogram.sumNanoseconds))
+            sample(name + "_count", labels, String(cumulative))
+        }
+        header(
+            "sluice_stage_latency_seconds",
+            "histogram",
+            "Latency of each leg of an event's way: emit_to_journaled and journaled_to_matched per event, "
+                + "matched_to_sent and sent_to_final per final delivery (of its last attempt)."
+        )
+        for stage in PipelineMetrics.Stage.allCases {
+            histogram(
+                "sluice_stage_latency_seconds",
+                "stage=\"\(stage.rawValue)\"",
+                metrics.stageLatency[stage] ?? LatencyHistogram()
+            )
+        }
+        header("sluice_log_fsync_duration_seconds", "histogram", "Each fdatasync of a log segment.")
+        histogram("sluice_log_fsync_duration_seconds", "", metrics.syncLatency)
+        header("sluice_log_written_bytes_total", "counter", "Bytes written to log segment files since start.")
+        sample("sluice_log_written_bytes_total", "", String(metrics.logWrittenBytes))
+        header("sluice_log_segments_started_total", "counter", "Log segments started (rolled to) since start.")
+        sample("sluice_log_segments_started_total", "", String(metrics.logSegmentsStarted))
+        if let segments = metrics.logSegmentCount {
+            header("sluice_log_segments", "gauge", "Segment files in the log directory.")
+            sample("sluice_log_segments", "", String(segments))
+        }
+        header("sluice_ring_occupied_slots", "gauge", "Event ring slots in use (accepted, not yet matched).")
+        sample("sluice_ring_occupied_slots", "", String(metrics.ringOccupied))
+        header("sluice_ring_capacity_slots", "gauge", "Event ring slots in all (pipeline.ring_capacity).")
+        sample("sluice_ring_capacity_slots", "", String(metrics.ringCapacity))
+        header(
+            "sluice_delivery_jobs_queued",
+            "gauge",
+            "Deliveries the matcher queued for the delivery loops, not yet taken."
+        )
+        sample("sluice_delivery_jobs_queued", "", String(metrics.deliveryJobsQueued))
+        header("sluice_outcomes_queued", "gauge", "Delivery outcome records waiting for the journaler.")
+        sample("sluice_outcomes_queued", "", String(metrics.outcomesQueued))
+        guard !metrics.webhooks.isEmpty else { return }
+        header(
+            "sluice_webhook_deliveries_total",
+            "counter",
+            "Per webhook: final deliveries (delivered, dead_lettered) and failed attempts that were retried (retried)."
+        )
+        for webhook in metrics.webhooks {
+            let name = "webhook=\"\(labelValue(webhook.name))\""
+            sample("sluice_webhook_deliveries_total", name + ",outcome=\"delivered\"", String(webhook.delivered))
+            sample("sluice_webhook_deliveries_total", name + ",outcome=\"retried\"", String(webhook.retried))
+            sample(
+                "sluice_webhook_deliveries_total",
+                name + ",outcome=\"dead_lettered\"",
+                String(webhook.deadLettered)
+            )
+        }
+        header(
+            "sluice_webhook_failed_attempts_total",
+            "counter",
+            "Per webhook: failed attempts by failure class (FORMAT.md failure_class)."
+        )
+        for webhook in metrics.webhooks {
+            for failureClass in DeliveryFailureClass.allCases {
+                sample(
+                    "sluice_webhook_failed_attempts_total",
+                    "webhook=\"\(labelValue(webhook.name))\",failure_class=\"\(failureClass.rawValue)\"",
+                    String(webhook.failures[failureClass] ?? 0)
+                )
+            }
+        }
+        header(
+            "sluice_webhook_breaker_state",
+            "gauge",
+            "Per webhook: 1 for the state its circuit breaker was in at its last attempt (closed, open, half_open)."
+        )
+        for webhook in metrics.webhooks {
+            for (kind, label) in [
+                (CircuitBreaker.State.Kind.closed, "closed"), (.open, "open"), (.halfOpen, "half_open"),
+            ] {
+                sample(
+                    "sluice_webhook_breaker_state",
+                    "webhook=\"\(labelValue(webhook.name))\",state=\"\(label)\"",
+                    webhook.breaker == kind ? "1" : "0"
+                )
+            }
+        }
+    }
+
+    /// `nanoseconds` as seconds in the text format (`0.00005`, `2.5`, `60`).
+    static func seconds(_ nanoseconds: UInt64) -> String {
+        let whole = nanoseconds / 1_000_000_000
+        var fraction = String(nanoseconds % 1_000_000_000)
+        guard fraction != "0" else { return String(whole) }
+        fraction = String(repeating: "0", count: 9 - fraction.count) + fraction
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return "\(whole).\(fraction)"
     }
 }
 
@@ -169,9 +285,25 @@ extension ServerMetrics {
 }
 
 /// Counts every request by its route template (`/github/{source}`, not the raw path: the label set stays
-/// small), method and status, with its latency.
+/// small), method and status, with its latency; and logs it at `info` (`request` with `method`, `route`,
+/// `status`, `duration_ms` — never a header, a query or a body, so no token or secret reaches the log).
 struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let metrics: ServerMetrics
+    let logger: Logger
+
+    private func finished(_ request: Request, _ context: Context, status: Int, duration: Duration) {
+        let route = context.endpointPath ?? "unmatched"
+        metrics.recordRequest(route: route, method: request.method.rawValue, status: status, duration: duration)
+        let (seconds, attoseconds) = duration.components
+        let milliseconds = Double(seconds) * 1_000 + Double(attoseconds) / 1e15
+        logger.info(
+            "request",
+            metadata: [
+                "method": "\(request.method.rawValue)", "route": "\(route)", "status": "\(status)",
+                "duration_ms": "\((milliseconds * 1_000).rounded() / 1_000)",
+            ]
+        )
+    }
 
     func handle(
         _ request: Request,
@@ -185,20 +317,10 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch {
             let status = (error as? any HTTPResponseError)?.status.code ?? 500
-            metrics.recordRequest(
-                route: context.endpointPath ?? "unmatched",
-                method: request.method.rawValue,
-                status: status,
-                duration: start.duration(to: clock.now)
-            )
+            finished(request, context, status: status, duration: start.duration(to: clock.now))
             throw error
         }
-        metrics.recordRequest(
-            route: context.endpointPath ?? "unmatched",
-            method: request.method.rawValue,
-            status: response.status.code,
-            duration: start.duration(to: clock.now)
-        )
+        finished(request, context, status: response.status.code, duration: start.duration(to: clock.now))
         return response
     }
 }

@@ -53,11 +53,20 @@ extension SluiceServer {
             )
         }
         var logger: Logger
+        let level = Logger.Level(rawValue: serverConfiguration.logLevel) ?? .notice
         switch serverConfiguration.logFormat {
         case .text: logger = Logger(label: "sluice.serve")
-        case .json: logger = Logger(label: "sluice.serve") { JSONLogHandler(label: $0) }
+        case .json:
+            // Every library's logger of this process writes JSON lines too (one format on standard error),
+            // at the configured level.
+            LoggingSystem.bootstrap { label in
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            logger = Logger(label: "sluice.serve")
         }
-        logger.logLevel = Logger.Level(rawValue: serverConfiguration.logLevel) ?? .notice
+        logger.logLevel = level
         // With JSON logs, the daemon's own report lines are log records too (one format on standard error).
         let jsonLogger = logger
         let report: @Sendable (String) -> Void

@@ -6,7 +6,7 @@ extension SluiceServer {
     /// The routes (docs/server.md "Routes").
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
-        router.middlewares.add(RequestMetricsMiddleware(metrics: metrics))
+        router.middlewares.add(RequestMetricsMiddleware(metrics: metrics, logger: logger))
         router.get("healthz") { _, _ in
             Self.text(.ok, "ok")
         }
@@ -64,6 +64,15 @@ extension SluiceServer {
 
     /// Runs a log query off the concurrency pool; 500 with the reason when the log cannot be read.
     func query(_ body: @escaping @Sendable (String) throws -> [UInt8]) async -> Response {
+        guard queryGate.enter() else {
+            return ServerReply.error(
+                .serviceUnavailable,
+                code: "too_many_queries",
+                message: "\(DeliveryQueryGate.queryCountMax) log queries are running; try again",
+                headers: [.retryAfter: String(configuration.retryAfterSeconds)]
+            )
+        }
+        defer { queryGate.leave() }
         let directory = pipeline.configuration.log.directory
         do {
             return ServerReply.json(.ok, try await Self.blocking { try body(directory) })

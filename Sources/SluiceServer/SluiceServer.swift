@@ -2,7 +2,9 @@ import Dispatch
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
+import HummingbirdTLS
 public import Logging
+import NIOSSL
 public import Prometheus
 import ServiceLifecycle
 public import Sluice
@@ -33,6 +35,8 @@ public final class SluiceServer: Sendable {
     /// Journal the configuration document as a replayable record right after the start (`--config-from-file`).
     let journalsConfigurationAtStart: Bool
     let graphQL: GraphQLEndpoint
+    /// Bounds the log scans of the delivery queries running at once.
+    let queryGate = DeliveryQueryGate()
     let phase = Atomic<Int>(Phase.starting.rawValue)
     /// Set by the first ``stopPipeline()``.
     let pipelineStopping = Atomic<Bool>(false)
@@ -96,6 +100,8 @@ public final class SluiceServer: Sendable {
         onListening: @escaping @Sendable (ListenAddress) -> Void = { _ in }
     ) async throws {
         let pipeline = self.pipeline
+        // The TLS files are read first: a bad certificate refuses the start before recovery runs.
+        let tls = try configuration.tls.map { files throws(Failure) in try Self.tlsConfiguration(files) }
         let recovery = try await Self.blocking { try pipeline.start() }
         let ingest = self.ingest
         do {
@@ -106,17 +112,27 @@ public final class SluiceServer: Sendable {
             throw error
         }
         onStarted(recovery)
+        let connections = ConnectionGuard(configuration: configuration)
+        let http1 = HTTPServerBuilder.http1WebSocketUpgrade(
+            idleTimeoutMilliseconds: configuration.idleTimeoutMilliseconds,
+            webSocket: GraphQLEndpoint.webSocketConfiguration,
+            additionalChannelHandlers: { [connections.handler()] },
+            shouldUpgrade: webSocketUpgrade
+        )
+        let server: HTTPServerBuilder
+        do {
+            server = try tls.map { try HTTPServerBuilder.tls(http1, tlsConfiguration: $0) } ?? http1
+        } catch {
+            await stopPipeline()
+            throw Failure(description: "server.tls: \(error)")
+        }
         let application = Application(
             router: makeRouter(),
-            server: .http1WebSocketUpgrade(
-                idleTimeoutMilliseconds: configuration.idleTimeoutMilliseconds,
-                webSocket: GraphQLEndpoint.webSocketConfiguration,
-                shouldUpgrade: webSocketUpgrade
-            ),
+            server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.listen.host, port: configuration.listen.port),
                 serverName: "sluice",
-                availableConnectionsDelegate: MaximumAvailableConnections(configuration.connectionCountMax)
+                availableConnectionsDelegate: MaximumAvailableConnections(connections.acceptedConnectionCountMax)
             ),
             onServerRunning: { channel in
                 self.phase.store(Phase.ready.rawValue, ordering: .releasing)
@@ -143,6 +159,29 @@ public final class SluiceServer: Sendable {
         }
         await stopPipeline()
         if let failure = pipeline.failure { throw Failure(description: "the pipeline failed: \(failure)") }
+    }
+
+    /// The server's TLS configuration from the PEM files of `server.tls`; an error names the key and the file.
+    static func tlsConfiguration(_ files: ServerConfiguration.TLSFiles) throws(Failure) -> TLSConfiguration {
+        let chain: [NIOSSLCertificate]
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(files.certificatePath)
+        } catch {
+            throw Failure(description: "server.tls.certificate: cannot read \(files.certificatePath): \(error)")
+        }
+        guard !chain.isEmpty else {
+            throw Failure(description: "server.tls.certificate: \(files.certificatePath) holds no PEM certificate")
+        }
+        let key: NIOSSLPrivateKey
+        do {
+            key = try NIOSSLPrivateKey(file: files.keyPath, format: .pem)
+        } catch {
+            throw Failure(description: "server.tls.key: cannot read \(files.keyPath): \(error)")
+        }
+        return TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) },
+            privateKey: .privateKey(key)
+        )
     }
 
     /// Stops the pipeline once (the drain blocks, so it runs off the concurrency pool).

@@ -52,6 +52,8 @@ public final class SegmentLogWriter {
 
     /// The durable position; followers wait on it (``DurableCursor/wait(beyond:timeoutNanoseconds:)``).
     public let cursor: DurableCursor
+    /// Bytes written, segments started, `fdatasync` latency (any thread may read them).
+    public let statistics: SegmentLogStatistics
     private var active: FileDescriptor
     private var activeFirstSequence: UInt64
     private var activeByteCount: UInt64
@@ -71,8 +73,15 @@ public final class SegmentLogWriter {
     /// directory at a time: a second one, in any process, fails with `locked` (the lock is an `flock` on
     /// `writer.lock`, released when the writer goes away or its process dies).
     /// - Parameter nowMicroseconds: wall-clock time, recorded in new segment headers.
-    public init(configuration: LogConfiguration, nowMicroseconds: Int64) throws(SegmentLogError) {
+    /// - Parameter statistics: where the writer counts bytes, segments and sync latency (a caller that
+    ///   shows them from other threads passes its own; one per writer).
+    public init(
+        configuration: LogConfiguration,
+        nowMicroseconds: Int64,
+        statistics: SegmentLogStatistics = SegmentLogStatistics()
+    ) throws(SegmentLogError) {
         try configuration.validate()
+        self.statistics = statistics
         self.configuration = configuration
         lz4 = LZ4Block(sourceByteCountMax: configuration.frameByteCountMax)
         pending.reserveCapacity(configuration.frameByteCountMax + 4096)
@@ -176,7 +185,7 @@ public final class SegmentLogWriter {
 
     /// Syncs now, whatever the policy, and publishes the durable cursor.
     public func sync() throws(SegmentLogError) {
-        if unsyncedWrites { try active.syncData() }
+        if unsyncedWrites { try syncActive() }
         unsyncedWrites = false
         cursor.publish(nextSequence)
     }
@@ -247,6 +256,7 @@ public final class SegmentLogWriter {
         guard !pending.isEmpty else { return }
         try active.writeAll(pending, fileOffset: activeByteCount)
         activeByteCount += UInt64(pending.count)
+        statistics.wrote(byteCount: pending.count)
         unsyncedWrites = true
         pending.removeAll(keepingCapacity: true)
         // The index is derived data written after the frames: a crash between the two leaves it stale,
@@ -271,6 +281,13 @@ public final class SegmentLogWriter {
         }
     }
 
+    /// `fdatasync` of the active segment, timed into ``statistics``.
+    private func syncActive() throws(SegmentLogError) {
+        let start = MonotonicCondition.monotonicNanoseconds()
+        try active.syncData()
+        statistics.syncLatency.record(from: start, to: MonotonicCondition.monotonicNanoseconds())
+    }
+
     private func needsRoll(adding frameByteCount: Int, nowMicroseconds: Int64) -> Bool {
         let hasFrames = activeByteCount + UInt64(pending.count) > UInt64(SegmentHeader.byteCount)
         guard hasFrames else { return false }
@@ -285,7 +302,7 @@ public final class SegmentLogWriter {
 
     /// Seals the active segment (synced unless `.never`; never written again) and starts the next one.
     private func roll(nowMicroseconds: Int64) throws(SegmentLogError) {
-        if configuration.fsync != .never && unsyncedWrites { try active.syncData() }
+        if configuration.fsync != .never && unsyncedWrites { try syncActive() }
         unsyncedWrites = false
         // No summary is built here: it re-reads and decodes the whole sealed segment, and on this thread that
         // held back every acknowledgement for the scan at each roll. The first query that needs it builds it
@@ -301,6 +318,7 @@ public final class SegmentLogWriter {
         activeFirstSequence = nextSequence
         activeByteCount = UInt64(SegmentHeader.byteCount)
         activeCreatedMicroseconds = nowMicroseconds
+        statistics.startedSegment()
     }
 
     // MARK: - Opening and recovery

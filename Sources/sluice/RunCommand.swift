@@ -1,5 +1,6 @@
 import ArgumentParser
 import Sluice
+import SluiceServer
 
 /// `sluice run`: the pipeline as a process.
 struct Run: ParsableCommand {
@@ -45,6 +46,8 @@ struct Run: ParsableCommand {
         options.statusIntervalSeconds = statusInterval
         let summary: PipelineFiles.RunSummary
         do {
+            // The `server` section is `sluice serve`'s, but a mistake in it is refused here too.
+            try ServerConfiguration.check(path: config)
             summary = try PipelineFiles.run(options, outputLine: printUnbuffered, errorLine: printError)
         } catch {
             throw exitStatus(reporting: error)

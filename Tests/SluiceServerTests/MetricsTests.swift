@@ -60,6 +60,15 @@ struct MetricsTests {
         #expect(samples == ["sluice_pipeline_webhook_disabled{webhook=\"\(name)\"}": 1], "\(samples)")
     }
 
+    /// Bucket bounds and sums in seconds, as the text format writes them (no exponent, no trailing zeros).
+    @Test func secondsAreWrittenExactly() {
+        #expect(ServerMetrics.seconds(50_000) == "0.00005")
+        #expect(ServerMetrics.seconds(2_500_000_000) == "2.5")
+        #expect(ServerMetrics.seconds(60_000_000_000) == "60")
+        #expect(ServerMetrics.seconds(0) == "0")
+        #expect(ServerMetrics.seconds(1_000_000_001) == "1.000000001")
+    }
+
     @Test(.timeLimit(.minutes(3)))
     func prometheusClientReadsTheCountersOfWhatHappened() throws {
         let server = try ServeProcess(
@@ -112,6 +121,131 @@ struct MetricsTests {
         #expect(samples.keys.contains { $0.hasPrefix("sluice_http_request_duration_seconds_bucket{") })
         #expect(samples[#"sluice_pipeline_failed{}"#] == 0)
         #expect(server.stop() == 0)
+    }
+}
+
+extension MetricsTests {
+    /// A small load test over HTTP: 4 batches of 25 events through `POST /api/events`, each delivered to
+    /// two webhooks — `ok` (a `sluice sink` on loopback, 2xx) and `refused` (port 9, nothing listens: two
+    /// attempts, then a dead letter). Once every delivery is final, what prometheus_client reads from
+    /// /metrics equals what the test counted: events accepted (from the replies), deliveries delivered
+    /// (from the sink's record), failed attempts by class and dead letters, and every stage histogram
+    /// holds one sample per event or per final delivery.
+    @Test(.timeLimit(.minutes(3)))
+    func afterALoadTestTheCountersEqualWhatTheLoadTestSaw() throws {
+        let sink = try SinkProcess()
+        let server = try ServeProcess(
+            configuration: """
+                webhooks:
+                  - {name: ok, url: "http://127.0.0.1:\(sink.port)/hook", shared_key: k, event_type: all,
+                     branch_scope: all_branches, allowed_networks: ["127.0.0.0/8"]}
+                  - {name: refused, url: "http://127.0.0.1:9/hook", shared_key: k, event_type: all,
+                     branch_scope: all_branches, allowed_networks: ["127.0.0.0/8"]}
+                pipeline:
+                  retry_schedule_s: [0, 0]
+                  circuit_breaker: {request_count_min: 1000000}   # never opens: every failure is CONNECTION
+                """
+        )
+        var accepted = 0
+        for batch in 0..<4 {
+            let body = (0..<25).map { DeliveryQueryTests.infrahubEvent(batch * 25 + $0 + 1) }.joined(separator: "\n")
+            let reply = try server.request(
+                "POST",
+                "/api/events",
+                headers: EventIngestTests.lines,
+                body: Array(body.utf8)
+            )
+            #expect(reply.status == 200, "\(reply.text)")
+            accepted += try EventIngestTests.object(reply)["accepted"] as? Int ?? 0
+        }
+        #expect(accepted == 100)
+        var samples: [String: Double] = [:]
+        for _ in 0..<100 {
+            samples = try Self.parse(try server.request("GET", "/metrics").text)
+            let final =
+                (samples[#"sluice_webhook_deliveries_total{outcome="delivered",webhook="ok"}"#] ?? 0)
+                + (samples[#"sluice_webhook_deliveries_total{outcome="dead_lettered",webhook="refused"}"#] ?? 0)
+            if final >= 200 { break }
+            usleep(200_000)
+        }
+        let delivered = try sink.deliveredCount()
+        #expect(delivered == 100, "the sink got every event once")
+        #expect(samples[#"sluice_pipeline_events_total{outcome="accepted"}"#] == Double(accepted))
+        #expect(samples[#"sluice_pipeline_events_total{outcome="journaled"}"#] == Double(accepted))
+        #expect(samples[#"sluice_webhook_deliveries_total{outcome="delivered",webhook="ok"}"#] == Double(delivered))
+        #expect(samples[#"sluice_webhook_deliveries_total{outcome="dead_lettered",webhook="ok"}"#] == 0)
+        #expect(samples[#"sluice_webhook_deliveries_total{outcome="delivered",webhook="refused"}"#] == 0)
+        #expect(samples[#"sluice_webhook_deliveries_total{outcome="dead_lettered",webhook="refused"}"#] == 100)
+        #expect(samples[#"sluice_webhook_deliveries_total{outcome="retried",webhook="refused"}"#] == 100)
+        #expect(
+            samples[#"sluice_webhook_failed_attempts_total{failure_class="CONNECTION",webhook="refused"}"#] == 200,
+            "two failed attempts per event"
+        )
+        #expect(samples[#"sluice_pipeline_deliveries_total{outcome="delivered"}"#] == Double(delivered))
+        #expect(samples[#"sluice_pipeline_deliveries_total{outcome="dead_lettered"}"#] == 100)
+        #expect(samples[#"sluice_pipeline_deliveries_total{outcome="attempts_failed"}"#] == 200)
+        for (stage, count) in [
+            ("emit_to_journaled", accepted), ("journaled_to_matched", accepted), ("matched_to_sent", 200),
+            ("sent_to_final", 200),
+        ] {
+            #expect(samples["sluice_stage_latency_seconds_count{stage=\"\(stage)\"}"] == Double(count), "\(stage)")
+            #expect(
+                samples["sluice_stage_latency_seconds_bucket{le=\"+Inf\",stage=\"\(stage)\"}"] == Double(count),
+                "\(stage)"
+            )
+        }
+        #expect((samples["sluice_log_fsync_duration_seconds_count{}"] ?? 0) >= 1, "fsync: always syncs each batch")
+        #expect((samples["sluice_log_written_bytes_total{}"] ?? 0) > 0)
+        #expect(samples["sluice_log_segments{}"] == 1)
+        #expect(samples[#"sluice_webhook_breaker_state{state="closed",webhook="ok"}"#] == 1)
+        #expect(samples["sluice_ring_capacity_slots{}"] != nil)
+        #expect(samples["sluice_delivery_jobs_queued{}"] == 0)
+        #expect(server.stop() == 0)
+        sink.stop()
+    }
+}
+
+/// `sluice sink` on 127.0.0.1 (a free port), recording each request it answers with a 2xx.
+final class SinkProcess {
+    let process = Process()
+    let directory = TemporaryDirectory()
+    private(set) var port = 0
+    private let standardOutput = Pipe()
+    private var stopped = false
+
+    init() throws {
+        process.executableURL = URL(fileURLWithPath: SluiceExecutable.path)
+        process.arguments = ["sink", "--port", "0", "--record", directory.path + "/record.jsonl"]
+        process.standardOutput = standardOutput
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var buffered = Data()
+        while port == 0 {
+            let chunk = standardOutput.fileHandleForReading.availableData
+            if chunk.isEmpty { throw ServeProcess.StartFailure(description: "sluice sink exited before listening") }
+            buffered.append(chunk)
+            let text = String(decoding: buffered, as: UTF8.self)
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }),
+                let colon = line.lastIndex(of: ":"), let number = Int(line[line.index(after: colon)...])
+            {
+                port = number
+            }
+        }
+    }
+
+    deinit { stop() }
+
+    /// The requests recorded so far (one JSON line each).
+    func deliveredCount() throws -> Int {
+        let data = FileManager.default.contents(atPath: directory.path + "/record.jsonl") ?? Data()
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").count
+    }
+
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        kill(process.processIdentifier, SIGTERM)
+        _ = process.reapedStatus()
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Sluice
 import SluiceServer
 import SluiceTestSupport
@@ -147,5 +148,41 @@ import Testing
             let error = error as? ConfigurationError
             return error?.line == 3 && error?.field == field && error?.message.contains(message) == true
         }
+    }
+
+    /// `sluice run --config` does not use the `server` section but refuses a mistake in it, as `sluice serve`
+    /// would (file, line, key), without needing the environment variables its tokens name.
+    @Test(.enabled(if: SluiceExecutable.isBuilt, "\(SluiceExecutable.notBuiltReason)"))
+    func sluiceRunRefusesAnUnknownServerKey() throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path + "/sluice.yaml"
+        func run(_ yaml: String) throws -> (status: Int32, errors: String) {
+            writeFile(path, Array(yaml.utf8))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: SluiceExecutable.path)
+            process.arguments = ["run", "--config", path, "--input", "/dev/null", "--exit-when-done"]
+            let errors = Pipe()
+            process.standardError = errors
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            return (process.reapedStatus(), text)
+        }
+        let log = "log:\n  directory: \(directory.path)/log\n"
+        let unknown = try run(log + "server:\n  listen: 127.0.0.1:0\n  body_byte_max: 10\n")
+        #expect(unknown.status != 0)
+        #expect(unknown.errors.contains("sluice.yaml:5:3"), "\(unknown.errors)")
+        #expect(unknown.errors.contains("body_byte_max"), "\(unknown.errors)")
+        let range = try run(log + "server:\n  connections_max: 0\n")
+        #expect(range.status != 0)
+        #expect(range.errors.contains("server.connections_max"), "\(range.errors)")
+        let tokens = """
+            server:
+              tokens:
+                - {name: producer, environment: SLUICE_TEST_UNSET_TOKEN_VARIABLE, scopes: [events:write]}
+
+            """
+        let valid = try run(log + tokens)
+        #expect(valid.status == 0, "a valid section runs; its variables are not read: \(valid.errors)")
     }
 }

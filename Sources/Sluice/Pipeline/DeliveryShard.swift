@@ -198,6 +198,10 @@ final class DeliveryShard: @unchecked Sendable {
     /// Set by the pipeline when a drain takes too long: leave in-flight requests to the restart.
     let abandon = Atomic<Bool>(false)
     private let inFlightCount = Atomic<Int>(0)
+    /// Matched → the final attempt's request sent, and sent → the final outcome (``PipelineMetrics/Stage``),
+    /// recorded by this loop when a delivery ends.
+    let sendLatency = LatencyHistogramRecorder()
+    let responseLatency = LatencyHistogramRecorder()
 
     init(
         number: Int,
@@ -413,10 +417,15 @@ final class DeliveryShard: @unchecked Sendable {
             timers.push(due, key)
         case .retryLater(let failure, _, let due):
             PipelineCounters.add(counters.failedAttempts)
+            if let webhook = webhookCounters(of: key) {
+                webhook.retried.wrappingAdd(1, ordering: .relaxed)
+                webhook.failed(failure)
+            }
             record(key, attempt: failure.attempt, outcome: .retrying, failure: failure, now: now)
             timers.push(due, key)
         case .succeeded(let statusCode, let attempt):
             PipelineCounters.add(counters.delivered)
+            ended(key, now: now)?.delivered.wrappingAdd(1, ordering: .relaxed)
             record(key, attempt: attempt, outcome: .delivered, statusCode: statusCode, now: now)
             if let timing,
                 let deliveryTiming = active.withElement(key, { Self.timing(of: $0, attempt, statusCode, now) })
@@ -426,10 +435,13 @@ final class DeliveryShard: @unchecked Sendable {
             active[key]?.job.budget.remove()
             active.remove(key)
         case .deadLetter(let deadLetter):
+            let webhook = ended(key, now: now)
             if let failure = deadLetter.lastFailure, failure.attempt == deadLetter.attemptCount {
                 PipelineCounters.add(counters.failedAttempts)
+                webhook?.failed(failure)
             }
             PipelineCounters.add(counters.deadLettered)
+            webhook?.deadLettered.wrappingAdd(1, ordering: .relaxed)
             record(
                 key,
                 attempt: deadLetter.attemptCount,
@@ -454,6 +466,23 @@ final class DeliveryShard: @unchecked Sendable {
             }
             active[key]?.job.budget.remove()
             active.remove(key)
+        }
+    }
+
+    /// The counters of `key`'s webhook.
+    private func webhookCounters(of key: UInt64) -> WebhookCounters? {
+        active.withElement(key) { $0.job.routing.webhookCounters[$0.job.webhook] }
+    }
+
+    /// `key`'s delivery has its final outcome at `now`: records its send and response legs (when its last
+    /// attempt sent a request) and returns its webhook's counters.
+    private func ended(_ key: UInt64, now: UInt64) -> WebhookCounters? {
+        active.withElement(key) { delivery in
+            if delivery.sentNanoseconds != 0 {
+                sendLatency.record(from: delivery.job.matchedNanoseconds, to: delivery.sentNanoseconds)
+                responseLatency.record(from: delivery.sentNanoseconds, to: now)
+            }
+            return delivery.job.routing.webhookCounters[delivery.job.webhook]
         }
     }
 
@@ -496,7 +525,9 @@ final class DeliveryShard: @unchecked Sendable {
             waitingCount += 1
             return
         }
-        if case .reject(let retryAt) = breakers[breaker].handle(.requestPermission(nowNanoseconds: now)) {
+        let permission = breakers[breaker].handle(.requestPermission(nowNanoseconds: now))
+        routing.webhookCounters[webhook].breakerIs(breakers[breaker].state.kind)
+        if case .reject(let retryAt) = permission {
             // The attempt is used, and so are those due while the breaker stays open: the schedule is a
             // promise in time (no request, no breaker result).
             var random = self.random
@@ -694,6 +725,7 @@ final class DeliveryShard: @unchecked Sendable {
             // Opening and closing need no action here: permission is asked before every attempt.
             let breaker = endpointNumbers(target.routing, target.webhook, now: now).breaker
             _ = breakers[breaker].record(outcome.classify(attempt: target.attempt), nowNanoseconds: now)
+            target.routing.webhookCounters[target.webhook].breakerIs(breakers[breaker].state.kind)
         }
         finishAttempt(tag, outcome, now: now)
     }

@@ -222,7 +222,12 @@ extension PipelineCore {
         let done = state.policy.durable(below: durable)
         let passed = journalCursor.value
         if let ringEnd = done.ringEnd, ringEnd > passed {
-            for position in passed..<ringEnd { slots.withSlot(position) { $0.durableNanoseconds = now } }
+            for position in passed..<ringEnd {
+                slots.withSlot(position) { slot in
+                    slot.durableNanoseconds = now
+                    recorders.journal.record(from: slot.emittedNanoseconds, to: now)
+                }
+            }
             PipelineCounters.add(counters.journaled, ringEnd - passed)
             journalCursor.advance(to: ringEnd)
             matchWake.wakeAll()

@@ -152,6 +152,7 @@ extension PipelineCore {
                 for job in jobs { guard submit(job, to: dispatcher) else { return false } }
             }
             state.logEnd = slot.logSequence + 1
+            recorders.match.record(from: slot.durableNanoseconds, to: matchedAt)
             // A firing's webhooks come first and take its body; the rest take the event's.
             let firingCount = admit(&pairs, firingCount: firing?.count ?? 0, sequence: slot.logSequence, state: &state)
             tracker.matched(slot.logSequence, webhooks: pairs, slots: state.trackerSlots, holds: held)

@@ -87,7 +87,8 @@ extension PipelineCore {
         precondition(writer == nil, "a pipeline starts once")
         let opened = try SegmentLogWriter(
             configuration: configuration.log,
-            nowMicroseconds: Timestamp.now().microsecondsSinceEpoch
+            nowMicroseconds: Timestamp.now().microsecondsSinceEpoch,
+            statistics: recorders.log
         )
         writer = opened
         let store = try CheckpointStore(directory: configuration.log.directory)

@@ -155,7 +155,8 @@ extension PipelineCore {
             let routing = try PipelineRouting(
                 configuration: updated,
                 symbols: state.decoder.symbols,
-                generation: state.generation + 1
+                generation: state.generation + 1,
+                webhookCounters: recorders.webhooks
             )
             let generation = configuration.configurationGeneration + state.generation + 1
             let body =

@@ -42,6 +42,8 @@ final class PipelineCore: @unchecked Sendable {
 
     let configuration: PipelineConfiguration
     let counters: PipelineCounters
+    /// The stages' latency histograms, the log's statistics and the per-webhook counters (``PipelineMetrics``).
+    let recorders = StageRecorders()
     let ingest: Mutex<Ingest>
     let routingBox: Mutex<PipelineRouting>
     let routingGeneration = Atomic<Int>(0)
@@ -104,7 +106,12 @@ final class PipelineCore: @unchecked Sendable {
         self.configuration = configuration
         self.counters = counters
         let decoder = EventDecoder(limits: configuration.eventLimits)
-        let routing = try PipelineRouting(configuration: configuration, symbols: decoder.symbols, generation: 0)
+        let routing = try PipelineRouting(
+            configuration: configuration,
+            symbols: decoder.symbols,
+            generation: 0,
+            webhookCounters: recorders.webhooks
+        )
         ingest = Mutex(Ingest(decoder: decoder))
         routingBox = Mutex(routing)
         var fsyncIntervalMilliseconds: Int?

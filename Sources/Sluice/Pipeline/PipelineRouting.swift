@@ -34,11 +34,17 @@ final class PipelineRouting: Sendable {
     /// Some enabled trigger has a workflow action: only then does the matcher look for workflow firings.
     let hasWorkflowActions: Bool
     let workflowDepthMax: Int
+    /// Per webhook: its counters (by name, so they outlive this routing).
+    let webhookCounters: [WebhookCounters]
 
     /// Compiles `configuration`; `symbols` must be the ingest decoder's table, used by no other thread
     /// during the call.
-    init(configuration: PipelineConfiguration, symbols: SymbolTable, generation: Int) throws(PipelineConfigurationError)
-    {
+    init(
+        configuration: PipelineConfiguration,
+        symbols: SymbolTable,
+        generation: Int,
+        webhookCounters: WebhookCounterRegistry
+    ) throws(PipelineConfigurationError) {
         self.generation = generation
         let triggers = configuration.triggers.allTriggers
         index = TriggerIndex.compile(triggers, symbols: symbols)
@@ -101,6 +107,7 @@ final class PipelineRouting: Sendable {
             return shard
         }
         signer = WebhookRequestSigner(definitions: definitions)
+        self.webhookCounters = definitions.map { webhookCounters.counters(for: $0.name) }
         isStatefulTrigger = index.triggers.map { $0.enabled && !TriggerStateMachine.isStateless($0) }
         hasStatefulTriggers = isStatefulTrigger.contains(true)
         var statefulTriggerOfName: [String: Int] = [:]

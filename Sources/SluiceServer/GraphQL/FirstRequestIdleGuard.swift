@@ -34,6 +34,7 @@ extension HTTPServerBuilder {
     static func http1WebSocketUpgrade(
         idleTimeoutMilliseconds: Int,
         webSocket: WebSocketServerConfiguration,
+        additionalChannelHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] },
         shouldUpgrade:
             @escaping @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<
                 WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
@@ -44,7 +45,13 @@ extension HTTPServerBuilder {
             IdleGuardedUpgradeChannel(
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: responder,
-                    configuration: .init(http1: .init(idleTimeout: .milliseconds(milliseconds)), ws: webSocket),
+                    configuration: .init(
+                        http1: .init(
+                            additionalChannelHandlers: additionalChannelHandlers(),
+                            idleTimeout: .milliseconds(milliseconds)
+                        ),
+                        ws: webSocket
+                    ),
                     shouldUpgrade: shouldUpgrade
                 ),
                 idleTimeout: .milliseconds(milliseconds)
