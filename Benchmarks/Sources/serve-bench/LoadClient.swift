@@ -1,7 +1,7 @@
 // An HTTP/1.1 keep-alive load generator on one thread (epoll), for serve-bench: closed loop (as fast as the
 // server answers) or open loop (requests scheduled at a fixed rate; latency from the scheduled time).
-import Foundation
 import CLinuxEvents
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
