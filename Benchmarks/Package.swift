@@ -146,6 +146,20 @@ let package = Package(
             path: "Sources/soak-bench",
             swiftSettings: swiftSettings
         ),
+        // `sluice serve` (issue 17): HTTP ingest against in-process emit, wrk against nginx, durable-reply latency,
+        // the GitHub receiver against plain ingest. Needs the `sluice` executable built beside it.
+        // `swift build -c release --product sluice && swift run -c release serve-bench`.
+        // epoll and timerfd headers for serve-bench's load client (Glibc does not export them).
+        .target(name: "CLinuxEvents", path: "Sources/CLinuxEvents"),
+        .executableTarget(
+            name: "serve-bench",
+            dependencies: [
+                "BenchmarkCommandLine", "CLinuxEvents", "LoopbackPeers",
+                .product(name: "SluiceTools", package: "sluice"),
+            ],
+            path: "Sources/serve-bench",
+            swiftSettings: swiftSettings
+        ),
         // Trigger matching: compiled index vs the naive reference matcher. `swift run -c release trigger-ratio`.
         .executableTarget(
             name: "trigger-ratio",

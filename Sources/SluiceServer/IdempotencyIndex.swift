@@ -17,6 +17,10 @@ struct IdempotencyIndex {
     /// The ring position of each id accepted and perhaps not yet durable: a duplicate of it must not be
     /// answered before the original is durable (the original may still be lost with a failing log).
     private var pendingPositions: [EventID: Int] = [:]
+    /// The same entries in the order they were noted (positions ascend: the ingest route notes them under
+    /// its lock in ring order), so the durable ones leave from the front. `pendingHead` is the first live one.
+    private var pendingOrder: [(id: EventID, position: Int)] = []
+    private var pendingHead = 0
 
     init(windowMicroseconds: Int64, countMax: Int) {
         precondition(windowMicroseconds >= 0, "the window is never negative")
@@ -39,18 +43,32 @@ struct IdempotencyIndex {
     }
 
     /// Records that `id` was accepted at ring `position` (not yet known durable).
-    mutating func notePending(_ id: EventID, position: Int) { pendingPositions[id] = position }
+    mutating func notePending(_ id: EventID, position: Int) {
+        pendingPositions[id] = position
+        pendingOrder.append((id, position))
+    }
 
     /// The ring position of `id` when it was accepted and may not be durable yet (`nil`: durable, or not
     /// from this process).
     func pendingPosition(of id: EventID) -> Int? { pendingPositions[id] }
 
-    /// Forgets the positions below `acknowledged` (durable). Cheap unless many are pending: it scans only
-    /// when the table has grown past what a ring holds in a few batches.
+    /// Forgets the positions below `acknowledged` (durable): amortized O(1) per noted id, however many are
+    /// pending (a scan of the whole table per request was quadratic under load).
     mutating func forgetDurable(acknowledged: Int) {
-        guard pendingPositions.count > 4_096 else { return }
-        pendingPositions = pendingPositions.filter { $0.value >= acknowledged }
+        while pendingHead < pendingOrder.count, pendingOrder[pendingHead].position < acknowledged {
+            let entry = pendingOrder[pendingHead]
+            if pendingPositions[entry.id] == entry.position { pendingPositions[entry.id] = nil }
+            pendingHead += 1
+        }
+        // Compacted when half is dead, as `order` is.
+        if pendingHead > 1_024, pendingHead * 2 > pendingOrder.count {
+            pendingOrder.removeFirst(pendingHead)
+            pendingHead = 0
+        }
     }
+
+    /// Ids whose position is kept (accepted, not yet known durable).
+    var pendingCount: Int { pendingPositions.count }
 
     /// Forgets the ids seen before `nowMicroseconds - window`.
     mutating func expire(nowMicroseconds: Int64) {

@@ -23,6 +23,28 @@ import Testing
         #expect(index.contains(Self.id(3_999)), "still a duplicate: only its wait is over")
     }
 
+    /// Durable positions are forgotten at once and in order, however few or many are pending (the table used to
+    /// be scanned whole, per request, once it held more than 4,096: quadratic under load, and stale below it).
+    @Test func durablePositionsAreForgottenInOrder() {
+        var index = IdempotencyIndex(windowMicroseconds: 1_000_000, countMax: 1_000_000)
+        for number in 0..<1_000 {
+            index.insert(Self.id(UInt64(number)), seenMicroseconds: 0)
+            index.notePending(Self.id(UInt64(number)), position: number)
+        }
+        index.forgetDurable(acknowledged: 600)
+        #expect(index.pendingPosition(of: Self.id(5)) == nil)
+        #expect(index.pendingPosition(of: Self.id(599)) == nil)
+        #expect(index.pendingPosition(of: Self.id(600)) == 600)
+        #expect(index.pendingCount == 400)
+        for number in 1_000..<200_000 {  // a steady stream with ~100 pending: the table stays small
+            index.notePending(Self.id(UInt64(number)), position: number)
+            index.forgetDurable(acknowledged: number - 100)
+        }
+        #expect(index.pendingCount == 101)
+        #expect(index.pendingPosition(of: Self.id(199_999)) == 199_999)
+        #expect(index.pendingPosition(of: Self.id(199_898)) == nil)
+    }
+
     @Test func idsExpireAfterTheWindow() {
         var index = IdempotencyIndex(windowMicroseconds: 1_000, countMax: 10)
         index.insert(Self.id(1), seenMicroseconds: 0)

@@ -54,6 +54,14 @@ public struct BenchmarkCommandLine {
         return parsed
     }
 
+    /// `FLAG TEXT`: any non-empty text (a path), or `value` when the flag is absent.
+    public mutating func text(_ flag: String, default value: String, _ help: String) -> String {
+        declare("\(flag) TEXT", "\(help) (default \(value))")
+        guard let text = self.value(of: flag) else { return value }
+        guard !text.isEmpty else { fail("\(flag) must not be empty") }
+        return text
+    }
+
     /// `FLAG`: true when given.
     public mutating func flag(_ flag: String, _ help: String) -> Bool {
         declare(flag, help)

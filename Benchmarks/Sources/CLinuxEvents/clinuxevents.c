@@ -1,0 +1,2 @@
+// Empty: the target exists for its header (include/clinuxevents.h).
+#include "clinuxevents.h"
