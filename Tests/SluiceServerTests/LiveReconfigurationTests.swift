@@ -46,8 +46,8 @@ struct LiveReconfigurationTests {
     @Test(.timeLimit(.minutes(4)))
     func aWebhookAddedUnderLoadReceivesAndSurvivesKillNine() throws {
         let environment = ["SLUICE_ADMIN_TOKEN": Self.adminToken]
-        let originalSink = try SinkProcess()
-        let addedSink = try SinkProcess()
+        let originalSink = try ReconfigurationSink()
+        let addedSink = try ReconfigurationSink()
         let logDirectory = TemporaryDirectory()
         let file = Self.configuration(original: originalSink.port)
         var server = try ServeProcess(configuration: file, logDirectory: logDirectory, environment: environment)
@@ -117,7 +117,7 @@ struct LiveReconfigurationTests {
     @Test(.timeLimit(.minutes(3)))
     func deadLettersAreRedrivenWhileRunning() throws {
         // A port nothing listens on yet: every attempt fails to connect, and the deliveries dead-letter.
-        let port = try SinkProcess.freePort()
+        let port = try ReconfigurationSink.freePort()
         let server = try ServeProcess(
             configuration: Self.configuration(original: port),
             environment: ["SLUICE_ADMIN_TOKEN": Self.adminToken]
@@ -145,7 +145,7 @@ struct LiveReconfigurationTests {
         #expect(listed == Set(ids))
 
         // The endpoint comes up; a redrive through the API delivers them without a restart.
-        let sink = try SinkProcess(port: port)
+        let sink = try ReconfigurationSink(port: port)
         let redrive = try server.call(
             "POST",
             "/api/deadletters/redrive",
@@ -221,7 +221,7 @@ final class Producer: Sendable {
 }
 
 /// `sluice sink` on 127.0.0.1 recording every request to a file; killed at `deinit`.
-final class SinkProcess {
+final class ReconfigurationSink {
     let process = Process()
     let directory = TemporaryDirectory()
     let recordPath: String
