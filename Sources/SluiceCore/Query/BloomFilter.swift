@@ -123,6 +123,34 @@ extension EventQuery {
         if !parentIDs.isEmpty { probes.append((.parentID, parentIDs)) }
         if !branches.isEmpty { probes.append((.branch, branches)) }
         if !accountIDs.isEmpty { probes.append((.account, accountIDs)) }
+        for specification in relatedLabels {
+            if let probe = Self.summaryProbe(specification) { probes.append(probe) }
+        }
         return probes
+    }
+
+    /// The exact keys a related-label specification pins, when it names only literal roles that one
+    /// ``SummaryField`` indexes and literal values of that field's label (e.g. role `infrahub.branch` and
+    /// `infrahub.resource.label: main`); `nil` otherwise (globs, negations, other labels).
+    static func summaryProbe(_ specification: ResourceSpecification) -> (field: SummaryField, keys: [String])? {
+        func literals(_ label: String) -> [String]? {
+            guard let condition = specification.conditions.first(where: { $0.label == label }),
+                !condition.patterns.isEmpty,
+                condition.patterns.allSatisfy({ !$0.isNegated && $0.glob.isLiteral })
+            else { return nil }
+            return condition.patterns.map(\.glob.pattern)
+        }
+        guard let roles = literals("prefect.resource.role") else { return nil }
+        let fields: [(roles: Set<String>, field: SummaryField, label: String)] = [
+            (["infrahub.related.node", "infrahub.group.member", "infrahub.group.ancestor"], .relatedNodeID,
+            "prefect.resource.id"),
+            (["infrahub.child_event"], .parentID, "infrahub.event_parent.id"),
+            (["infrahub.branch"], .branch, "infrahub.resource.label"),
+            (["infrahub.account"], .account, "infrahub.resource.id"),
+        ]
+        guard let entry = fields.first(where: { $0.roles.isSuperset(of: roles) }),
+            let keys = literals(entry.label)
+        else { return nil }
+        return (entry.field, keys)
     }
 }
