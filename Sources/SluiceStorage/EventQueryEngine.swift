@@ -282,7 +282,7 @@ private struct Run {
         guard unsafe memchr(base, Int32(UInt8(ascii: "\\")), body.count) == nil else { return true }
         if needles.contains(where: \.caseFolded) {
             folded.removeAll(keepingCapacity: true)
-            for unsafe byte in unsafe body {
+            for unsafebyte in unsafe body {
                 folded.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte)
             }
         }

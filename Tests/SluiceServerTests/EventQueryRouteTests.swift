@@ -27,7 +27,8 @@ struct EventQueryRouteTests {
     static func event(_ number: Int) -> String {
         let id = String(format: "bf569ddc-2a30-4491-82f1-%012d", number)
         let name =
-            number % 10 == 3 ? "infrahub.account.logged_in" : number % 10 == 7 ? "custom.thing" : "infrahub.node.updated"
+            number % 10 == 3
+            ? "infrahub.account.logged_in" : number % 10 == 7 ? "custom.thing" : "infrahub.node.updated"
         let branch = number % 3 == 0 ? "main" : "feat-\(number % 4)"
         let occurred = String(format: "2025-01-01T00:%02d:%02dZ", (number / 60) % 60, number % 60)
         return
@@ -86,7 +87,7 @@ struct EventQueryRouteTests {
         }
     }
 
-    @Test(.timeLimit(.minutes(3)))
+    @Test(.timeLimit(.minutes(6)))
     func restEqualsTheCommandLineAndResumes() throws {
         let server = try Self.serverWithEvents()
         let directory = server.logDirectory.path
@@ -101,17 +102,25 @@ struct EventQueryRouteTests {
             // A limit beyond one page (1,000 events) and an offset: the pages join exactly.
             ("order=asc&limit=1500&offset=10", ["--order", "asc", "--limit", "1500", "--offset", "10"]),
             ("limit=1001", ["--limit", "1001"]),
-            ("branches=main&order=ASC&limit=50&offset=7", ["--branch", "main", "--order", "asc", "--limit", "50", "--offset", "7"]),
+            (
+                "branches=main&order=ASC&limit=50&offset=7",
+                ["--branch", "main", "--order", "asc", "--limit", "50", "--offset", "7"]
+            ),
             ("primary_node__ids=n1*&kind=InfraSite", ["--primary-node", "n1*", "--kind", "InfraSite"]),
-            ("related_node__ids=peer-7&related_node__ids=peer-8", ["--related-node", "peer-7", "--related-node", "peer-8"]),
+            (
+                "related_node__ids=peer-7&related_node__ids=peer-8",
+                ["--related-node", "peer-7", "--related-node", "peer-8"]
+            ),
             ("account__ids=acct-2&name=infrahub.node.*", ["--account", "acct-2", "--name", "infrahub.node.*"]),
             ("related_labels=\(encodedLabels)&order=asc", ["--related-labels", relatedLabels, "--order", "asc"]),
             ("event_type=custom.thing", ["--event-type", "custom.thing"]),
             ("event_type=infrahub.account.logged_in", ["--event-type", "infrahub.account.logged_in"]),
             (
                 "since=2025-01-01T00:10:00Z&until=2025-01-01T00:20:00Z&ids=bf569ddc-2a30-4491-82f1-000000000700",
-                ["--since", "2025-01-01T00:10:00Z", "--until", "2025-01-01T00:20:00Z", "--id",
-                 "bf569ddc-2a30-4491-82f1-000000000700"]
+                [
+                    "--since", "2025-01-01T00:10:00Z", "--until", "2025-01-01T00:20:00Z", "--id",
+                    "bf569ddc-2a30-4491-82f1-000000000700",
+                ]
             ),
         ]
         for (queryString, arguments) in cases {

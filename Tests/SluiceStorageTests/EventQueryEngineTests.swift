@@ -186,7 +186,9 @@ import Glibc
                 specifications.append(ResourceSpecification([("infrahub.resource.id", value(.account))]))
             default:
                 specifications.append(
-                    ResourceSpecification([("prefect.resource.role", "infrahub.account"), ("infrahub.resource.id", "*")])
+                    ResourceSpecification([
+                        ("prefect.resource.role", "infrahub.account"), ("infrahub.resource.id", "*"),
+                    ])
                 )
             }
         }
@@ -287,7 +289,13 @@ import Glibc
         try Self.expectValidSummaries(directory)
 
         var scan = try Scan(directory)
-        var outcomes = try Self.compare(directory, scan, seed: seed, queries: 40, index: EventQueryIndex(directory: directory))
+        var outcomes = try Self.compare(
+            directory,
+            scan,
+            seed: seed,
+            queries: 40,
+            index: EventQueryIndex(directory: directory)
+        )
         #expect(outcomes.allSatisfy { $0.summariesRebuilt.isEmpty })
 
         // A point query by event id reads one segment (or a false positive more), not the log.
@@ -346,9 +354,17 @@ import Glibc
         let rebuilt = Set(report.summariesRebuilt.map { SegmentSummary.path(forSegment: $0.segmentPath) })
         #expect(rebuilt == Set(paths[0...4]), "seed \(seed): \(report.summariesRebuilt)")
         scan = try Scan(directory)
-        outcomes = try Self.compare(directory, scan, seed: seed &+ 2, queries: 40, index: EventQueryIndex(directory: directory))
+        outcomes = try Self.compare(
+            directory,
+            scan,
+            seed: seed &+ 2,
+            queries: 40,
+            index: EventQueryIndex(directory: directory)
+        )
         #expect(
-            outcomes.flatMap(\.summariesRebuilt).allSatisfy { !paths[0...4].contains(SegmentSummary.path(forSegment: $0.path)) }
+            outcomes.flatMap(\.summariesRebuilt).allSatisfy {
+                !paths[0...4].contains(SegmentSummary.path(forSegment: $0.path))
+            }
         )
         try Self.expectValidSummaries(directory)
         let again = try Self.compare(directory, scan, seed: seed &+ 3, queries: 10)

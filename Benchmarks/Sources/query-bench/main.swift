@@ -150,7 +150,9 @@ for eventCount in sizes {
             let related = try db.cachedStatement(sql: "INSERT INTO related (node, sequence) VALUES (?, ?)")
             for (offset, body) in bodies.enumerated() {
                 let row = rows[first + offset]
-                try insert.execute(arguments: [first + offset, row.id, row.primary, row.branch, row.occurred, Data(body)])
+                try insert.execute(arguments: [
+                    first + offset, row.id, row.primary, row.branch, row.occurred, Data(body),
+                ])
                 for node in row.related { try related.execute(arguments: [node, first + offset]) }
             }
         }
@@ -207,7 +209,9 @@ for eventCount in sizes {
                 guard let primary = row.primary else { return nil }
                 var query = EventQuery()
                 query.primaryNodeIDs = [primary]
-                return (query, "SELECT sequence, body FROM events WHERE primary_node = ? ORDER BY sequence DESC", [primary])
+                return (
+                    query, "SELECT sequence, body FROM events WHERE primary_node = ? ORDER BY sequence DESC", [primary]
+                )
             }
         ),
         (
@@ -271,7 +275,8 @@ for eventCount in sizes {
             scans.append(seconds(clock.now - start))
         }
         let scan = percentile(scans, 0.5)
-        var line = "  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) sluice \(microseconds(percentile(ours, 0.5))) / \(microseconds(percentile(ours, 0.99)))"
+        var line =
+            "  \(name.padding(toLength: 16, withPad: " ", startingAt: 0)) sluice \(microseconds(percentile(ours, 0.5))) / \(microseconds(percentile(ours, 0.99)))"
         if !theirs.isEmpty {
             line += String(
                 format: "   SQLite %@ / %@  (%.2fx SQLite's p50)",
@@ -281,7 +286,11 @@ for eventCount in sizes {
             )
             if mismatches > 0 { line += "  MISMATCHES \(mismatches)" }
         }
-        line += String(format: "   full scan %.2f s (%.0fx slower than sluice's p50)", scan, scan / percentile(ours, 0.5))
+        line += String(
+            format: "   full scan %.2f s (%.0fx slower than sluice's p50)",
+            scan,
+            scan / percentile(ours, 0.5)
+        )
         print(line)
     }
 
@@ -349,7 +358,11 @@ for eventCount in sizes {
             percentile(ours, 0.5)
         )
         if !theirs.isEmpty {
-            line += String(format: "   SQLite %.2f M/s (%.3f s)", rate(percentile(theirs, 0.5)), percentile(theirs, 0.5))
+            line += String(
+                format: "   SQLite %.2f M/s (%.3f s)",
+                rate(percentile(theirs, 0.5)),
+                percentile(theirs, 0.5)
+            )
         }
         line += String(
             format: "   full scan %.2f M/s (%.3f s, %.1fx)",
@@ -372,7 +385,9 @@ struct CompactEvents {
     var produced = 0
     var random = SplitMix64(seed: 42)
     let start = Timestamp(secondsSinceEpoch: 1_741_824_000)
-    static let kinds = ["InfraDevice", "InfraInterfaceL3", "IpamIPAddress", "IpamPrefix", "LocationSite", "InfraCircuit"]
+    static let kinds = [
+        "InfraDevice", "InfraInterfaceL3", "IpamIPAddress", "IpamPrefix", "LocationSite", "InfraCircuit",
+    ]
 
     init(count: Int) { self.count = count }
 

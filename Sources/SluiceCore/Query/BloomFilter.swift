@@ -142,8 +142,10 @@ extension EventQuery {
         }
         guard let roles = literals("prefect.resource.role") else { return nil }
         let fields: [(roles: Set<String>, field: SummaryField, label: String)] = [
-            (["infrahub.related.node", "infrahub.group.member", "infrahub.group.ancestor"], .relatedNodeID,
-            "prefect.resource.id"),
+            (
+                ["infrahub.related.node", "infrahub.group.member", "infrahub.group.ancestor"], .relatedNodeID,
+                "prefect.resource.id"
+            ),
             (["infrahub.child_event"], .parentID, "infrahub.event_parent.id"),
             (["infrahub.branch"], .branch, "infrahub.resource.label"),
             (["infrahub.account"], .account, "infrahub.resource.id"),
