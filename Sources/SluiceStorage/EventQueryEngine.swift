@@ -86,6 +86,8 @@ private struct Run {
     var header = EventHeader()
     var stopped = false
     let probes: [(field: SummaryField, keys: [String])]
+    /// The frame-filter probes, hashed once per query.
+    let frameProbes: [[BloomFilter.Probe]]
     /// The probes as byte strings a record must contain (one of each group) to be decoded: event ids in
     /// lowercase, matched against the lowercased record (ids are case-insensitive hex).
     let needles: [(caseFolded: Bool, keys: [[UInt8]])]
@@ -97,6 +99,7 @@ private struct Run {
         self.countOnly = countOnly
         self.index = index
         probes = query.summaryProbes
+        frameProbes = SegmentSummary.Frame.hashedProbes(probes)
         needles = probes.map { probe in (probe.field == .id, probe.keys.map { Array($0.utf8) }) }
     }
 
@@ -126,7 +129,7 @@ private struct Run {
                     continue
                 }
                 // Only the frames whose own summary may match are read.
-                let frames = summary.frames.filter { $0.mayMatch(query, probes: probes) }
+                let frames = summary.frames.filter { $0.mayMatch(query, hashedProbes: frameProbes) }
                 guard !frames.isEmpty else {
                     outcome.segmentsSkipped += 1
                     continue
@@ -135,7 +138,7 @@ private struct Run {
                 try readFrames(path, frames.map(\.indexEntry), isNewest: false, body)
             } else if let index {
                 // The newest segment, summarized frame by frame as it grows: only frames that may match.
-                let frames = try index.activeFrames(path: path).filter { $0.mayMatch(query, probes: probes) }
+                let frames = try index.activeFrames(path: path).filter { $0.mayMatch(query, hashedProbes: frameProbes) }
                 guard !frames.isEmpty else {
                     outcome.segmentsSkipped += 1
                     continue
@@ -282,8 +285,9 @@ private struct Run {
         guard unsafe memchr(base, Int32(UInt8(ascii: "\\")), body.count) == nil else { return true }
         if needles.contains(where: \.caseFolded) {
             folded.removeAll(keepingCapacity: true)
-            for unsafebyte in unsafe body {
-                folded.append(byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte)
+            unsafe folded.append(contentsOf: body)
+            for position in folded.indices where (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(folded[position]) {
+                folded[position] |= 0x20
             }
         }
         for group in needles {

@@ -55,10 +55,26 @@ public struct SegmentSummary: Sendable, Equatable {
                     maximumMicroseconds: maxOccurredMicroseconds
                 )
             else { return false }
-            for (field, keys) in probes {
-                guard keys.contains(where: { filter.mayContain(Frame.key(field, $0)) }) else { return false }
+            return mayMatch(query, hashedProbes: Self.hashedProbes(probes))
+        }
+
+        /// ``mayMatch(_:probes:)`` with the probe keys hashed once per query (``hashedProbes(_:)``).
+        public func mayMatch(_ query: EventQuery, hashedProbes: [[BloomFilter.Probe]]) -> Bool {
+            guard eventCount > 0,
+                query.mayMatch(
+                    minimumMicroseconds: minOccurredMicroseconds,
+                    maximumMicroseconds: maxOccurredMicroseconds
+                )
+            else { return false }
+            for keys in hashedProbes {
+                guard keys.contains(where: { filter.mayContain($0) }) else { return false }
             }
             return true
+        }
+
+        /// The frame-filter probes of `probes` (each key prefixed by its field, as ``key(_:_:)``), hashed.
+        public static func hashedProbes(_ probes: [(field: SummaryField, keys: [String])]) -> [[BloomFilter.Probe]] {
+            probes.map { probe in probe.keys.map { BloomFilter.probe(key(probe.field, $0)) } }
         }
 
         /// The frame filter's key: the field's raw value, then the key's UTF-8 bytes.

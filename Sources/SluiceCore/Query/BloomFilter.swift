@@ -52,6 +52,28 @@ public struct BloomFilter: Sendable, Equatable {
 
     public func mayContain(_ key: String) -> Bool { mayContain(key.utf8) }
 
+    /// A key's two hashes, computed once and probed against many filters (they do not depend on a
+    /// filter's size): a query probes thousands of frame filters with the same few keys.
+    public struct Probe: Sendable, Equatable {
+        let first: UInt64
+        let second: UInt64
+    }
+
+    public static func probe(_ key: some Sequence<UInt8>) -> Probe {
+        let (first, second) = hashes(key)
+        return Probe(first: first, second: second)
+    }
+
+    /// ``mayContain(_:)-(some Sequence<UInt8>)`` with the key's hashes computed beforehand.
+    public func mayContain(_ probe: Probe) -> Bool {
+        let bitCount = UInt64(self.bitCount)
+        for index in 0..<UInt64(hashCount) {
+            let bit = (probe.first &+ index &* probe.second) % bitCount
+            if words[Int(bit / 64)] & (1 << (bit % 64)) == 0 { return false }
+        }
+        return true
+    }
+
     /// Two 32-bit halves of one 64-bit hash; the second is odd so probes cycle through distinct bits.
     static func hashes(_ key: some Sequence<UInt8>) -> (UInt64, UInt64) {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
