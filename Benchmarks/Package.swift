@@ -91,6 +91,18 @@ let package = Package(
             path: "Sources/log-bench",
             swiftSettings: swiftSettings
         ),
+        // Indexed event queries (issue 18): point, time-range and branch queries over 1 M and 10 M events vs SQLite
+        // (B-tree indexes on the same columns) and a full scan. `swift run -c release query-bench`.
+        .executableTarget(
+            name: "query-bench",
+            dependencies: [
+                "BenchmarkCommandLine",
+                .product(name: "SluiceTools", package: "sluice"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Sources/query-bench",
+            swiftSettings: swiftSettings
+        ),
         // The ring anchor: Concurrency Kit's ck_ring (Debian libck-dev, header-only use), benchmark only.
         .target(name: "CKRingBaseline", path: "Sources/CKRingBaseline", cSettings: [.unsafeFlags(["-O2"])]),
         // Sluice's rings vs ck_ring, 1P1C and 2P1C. `swift run -c release ring-ratio`.

@@ -117,6 +117,49 @@ enum OpenAPIDocument {
               }
             },
             "/api/events": {
+              "get": {
+                "summary": "Query the stored events (docs/queries.md): Infrahub's InfrahubEvent filters plus Sluice's, streamed as NDJSON with a resumable cursor.",
+                "description": "Lists repeat their parameter. Account events (infrahub.account.*) need the admin scope. Each line carries its log sequence: repeat the query with after=SEQUENCE to resume.",
+                "security": [{"bearer": []}],
+                "parameters": [
+                  {"name": "ids", "in": "query", "schema": {"type": "array", "items": {"type": "string", "format": "uuid"}}, "style": "form", "explode": true},
+                  {"name": "event_type", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "event_type_filter.branch_merged.branches", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "event_type_filter.branch_rebased.branches", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "event_type_filter.group_auto_create.idp", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "event_type_filter.group_auto_create.protocol", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "primary_node__ids", "in": "query", "description": "A trailing * is a prefix.", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "related_node__ids", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "parent__ids", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "branches", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "account__ids", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "level", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647}},
+                  {"name": "has_children", "in": "query", "schema": {"type": "boolean"}},
+                  {"name": "since", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                  {"name": "until", "in": "query", "schema": {"type": "string", "format": "date-time"}},
+                  {"name": "order", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc", "ASC", "DESC"], "default": "desc"}},
+                  {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647}},
+                  {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": 2147483647}},
+                  {"name": "after", "in": "query", "description": "Resume cursor: the sequence of the last line received.", "schema": {"type": "integer", "minimum": 0}},
+                  {"name": "count", "in": "query", "schema": {"type": "boolean", "default": false}},
+                  {"name": "name", "in": "query", "description": "Event-name glob.", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "kind", "in": "query", "description": "Primary node kind.", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
+                  {"name": "related_labels", "in": "query", "description": "A JSON object of related-resource label patterns (a trigger's match_related entry); repeat for AND.", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true}
+                ],
+                "responses": {
+                  "200": {
+                    "description": "NDJSON: one {sequence, event} per line; with count=true, {count}.",
+                    "content": {
+                      "application/x-ndjson": {"schema": {"type": "object", "required": ["sequence", "event"], "properties": {"sequence": {"type": "integer"}, "event": {"type": "object"}}}},
+                      "application/json": {"schema": {"type": "object", "required": ["count"], "properties": {"count": {"type": "integer"}}}}
+                    }
+                  },
+                  "400": {"$ref": "#/components/responses/Error"},
+                  "401": {"$ref": "#/components/responses/Error"},
+                  "403": {"$ref": "#/components/responses/Error"},
+                  "500": {"$ref": "#/components/responses/Error"}
+                }
+              },
               "post": {
                 "summary": "Ingest one event (application/json) or a JSON Lines batch (application/x-ndjson).",
                 "security": [{"bearer": []}],

@@ -17,6 +17,7 @@ extension SluiceServer {
             if let refusal = authorize(request, .eventsWrite) { return refusal }
             return await ingest.handle(request)
         }
+        router.get("api/events") { [self] request, _ in await queryEvents(request) }
         router.get("metrics") { [self] request, _ in
             if let refusal = authorize(request, .metricsRead) { return refusal }
             return Response(

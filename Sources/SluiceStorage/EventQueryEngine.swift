@@ -1,5 +1,9 @@
 public import SluiceCore
 
+#if canImport(Glibc)
+internal import Glibc
+#endif
+
 /// One event a query returned: its log sequence (the resume cursor) and its stored bytes.
 public struct QueriedEvent: Sendable, Equatable {
     public var sequence: UInt64
@@ -45,20 +49,30 @@ public struct EventQueryOutcome: Sendable, Equatable {
 public enum EventQueryEngine {
     /// Streams the events matching `query`, after its ``EventQuery/offset`` and up to its
     /// ``EventQuery/limit``, to `body`; `body` returns `false` to stop early.
+    ///
+    /// With an `index` (kept by a long-lived caller for this directory), summaries come from memory and
+    /// the newest segment is summarized frame by frame as it grows, so only its frames that may match are
+    /// read; without one, summary files are read per query and the newest segment is read whole (it is
+    /// bounded by `LogConfiguration.segmentByteCountMax`: the writer rolls it at that size).
     @discardableResult
     public static func run(
         directory: String,
         query: EventQuery,
+        index: EventQueryIndex? = nil,
         _ body: (QueriedEvent) -> Bool
     ) throws(SegmentLogError) -> EventQueryOutcome {
-        var run = Run(query: query, countOnly: false)
+        var run = Run(query: query, countOnly: false, index: index)
         try run.execute(directory: directory, body)
         return run.outcome
     }
 
     /// The number of events matching `query` (Infrahub's `count`: offset and limit do not apply).
-    public static func count(directory: String, query: EventQuery) throws(SegmentLogError) -> EventQueryOutcome {
-        var run = Run(query: query, countOnly: true)
+    public static func count(
+        directory: String,
+        query: EventQuery,
+        index: EventQueryIndex? = nil
+    ) throws(SegmentLogError) -> EventQueryOutcome {
+        var run = Run(query: query, countOnly: true, index: index)
         try run.execute(directory: directory) { _ in true }
         return run.outcome
     }
@@ -72,16 +86,27 @@ private struct Run {
     var header = EventHeader()
     var stopped = false
     let probes: [(field: SummaryField, keys: [String])]
+    /// The frame-filter probes, hashed once per query.
+    let frameProbes: [[BloomFilter.Probe]]
+    /// The probes as byte strings a record must contain (one of each group) to be decoded: event ids in
+    /// lowercase, matched against the lowercased record (ids are case-insensitive hex).
+    let needles: [(caseFolded: Bool, keys: [[UInt8]])]
+    let index: EventQueryIndex?
+    var folded: [UInt8] = []
 
-    init(query: EventQuery, countOnly: Bool) {
+    init(query: EventQuery, countOnly: Bool, index: EventQueryIndex?) {
         self.query = query
         self.countOnly = countOnly
+        self.index = index
         probes = query.summaryProbes
+        frameProbes = SegmentSummary.Frame.hashedProbes(probes)
+        needles = probes.map { probe in (probe.field == .id, probe.keys.map { Array($0.utf8) }) }
     }
 
     mutating func execute(directory: String, _ body: (QueriedEvent) -> Bool) throws(SegmentLogError) {
         if !countOnly && query.limit.map({ $0 <= 0 }) == true { return }
         let segments = try SegmentDirectory.segments(in: directory)
+        index?.keep(paths: Set(segments.map { directory + "/" + $0.name }))
         let positions = query.order == .ascending ? Array(segments.indices) : segments.indices.reversed()
         for position in positions {
             let segment = segments[position]
@@ -92,23 +117,34 @@ private struct Run {
             }
             let path = directory + "/" + segment.name
             if nextFirst != nil {  // sealed
-                let (summary, reason) = try SegmentSummary.loadOrRebuild(
-                    segmentPath: path,
-                    segmentFirstSequence: segment.firstSequence
-                )
+                let (summary, reason) =
+                    if let index {
+                        try index.sealedSummary(path: path, firstSequence: segment.firstSequence)
+                    } else {
+                        try SegmentSummary.loadOrRebuild(segmentPath: path, segmentFirstSequence: segment.firstSequence)
+                    }
                 if let reason { outcome.summariesRebuilt.append((path, reason)) }
                 guard summary.mayMatch(query) else {
                     outcome.segmentsSkipped += 1
                     continue
                 }
                 // Only the frames whose own summary may match are read.
-                let frames = summary.frames.filter { $0.mayMatch(query, probes: probes) }
+                let frames = summary.frames.filter { $0.mayMatch(query, hashedProbes: frameProbes) }
                 guard !frames.isEmpty else {
                     outcome.segmentsSkipped += 1
                     continue
                 }
                 outcome.segmentsRead += 1
                 try readFrames(path, frames.map(\.indexEntry), isNewest: false, body)
+            } else if let index {
+                // The newest segment, summarized frame by frame as it grows: only frames that may match.
+                let frames = try index.activeFrames(path: path).filter { $0.mayMatch(query, hashedProbes: frameProbes) }
+                guard !frames.isEmpty else {
+                    outcome.segmentsSkipped += 1
+                    continue
+                }
+                outcome.segmentsRead += 1
+                try readFrames(path, frames.map(\.indexEntry), isNewest: true, body)
             } else {
                 outcome.segmentsRead += 1
                 if query.order == .ascending {
@@ -142,6 +178,22 @@ private struct Run {
     ) throws(SegmentLogError) {
         let reader = try SegmentReader(path: path)
         let ascending = query.order == .ascending
+        var entries = entries
+        if let after = query.afterSequence {
+            // Frames wholly on the near side of the cursor are not read (DESC: a frame starting at or past
+            // it; ASC: one ending before the next entry's start at or before it).
+            if ascending {
+                var kept: [SegmentIndexEntry] = []
+                for (position, entry) in entries.enumerated() {
+                    let next = position + 1 < entries.count ? entries[position + 1].firstSequence : nil
+                    if let next, next > 0, next - 1 <= after, entry.firstSequence <= after { continue }
+                    kept.append(entry)
+                }
+                entries = kept
+            } else {
+                entries.removeAll { $0.firstSequence >= after }
+            }
+        }
         for entry in ascending ? entries : entries.reversed() where !stopped {
             reader.seek(to: entry)
             guard let (frame, fileOffset) = try nextFrame(reader, isNewest: isNewest) else { continue }
@@ -209,7 +261,9 @@ private struct Run {
         var events: [QueriedEvent] = []
         try unsafe reader.forEachRecord(of: frame, at: fileOffset) { record, payload in
             guard record.type == .event, query.isAfterCursor(record.sequence) else { return }
-            let bytes = unsafe Array(payload[record.bodyRange])
+            let body = unsafe UnsafeRawBufferPointer(rebasing: payload[record.bodyRange])
+            guard unsafe mayContainProbes(body) else { return }
+            let bytes = unsafe Array(body)
             do throws(EventDecodingError) {
                 try decoder.decodeHeader(bytes, into: &header)
             } catch {
@@ -221,6 +275,51 @@ private struct Run {
             }
         }
         return events
+    }
+
+    /// `false` only when the record's bytes certainly cannot match: it has no JSON escape (so every
+    /// string is stored verbatim) and lacks every key of some probe group. Decoding an event costs far
+    /// more than these byte searches, so a point query decodes about one event per frame it reads.
+    mutating func mayContainProbes(_ body: UnsafeRawBufferPointer) -> Bool {
+        guard !needles.isEmpty, let base = body.baseAddress, body.count > 0 else { return true }
+        guard unsafe memchr(base, Int32(UInt8(ascii: "\\")), body.count) == nil else { return true }
+        if needles.contains(where: \.caseFolded) {
+            folded.removeAll(keepingCapacity: true)
+            unsafe folded.append(contentsOf: body)
+            for position in folded.indices where (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(folded[position]) {
+                folded[position] |= 0x20
+            }
+        }
+        for group in needles {
+            let found =
+                group.caseFolded
+                ? unsafe folded.withUnsafeBytes { lowered in unsafe Self.containsAny(lowered, group.keys) }
+                : unsafe Self.containsAny(body, group.keys)
+            if !found { return false }
+        }
+        return true
+    }
+
+    static func containsAny(_ haystack: UnsafeRawBufferPointer, _ keys: [[UInt8]]) -> Bool {
+        keys.contains { key in
+            unsafe key.withUnsafeBytes { needle in unsafe contains(haystack, needle) }
+        }
+    }
+
+    /// Whether `needle` occurs in `haystack` (`memchr` for its first byte, then `memcmp`).
+    static func contains(_ haystack: UnsafeRawBufferPointer, _ needle: UnsafeRawBufferPointer) -> Bool {
+        guard let needleBase = needle.baseAddress, needle.count > 0 else { return true }
+        guard let base = haystack.baseAddress, haystack.count >= needle.count else { return false }
+        let first = Int32(unsafe needle[0])
+        let last = haystack.count - needle.count
+        var position = 0
+        while position <= last {
+            guard let found = unsafe memchr(base + position, first, last - position + 1) else { return false }
+            let offset = unsafe base.distance(to: UnsafeRawPointer(found))
+            if unsafe memcmp(base + offset, needleBase, needle.count) == 0 { return true }
+            position = offset + 1
+        }
+        return false
     }
 
     /// Applies offset and limit to one matching event.

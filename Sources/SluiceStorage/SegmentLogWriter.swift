@@ -20,6 +20,15 @@ public struct RecoveryReport: Sendable, Equatable {
     /// Every repair, with its file, offset and cost (a truncated torn tail, a torn newest segment moved
     /// to the quarantine folder); empty when nothing was repaired.
     public var incidents: [LogIncident] = []
+    /// Sealed segments whose query summary (FORMAT.md "Segment summaries") was missing, torn or stale and
+    /// was rebuilt from the segment, with the reason. Derived data: not a repair of the log.
+    public var summariesRebuilt: [SummaryRebuild] = []
+
+    /// A rebuilt summary: the segment and why its summary was not used.
+    public struct SummaryRebuild: Sendable, Equatable {
+        public var segmentPath: String
+        public var reason: String
+    }
 
     public var repairedAnything: Bool { !incidents.isEmpty }
 }
@@ -377,6 +386,20 @@ public final class SegmentLogWriter {
                 firstSequence: segment.firstSequence,
                 nextSegmentFirstSequence: segments[position + 1].firstSequence
             )
+            // A summary that does not verify is rebuilt now, so queries after a crash start from verified
+            // summaries. A segment too damaged to summarize is left to queries and `sluice log verify`,
+            // which report it with its offset: opening the log for appends does not depend on it.
+            do {
+                let (_, reason) = try SegmentSummary.loadOrRebuild(
+                    segmentPath: reader.path,
+                    segmentFirstSequence: segment.firstSequence
+                )
+                if let reason {
+                    report.summariesRebuilt.append(.init(segmentPath: reader.path, reason: reason))
+                }
+            } catch {
+                // See above: reported by the next query of this segment.
+            }
         }
         let path = directory + "/" + last.name
         var quarantine = Quarantine(logDirectory: directory, nowMicroseconds: nowMicroseconds)

@@ -55,10 +55,26 @@ public struct SegmentSummary: Sendable, Equatable {
                     maximumMicroseconds: maxOccurredMicroseconds
                 )
             else { return false }
-            for (field, keys) in probes {
-                guard keys.contains(where: { filter.mayContain(Frame.key(field, $0)) }) else { return false }
+            return mayMatch(query, hashedProbes: Self.hashedProbes(probes))
+        }
+
+        /// ``mayMatch(_:probes:)`` with the probe keys hashed once per query (``hashedProbes(_:)``).
+        public func mayMatch(_ query: EventQuery, hashedProbes: [[BloomFilter.Probe]]) -> Bool {
+            guard eventCount > 0,
+                query.mayMatch(
+                    minimumMicroseconds: minOccurredMicroseconds,
+                    maximumMicroseconds: maxOccurredMicroseconds
+                )
+            else { return false }
+            for keys in hashedProbes {
+                guard keys.contains(where: { filter.mayContain($0) }) else { return false }
             }
             return true
+        }
+
+        /// The frame-filter probes of `probes` (each key prefixed by its field, as ``key(_:_:)``), hashed.
+        public static func hashedProbes(_ probes: [(field: SummaryField, keys: [String])]) -> [[BloomFilter.Probe]] {
+            probes.map { probe in probe.keys.map { BloomFilter.probe(key(probe.field, $0)) } }
         }
 
         /// The frame filter's key: the field's raw value, then the key's UTF-8 bytes.
@@ -138,46 +154,14 @@ public struct SegmentSummary: Sendable, Equatable {
         scan: while true {
             switch try reader.nextFrame() {
             case .frame(let frame, let fileOffset):
-                var frameKeys = Set<[UInt8]>()
-                var frameEvents: UInt32 = 0
-                var frameMinimum = Int64.max
-                var frameMaximum = Int64.min
-                defer {
-                    var filter = BloomFilter(keyCount: frameKeys.count)
-                    for key in frameKeys { filter.insert(key) }
-                    frames.append(
-                        Frame(
-                            firstSequence: frame.firstSequence,
-                            fileOffset: fileOffset,
-                            minOccurredMicroseconds: frameEvents == 0 ? 0 : frameMinimum,
-                            maxOccurredMicroseconds: frameEvents == 0 ? 0 : frameMaximum,
-                            eventCount: frameEvents,
-                            filter: filter
-                        )
-                    )
+                let summary = try summarizeFrame(reader, frame, fileOffset, &decoder, &header) { field, key in
+                    keys[Int(field.rawValue)].insert(key)
                 }
-                guard frame.recordTypeMask & (1 << RecordType.event.rawValue) != 0 else { continue }
-                try unsafe reader.forEachRecord(of: frame, at: fileOffset) { record, payload in
-                    guard record.type == .event else { return }
-                    let bytes = unsafe Array(payload[record.bodyRange])
-                    do throws(EventDecodingError) {
-                        try decoder.decodeHeader(bytes, into: &header)
-                    } catch {
-                        return  // not an event a producer could have sent: no query matches it
-                    }
-                    eventCount += 1
-                    frameEvents += 1
-                    minimum = min(minimum, header.occurred.microsecondsSinceEpoch)
-                    maximum = max(maximum, header.occurred.microsecondsSinceEpoch)
-                    frameMinimum = min(frameMinimum, header.occurred.microsecondsSinceEpoch)
-                    frameMaximum = max(frameMaximum, header.occurred.microsecondsSinceEpoch)
-                    SummaryField.forEachKey(of: Event(header: header, bytes: bytes), symbols: decoder.symbols) {
-                        field,
-                        key in
-                        keys[Int(field.rawValue)].insert(key)
-                        frameKeys.insert(Frame.key(field, key))
-                    }
-                }
+                frames.append(summary)
+                guard summary.eventCount > 0 else { continue }
+                eventCount += UInt64(summary.eventCount)
+                minimum = min(minimum, summary.minOccurredMicroseconds)
+                maximum = max(maximum, summary.maxOccurredMicroseconds)
             case .end:
                 break scan
             case .invalid(let fileOffset, let error, _):
@@ -203,6 +187,52 @@ public struct SegmentSummary: Sendable, Equatable {
             maxOccurredMicroseconds: eventCount == 0 ? 0 : maximum,
             filters: filters,
             frames: frames
+        )
+    }
+
+    /// The summary of the frame `reader` last returned (its events decoded with `decoder`); `body` sees
+    /// every key of every event, for the segment-level filters.
+    static func summarizeFrame(
+        _ reader: SegmentReader,
+        _ frame: FrameHeader,
+        _ fileOffset: UInt64,
+        _ decoder: inout EventDecoder,
+        _ header: inout EventHeader,
+        _ body: (SummaryField, String) -> Void = { _, _ in }
+    ) throws(SegmentLogError) -> Frame {
+        var frameKeys = Set<[UInt8]>()
+        var frameEvents: UInt32 = 0
+        var frameMinimum = Int64.max
+        var frameMaximum = Int64.min
+        if frame.recordTypeMask & (1 << RecordType.event.rawValue) != 0 {
+            try unsafe reader.forEachRecord(of: frame, at: fileOffset) { record, payload in
+                guard record.type == .event else { return }
+                let bytes = unsafe Array(payload[record.bodyRange])
+                do throws(EventDecodingError) {
+                    try decoder.decodeHeader(bytes, into: &header)
+                } catch {
+                    return  // not an event a producer could have sent: no query matches it
+                }
+                frameEvents += 1
+                frameMinimum = min(frameMinimum, header.occurred.microsecondsSinceEpoch)
+                frameMaximum = max(frameMaximum, header.occurred.microsecondsSinceEpoch)
+                SummaryField.forEachKey(of: Event(header: header, bytes: bytes), symbols: decoder.symbols) {
+                    field,
+                    key in
+                    body(field, key)
+                    frameKeys.insert(Frame.key(field, key))
+                }
+            }
+        }
+        var filter = BloomFilter(keyCount: frameKeys.count)
+        for key in frameKeys { filter.insert(key) }
+        return Frame(
+            firstSequence: frame.firstSequence,
+            fileOffset: fileOffset,
+            minOccurredMicroseconds: frameEvents == 0 ? 0 : frameMinimum,
+            maxOccurredMicroseconds: frameEvents == 0 ? 0 : frameMaximum,
+            eventCount: frameEvents,
+            filter: filter
         )
     }
 

@@ -30,6 +30,13 @@ extension Events {
         var relatedNode: [String] = []
         @Option(help: "Parent event id; repeat for OR.")
         var parent: [String] = []
+        @Option(
+            help: ArgumentHelp(
+                "Related-resource label patterns as a JSON object, e.g. '{\"prefect.resource.role\":\"infrahub.branch\",\"infrahub.resource.label\":\"feat-*\"}' (a trigger's match_related entry); repeat for AND.",
+                valueName: "json"
+            )
+        )
+        var relatedLabels: [String] = []
         @Option(help: "Branch name; repeat for OR.")
         var branch: [String] = []
         @Option(help: "Account id; repeat for OR.")
@@ -77,6 +84,13 @@ extension Events {
             query.relatedNodeIDs = relatedNode
             query.parentIDs = parent
             query.branches = branch
+            query.relatedLabels = try relatedLabels.map { text in
+                do throws(EventQueryError) {
+                    return try EventQueryParameters.specification("--related-labels", text)
+                } catch {
+                    throw ValidationError("\(error)")
+                }
+            }
             query.accountIDs = account
             query.level = level
             if let hasChildren {

@@ -55,7 +55,8 @@ import Glibc
         return bytes
     }
 
-    static func append(_ records: [LogRecord], to directory: String) throws {
+    @discardableResult
+    static func append(_ records: [LogRecord], to directory: String) throws -> RecoveryReport {
         let writer = try SegmentLogWriter(configuration: configuration(directory), nowMicroseconds: 0)
         var start = 0
         while start < records.count {
@@ -63,6 +64,7 @@ import Glibc
             try writer.append(Array(records[start..<end]), nowMicroseconds: 1, nowMonotonicNanoseconds: 1)
             start = end
         }
+        return writer.recovery
     }
 
     /// Every stored event, decoded once with one symbol table (the brute-force side).
@@ -126,6 +128,7 @@ import Glibc
             filter.branchMerged = random.chance(50) ? draw(.branch) : []
             query.eventTypeFilter = filter
         }
+        if random.chance(15) { query.relatedLabels = randomRelatedLabels(scan, &random) }
         if random.chance(10) { query.mayReadAccountEvents = false }
         let span = max(1, Int(scan.latest - scan.earliest))
         if random.chance(20) {
@@ -146,7 +149,59 @@ import Glibc
         return query
     }
 
-    static func compare(_ directory: String, _ scan: Scan, seed: UInt64, queries: Int) throws -> [EventQueryOutcome] {
+    /// Related-label specifications (Prefect's `match_related`): role-aware literal ones (summary probes),
+    /// globs and negations, from values in the log or not.
+    static func randomRelatedLabels(_ scan: Scan, _ random: inout SplitMix64) -> [ResourceSpecification] {
+        func value(_ field: SummaryField) -> String {
+            let present = scan.values[field] ?? []
+            return random.chance(80) && !present.isEmpty ? random.pick(present) : "absent"
+        }
+        var specifications: [ResourceSpecification] = []
+        for _ in 0..<(1 + random.next(below: 2)) {
+            switch random.next(below: 5) {
+            case 0:
+                specifications.append(
+                    ResourceSpecification([
+                        ("prefect.resource.role", "infrahub.branch"), ("infrahub.resource.label", value(.branch)),
+                    ])
+                )
+            case 1:
+                let id = value(.relatedNodeID)
+                specifications.append(
+                    ResourceSpecification([
+                        .init(
+                            label: "prefect.resource.role",
+                            patterns: [LabelPattern("infrahub.related.node"), LabelPattern("infrahub.group.*")]
+                        ),
+                        .init(label: "prefect.resource.id", patterns: [LabelPattern(String(id.prefix(6)) + "*")]),
+                    ])
+                )
+            case 2:
+                specifications.append(
+                    ResourceSpecification([
+                        ("prefect.resource.role", "infrahub.branch"), ("infrahub.resource.label", "!" + value(.branch)),
+                    ])
+                )
+            case 3:
+                specifications.append(ResourceSpecification([("infrahub.resource.id", value(.account))]))
+            default:
+                specifications.append(
+                    ResourceSpecification([
+                        ("prefect.resource.role", "infrahub.account"), ("infrahub.resource.id", "*"),
+                    ])
+                )
+            }
+        }
+        return specifications
+    }
+
+    static func compare(
+        _ directory: String,
+        _ scan: Scan,
+        seed: UInt64,
+        queries: Int,
+        index: EventQueryIndex? = nil
+    ) throws -> [EventQueryOutcome] {
         var random = SplitMix64(seed: seed)
         var outcomes: [EventQueryOutcome] = []
         for round in 0..<queries {
@@ -158,6 +213,17 @@ import Glibc
                 return true
             }
             #expect(got == expected.page, "seed \(seed) round \(round): \(query)")
+            if let index {
+                // The same query through the in-memory summaries (the newest segment's included).
+                var indexed: [UInt64] = []
+                try EventQueryEngine.run(directory: directory, query: query, index: index) { event in
+                    indexed.append(event.sequence)
+                    return true
+                }
+                #expect(indexed == expected.page, "seed \(seed) round \(round), indexed: \(query)")
+                let counted = try EventQueryEngine.count(directory: directory, query: query, index: index)
+                #expect(counted.matchedCount == expected.all.filter(query.isAfterCursor).count)
+            }
             // Infrahub's count: every match, before the cursor, offset and limit.
             let counted = try EventQueryEngine.count(directory: directory, query: query)
             #expect(
@@ -223,7 +289,13 @@ import Glibc
         try Self.expectValidSummaries(directory)
 
         var scan = try Scan(directory)
-        var outcomes = try Self.compare(directory, scan, seed: seed, queries: 40)
+        var outcomes = try Self.compare(
+            directory,
+            scan,
+            seed: seed,
+            queries: 40,
+            index: EventQueryIndex(directory: directory)
+        )
         #expect(outcomes.allSatisfy { $0.summariesRebuilt.isEmpty })
 
         // A point query by event id reads one segment (or a false positive more), not the log.
@@ -276,12 +348,24 @@ import Glibc
         )
         writeFile(paths[4], lying.encode())
 
-        // Recovery: a writer reopens the log and appends more (sealing further segments).
-        try Self.append(Self.records(700, seed: seed &+ 1, from: 1500), to: directory)
+        // Recovery: a writer reopens the log — rebuilding every summary that does not verify, none trusted —
+        // and appends more (sealing further segments, whose summaries the queries build).
+        let report = try Self.append(Self.records(700, seed: seed &+ 1, from: 1500), to: directory)
+        let rebuilt = Set(report.summariesRebuilt.map { SegmentSummary.path(forSegment: $0.segmentPath) })
+        #expect(rebuilt == Set(paths[0...4]), "seed \(seed): \(report.summariesRebuilt)")
         scan = try Scan(directory)
-        outcomes = try Self.compare(directory, scan, seed: seed &+ 2, queries: 40)
-        let rebuilt = Set(outcomes.flatMap { $0.summariesRebuilt.map { SegmentSummary.path(forSegment: $0.path) } })
-        #expect(rebuilt.isSuperset(of: paths[0...4]), "seed \(seed): \(rebuilt)")
+        outcomes = try Self.compare(
+            directory,
+            scan,
+            seed: seed &+ 2,
+            queries: 40,
+            index: EventQueryIndex(directory: directory)
+        )
+        #expect(
+            outcomes.flatMap(\.summariesRebuilt).allSatisfy {
+                !paths[0...4].contains(SegmentSummary.path(forSegment: $0.path))
+            }
+        )
         try Self.expectValidSummaries(directory)
         let again = try Self.compare(directory, scan, seed: seed &+ 3, queries: 10)
         #expect(again.allSatisfy { $0.summariesRebuilt.isEmpty }, "rebuilt summaries were written back")
@@ -314,5 +398,118 @@ import Glibc
             #expect(pages == scan.expected(query).page, "\(order)")
             #expect(Set(pages).count == pages.count, "no duplicates")
         }
+    }
+
+    /// An index kept across queries follows the newest segment as the writer appends to it and rolls it:
+    /// every query equals the brute-force scan, and a point query reads only the frames that may hold the
+    /// event — the newest segment's included, which a query without the index reads whole.
+    @Test func indexFollowsTheGrowingNewestSegment() throws {
+        let seed = testSeed()
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let directory = temporary.path + "/log"
+        let index = EventQueryIndex(directory: directory)
+        let writer = try SegmentLogWriter(configuration: Self.configuration(directory), nowMicroseconds: 0)
+        let records = Self.records(1200, seed: seed, from: 0)
+        var start = 0
+        for round in 0..<6 {
+            let end = min(records.count, start + 200)
+            var position = start
+            while position < end {
+                let next = min(end, position + 1 + position % 17)
+                try writer.append(Array(records[position..<next]), nowMicroseconds: 1, nowMonotonicNanoseconds: 1)
+                position = next
+            }
+            start = end
+            let scan = try Scan(directory)
+            _ = try Self.compare(directory, scan, seed: seed &+ UInt64(round), queries: 8, index: index)
+            // A point query on the newest event: the frame that holds it (or a false positive or two).
+            let target = try #require(scan.events.last)
+            var point = EventQuery()
+            point.ids = [target.event.header.id]
+            point.eventTypes = [scan.decoder.symbols.string(target.event.header.name)]
+            var found: [UInt64] = []
+            let outcome = try EventQueryEngine.run(directory: directory, query: point, index: index) { event in
+                found.append(event.sequence)
+                return true
+            }
+            #expect(found == [target.sequence], "round \(round)")
+            let newest = try #require(try SegmentDirectory.segments(in: directory).last)
+            let newestFrames = try SegmentIndex.build(segmentPath: directory + "/" + newest.name).count
+            #expect(outcome.framesRead <= 3, "round \(round): \(outcome), \(newestFrames) frames in the newest")
+            let unindexed = try EventQueryEngine.run(directory: directory, query: point) { _ in true }
+            #expect(unindexed.framesRead >= newestFrames, "without the index the newest segment is read whole")
+        }
+        #expect(try SegmentDirectory.segments(in: directory).count >= 3, "the log rolled while indexed")
+    }
+
+    /// DESC streams from the end without reading the log: the newest match costs one frame (or the few
+    /// frames back to the newest Infrahub event), and stopping early stops the reading.
+    @Test func descendingReadsFromTheEndOnly() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let directory = temporary.path + "/log"
+        try Self.append(Self.records(1500, seed: 11, from: 0), to: directory)
+        var totalFrames = 0
+        for segment in try SegmentDirectory.segments(in: directory) {
+            totalFrames += try SegmentIndex.build(segmentPath: directory + "/" + segment.name).count
+        }
+        try #require(totalFrames >= 20)
+        var query = EventQuery()
+        query.order = .descending
+        query.limit = 1
+        let newest = try EventQueryEngine.run(directory: directory, query: query) { _ in true }
+        #expect(newest.returnedCount == 1)
+        #expect(newest.framesRead <= 2, "\(newest) of \(totalFrames) frames")
+        query.limit = nil
+        var taken = 0
+        let stopped = try EventQueryEngine.run(directory: directory, query: query) { _ in
+            taken += 1
+            return taken < 10
+        }
+        #expect(taken == 10)
+        #expect(stopped.framesRead <= 3, "\(stopped) of \(totalFrames) frames")
+        #expect(stopped.segmentsRead == 1)
+        // Resuming DESC from a cursor in the middle reads from there, not from the end.
+        let scan = try Scan(directory)
+        let middle = scan.events[scan.events.count / 2].sequence
+        query.afterSequence = middle
+        query.limit = 1
+        let resumed = try EventQueryEngine.run(directory: directory, query: query) { _ in true }
+        #expect(resumed.framesRead <= 2, "\(resumed)")
+        #expect(resumed.lastSequence.map { $0 < middle } == true)
+    }
+
+    /// Records are searched for the query's exact keys before they are decoded: an upper-case event id
+    /// (ids are case-insensitive) and values written with JSON escapes must still be found.
+    @Test func byteSearchBeforeDecodingMissesNothing() throws {
+        let temporary = TemporaryDirectory()
+        defer { withExtendedLifetime(temporary) {} }
+        let directory = temporary.path + "/log"
+        let upper = "AAAAAAAA-BBBB-4CCC-8DDD-EEEEEEEEEEEE"
+        let escaped = "11111111-2222-4333-8444-555555555555"
+        let events = [
+            #"{"id":"\#(upper)","occurred":"2025-01-01T00:00:00Z","event":"infrahub.node.updated","resource":{"prefect.resource.id":"n","infrahub.node.id":"n1"},"related":[{"prefect.resource.id":"b","prefect.resource.role":"infrahub.branch","infrahub.resource.label":"main"}]}"#,
+            #"{"id":"\#(escaped)","occurred":"2025-01-01T00:00:01Z","event":"infrahub.node.updated","resource":{"prefect.resource.id":"n","infrahub.node.id":"n\u0032"},"related":[{"prefect.resource.id":"b","prefect.resource.role":"infrahub.branch","infrahub.resource.label":"fe\u0061t\/1"}]}"#,
+        ]
+        try Self.append(
+            events.map { LogRecord(type: .event, timestampMicroseconds: 1, body: Array($0.utf8)) },
+            to: directory
+        )
+        func found(_ change: (inout EventQuery) -> Void) throws -> [UInt64] {
+            var query = EventQuery()
+            change(&query)
+            var sequences: [UInt64] = []
+            try EventQueryEngine.run(directory: directory, query: query) { event in
+                sequences.append(event.sequence)
+                return true
+            }
+            return sequences
+        }
+        #expect(try found { $0.ids = [EventID.parse(upper.lowercased())!] } == [0])
+        #expect(try found { $0.primaryNodeIDs = ["n2"] } == [1])
+        #expect(try found { $0.branches = ["feat/1"] } == [1])
+        #expect(try found { $0.branches = ["main"] } == [0])
+        #expect(try found { $0.branches = ["feat"] } == [])
     }
 }

@@ -52,6 +52,28 @@ public struct BloomFilter: Sendable, Equatable {
 
     public func mayContain(_ key: String) -> Bool { mayContain(key.utf8) }
 
+    /// A key's two hashes, computed once and probed against many filters (they do not depend on a
+    /// filter's size): a query probes thousands of frame filters with the same few keys.
+    public struct Probe: Sendable, Equatable {
+        let first: UInt64
+        let second: UInt64
+    }
+
+    public static func probe(_ key: some Sequence<UInt8>) -> Probe {
+        let (first, second) = hashes(key)
+        return Probe(first: first, second: second)
+    }
+
+    /// ``mayContain(_:)-(some Sequence<UInt8>)`` with the key's hashes computed beforehand.
+    public func mayContain(_ probe: Probe) -> Bool {
+        let bitCount = UInt64(self.bitCount)
+        for index in 0..<UInt64(hashCount) {
+            let bit = (probe.first &+ index &* probe.second) % bitCount
+            if words[Int(bit / 64)] & (1 << (bit % 64)) == 0 { return false }
+        }
+        return true
+    }
+
     /// Two 32-bit halves of one 64-bit hash; the second is odd so probes cycle through distinct bits.
     static func hashes(_ key: some Sequence<UInt8>) -> (UInt64, UInt64) {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
@@ -123,6 +145,36 @@ extension EventQuery {
         if !parentIDs.isEmpty { probes.append((.parentID, parentIDs)) }
         if !branches.isEmpty { probes.append((.branch, branches)) }
         if !accountIDs.isEmpty { probes.append((.account, accountIDs)) }
+        for specification in relatedLabels {
+            if let probe = Self.summaryProbe(specification) { probes.append(probe) }
+        }
         return probes
+    }
+
+    /// The exact keys a related-label specification pins, when it names only literal roles that one
+    /// ``SummaryField`` indexes and literal values of that field's label (e.g. role `infrahub.branch` and
+    /// `infrahub.resource.label: main`); `nil` otherwise (globs, negations, other labels).
+    static func summaryProbe(_ specification: ResourceSpecification) -> (field: SummaryField, keys: [String])? {
+        func literals(_ label: String) -> [String]? {
+            guard let condition = specification.conditions.first(where: { $0.label == label }),
+                !condition.patterns.isEmpty,
+                condition.patterns.allSatisfy({ !$0.isNegated && $0.glob.isLiteral })
+            else { return nil }
+            return condition.patterns.map(\.glob.pattern)
+        }
+        guard let roles = literals("prefect.resource.role") else { return nil }
+        let fields: [(roles: Set<String>, field: SummaryField, label: String)] = [
+            (
+                ["infrahub.related.node", "infrahub.group.member", "infrahub.group.ancestor"], .relatedNodeID,
+                "prefect.resource.id"
+            ),
+            (["infrahub.child_event"], .parentID, "infrahub.event_parent.id"),
+            (["infrahub.branch"], .branch, "infrahub.resource.label"),
+            (["infrahub.account"], .account, "infrahub.resource.id"),
+        ]
+        guard let entry = fields.first(where: { $0.roles.isSuperset(of: roles) }),
+            let keys = literals(entry.label)
+        else { return nil }
+        return (entry.field, keys)
     }
 }

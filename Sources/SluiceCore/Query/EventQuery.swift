@@ -25,6 +25,11 @@
 ///   the decimal text / `infrahub.event.has_children` equals `true` or `false`.
 /// - ``since`` / ``until``: `occurred` within the closed range (Prefect's `occurred.since/until`).
 ///   Infrahub's defaults (today − 180 days, now) belong to its GraphQL layer; here `nil` is unbounded.
+///
+/// Sluice's own: ``names`` (globs), ``nodeKinds`` and ``relatedLabels`` — label patterns over the related
+/// resources with Prefect's `match_related` semantics (``ResourceSpecification``): each specification
+/// needs some related resource that satisfies all its labels; the role is the label
+/// `prefect.resource.role`, so a specification is role-aware by naming it.
 public struct EventQuery: Sendable, Equatable {
     /// Result order by log sequence (the order events were appended).
     public enum Order: String, Sendable, Equatable {
@@ -72,6 +77,10 @@ public struct EventQuery: Sendable, Equatable {
     public var names: [Glob] = []
     /// Sluice: the primary resource's `infrahub.node.kind`.
     public var nodeKinds: [String] = []
+    /// Sluice: related-resource label patterns (Prefect's `match_related`): every specification needs some
+    /// related resource satisfying all of its labels (fnmatch globs, `!` negates, a missing label never
+    /// matches; `prefect.resource.role` is the role). An empty specification matches every event.
+    public var relatedLabels: [ResourceSpecification] = []
     /// Infrahub's `MANAGE_ACCOUNTS` permission: without it `infrahub.account.*` events are hidden.
     public var mayReadAccountEvents = true
     /// Infrahub's default is `DESC` (newest first).
@@ -203,6 +212,15 @@ public struct EventQuery: Sendable, Equatable {
         }
         if let level, !Self.related(event, roles: [.roleEvent], key: .infrahubEventLevel, in: [String(level)]) {
             return false
+        }
+        for specification in relatedLabels where !specification.matchesEveryResource {
+            let satisfied = header.related.contains { resource in
+                specification.matches { label in
+                    guard let symbol = symbols.lookup(label) else { return nil }
+                    return event.labelValue(symbol, of: resource)
+                }
+            }
+            guard satisfied else { return false }
         }
         if let hasChildren,
             !Self.related(
