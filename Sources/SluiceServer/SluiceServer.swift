@@ -1,8 +1,8 @@
 import Dispatch
 import Hummingbird
 import HummingbirdCore
-import HummingbirdWebSocket
 import HummingbirdTLS
+import HummingbirdWebSocket
 public import Logging
 import NIOSSL
 public import Prometheus

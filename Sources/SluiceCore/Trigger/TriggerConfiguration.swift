@@ -15,7 +15,8 @@ public struct TriggerConfiguration: Sendable {
     /// The keys a configuration file may have at its top level (`log` and `pipeline` are read by
     /// `PipelineConfiguration`, `server`, `graphql` and `queries` by `sluice serve`; `workflows` and `workflows_depth_max` by the workflow dispatcher); any other key is an error.
     public static let fileKeys = [
-        "default_branch", "webhooks", "triggers", "log", "pipeline", "server", "graphql", "queries", "workflows", "workflows_depth_max",
+        "default_branch", "webhooks", "triggers", "log", "pipeline", "server", "graphql", "queries", "workflows",
+        "workflows_depth_max",
     ]
 
     public init(json: JSONValue) throws(TriggerDefinitionError) {
