@@ -16,8 +16,10 @@ import Synchronization
 /// that the server stops accepting (Hummingbird's `MaximumAvailableConnections`) and new clients wait in
 /// the kernel's listen backlog, so memory stays bounded however many connect.
 ///
-/// (Slow clients need nothing here: Hummingbird's idle timer counts HTTP parts, not bytes, so a client
-/// trickling in the bytes of a head is closed at `idle_timeout_ms` too; a body has `request_timeout_ms`.)
+/// Connections are counted at accept by ``Counter`` (the first handler of every connection, WebSocket
+/// upgrades included); ``Handler`` is added by Hummingbird once the first request head is parsed and refuses
+/// it when the count was over the limit. (A client trickling in the bytes of its first head is closed at
+/// `idle_timeout_ms` by ``FirstReadTimeoutHandler``; a body has `request_timeout_ms`.)
 final class ConnectionGuard: Sendable {
     /// Connections beyond `connections_max` accepted only to be answered 503.
     static let refusalConnectionCountMax = 64
@@ -48,8 +50,56 @@ final class ConnectionGuard: Sendable {
     }
 
     /// The channel handler of one connection (Hummingbird's `additionalChannelHandlers`: after the HTTP codec,
-    /// before the request handling).
+    /// before the request handling; added once the first request head is parsed).
     func handler() -> Handler { Handler(guard: self) }
+
+    /// Counts one connection from its accept to its close, WebSocket upgrades included: the first handler of
+    /// every connection, before any parsing (raw bytes pass through untouched).
+    func counter() -> Counter { Counter(guard: self) }
+
+    final class Counter: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = ByteBuffer
+        typealias InboundOut = ByteBuffer
+
+        let connections: ConnectionGuard
+        private var counted = false
+        /// Counted while `connections_max` were open: its first request is answered 503 (``Handler``).
+        private(set) var overLimit = false
+
+        init(guard connections: ConnectionGuard) {
+            self.connections = connections
+        }
+
+        func handlerAdded(context: ChannelHandlerContext) {
+            if context.channel.isActive { count() }
+        }
+
+        func channelActive(context: ChannelHandlerContext) {
+            count()
+            context.fireChannelActive()
+        }
+
+        func channelInactive(context: ChannelHandlerContext) {
+            uncount()
+            context.fireChannelInactive()
+        }
+
+        func handlerRemoved(context: ChannelHandlerContext) {
+            uncount()
+        }
+
+        private func count() {
+            guard !counted else { return }
+            counted = true
+            overLimit = !connections.opened()
+        }
+
+        private func uncount() {
+            guard counted else { return }
+            counted = false
+            connections.closed()
+        }
+    }
 
     final class Handler: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPRequestPart
@@ -57,7 +107,6 @@ final class ConnectionGuard: Sendable {
         typealias OutboundOut = HTTPResponsePart
 
         let connections: ConnectionGuard
-        private var counted = false
         private var state = State.serving
         /// The refusal's last write: the connection closes once it is out.
         private var refusalWritten: EventLoopFuture<Void>?
@@ -78,33 +127,11 @@ final class ConnectionGuard: Sendable {
         }
 
         func handlerAdded(context: ChannelHandlerContext) {
-            if context.channel.isActive { count() }
-        }
-
-        func channelActive(context: ChannelHandlerContext) {
-            count()
-            context.fireChannelActive()
-        }
-
-        private func count() {
-            guard !counted else { return }
-            counted = true
-            if !connections.opened() { state = .overLimit }
-        }
-
-        func channelInactive(context: ChannelHandlerContext) {
-            uncount()
-            context.fireChannelInactive()
-        }
-
-        func handlerRemoved(context: ChannelHandlerContext) {
-            uncount()
-        }
-
-        private func uncount() {
-            guard counted else { return }
-            counted = false
-            connections.closed()
+            // The connection was counted at accept (``Counter``, first in the pipeline); this handler is added
+            // once the first request head is parsed and refuses it when the count was over the limit.
+            if let counter = try? context.pipeline.syncOperations.handler(type: Counter.self), counter.overLimit {
+                state = .overLimit
+            }
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -73,17 +73,25 @@ final class ManagementAPI: Sendable {
     /// Runs `edit` on the document in force (serialized with every other change), applies the result and
     /// answers once it is durable: 422 with the field for an invalid configuration, 409 when the document is
     /// unknown, 503 when the pipeline is not running or the change's record is not durable.
+    ///
+    /// `replacingWhole`: the edit replaces the whole document, so it may run while the document is unknown
+    /// (an embedder's server); the document becomes known only if the change succeeds.
     func change(
+        replacingWhole: Bool = false,
         _ edit: @escaping @Sendable (ManagementDocument) throws(ManagementError) -> Edit
     ) async -> Response {
         await withCheckedContinuation { continuation in
-            changes.async { continuation.resume(returning: self.changeNow(edit)) }
+            changes.async { continuation.resume(returning: self.changeNow(replacingWhole: replacingWhole, edit)) }
         }
     }
 
-    /// ``change(_:)`` on the changes queue.
-    private func changeNow(_ edit: (ManagementDocument) throws(ManagementError) -> Edit) -> Response {
-        guard let document = state.withLock({ $0.document }) else {
+    /// ``change(replacingWhole:_:)`` on the changes queue.
+    private func changeNow(
+        replacingWhole: Bool,
+        _ edit: (ManagementDocument) throws(ManagementError) -> Edit
+    ) -> Response {
+        let known = state.withLock { $0.document }
+        guard let document = known ?? (replacingWhole ? ManagementDocument(json: [:]) : nil) else {
             return ServerReply.error(
                 .conflict,
                 code: "configuration_unknown",

@@ -32,9 +32,9 @@ extension SluiceServer {
             case .success(let json): body = json
             case .failure(let failure): return failure.reply
             }
-            // The whole replaces the whole: an unknown document (an embedder's server) is set here.
-            if management.current.document == nil { management.adopt(ManagementDocument(json: [:])) }
-            return await management.change { _ throws(ManagementError) in
+            // The whole replaces the whole: allowed while the document is unknown (an embedder's server), which
+            // becomes known only if this change is accepted (a refused one leaves it unknown, not empty).
+            return await management.change(replacingWhole: true) { _ throws(ManagementError) in
                 ManagementAPI.Edit(document: ManagementDocument(json: body), status: .ok, entryPath: nil) {
                     generation in
                     Array("{\"generation\":\(generation)}\n".utf8)

@@ -116,7 +116,7 @@ public final class SluiceServer: Sendable {
         let http1 = HTTPServerBuilder.http1WebSocketUpgrade(
             idleTimeoutMilliseconds: configuration.idleTimeoutMilliseconds,
             webSocket: GraphQLEndpoint.webSocketConfiguration,
-            additionalChannelHandlers: { [connections.handler()] },
+            connections: connections,
             shouldUpgrade: webSocketUpgrade
         )
         let server: HTTPServerBuilder

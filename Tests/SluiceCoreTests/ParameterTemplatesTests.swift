@@ -71,7 +71,7 @@ import Testing
             throws: TriggerDefinitionError(
                 path: "triggers[2].actions[0].parameters.node",
                 message:
-                    "trigger device-created, action provision: template offset 25: Invalid jinja: No filter named 'nope'."
+                    "trigger 'device-created', action 0 (workflow 'provision'): template offset 25: Invalid jinja: No filter named 'nope'."
             )
         ) {
             try TriggerDefinition(json: json, path: "triggers[2]")
@@ -116,5 +116,16 @@ import Testing
         #expect(throws: TemplateError.self) {
             try Self.render(["a": ["__prefect_kind": "jinja", "template": "{{ (-9223372036854775807 - 1) // -1 }}"]])
         }
+    }
+
+    /// Found by review: a negative precision divided by zero and trapped; repetition sizes overflowed.
+    @Test func roundingAndRepetitionNeverTrap() throws {
+        #expect(try Self.render(["a": "x{{ 1234|round(-1) }}"])["a"] == "x1230")
+        #expect(try Self.render(["a": "x{{ 1250|round(-2) }}"])["a"] == "x1200", "ties to even, as Python")
+        #expect(try Self.render(["a": "x{{ -1350|round(-2) }}"])["a"] == "x-1400")
+        #expect(try Self.render(["a": "x{{ 1234|round(-25) }}"])["a"] == "x0")
+        #expect(throws: TemplateError.self) { try Self.render(["a": "x{{ 9000000000000000000|round(-19) }}"]) }
+        #expect(throws: TemplateError.self) { try Self.render(["a": "x{{ [1, 2] * 9223372036854775807 }}"]) }
+        #expect(throws: TemplateError.self) { try Self.render(["a": "x{{ ('x' * 1000000) * 1000000 }}"]) }
     }
 }

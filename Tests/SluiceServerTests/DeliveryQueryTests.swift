@@ -105,12 +105,12 @@ struct DeliveryQueryTests {
         let third = try page("?limit=2&after=\(try #require(second.next))")
         #expect(third.ids == [all.ids[4]])
         #expect(third.next == nil)
-        for bad in ["?limit=0", "?limit=1001", "?limit=many", "?after=-1"] {
+        for bad in ["?limit=0", "?limit=10001", "?limit=many", "?after=-1"] {
             let reply = try server.request("GET", "/api/deadletters" + bad)
             #expect(reply.status == 400, "\(bad): \(reply.text)")
             #expect(reply.text.contains("invalid_parameter"), "\(reply.text)")
         }
-        #expect(try server.request("GET", "/api/deadletters?limit=0").text.contains("1–1000"))
+        #expect(try server.request("GET", "/api/deadletters?limit=0").text.contains("from 1 to 10000"))
         #expect(server.stop() == 0)
     }
 

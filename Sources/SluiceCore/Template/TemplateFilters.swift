@@ -504,9 +504,7 @@ enum TemplateFilters {
         switch number {
         case .int(let integer):
             if precision >= 0 { return .int(integer) }
-            let factor = Int(scale.rounded())
-            let rounded = (Double(integer) / Double(factor)).rounded(.toNearestOrEven)
-            return .int(Int(rounded) * factor)
+            return .int(try roundInteger(integer, digits: -precision))
         case .float(let double):
             guard double.isFinite else { return .float(double) }
             if let exact = roundExactly(double, precision) { return .float(exact) }
@@ -764,4 +762,29 @@ extension String {
     fileprivate func replacingUnderscores() -> String {
         String(decoding: utf8.filter { $0 != UInt8(ascii: "_") }, as: UTF8.self)
     }
+}
+
+/// Python's `round(integer, -digits)`: to the nearest multiple of 10^digits, ties to even, exactly (no
+/// `Double`); a result beyond 64 bits is an error, never a trap.
+func roundInteger(_ integer: Int, digits: Int) throws(TemplateRuntimeError) -> Int {
+    var factor = 1
+    for _ in 0..<digits {
+        let (product, overflow) = factor.multipliedReportingOverflow(by: 10)
+        if overflow {
+            // 10^digits exceeds every 64-bit integer: only a magnitude of at least half of it could round up.
+            if digits == 19, integer.magnitude > 5_000_000_000_000_000_000 {
+                throw TemplateRuntimeError("round(): the result does not fit in 64 bits")
+            }
+            return 0
+        }
+        factor = product
+    }
+    var quotient = integer / factor
+    let twiceRemainder = (integer % factor).magnitude * 2
+    if twiceRemainder > UInt(factor) || (twiceRemainder == UInt(factor) && quotient % 2 != 0) {
+        quotient += integer < 0 ? -1 : 1
+    }
+    let (result, overflow) = quotient.multipliedReportingOverflow(by: factor)
+    if overflow { throw TemplateRuntimeError("round(): the result does not fit in 64 bits") }
+    return result
 }

@@ -73,11 +73,15 @@ enum TemplateOperators {
         case ("+", .tuple(let a), .tuple(let b)): return .tuple(a + b)
         case ("*", .string(let text), _), ("*", _, .string(let text)):
             guard let count = integer(left) ?? integer(right) else { break }
-            guard count <= 1_000_000 else { throw TemplateRuntimeError("string repetition too large") }
+            let (bytes, overflow) = text.utf8.count.multipliedReportingOverflow(by: max(count, 0))
+            guard count <= 1_000_000, !overflow, bytes <= 16_777_216 else {
+                throw TemplateRuntimeError("string repetition too large (at most 16 MiB)")
+            }
             return .string(String(repeating: text, count: max(count, 0)))
         case ("*", .list(let elements), _), ("*", _, .list(let elements)):
             guard let count = integer(left) ?? integer(right) else { break }
-            guard count * max(elements.count, 1) <= 1_000_000 else {
+            let (total, overflow) = max(count, 0).multipliedReportingOverflow(by: max(elements.count, 1))
+            guard !overflow, total <= 1_000_000 else {
                 throw TemplateRuntimeError("list repetition too large")
             }
             return .list(Array([[TemplateValue]](repeating: elements, count: max(count, 0)).joined()))

@@ -225,10 +225,14 @@ extension TriggerDefinition {
             do {
                 _ = try ParameterTemplates(parameters, path: "\(elementPath).parameters")
             } catch {
-                let action = element["webhook"]?.stringValue ?? element["workflow"]?.stringValue ?? "?"
+                let action =
+                    if let webhook = element["webhook"]?.stringValue { "webhook '\(webhook)'" } else {
+                        "workflow '\(element["workflow"]?.stringValue ?? "?")'"
+                    }
                 throw TriggerDefinitionError(
                     path: error.path,
-                    message: "trigger \(trigger), action \(action): template offset \(error.offset): \(error.message)"
+                    message:
+                        "trigger '\(trigger)', action \(position) (\(action)): template offset \(error.offset): \(error.message)"
                 )
             }
             if let webhook = element["webhook"]?.stringValue {

@@ -14,9 +14,11 @@ import NIOCore
 struct IdleGuardedUpgradeChannel: ServerChildChannel {
     let inner: HTTP1WebSocketUpgradeChannel
     let idleTimeout: TimeAmount
+    let connections: ConnectionGuard?
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<HTTP1WebSocketUpgradeChannel.Value> {
         do {
+            if let connections { try channel.pipeline.syncOperations.addHandler(connections.counter()) }
             try channel.pipeline.syncOperations.addHandler(FirstReadTimeoutHandler(timeout: idleTimeout))
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
@@ -34,7 +36,7 @@ extension HTTPServerBuilder {
     static func http1WebSocketUpgrade(
         idleTimeoutMilliseconds: Int,
         webSocket: WebSocketServerConfiguration,
-        additionalChannelHandlers: @escaping @Sendable () -> [any RemovableChannelHandler] = { [] },
+        connections: ConnectionGuard? = nil,
         shouldUpgrade:
             @escaping @Sendable (HTTPRequest, any Channel, Logger) async throws -> ShouldUpgradeResult<
                 WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>
@@ -47,21 +49,23 @@ extension HTTPServerBuilder {
                     responder: responder,
                     configuration: .init(
                         http1: .init(
-                            additionalChannelHandlers: additionalChannelHandlers(),
+                            additionalChannelHandlers: connections.map { [$0.handler()] } ?? [],
                             idleTimeout: .milliseconds(milliseconds)
                         ),
                         ws: webSocket
                     ),
                     shouldUpgrade: shouldUpgrade
                 ),
-                idleTimeout: .milliseconds(milliseconds)
+                idleTimeout: .milliseconds(milliseconds),
+                connections: connections
             )
         }
     }
 }
 
-/// Closes a connection on which nothing arrives within `timeout` of its start; a pass-through after the
-/// first read.
+/// Closes a connection whose first request head (up to its blank line) has not arrived complete within
+/// `timeout` of its start — a client sending nothing, or trickling a head in byte by byte; a pass-through
+/// after that head (Hummingbird's idle handler, added once the head is parsed, takes over).
 final class FirstReadTimeoutHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
@@ -69,6 +73,8 @@ final class FirstReadTimeoutHandler: ChannelInboundHandler {
     let timeout: TimeAmount
     private var deadline: Scheduled<Void>?
     private var read = false
+    /// The last bytes of the head read so far (its end, `\r\n\r\n`, may straddle two reads).
+    private var tail: [UInt8] = []
 
     init(timeout: TimeAmount) { self.timeout = timeout }
 
@@ -82,7 +88,7 @@ final class FirstReadTimeoutHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        if !read {
+        if !read, headEnds(in: unwrapInboundIn(data)) {
             read = true
             deadline?.cancel()
             deadline = nil
@@ -92,6 +98,19 @@ final class FirstReadTimeoutHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         deadline?.cancel()
+    }
+
+    /// Whether the head's blank line is in `buffer` (with what came before it).
+    private func headEnds(in buffer: ByteBuffer) -> Bool {
+        let bytes = tail + buffer.readableBytesView
+        if bytes.count >= 4 {
+            for index in 0...(bytes.count - 4)
+            where bytes[index] == 13 && bytes[index + 1] == 10 && bytes[index + 2] == 13 && bytes[index + 3] == 10 {
+                return true
+            }
+        }
+        tail = Array(bytes.suffix(3))
+        return false
     }
 
     private func arm(_ context: ChannelHandlerContext) {
