@@ -162,10 +162,16 @@ extension MetricsTests {
         var samples: [String: Double] = [:]
         for _ in 0..<100 {
             samples = try Self.parse(try server.request("GET", "/metrics").text)
+            // The counters are each exact but not read atomically together (a delivery bumps its webhook's
+            // counter, the pipeline's and the stage histograms one after another): wait until all have it.
             let final =
                 (samples[#"sluice_webhook_deliveries_total{outcome="delivered",webhook="ok"}"#] ?? 0)
                 + (samples[#"sluice_webhook_deliveries_total{outcome="dead_lettered",webhook="refused"}"#] ?? 0)
-            if final >= 200 { break }
+            let pipelineFinal =
+                (samples[#"sluice_pipeline_deliveries_total{outcome="delivered"}"#] ?? 0)
+                + (samples[#"sluice_pipeline_deliveries_total{outcome="dead_lettered"}"#] ?? 0)
+            let stagesFinal = samples["sluice_stage_latency_seconds_count{stage=\"sent_to_final\"}"] ?? 0
+            if final >= 200, pipelineFinal >= 200, stagesFinal >= 200 { break }
             usleep(200_000)
         }
         let delivered = try sink.deliveredCount()

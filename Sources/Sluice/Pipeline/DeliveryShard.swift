@@ -479,7 +479,10 @@ final class DeliveryShard: @unchecked Sendable {
     private func ended(_ key: UInt64, now: UInt64) -> WebhookCounters? {
         active.withElement(key) { delivery in
             if delivery.sentNanoseconds != 0 {
-                sendLatency.record(from: delivery.job.matchedNanoseconds, to: delivery.sentNanoseconds)
+                // The loop stamps a send with the clock it read at the top of its turn, which can be before
+                // the matcher stamped a job it took in that turn: such a send took no time, not an unknown one.
+                let sent = max(delivery.sentNanoseconds, delivery.job.matchedNanoseconds)
+                sendLatency.record(from: delivery.job.matchedNanoseconds, to: sent)
                 responseLatency.record(from: delivery.sentNanoseconds, to: now)
             }
             return delivery.job.routing.webhookCounters[delivery.job.webhook]
